@@ -1,0 +1,100 @@
+//! Momentum-compatible configuration (`ecelerity.conf`): parse with spans, validate against the
+//! option registry (every error at once, with file:line:col), resolve values through the scope
+//! fallback. Three steps, as Vector and Postfix do it: parse, validate, then the binary builds.
+#![forbid(unsafe_code)]
+
+pub mod ast;
+mod load;
+mod model;
+mod parse;
+pub mod registry;
+mod resolve;
+pub mod types;
+
+use std::path::Path;
+
+pub use ast::{Diagnostic, Span, Value};
+pub use load::{load_file, load_str};
+pub use model::{Binding, BindingGroup, Config, Entry, Listen, Listener, Logger, Peer, Scope, parse_listen_addr};
+pub use parse::parse_str;
+pub use resolve::{Origin, Receiving, Resolved, Sending};
+
+/// Reads, includes and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let (items, mut diags) = load_file(path);
+    match model::validate(&items) {
+        Ok(cfg) if diags.is_empty() => Ok(cfg),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.extend(more);
+            Err(diags)
+        }
+    }
+}
+
+/// Validates configuration text as if read from `path` (includes resolve relative to it).
+pub fn from_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
+    let (items, mut diags) = load_str(path, text);
+    match model::validate(&items) {
+        Ok(cfg) if diags.is_empty() => Ok(cfg),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.extend(more);
+            Err(diags)
+        }
+    }
+}
+
+/// Option names used by the rest of Impulse, so a typo is a compile error, not a silent default.
+pub mod names {
+    pub const SPOOLBASE: &str = "Spoolbase";
+    pub const HOSTNAME: &str = "Hostname";
+    pub const ENABLE: &str = "Enable";
+    pub const RELAY_HOSTS: &str = "Relay_Hosts";
+    pub const OPEN_RELAY: &str = "Open_Relay";
+    pub const MAX_MESSAGE_SIZE: &str = "Max_Message_Size";
+    pub const MAX_RECIPIENTS_PER_MESSAGE: &str = "Max_Recipients_Per_Message";
+    pub const MAX_RECEPTIONS_PER_CONNECTION: &str = "Max_Receptions_Per_Connection";
+    pub const MAX_CONNECTIONS: &str = "Max_Connections";
+    pub const TIMEOUT: &str = "Timeout";
+    pub const DELIVERY_METHOD: &str = "Delivery_Method";
+    pub const GATEWAY: &str = "Gateway";
+    pub const ROUTES: &str = "Routes";
+    pub const RETRY_INTERVAL: &str = "Retry_Interval";
+    pub const MAX_RETRY_INTERVAL: &str = "Max_Retry_Interval";
+    pub const MAX_RETRIES: &str = "Max_Retries";
+    pub const MESSAGE_EXPIRATION: &str = "Message_Expiration";
+    pub const NEVER_RETRY: &str = "Never_Retry";
+    pub const GENERATE_BOUNCES: &str = "Generate_Bounces";
+    pub const MAX_OUTBOUND_CONNECTIONS: &str = "Max_Outbound_Connections";
+    pub const IDLE_TIMEOUT: &str = "Idle_Timeout";
+    pub const SUSPEND_DELIVERY: &str = "Suspend_Delivery";
+    pub const BIND_ADDRESS: &str = "Bind_Address";
+    pub const EHLO_HOSTNAME: &str = "EHLO_Hostname";
+    pub const MAINLOG: &str = "Mainlog";
+    pub const PANICLOG: &str = "Paniclog";
+    pub const HEARTBEAT: &str = "Heartbeat";
+
+    pub const ALL: &[&str] = &[
+        SPOOLBASE, HOSTNAME, ENABLE, RELAY_HOSTS, OPEN_RELAY, MAX_MESSAGE_SIZE,
+        MAX_RECIPIENTS_PER_MESSAGE, MAX_RECEPTIONS_PER_CONNECTION, MAX_CONNECTIONS, TIMEOUT,
+        DELIVERY_METHOD, GATEWAY, ROUTES, RETRY_INTERVAL, MAX_RETRY_INTERVAL, MAX_RETRIES,
+        MESSAGE_EXPIRATION, NEVER_RETRY, GENERATE_BOUNCES, MAX_OUTBOUND_CONNECTIONS, IDLE_TIMEOUT,
+        SUSPEND_DELIVERY, BIND_ADDRESS, EHLO_HOSTNAME, MAINLOG, PANICLOG, HEARTBEAT,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Status;
+
+    #[test]
+    fn every_name_used_by_impulse_is_an_implemented_option() {
+        for name in names::ALL {
+            let def = registry::option(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(def.status, Status::Implemented, "{name}");
+            assert_eq!(def.name, *name, "names constant must match the registry spelling");
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The validated configuration: parsed items checked against the registry (every error at
+//! once, each with file:line:col) and arranged into the scopes of Momentum §6.2/§6.3.
+//! Validation is pure: it opens no socket and no file besides the configuration itself.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::ast::{Diagnostic, Item, Setting, Span, Stanza, Value};
+use crate::registry::{self, OptionDef, ScopeKind, Status};
+use crate::types::{self, Cidr};
+
+/// One option set in one scope.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub def: &'static OptionDef,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// The options set directly in one stanza.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    entries: Vec<Entry>,
+}
+
+impl Scope {
+    pub fn get(&self, def: &OptionDef) -> Option<&Entry> {
+        self.entries.iter().find(|e| std::ptr::eq(e.def, def))
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Binding {
+    pub scope: Scope,
+    /// `domain` stanzas inside this binding (lower-case names).
+    pub domains: BTreeMap<String, Scope>,
+    /// The binding_group this binding was declared in, if any.
+    pub group: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BindingGroup {
+    pub scope: Scope,
+    pub domains: BTreeMap<String, Scope>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub cidr: Cidr,
+    pub scope: Scope,
+}
+
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// The address as written (`":25"`, `"127.0.0.1:2525"`).
+    pub written: String,
+    pub addr: SocketAddr,
+    pub scope: Scope,
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Listener {
+    pub scope: Scope,
+    pub listens: Vec<Listen>,
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Logger {
+    pub name: String,
+    pub scope: Scope,
+}
+
+/// A whole validated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub global: Scope,
+    /// Global `domain` stanzas, by lower-case name.
+    pub domains: BTreeMap<String, Scope>,
+    /// Bindings by their case-sensitive name, wherever they were declared.
+    pub bindings: BTreeMap<String, Binding>,
+    pub binding_groups: BTreeMap<String, BindingGroup>,
+    pub esmtp_listener: Option<Listener>,
+    pub loggers: Vec<Logger>,
+}
+
+impl Config {
+    /// Whether a `domain` stanza names `domain` in any scope: mail to it is accepted from anyone.
+    pub fn is_configured_domain(&self, domain: &str) -> bool {
+        let d = domain.to_ascii_lowercase();
+        self.domains.contains_key(&d)
+            || self.bindings.values().any(|b| b.domains.contains_key(&d))
+            || self.binding_groups.values().any(|g| g.domains.contains_key(&d))
+    }
+}
+
+/// Validates parsed items into a [`Config`], or returns every problem found.
+pub fn validate(items: &[Item]) -> Result<Config, Vec<Diagnostic>> {
+    let mut v = Validator { diags: Vec::new() };
+    let mut cfg = Config::default();
+    for item in items {
+        match item {
+            Item::Setting(s) => v.setting(&mut cfg.global, s, ScopeKind::Global),
+            Item::Stanza(st) => v.top_stanza(&mut cfg, st),
+        }
+    }
+    if v.diags.is_empty() { Ok(cfg) } else { Err(v.diags) }
+}
+
+struct Validator {
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator {
+    fn err(&mut self, span: &Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::at(span, msg));
+    }
+
+    fn setting(&mut self, scope: &mut Scope, s: &Setting, kind: ScopeKind) {
+        let Some(def) = registry::option(&s.name) else {
+            let hint = registry::suggest(&s.name, registry::OPTIONS.iter().map(|o| o.name))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            self.err(&s.span, format!("unknown option `{}`{hint}", s.name));
+            return;
+        };
+        if let Status::NotYet(why) = def.status {
+            self.err(&s.span, format!("option `{}` is not implemented yet in Impulse ({why})", def.name));
+            return;
+        }
+        if !def.scopes.contains(&kind) {
+            let allowed: Vec<&str> = def.scopes.iter().map(|k| k.name()).collect();
+            self.err(
+                &s.span,
+                format!(
+                    "option `{}` cannot be set in {} scope (allowed in: {})",
+                    def.name,
+                    kind.name(),
+                    allowed.join(", ")
+                ),
+            );
+            return;
+        }
+        if let Err(e) = types::check(def.kind, &s.value) {
+            self.err(&s.span, format!("option `{}`: {e}", def.name));
+            return;
+        }
+        if def.name == "Delivery_Method" {
+            let m = s.value.as_scalar().unwrap_or_default().to_ascii_lowercase();
+            if m != "esmtp" && m != "smtp" {
+                self.err(&s.span, format!("Delivery_Method `{m}` is not implemented yet in Impulse (ESMTP and SMTP are)"));
+                return;
+            }
+        }
+        if let Some(prev) = scope.get(def) {
+            let first = prev.span.clone();
+            self.err(&s.span, format!("option `{}` is set twice in this scope (first at {first})", def.name));
+            return;
+        }
+        scope.entries.push(Entry { def, value: s.value.clone(), span: s.span.clone() });
+    }
+
+    /// Checks a stanza keyword against the registry; `None` when it cannot be used here.
+    fn known_stanza(&mut self, st: &Stanza, allowed: &[&str], parent: &str) -> Option<&'static str> {
+        let Some(def) = registry::stanza(&st.kind) else {
+            let hint = registry::suggest(&st.kind, registry::STANZAS.iter().map(|s| s.kind))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            self.err(&st.span, format!("unknown stanza `{}`{hint}", st.kind));
+            return None;
+        };
+        if let Status::NotYet(why) = def.status {
+            self.err(&st.span, format!("stanza `{}` is not implemented yet in Impulse ({why})", def.kind));
+            return None;
+        }
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(def.kind)) {
+            self.err(&st.span, format!("stanza `{}` cannot appear inside {parent}", def.kind));
+            return None;
+        }
+        match (&st.name, def.named) {
+            (None, true) => {
+                self.err(&st.span, format!("stanza `{}` needs a name: {} \"name\" {{ }}", def.kind, def.kind));
+                None
+            }
+            (Some(n), false) => {
+                self.err(&st.span, format!("stanza `{}` takes no name (found \"{n}\")", def.kind));
+                None
+            }
+            _ => Some(def.kind),
+        }
+    }
+
+    fn top_stanza(&mut self, cfg: &mut Config, st: &Stanza) {
+        let allowed = ["domain", "binding", "binding_group", "ESMTP_Listener", "ec_logger"];
+        let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else { return };
+        let name = st.name.clone().unwrap_or_default();
+        match kind {
+            "domain" => {
+                let scope = cfg.domains.entry(name.to_ascii_lowercase()).or_default();
+                self.leaf(scope, st, ScopeKind::Domain);
+            }
+            "binding" => self.binding(cfg, st, None),
+            "binding_group" => {
+                let mut group = cfg.binding_groups.remove(&name).unwrap_or_default();
+                for item in &st.items {
+                    match item {
+                        Item::Setting(s) => self.setting(&mut group.scope, s, ScopeKind::BindingGroup),
+                        Item::Stanza(inner) => {
+                            let Some(k) = self.known_stanza(inner, &["binding", "domain"], "binding_group") else {
+                                continue;
+                            };
+                            if k == "binding" {
+                                self.binding(cfg, inner, Some(&name));
+                            } else {
+                                let d = inner.name.clone().unwrap_or_default().to_ascii_lowercase();
+                                self.leaf(group.domains.entry(d).or_default(), inner, ScopeKind::Domain);
+                            }
+                        }
+                    }
+                }
+                cfg.binding_groups.insert(name, group);
+            }
+            "ESMTP_Listener" => {
+                let mut listener = cfg.esmtp_listener.take().unwrap_or_default();
+                self.listener(&mut listener, st);
+                cfg.esmtp_listener = Some(listener);
+            }
+            "ec_logger" => {
+                let mut scope = Scope::default();
+                self.leaf(&mut scope, st, ScopeKind::EcLogger);
+                cfg.loggers.push(Logger { name, scope });
+            }
+            _ => unreachable!("top-level stanza list and match arms agree"),
+        }
+    }
+
+    fn binding(&mut self, cfg: &mut Config, st: &Stanza, group: Option<&str>) {
+        let name = st.name.clone().unwrap_or_default();
+        if name.contains(char::is_whitespace) || name.contains(':') {
+            self.err(&st.span, format!("binding name \"{name}\" may not contain spaces or colons"));
+            return;
+        }
+        let binding = cfg.bindings.entry(name.clone()).or_default();
+        if let Some(g) = group {
+            match &binding.group {
+                Some(prev) if prev != g => {
+                    let msg = format!("binding \"{name}\" is already in binding_group \"{prev}\"");
+                    self.err(&st.span, msg);
+                    return;
+                }
+                _ => binding.group = Some(g.to_string()),
+            }
+        }
+        let mut scope = std::mem::take(&mut binding.scope);
+        let mut domains = std::mem::take(&mut binding.domains);
+        for item in &st.items {
+            match item {
+                Item::Setting(s) => self.setting(&mut scope, s, ScopeKind::Binding),
+                Item::Stanza(inner) => {
+                    if self.known_stanza(inner, &["domain"], "binding").is_some() {
+                        let d = inner.name.clone().unwrap_or_default().to_ascii_lowercase();
+                        self.leaf(domains.entry(d).or_default(), inner, ScopeKind::Domain);
+                    }
+                }
+            }
+        }
+        let binding = cfg.bindings.get_mut(&name).expect("inserted above");
+        binding.scope = scope;
+        binding.domains = domains;
+    }
+
+    /// A stanza that holds only options.
+    fn leaf(&mut self, scope: &mut Scope, st: &Stanza, kind: ScopeKind) {
+        for item in &st.items {
+            match item {
+                Item::Setting(s) => self.setting(scope, s, kind),
+                Item::Stanza(inner) => {
+                    let what = format!("{} \"{}\"", st.kind, st.name.as_deref().unwrap_or_default());
+                    self.err(&inner.span, format!("stanza `{}` cannot appear inside {what}", inner.kind));
+                }
+            }
+        }
+    }
+
+    fn listener(&mut self, listener: &mut Listener, st: &Stanza) {
+        for item in &st.items {
+            match item {
+                Item::Setting(s) => self.setting(&mut listener.scope, s, ScopeKind::EsmtpListener),
+                Item::Stanza(inner) => {
+                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], "ESMTP_Listener") else {
+                        continue;
+                    };
+                    if k == "Peer" {
+                        if let Some(p) = self.peer(inner) {
+                            listener.peers.push(p);
+                        }
+                    } else if let Some(l) = self.listen(inner) {
+                        listener.listens.push(l);
+                    }
+                }
+            }
+        }
+    }
+
+    fn listen(&mut self, st: &Stanza) -> Option<Listen> {
+        let written = st.name.clone().unwrap_or_default();
+        let addr = match parse_listen_addr(&written) {
+            Ok(a) => a,
+            Err(e) => {
+                self.err(&st.span, e);
+                return None;
+            }
+        };
+        let mut listen = Listen { written, addr, scope: Scope::default(), peers: Vec::new() };
+        for item in &st.items {
+            match item {
+                Item::Setting(s) => self.setting(&mut listen.scope, s, ScopeKind::Listen),
+                Item::Stanza(inner) => {
+                    if self.known_stanza(inner, &["Peer"], "Listen").is_some()
+                        && let Some(p) = self.peer(inner)
+                    {
+                        listen.peers.push(p);
+                    }
+                }
+            }
+        }
+        Some(listen)
+    }
+
+    fn peer(&mut self, st: &Stanza) -> Option<Peer> {
+        let name = st.name.clone().unwrap_or_default();
+        let cidr = match Cidr::parse(&name) {
+            Ok(c) => c,
+            Err(e) => {
+                self.err(&st.span, format!("Peer: {e}"));
+                return None;
+            }
+        };
+        let mut scope = Scope::default();
+        self.leaf(&mut scope, st, ScopeKind::Peer);
+        Some(Peer { cidr, scope })
+    }
+}
+
+/// Momentum listen addresses: `":25"` and `"*:25"` (all IPv4), `"[::]:25"` / `"[*]:25"` (all
+/// IPv6), `"127.0.0.1:2525"`, `"[::1]:2525"`.
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let bad = || format!("Listen \"{text}\" is not an address:port (\":25\", \"127.0.0.1:2525\", \"[::1]:25\")");
+    if text.starts_with('/') {
+        return Err(format!("Listen \"{text}\": Unix-socket listeners are not implemented yet in Impulse"));
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let ip = match host {
+        "" | "*" => "0.0.0.0".parse().expect("literal"),
+        "[*]" | "[::]" => "::".parse().expect("literal"),
+        h => h.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| bad())?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}

@@ -1,0 +1,183 @@
+//! Scope fallback (Momentum §6.2): the effective value of an option for a domain and binding,
+//! or for a connection on a listener, and the scope it came from.
+//!
+//! Sending order, most specific first: binding::domain (which covers
+//! binding_group::binding::domain, since a binding belongs to one group), binding_group::domain,
+//! binding, binding_group, domain, global, registry default.
+//! Receiving order: Listen::Peer, listener Peer, Listen, ESMTP_Listener, global, default; among
+//! Peers the longest matching prefix wins.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::ast::{Span, Value};
+use crate::model::{Config, Peer, Scope};
+use crate::registry::{self, OptionDef};
+use crate::types::{self, Route};
+
+/// Where an effective value came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    Scope { label: String, span: Span },
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Scope { label, span } => write!(f, "{label} ({span})"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// Something that can find the effective setting of an option.
+pub trait Resolved {
+    /// The value set in the most specific scope, with its origin; `None` when unset everywhere.
+    fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)>;
+
+    /// The effective value (set or default) and its origin; `None` when unset with no default.
+    fn effective(&self, name: &str) -> Option<(Cow<'_, Value>, Origin)> {
+        let def = registry::option(name)?;
+        if let Some((v, origin)) = self.find(def) {
+            return Some((Cow::Borrowed(v), origin));
+        }
+        def.default.map(|d| (Cow::Owned(Value::scalar(d)), Origin::Default))
+    }
+
+    fn scalar(&self, name: &str) -> Option<String> {
+        self.effective(name).and_then(|(v, _)| v.as_scalar().map(str::to_owned))
+    }
+
+    fn bool(&self, name: &str) -> bool {
+        self.scalar(name).and_then(|s| types::parse_bool(&s).ok()).unwrap_or(false)
+    }
+
+    fn u64(&self, name: &str) -> u64 {
+        self.scalar(name).and_then(|s| types::parse_u64(&s).ok()).unwrap_or(0)
+    }
+
+    fn seconds(&self, name: &str) -> Duration {
+        self.scalar(name).and_then(|s| types::parse_seconds(&s).ok()).unwrap_or_default()
+    }
+
+    fn size(&self, name: &str) -> u64 {
+        self.scalar(name).and_then(|s| types::parse_size(&s).ok()).unwrap_or(0)
+    }
+
+    fn retries(&self, name: &str) -> Option<u64> {
+        self.scalar(name).and_then(|s| types::parse_retries(&s).ok()).flatten()
+    }
+
+    fn cidrs(&self, name: &str) -> Vec<types::Cidr> {
+        self.effective(name).and_then(|(v, _)| types::parse_cidrs(&v).ok()).unwrap_or_default()
+    }
+
+    fn routes(&self, name: &str) -> Vec<Route> {
+        self.effective(name).and_then(|(v, _)| types::parse_routes(&v).ok()).unwrap_or_default()
+    }
+}
+
+/// Sending options for mail to `domain` through `binding`.
+pub struct Sending<'a> {
+    cfg: &'a Config,
+    domain: Option<String>,
+    binding: Option<&'a str>,
+}
+
+impl Config {
+    pub fn sending<'a>(&'a self, domain: Option<&str>, binding: Option<&'a str>) -> Sending<'a> {
+        Sending { cfg: self, domain: domain.map(str::to_ascii_lowercase), binding }
+    }
+
+    pub fn receiving(&self, listen: Option<SocketAddr>, peer: IpAddr) -> Receiving<'_> {
+        Receiving { cfg: self, listen, peer }
+    }
+
+    /// Global options only.
+    pub fn global(&self) -> Sending<'_> {
+        Sending { cfg: self, domain: None, binding: None }
+    }
+}
+
+fn hit<'a>(scope: Option<&'a Scope>, def: &OptionDef, label: impl FnOnce() -> String) -> Option<(&'a Value, Origin)> {
+    let e = scope?.get(def)?;
+    Some((&e.value, Origin::Scope { label: label(), span: e.span.clone() }))
+}
+
+impl Resolved for Sending<'_> {
+    fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)> {
+        let cfg = self.cfg;
+        let d = self.domain.as_deref();
+        let binding = self.binding.and_then(|b| cfg.bindings.get(b).map(|x| (b, x)));
+        let group = binding.and_then(|(_, b)| b.group.as_deref()).and_then(|g| cfg.binding_groups.get(g).map(|x| (g, x)));
+        if let (Some((bn, b)), Some(d)) = (binding, d)
+            && let Some(found) = hit(b.domains.get(d), def, || format!("binding \"{bn}\" domain \"{d}\""))
+        {
+            return Some(found);
+        }
+        if let (Some((gn, g)), Some(d)) = (group, d)
+            && let Some(found) = hit(g.domains.get(d), def, || format!("binding_group \"{gn}\" domain \"{d}\""))
+        {
+            return Some(found);
+        }
+        if let Some((bn, b)) = binding
+            && let Some(found) = hit(Some(&b.scope), def, || format!("binding \"{bn}\""))
+        {
+            return Some(found);
+        }
+        if let Some((gn, g)) = group
+            && let Some(found) = hit(Some(&g.scope), def, || format!("binding_group \"{gn}\""))
+        {
+            return Some(found);
+        }
+        if let Some(d) = d
+            && let Some(found) = hit(cfg.domains.get(d), def, || format!("domain \"{d}\""))
+        {
+            return Some(found);
+        }
+        hit(Some(&cfg.global), def, || "global".to_string())
+    }
+}
+
+/// Receiving options for a connection from `peer` to `listen`.
+pub struct Receiving<'a> {
+    cfg: &'a Config,
+    listen: Option<SocketAddr>,
+    peer: IpAddr,
+}
+
+fn best_peer<'a>(peers: &'a [Peer], ip: IpAddr) -> Option<&'a Peer> {
+    peers.iter().filter(|p| p.cidr.contains(ip)).max_by_key(|p| p.cidr.prefix)
+}
+
+impl Resolved for Receiving<'_> {
+    fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)> {
+        let cfg = self.cfg;
+        if let Some(listener) = &cfg.esmtp_listener {
+            let listen = self.listen.and_then(|a| listener.listens.iter().find(|l| l.addr == a));
+            if let Some(l) = listen
+                && let Some(p) = best_peer(&l.peers, self.peer)
+                && let Some(found) = hit(Some(&p.scope), def, || format!("Listen \"{}\" Peer \"{}/{}\"", l.written, p.cidr.addr, p.cidr.prefix))
+            {
+                return Some(found);
+            }
+            if let Some(p) = best_peer(&listener.peers, self.peer)
+                && let Some(found) = hit(Some(&p.scope), def, || format!("Peer \"{}/{}\"", p.cidr.addr, p.cidr.prefix))
+            {
+                return Some(found);
+            }
+            if let Some(l) = listen
+                && let Some(found) = hit(Some(&l.scope), def, || format!("Listen \"{}\"", l.written))
+            {
+                return Some(found);
+            }
+            if let Some(found) = hit(Some(&listener.scope), def, || "ESMTP_Listener".to_string()) {
+                return Some(found);
+            }
+        }
+        hit(Some(&cfg.global), def, || "global".to_string())
+    }
+}

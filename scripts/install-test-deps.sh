@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the third-party peers the integration tests talk to, on a fresh Debian machine:
+# swaks (SMTP client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
+# and smpplib (SMPP ESME), and the npm `smpp` package (SMSC peer). Idempotent: skips what is there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+
+need_apt=()
+command -v swaks >/dev/null || need_apt+=(swaks)
+{ command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; } || need_apt+=(postfix)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix's maintainer scripts ask questions and try to start a daemon; we only want its tools.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections || true
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python3 -c 'import aiosmtpd, smpplib' 2>/dev/null || \
+  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'smpplib==2.2.4'
+
+if [ -f "$here/tests/peers/package.json" ] && [ ! -d "$here/tests/peers/node_modules/smpp" ]; then
+  (cd "$here/tests/peers" && npm ci --silent --no-audit --no-fund)
+fi
