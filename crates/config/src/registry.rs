@@ -128,7 +128,7 @@ const LOGGER: &[ScopeKind] = &[EcLogger];
 const SMPP: Status = NotYet("SMPP domains arrive with issue #4 (email <-> SMS)");
 const MM7: Status = NotYet("MM7 domains arrive with issue #5 (email <-> MMS)");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
-const LATER: Status = NotYet("not implemented yet");
+const LATER: Status = NotYet("no issue schedules it yet");
 
 macro_rules! opt {
     ($name:literal, $scopes:expr, $kind:expr, $default:expr, $status:expr, $doc:literal) => {

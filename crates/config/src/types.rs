@@ -190,6 +190,11 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
     if text.eq_ignore_ascii_case("__mx__") {
         return Ok(Route::Mx);
     }
+    if text.starts_with("mm7://") || text.starts_with("http://") || text.starts_with("https://") {
+        return Err(format!(
+            "route `{text}`: MM7 delivery is not implemented yet in Impulse (MM7 domains arrive with issue #5)"
+        ));
+    }
     let rest = text
         .strip_prefix("smtp://")
         .or_else(|| text.strip_prefix("esmtp://"))
