@@ -1,1 +1,193 @@
-//! placeholder
+//! The durable spool: every message Impulse has acknowledged lives here until each of its
+//! recipients is delivered or failed.
+//!
+//! The interface is domain-level (enqueue, lease due work per destination, record outcomes,
+//! list, inspect), not a key-value store, so that each backend can use its own strengths: the
+//! embedded SQLite backend commits groups of writes in one transaction on one writer thread; a
+//! PostgreSQL backend for several nodes can lease with `FOR UPDATE SKIP LOCKED` behind the same
+//! trait without the scheduler changing.
+//!
+//! A message body is stored once; the envelope keeps one row per recipient with its own state,
+//! due time, attempt count and last response, so a crash re-delivers only what was not done.
+#![forbid(unsafe_code)]
+
+mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use sqlite::SqliteSpool;
+
+/// A spooled message. Displayed as 12 hex digits, which is what logs and the console show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub i64);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:012X}", self.0)
+    }
+}
+
+impl std::str::FromStr for MessageId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        i64::from_str_radix(s, 16).map(MessageId)
+    }
+}
+
+/// One recipient of one spooled message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecipientId(pub i64);
+
+/// Milliseconds since the Unix epoch: the spool's clock unit.
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Where a recipient is delivered: its domain and the binding chosen for it ("" = default).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Destination {
+    pub domain: String,
+    pub binding: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRecipient {
+    pub address: String,
+    pub destination: Destination,
+}
+
+/// A message to spool, as accepted from a listener.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub sender: String,
+    pub recipients: Vec<NewRecipient>,
+    pub body: Vec<u8>,
+    /// Peer IP address (or a label such as "internal" for generated bounces).
+    pub peer: String,
+    /// Reception protocol for the logs: "esmtp", "internal", later "smpp", "mm7".
+    pub protocol: String,
+    pub received_at: Millis,
+}
+
+/// What a scheduler holds while it delivers one recipient.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    pub recipient: RecipientId,
+    pub message: MessageId,
+    pub address: String,
+    pub destination: Destination,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub received_at: Millis,
+}
+
+/// A message's content and envelope sender.
+#[derive(Clone, Debug)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub sender: String,
+    pub body: Arc<[u8]>,
+    pub peer: String,
+    pub protocol: String,
+    pub received_at: Millis,
+}
+
+/// What happened to one leased recipient.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Delivered { response: String },
+    /// Temporary failure: try again at `due`.
+    Retry { due: Millis, response: String },
+    /// Permanent failure (or expiry): never try again.
+    Failed { response: String },
+    /// The record could not be read; kept aside for an operator, never delivered or deleted.
+    Quarantined { reason: String },
+    /// Put back untried (shutdown, connector unavailable) without counting an attempt.
+    Released { due: Millis },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecipientState {
+    Queued,
+    Leased,
+    Quarantined,
+}
+
+/// A row of `list`: one recipient still in the spool.
+#[derive(Clone, Debug)]
+pub struct RecipientInfo {
+    pub recipient: RecipientId,
+    pub message: MessageId,
+    pub sender: String,
+    pub address: String,
+    pub destination: Destination,
+    pub state: RecipientState,
+    pub due: Millis,
+    pub attempts: u32,
+    pub last_response: Option<String>,
+    pub received_at: Millis,
+}
+
+/// Queued work per destination, for the scheduler's start and periodic rescans.
+#[derive(Clone, Debug)]
+pub struct DestinationDue {
+    pub destination: Destination,
+    pub next_due: Millis,
+    pub queued: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool storage error: {0}")]
+    Storage(String),
+    #[error("spool is shut down")]
+    Closed,
+    #[error("record {0} is unreadable: {1}")]
+    Unreadable(MessageId, String),
+    #[error("no such message {0}")]
+    NotFound(MessageId),
+}
+
+/// The spool as the rest of Impulse sees it.
+pub trait Spool: Send + Sync + 'static {
+    /// Stores a message durably. When this returns `Ok`, the message survives a crash: only
+    /// then may the listener acknowledge it (SMTP 250, deliver_sm_resp, DeliverRsp).
+    fn enqueue(&self, msg: NewMessage) -> impl Future<Output = Result<MessageId, SpoolError>> + Send;
+
+    /// Leases up to `limit` recipients of `dest` due at or before `now`, oldest due first.
+    fn lease_due(
+        &self,
+        dest: &Destination,
+        now: Millis,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Lease>, SpoolError>> + Send;
+
+    /// Records outcomes; delivered and failed recipients leave the spool, and a message leaves
+    /// with its last recipient. All outcomes of one call commit together.
+    fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// Reads a message's body and sender.
+    fn load(&self, id: MessageId) -> impl Future<Output = Result<StoredMessage, SpoolError>> + Send;
+
+    /// Destinations with queued recipients and when each is next due.
+    fn destinations(&self) -> impl Future<Output = Result<Vec<DestinationDue>, SpoolError>> + Send;
+
+    /// The earliest due time of queued recipients of `dest`.
+    fn next_due(&self, dest: &Destination) -> impl Future<Output = Result<Option<Millis>, SpoolError>> + Send;
+
+    /// Recipients still in the spool for `dest` (all destinations when `None`).
+    fn list(
+        &self,
+        dest: Option<&Destination>,
+        limit: usize,
+        offset: usize,
+    ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+
+    /// All recipients still in the spool of one message.
+    fn inspect(&self, id: MessageId) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+}

@@ -1,0 +1,420 @@
+//! The embedded spool backend: one SQLite database in WAL mode with `synchronous=FULL`.
+//!
+//! One writer thread owns the write connection and commits *groups* of requests: it blocks for
+//! the first request, takes every other request already waiting (up to `MAX_GROUP`), applies
+//! each inside its own savepoint, commits once (one fsync), and only then answers each caller.
+//! So an acknowledgement is never sent before its commit, and many concurrent SMTP sessions
+//! share one fsync. Reads run on a small pool of reader connections, which WAL lets proceed
+//! while the writer commits.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use crate::{
+    Destination, DestinationDue, Lease, MessageId, Millis, NewMessage, Outcome, RecipientId, RecipientInfo,
+    RecipientState, Spool, SpoolError, StoredMessage,
+};
+
+/// Most requests committed in one transaction. Bounds the latency one commit adds to the
+/// first request of a group while still sharing the fsync among many sessions.
+const MAX_GROUP: usize = 512;
+const READERS: usize = 4;
+
+const STATE_QUEUED: i64 = 0;
+const STATE_LEASED: i64 = 1;
+const STATE_QUARANTINED: i64 = 4;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    sender      TEXT NOT NULL,
+    peer        TEXT NOT NULL,
+    protocol    TEXT NOT NULL,
+    body        BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    id            INTEGER PRIMARY KEY,
+    message_id    INTEGER NOT NULL,
+    address       TEXT NOT NULL,
+    domain        TEXT NOT NULL,
+    binding       TEXT NOT NULL,
+    state         INTEGER NOT NULL,
+    due           INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_response TEXT
+);
+CREATE INDEX IF NOT EXISTS recipients_due ON recipients (domain, binding, due) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id);
+";
+
+enum Request {
+    Enqueue(NewMessage, oneshot::Sender<Result<MessageId, SpoolError>>),
+    Lease(Destination, Millis, usize, oneshot::Sender<Result<Vec<Lease>, SpoolError>>),
+    Record(Vec<(RecipientId, Outcome)>, oneshot::Sender<Result<(), SpoolError>>),
+}
+
+/// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
+#[derive(Clone)]
+pub struct SqliteSpool {
+    writer: mpsc::Sender<Request>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+fn storage(e: impl std::fmt::Display) -> SpoolError {
+    SpoolError::Storage(e.to_string())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, SpoolError> {
+    let conn = Connection::open(path).map_err(storage)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(storage)?;
+    Ok(conn)
+}
+
+impl SqliteSpool {
+    /// Opens (or creates) the spool in `dir`. Recipients that were leased when the process
+    /// stopped are queued again: their delivery outcome was never recorded.
+    pub fn open(dir: &Path) -> Result<(Self, u64), SpoolError> {
+        std::fs::create_dir_all(dir).map_err(|e| SpoolError::Storage(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("spool.db");
+        let conn = open_connection(&path)?;
+        conn.execute_batch(SCHEMA).map_err(storage)?;
+        let resumed = conn
+            .execute("UPDATE recipients SET state = ?1 WHERE state = ?2", params![STATE_QUEUED, STATE_LEASED])
+            .map_err(storage)? as u64;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = open_connection(&path)?;
+            r.execute_batch("PRAGMA query_only = ON;").map_err(storage)?;
+            readers.push(r);
+        }
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new()
+            .name("spool-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(storage)?;
+        Ok((SqliteSpool { writer: tx, readers: Arc::new(Mutex::new(readers)), path }, resumed))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request) -> Result<T, SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(make(tx)).map_err(|_| SpoolError::Closed)?;
+        rx.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SpoolError> + Send + 'static,
+    ) -> Result<T, SpoolError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().map_err(storage)?.pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = readers.lock()
+                && pool.len() < READERS
+            {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(storage)?
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        apply_group(&mut conn, group);
+    }
+}
+
+/// A request's answer, held back until its transaction has committed.
+enum Answer {
+    Enqueue(oneshot::Sender<Result<MessageId, SpoolError>>, Result<MessageId, SpoolError>),
+    Lease(oneshot::Sender<Result<Vec<Lease>, SpoolError>>, Result<Vec<Lease>, SpoolError>),
+    Record(oneshot::Sender<Result<(), SpoolError>>, Result<(), SpoolError>),
+}
+
+fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
+    let mut answers = Vec::with_capacity(group.len());
+    let commit = (|| -> Result<(), SpoolError> {
+        let mut tx = conn.transaction().map_err(storage)?;
+        for req in group.drain(..) {
+            // Each request in its own savepoint, so one failing request cannot leave half its
+            // rows behind or spoil the others in the group.
+            let mut sp = tx.savepoint().map_err(storage)?;
+            let answer = match req {
+                Request::Enqueue(m, reply) => Answer::Enqueue(reply, enqueue(&sp, &m)),
+                Request::Lease(d, now, limit, reply) => Answer::Lease(reply, lease(&sp, &d, now, limit)),
+                Request::Record(o, reply) => Answer::Record(reply, record(&sp, &o)),
+            };
+            let ok = match &answer {
+                Answer::Enqueue(_, r) => r.is_ok(),
+                Answer::Lease(_, r) => r.is_ok(),
+                Answer::Record(_, r) => r.is_ok(),
+            };
+            if ok {
+                sp.commit().map_err(storage)?;
+            } else {
+                sp.rollback().map_err(storage)?;
+            }
+            answers.push(answer);
+        }
+        commit_tx(tx)
+    })();
+    for answer in answers {
+        match (answer, &commit) {
+            (Answer::Enqueue(tx, r), Ok(())) => drop(tx.send(r)),
+            (Answer::Lease(tx, r), Ok(())) => drop(tx.send(r)),
+            (Answer::Record(tx, r), Ok(())) => drop(tx.send(r)),
+            (Answer::Enqueue(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
+            (Answer::Lease(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
+            (Answer::Record(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
+        }
+    }
+    if let Err(e) = commit {
+        tracing::error!(error = %e, "spool commit failed; every request of the group was refused");
+    }
+}
+
+fn commit_tx(tx: Transaction<'_>) -> Result<(), SpoolError> {
+    tx.commit().map_err(storage)
+}
+
+fn enqueue(conn: &Connection, m: &NewMessage) -> Result<MessageId, SpoolError> {
+    conn.prepare_cached("INSERT INTO messages (received_at, sender, peer, protocol, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut st| st.execute(params![m.received_at, m.sender, m.peer, m.protocol, m.body]))
+        .map_err(storage)?;
+    let id = conn.last_insert_rowid();
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO recipients (message_id, address, domain, binding, state, due) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+        )
+        .map_err(storage)?;
+    for r in &m.recipients {
+        st.execute(params![id, r.address, r.destination.domain, r.destination.binding, m.received_at])
+            .map_err(storage)?;
+    }
+    Ok(MessageId(id))
+}
+
+fn lease(conn: &Connection, d: &Destination, now: Millis, limit: usize) -> Result<Vec<Lease>, SpoolError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT r.id, r.message_id, r.address, r.attempts, m.received_at FROM recipients r \
+             LEFT JOIN messages m ON m.id = r.message_id \
+             WHERE r.state = 0 AND r.domain = ?1 AND r.binding = ?2 AND r.due <= ?3 ORDER BY r.due LIMIT ?4",
+        )
+        .map_err(storage)?;
+    let rows = st
+        .query_map(params![d.domain, d.binding, now, limit as i64], |row| {
+            Ok(Lease {
+                recipient: RecipientId(row.get(0)?),
+                message: MessageId(row.get(1)?),
+                address: row.get::<_, String>(2).unwrap_or_default(),
+                destination: d.clone(),
+                attempts: row.get::<_, i64>(3).unwrap_or(0) as u32,
+                received_at: row.get::<_, Option<i64>>(4).ok().flatten().unwrap_or(0),
+            })
+        })
+        .map_err(storage)?;
+    let leases: Vec<Lease> = rows.collect::<Result<_, _>>().map_err(storage)?;
+    let mut up = conn.prepare_cached("UPDATE recipients SET state = 1 WHERE id = ?1").map_err(storage)?;
+    for l in &leases {
+        up.execute(params![l.recipient.0]).map_err(storage)?;
+    }
+    Ok(leases)
+}
+
+fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), SpoolError> {
+    for (id, outcome) in outcomes {
+        let message: Option<i64> = conn
+            .prepare_cached("SELECT message_id FROM recipients WHERE id = ?1")
+            .and_then(|mut st| st.query_row(params![id.0], |r| r.get(0)).optional())
+            .map_err(storage)?;
+        let Some(message) = message else { continue };
+        match outcome {
+            Outcome::Delivered { .. } | Outcome::Failed { .. } => {
+                conn.prepare_cached("DELETE FROM recipients WHERE id = ?1")
+                    .and_then(|mut st| st.execute(params![id.0]))
+                    .map_err(storage)?;
+                conn.prepare_cached(
+                    "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ?1)",
+                )
+                .and_then(|mut st| st.execute(params![message]))
+                .map_err(storage)?;
+            }
+            Outcome::Retry { due, response } => {
+                conn.prepare_cached(
+                    "UPDATE recipients SET state = 0, due = ?2, attempts = attempts + 1, last_response = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![id.0, due, response]))
+                .map_err(storage)?;
+            }
+            Outcome::Released { due } => {
+                conn.prepare_cached("UPDATE recipients SET state = 0, due = ?2 WHERE id = ?1")
+                    .and_then(|mut st| st.execute(params![id.0, due]))
+                    .map_err(storage)?;
+            }
+            Outcome::Quarantined { reason } => {
+                conn.prepare_cached("UPDATE recipients SET state = ?2, last_response = ?3 WHERE id = ?1")
+                    .and_then(|mut st| st.execute(params![id.0, STATE_QUARANTINED, reason]))
+                    .map_err(storage)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+const INFO_COLUMNS: &str = "r.id, r.message_id, coalesce(m.sender, ''), r.address, r.domain, r.binding, r.state, \
+                            r.due, r.attempts, r.last_response, coalesce(m.received_at, 0)";
+
+fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
+    Ok(RecipientInfo {
+        recipient: RecipientId(row.get(0)?),
+        message: MessageId(row.get(1)?),
+        sender: row.get::<_, String>(2).unwrap_or_else(|_| "<unreadable>".into()),
+        address: row.get::<_, String>(3).unwrap_or_else(|_| "<unreadable>".into()),
+        destination: Destination { domain: row.get(4)?, binding: row.get(5)? },
+        state: match row.get::<_, i64>(6)? {
+            STATE_QUEUED => RecipientState::Queued,
+            STATE_LEASED => RecipientState::Leased,
+            _ => RecipientState::Quarantined,
+        },
+        due: row.get(7)?,
+        attempts: row.get::<_, i64>(8)? as u32,
+        last_response: row.get(9).ok().flatten(),
+        received_at: row.get(10)?,
+    })
+}
+
+impl Spool for SqliteSpool {
+    async fn enqueue(&self, msg: NewMessage) -> Result<MessageId, SpoolError> {
+        self.write(|tx| Request::Enqueue(msg, tx)).await
+    }
+
+    async fn lease_due(&self, dest: &Destination, now: Millis, limit: usize) -> Result<Vec<Lease>, SpoolError> {
+        let dest = dest.clone();
+        self.write(|tx| Request::Lease(dest, now, limit, tx)).await
+    }
+
+    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+        self.write(|tx| Request::Record(outcomes, tx)).await
+    }
+
+    async fn load(&self, id: MessageId) -> Result<StoredMessage, SpoolError> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached("SELECT sender, body, peer, protocol, received_at FROM messages WHERE id = ?1")
+                .and_then(|mut st| {
+                    st.query_row(params![id.0], |r| {
+                        Ok((
+                            r.get::<_, String>(0),
+                            r.get::<_, Vec<u8>>(1),
+                            r.get::<_, String>(2),
+                            r.get::<_, String>(3),
+                            r.get::<_, i64>(4),
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(storage)?;
+            let Some((sender, body, peer, protocol, received_at)) = row else {
+                return Err(SpoolError::Unreadable(id, "message record is missing".into()));
+            };
+            let bad = |what: &str, e: rusqlite::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
+            Ok(StoredMessage {
+                id,
+                sender: sender.map_err(|e| bad("sender", e))?,
+                body: body.map_err(|e| bad("body", e))?.into(),
+                peer: peer.unwrap_or_default(),
+                protocol: protocol.unwrap_or_default(),
+                received_at: received_at.unwrap_or(0),
+            })
+        })
+        .await
+    }
+
+    async fn destinations(&self) -> Result<Vec<DestinationDue>, SpoolError> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT domain, binding, min(due), count(*) FROM recipients WHERE state = 0 GROUP BY domain, binding",
+                )
+                .map_err(storage)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(DestinationDue {
+                        destination: Destination { domain: r.get(0)?, binding: r.get(1)? },
+                        next_due: r.get(2)?,
+                        queued: r.get::<_, i64>(3)? as u64,
+                    })
+                })
+                .map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn next_due(&self, dest: &Destination) -> Result<Option<Millis>, SpoolError> {
+        let dest = dest.clone();
+        self.read(move |c| {
+            c.prepare_cached("SELECT min(due) FROM recipients WHERE state = 0 AND domain = ?1 AND binding = ?2")
+                .and_then(|mut st| st.query_row(params![dest.domain, dest.binding], |r| r.get(0)))
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list(&self, dest: Option<&Destination>, limit: usize, offset: usize) -> Result<Vec<RecipientInfo>, SpoolError> {
+        let dest = dest.cloned();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                 WHERE (?1 IS NULL OR (r.domain = ?1 AND r.binding = ?2)) ORDER BY r.due, r.id LIMIT ?3 OFFSET ?4"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(storage)?;
+            let (d, b) = dest.map(|d| (Some(d.domain), d.binding)).unwrap_or((None, String::new()));
+            let rows = st.query_map(params![d, b, limit as i64, offset as i64], info_row).map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn inspect(&self, id: MessageId) -> Result<Vec<RecipientInfo>, SpoolError> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                 WHERE r.message_id = ?1 ORDER BY r.id"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(storage)?;
+            let rows = st.query_map(params![id.0], info_row).map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+}
