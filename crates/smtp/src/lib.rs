@@ -1,1 +1,27 @@
-//! placeholder
+//! SMTP for Impulse: the listener that accepts mail (RFC 5321, with PIPELINING, 8BITMIME, SIZE
+//! and ENHANCEDSTATUSCODES), the client that delivers it, routing, and delivery status
+//! notifications. Knows nothing of SMS, MMS, or how messages are stored.
+#![forbid(unsafe_code)]
+
+pub mod dsn;
+pub mod reply;
+
+pub mod inbound {
+    //! Receiving mail: the session state machine, the DATA reader and the tokio driver.
+    mod data;
+    mod server;
+    mod session;
+    pub use data::{DataReader, Oversize};
+    pub use server::{Inbound, received_header, serve};
+    pub use session::{Envelope, Limits, Session, Step};
+}
+
+pub mod outbound {
+    //! Delivering mail: routing and the client.
+    mod client;
+    mod route;
+    pub use client::{ClientError, Connection, Stage, dot_stuff};
+    pub use route::{Hop, RouteError, addresses, mx_hops};
+}
+
+pub use reply::Reply;

@@ -1,0 +1,230 @@
+//! The tokio driver of the SMTP listener: one task per connection reads lines, feeds the
+//! [`Session`], writes its replies and reads DATA. Replies are buffered and flushed only when
+//! no complete command is left in the input, which is what makes PIPELINING cheap.
+//!
+//! What happens to an accepted message is the embedder's business ([`Inbound::accept`]); the
+//! driver sends 250 only when that returns, i.e. after the spool has committed it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+use super::data::DataReader;
+use super::session::{Envelope, Limits, Session, Step};
+use crate::reply::Reply;
+
+/// Longest command line accepted. RFC 5321 §4.5.3.1.4 sets 512 octets; extensions (SIZE, BODY,
+/// SMTPUTF8, ORCPT...) push real clients past it, so allow 4 KiB before answering 500.
+const MAX_COMMAND_LINE: usize = 4096;
+/// Body bytes fed at once when a line has no end in sight.
+const DATA_CHUNK: usize = 64 * 1024;
+
+/// What the listener needs from the rest of Impulse.
+pub trait Inbound: Send + Sync + 'static {
+    /// Limits for a connection from `peer` to `local` (Listen and Peer scopes), and the idle timeout.
+    fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration);
+    /// Whether mail for `domain` is accepted from any peer.
+    fn accepts_domain(&self, domain: &str) -> bool;
+    /// Stores an accepted message durably; returns its queue id, or the reason it was not stored.
+    fn accept(&self, peer: SocketAddr, env: Envelope, body: Vec<u8>) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// Serves one listening socket until `shutdown` turns true.
+pub async fn serve<I: Inbound>(listener: TcpListener, inbound: Arc<I>, max_connections: usize, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly rather than spin.
+                tracing::warn!(error = %e, "SMTP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let inbound = inbound.clone();
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = connection(stream, peer, inbound, shutdown).await {
+                        tracing::debug!(%peer, error = %e, "SMTP connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tokio::spawn(async move {
+                    let mut s = stream;
+                    let _ = s.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
+                });
+            }
+        }
+    }
+}
+
+enum Mode {
+    Command { discarding: bool },
+    Data(DataReader),
+}
+
+async fn connection<I: Inbound>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    inbound: Arc<I>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let local = stream.local_addr()?;
+    let (limits, idle) = inbound.limits(local, peer);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut session = Session::new(limits);
+    let mut out = Vec::with_capacity(1024);
+    session.greeting().write_to(&mut out);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut mode = Mode::Command { discarding: false };
+    let mut close = false;
+    loop {
+        // Handle every complete line already received.
+        while !close {
+            let newline = memchr::memchr(b'\n', &buf);
+            match &mut mode {
+                Mode::Command { discarding } => {
+                    let Some(pos) = newline else {
+                        if buf.len() > MAX_COMMAND_LINE {
+                            if !*discarding {
+                                Reply::new(500, "5.5.2 Line too long").write_to(&mut out);
+                            }
+                            *discarding = true;
+                            buf.clear();
+                        }
+                        break;
+                    };
+                    let line = buf.split_to(pos + 1);
+                    if std::mem::take(discarding) {
+                        continue;
+                    }
+                    if line.len() > MAX_COMMAND_LINE {
+                        Reply::new(500, "5.5.2 Line too long").write_to(&mut out);
+                        continue;
+                    }
+                    match session.command(&line, |d| inbound.accepts_domain(d)) {
+                        Step::Reply(r) => r.write_to(&mut out),
+                        Step::Close(r) => {
+                            r.write_to(&mut out);
+                            close = true;
+                        }
+                        Step::StartData(r) => {
+                            r.write_to(&mut out);
+                            mode = Mode::Data(DataReader::new(max_size(session.limits())));
+                        }
+                    }
+                }
+                Mode::Data(reader) => {
+                    let Some(pos) = newline else {
+                        if buf.len() >= DATA_CHUNK {
+                            let chunk = buf.split_to(buf.len());
+                            reader.partial(&chunk);
+                        }
+                        break;
+                    };
+                    let line = buf.split_to(pos + 1);
+                    if !reader.line(&line) {
+                        continue;
+                    }
+                    let Mode::Data(reader) = std::mem::replace(&mut mode, Mode::Command { discarding: false }) else {
+                        unreachable!("in data mode")
+                    };
+                    // The client waits for this reply before sending more, so flush first.
+                    wr.write_all(&out).await?;
+                    out.clear();
+                    let reply = finish_data(&mut session, reader, peer, inbound.as_ref()).await;
+                    reply.write_to(&mut out);
+                }
+            }
+        }
+        if !out.is_empty() {
+            wr.write_all(&out).await?;
+            out.clear();
+        }
+        if close {
+            let _ = wr.shutdown().await;
+            return Ok(());
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+            _ = shutdown.changed() => {
+                wr.write_all(b"421 4.3.2 Service shutting down\r\n").await?;
+                return Ok(());
+            }
+        };
+        match read {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                wr.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n").await?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Momentum's `Max_Message_Size = 0` means "no limit"; Impulse still keeps a ceiling so that
+/// a client cannot make it buffer without end.
+const SIZE_CEILING: u64 = 64 << 20;
+
+fn max_size(limits: &Limits) -> u64 {
+    if limits.max_message_size == 0 { SIZE_CEILING } else { limits.max_message_size.min(SIZE_CEILING) }
+}
+
+async fn finish_data<I: Inbound>(session: &mut Session, reader: DataReader, peer: SocketAddr, inbound: &I) -> Reply {
+    let Some(env) = session.envelope() else {
+        session.data_done(false);
+        return Reply::new(451, "4.3.0 Internal error: no transaction");
+    };
+    let body = match reader.finish() {
+        Ok(b) => b,
+        Err(o) => {
+            session.data_done(false);
+            return Reply::new(
+                552,
+                format!("5.3.4 Message size {} exceeds fixed limit of {} bytes", o.seen, max_size(session.limits())),
+            );
+        }
+    };
+    let mut message = received_header(&env, peer, &session.limits().hostname).into_bytes();
+    message.extend_from_slice(&body);
+    let result = inbound.accept(peer, env, message).await;
+    session.data_done(result.is_ok());
+    match result {
+        Ok(id) => Reply::new(250, format!("2.0.0 Ok: queued as {id}")),
+        Err(reason) => {
+            tracing::error!(%peer, %reason, "message not spooled");
+            Reply::new(451, "4.3.0 Message not accepted: local storage error, try again later")
+        }
+    }
+}
+
+/// The trace header RFC 5321 §4.4 asks every relay to add.
+pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> String {
+    let with = if env.esmtp { "ESMTP" } else { "SMTP" };
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+    let helo: String = env.helo.chars().filter(|c| !c.is_control()).take(255).collect();
+    let mut h = format!("Received: from {helo} ([{}])\r\n\tby {hostname} (Impulse) with {with}", peer.ip());
+    if let [only] = env.recipients.as_slice() {
+        h.push_str(&format!("\r\n\tfor <{only}>"));
+    }
+    h.push_str(&format!("; {date}\r\n"));
+    h
+}
