@@ -1,0 +1,355 @@
+//! The scheduler task and the delivery session tasks it starts (see the crate documentation).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use impulse_spool::{Destination, Lease, MessageId, Millis, Outcome, Spool, StoredMessage, now_millis};
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::retry::{self, DestinationPolicy};
+use crate::{Attempt, Connector, Observer, Policy, Report, Verdict};
+
+/// Recipients leased from the spool at once for one destination.
+const BATCH: usize = 256;
+/// A destination's active queue is refilled when it holds fewer leased recipients than this.
+const LOW_WATER: usize = 64;
+/// How often the scheduler asks the spool for every destination's next due time, to pick up
+/// work it was not told about (a safety net; normal work arrives through [`Handle`]).
+const RESCAN: Duration = Duration::from_secs(30);
+
+struct Job {
+    message: MessageId,
+    leases: Vec<Lease>,
+}
+
+#[derive(Default)]
+struct DestState {
+    jobs: VecDeque<Job>,
+    /// Leases held in `jobs`.
+    leased: usize,
+    sessions: usize,
+    /// Earliest due time of this destination's queued (not leased) recipients.
+    next_due: Option<Millis>,
+}
+
+struct DestQueue {
+    dest: Destination,
+    state: Mutex<DestState>,
+    work: Notify,
+}
+
+impl DestQueue {
+    fn state(&self) -> std::sync::MutexGuard<'_, DestState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pop(&self) -> Option<Job> {
+        let mut st = self.state();
+        let job = st.jobs.pop_front()?;
+        st.leased -= job.leases.len();
+        Some(job)
+    }
+}
+
+struct Shared<S, C, P, O> {
+    spool: S,
+    connector: C,
+    policy: P,
+    observer: O,
+    wake: Notify,
+    events: mpsc::UnboundedSender<(Destination, Millis)>,
+}
+
+/// Tells the scheduler about newly queued work.
+#[derive(Clone)]
+pub struct Handle {
+    events: mpsc::UnboundedSender<(Destination, Millis)>,
+}
+
+impl Handle {
+    /// Recipients for `dest` were spooled and are due at `due`.
+    pub fn queued(&self, dest: Destination, due: Millis) {
+        let _ = self.events.send((dest, due));
+    }
+}
+
+pub struct Scheduler<S, C, P, O> {
+    shared: Arc<Shared<S, C, P, O>>,
+    events: mpsc::UnboundedReceiver<(Destination, Millis)>,
+    dests: HashMap<Destination, Arc<DestQueue>>,
+}
+
+impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
+    pub fn new(spool: S, connector: C, policy: P, observer: O) -> (Self, Handle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared { spool, connector, policy, observer, wake: Notify::new(), events: tx.clone() });
+        (Scheduler { shared, events: rx, dests: HashMap::new() }, Handle { events: tx })
+    }
+
+    fn note(&mut self, dest: Destination, due: Millis) {
+        let dq = self
+            .dests
+            .entry(dest.clone())
+            .or_insert_with(|| Arc::new(DestQueue { dest, state: Mutex::default(), work: Notify::new() }));
+        let mut st = dq.state();
+        st.next_due = Some(st.next_due.map_or(due, |d| d.min(due)));
+    }
+
+    async fn rescan(&mut self) {
+        match self.shared.spool.destinations().await {
+            Ok(all) => {
+                for d in all {
+                    self.note(d.destination, d.next_due);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "spool rescan failed"),
+        }
+    }
+
+    /// Runs until `shutdown` turns true. Sessions in progress finish their current message.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        self.rescan().await;
+        let mut last_rescan = tokio::time::Instant::now();
+        loop {
+            while let Ok((d, due)) = self.events.try_recv() {
+                self.note(d, due);
+            }
+            let earliest = self.pass().await;
+            let now = now_millis();
+            let sleep = earliest.map_or(RESCAN, |d| Duration::from_millis((d - now).clamp(0, RESCAN.as_millis() as i64) as u64));
+            tokio::select! {
+                _ = self.shared.wake.notified() => {}
+                ev = self.events.recv() => if let Some((d, due)) = ev { self.note(d, due) },
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => return,
+            }
+            if last_rescan.elapsed() >= RESCAN {
+                self.rescan().await;
+                last_rescan = tokio::time::Instant::now();
+            }
+        }
+    }
+
+    /// Refills and starts sessions for every destination; returns when to look again.
+    async fn pass(&mut self) -> Option<Millis> {
+        let now = now_millis();
+        let mut earliest: Option<Millis> = None;
+        let queues: Vec<Arc<DestQueue>> = self.dests.values().cloned().collect();
+        for dq in queues {
+            let policy = self.shared.policy.policy(&dq.dest);
+            if policy.suspended {
+                continue;
+            }
+            let due = {
+                let st = dq.state();
+                if st.leased < LOW_WATER { st.next_due } else { None }
+            };
+            if due.is_some_and(|d| d <= now) {
+                self.refill(&dq, now).await;
+            }
+            self.start_sessions(&dq, &policy);
+            let st = dq.state();
+            if st.leased < LOW_WATER
+                && let Some(d) = st.next_due
+            {
+                earliest = Some(earliest.map_or(d, |e| e.min(d)));
+            }
+        }
+        self.dests.retain(|_, dq| {
+            let st = dq.state();
+            !(st.jobs.is_empty() && st.sessions == 0 && st.next_due.is_none())
+        });
+        earliest
+    }
+
+    async fn refill(&self, dq: &DestQueue, now: Millis) {
+        let spool = &self.shared.spool;
+        let leases = match spool.lease_due(&dq.dest, now, BATCH).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(domain = %dq.dest.domain, error = %e, "leasing from the spool failed");
+                dq.state().next_due = Some(now + 1000);
+                return;
+            }
+        };
+        let full = leases.len() == BATCH;
+        let next_due = if full { Some(now) } else { spool.next_due(&dq.dest).await.unwrap_or(Some(now + 1000)) };
+        let mut st = dq.state();
+        st.next_due = next_due;
+        st.leased += leases.len();
+        // Recipients of one message travel together (one transaction per connection).
+        let mut by_message: Vec<Job> = Vec::new();
+        for lease in leases {
+            match by_message.iter_mut().find(|j| j.message == lease.message) {
+                Some(job) => job.leases.push(lease),
+                None => by_message.push(Job { message: lease.message, leases: vec![lease] }),
+            }
+        }
+        st.jobs.extend(by_message);
+        drop(st);
+        dq.work.notify_waiters();
+    }
+
+    fn start_sessions(&self, dq: &Arc<DestQueue>, policy: &DestinationPolicy) {
+        loop {
+            let mut st = dq.state();
+            // One more connection while queued messages outnumber connections, up to the budget.
+            if st.jobs.len() <= st.sessions || st.sessions >= policy.max_connections.max(1) {
+                return;
+            }
+            st.sessions += 1;
+            drop(st);
+            tokio::spawn(session(self.shared.clone(), dq.clone(), policy.clone()));
+        }
+    }
+}
+
+/// One connection's life: take messages from the destination's queue until idle.
+async fn session<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: Arc<Shared<S, C, P, O>>,
+    dq: Arc<DestQueue>,
+    policy: DestinationPolicy,
+) {
+    let mut conn: Option<C::Session> = None;
+    loop {
+        let job = match dq.pop() {
+            Some(j) => j,
+            None => {
+                let notified = dq.work.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                match dq.pop() {
+                    Some(j) => j,
+                    None => {
+                        if tokio::time::timeout(policy.idle_timeout, notified).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        shared.wake.notify_one();
+        if !deliver_job(&shared, &dq, &policy, &mut conn, job).await {
+            break;
+        }
+    }
+    if let Some(c) = conn {
+        shared.connector.close(c).await;
+    }
+    dq.state().sessions -= 1;
+    shared.wake.notify_one();
+}
+
+/// Delivers one job. Returns false when the destination could not be reached, after settling
+/// every job waiting for it: trying each in turn would only repeat the same failure.
+async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    dq: &DestQueue,
+    policy: &DestinationPolicy,
+    conn: &mut Option<C::Session>,
+    job: Job,
+) -> bool {
+    let now = now_millis();
+    let message = match shared.spool.load(job.message).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(message = %job.message, error = %e, "spool record unreadable; quarantined");
+            let reason = e.to_string();
+            let attempt = Attempt { verdict: Verdict::Temporary, response: reason.clone(), remote: None, stage: 0 };
+            let outcomes: Vec<(Lease, Attempt, Outcome)> = job
+                .leases
+                .into_iter()
+                .map(|l| (l, attempt.clone(), Outcome::Quarantined { reason: reason.clone() }))
+                .collect();
+            settle(shared, None, outcomes).await;
+            return true;
+        }
+    };
+    let (expired, live): (Vec<Lease>, Vec<Lease>) = job.leases.into_iter().partition(|l| retry::expired(policy, l, now));
+    let mut results: Vec<(Lease, Attempt)> = expired
+        .into_iter()
+        .map(|l| (l, Attempt { verdict: Verdict::Permanent, response: retry::EXPIRED.into(), remote: None, stage: 0 }))
+        .collect();
+    if live.is_empty() {
+        finish(shared, policy, Some(&message), results).await;
+        return true;
+    }
+    if conn.is_none() {
+        match shared.connector.open(&dq.dest).await {
+            Ok(c) => *conn = Some(c),
+            Err(attempt) => {
+                results.extend(live.into_iter().map(|l| (l, attempt.clone())));
+                finish(shared, policy, Some(&message), results).await;
+                while let Some(other) = dq.pop() {
+                    let pairs = other.leases.into_iter().map(|l| (l, attempt.clone())).collect();
+                    let msg = shared.spool.load(other.message).await.ok();
+                    finish(shared, policy, msg.as_ref(), pairs).await;
+                }
+                return false;
+            }
+        }
+    }
+    let session = conn.as_mut().expect("connected above");
+    match shared.connector.deliver(session, &message, &live).await {
+        Ok(attempts) if attempts.len() == live.len() => results.extend(live.into_iter().zip(attempts)),
+        Ok(attempts) => {
+            tracing::error!(got = attempts.len(), want = live.len(), "connector returned the wrong number of results");
+            let attempt = Attempt { verdict: Verdict::Temporary, response: "451 4.3.0 internal error".into(), remote: None, stage: 0 };
+            results.extend(live.into_iter().map(|l| (l, attempt.clone())));
+        }
+        Err(attempt) => {
+            *conn = None;
+            results.extend(live.into_iter().map(|l| (l, attempt.clone())));
+        }
+    }
+    finish(shared, policy, Some(&message), results).await;
+    true
+}
+
+async fn finish<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    policy: &DestinationPolicy,
+    message: Option<&StoredMessage>,
+    results: Vec<(Lease, Attempt)>,
+) {
+    let now = now_millis();
+    let outcomes = results
+        .into_iter()
+        .map(|(lease, attempt)| {
+            let outcome = retry::decide(policy, &lease, &attempt, now);
+            (lease, attempt, outcome)
+        })
+        .collect();
+    settle(shared, message, outcomes).await;
+}
+
+/// Tells the observer, records in the spool, and schedules retries.
+async fn settle<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    message: Option<&StoredMessage>,
+    outcomes: Vec<(Lease, Attempt, Outcome)>,
+) {
+    if outcomes.is_empty() {
+        return;
+    }
+    let reports: Vec<Report<'_>> =
+        outcomes.iter().map(|(lease, attempt, outcome)| Report { lease, attempt, outcome }).collect();
+    shared.observer.outcomes(message, &reports).await;
+    let retries: Vec<(Destination, Millis)> = outcomes
+        .iter()
+        .filter_map(|(l, _, o)| match o {
+            Outcome::Retry { due, .. } | Outcome::Released { due } => Some((l.destination.clone(), *due)),
+            _ => None,
+        })
+        .collect();
+    let records = outcomes.into_iter().map(|(l, _, o)| (l.recipient, o)).collect();
+    if let Err(e) = shared.spool.record(records).await {
+        // The recipients stay leased and are retried after the next restart.
+        tracing::error!(error = %e, "recording delivery outcomes failed");
+    }
+    for (dest, due) in retries {
+        let _ = shared.events.send((dest, due));
+    }
+}
