@@ -1,1 +1,68 @@
-fn main() {}
+//! `impulse`: the email ⇄ SMS/MMS gateway. This binary wires the crates together: it is the
+//! only place that sees the configuration, the spool, the listeners and the connectors at once.
+#![forbid(unsafe_code)]
+
+mod cli_config;
+mod delivery;
+mod reception;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "impulse", version, about = "Email to SMS/MMS gateway (SMTP, SMPP 3.4, MM7)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Serve {
+        /// Configuration file (ecelerity.conf syntax).
+        #[arg(short, long, env = "IMPULSE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check, evaluate or document the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file; print every error with file:line:col.
+    Check { file: PathBuf },
+    /// Print the effective value of an option and the scope it comes from.
+    Eval {
+        #[arg(short, long, env = "IMPULSE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        binding: Option<String>,
+        option: String,
+    },
+    /// Print the configuration reference (docs/configuration.md) generated from the registry.
+    Docs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve::run(&config),
+        Command::Config { command: ConfigCommand::Check { file } } => cli_config::check(&file),
+        Command::Config { command: ConfigCommand::Eval { config, domain, binding, option } } => {
+            cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option)
+        }
+        Command::Config { command: ConfigCommand::Docs } => {
+            print!("{}", impulse_config::registry::render_markdown());
+            ExitCode::SUCCESS
+        }
+    }
+}

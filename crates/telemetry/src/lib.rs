@@ -1,1 +1,19 @@
-//! placeholder
+//! Logs an operator reads: Momentum's `@`-delimited mainlog (§6.7: R, D, T, P records and the
+//! M1 heartbeat) written by an `ec_logger`, and the paniclog, which receives every warning and
+//! error event from `tracing`. Human-readable logs go to stderr through tracing-subscriber.
+#![forbid(unsafe_code)]
+
+mod mainlog;
+mod paniclog;
+
+pub use mainlog::{Delivery, Failure, Mainlog, Reception};
+pub use paniclog::PaniclogLayer;
+
+/// Keeps a field out of the `@`-delimited format's way: no `@`, no line breaks.
+pub fn field(s: &str) -> String {
+    s.chars().map(|c| match c {
+        '@' => '_',
+        '\r' | '\n' => ' ',
+        c => c,
+    }).collect()
+}

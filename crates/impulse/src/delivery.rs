@@ -1,0 +1,256 @@
+//! Delivery wiring: the SMTP connector (Gateway, Routes or MX), the per-destination policy
+//! read from the configuration, and the observer that writes mainlog records and bounces.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use impulse_config::types::{Route, parse_host_port};
+use impulse_config::{Config, Resolved, Sending, names};
+use impulse_queue::{Attempt, Connector, DestinationPolicy, Observer, Policy, Report, Verdict};
+use impulse_smtp::dsn::{FailedRecipient, Original, delivery_status_notification};
+use impulse_smtp::outbound::{ClientError, Connection, Hop, addresses, mx_hops};
+use impulse_smtp::reply::Class;
+use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
+use impulse_telemetry::{Delivery, Failure, Mainlog};
+
+use crate::reception::Reception;
+
+/// How long to wait for any one reply from a remote server (RFC 5321 §4.5.3.2 allows more
+/// for some stages; five minutes is what most MTAs use for all of them).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The sending scope of a destination; the default binding is `default` when one is configured.
+fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
+    let binding = if dest.binding.is_empty() {
+        cfg.bindings.contains_key("default").then_some("default")
+    } else {
+        Some(dest.binding.as_str())
+    };
+    cfg.sending(Some(&dest.domain), binding)
+}
+
+pub struct ConfigPolicy {
+    pub cfg: Arc<Config>,
+}
+
+impl Policy for ConfigPolicy {
+    fn policy(&self, dest: &Destination) -> DestinationPolicy {
+        let s = sending(&self.cfg, dest);
+        DestinationPolicy {
+            max_connections: s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize,
+            retry_interval: s.seconds(names::RETRY_INTERVAL).max(Duration::from_millis(100)),
+            max_retry_interval: s.seconds(names::MAX_RETRY_INTERVAL),
+            max_retries: s.retries(names::MAX_RETRIES),
+            expiration: s.seconds(names::MESSAGE_EXPIRATION),
+            never_retry: s.bool(names::NEVER_RETRY),
+            suspended: s.bool(names::SUSPEND_DELIVERY),
+            idle_timeout: s.seconds(names::IDLE_TIMEOUT),
+        }
+    }
+}
+
+pub struct SmtpConnector {
+    pub cfg: Arc<Config>,
+    pub hostname: String,
+    resolver: OnceLock<Option<TokioResolver>>,
+}
+
+impl SmtpConnector {
+    pub fn new(cfg: Arc<Config>, hostname: String) -> Self {
+        SmtpConnector { cfg, hostname, resolver: OnceLock::new() }
+    }
+
+    fn resolver(&self) -> Option<&TokioResolver> {
+        self.resolver
+            .get_or_init(|| match TokioResolver::builder_tokio().and_then(|b| b.build()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot set up the DNS resolver; MX routing is unavailable");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    async fn mx(&self, domain: &str) -> Result<Vec<Hop>, Attempt> {
+        let Some(resolver) = self.resolver() else {
+            return Err(temporary("451 4.4.3 DNS resolver unavailable".into(), None, 0));
+        };
+        mx_hops(resolver, domain).await.map_err(|e| Attempt {
+            verdict: if e.permanent { Verdict::Permanent } else { Verdict::Temporary },
+            response: e.response,
+            remote: None,
+            stage: 0,
+        })
+    }
+
+    /// Gateway, else Routes, else MX (Momentum §6.5).
+    async fn hops(&self, dest: &Destination) -> Result<Vec<Hop>, Attempt> {
+        let s = sending(&self.cfg, dest);
+        if let Some(gateway) = s.scalar(names::GATEWAY) {
+            let (host, port) = parse_host_port(&gateway, 25).map_err(|e| temporary(format!("451 4.3.5 {e}"), None, 0))?;
+            return Ok(vec![Hop { host, port }]);
+        }
+        let routes = s.routes(names::ROUTES);
+        if routes.is_empty() {
+            return self.mx(&dest.domain).await;
+        }
+        let mut hops = Vec::new();
+        for route in routes {
+            match route {
+                Route::Smtp { host, port, .. } => hops.push(Hop { host, port }),
+                Route::Mx => hops.extend(self.mx(&dest.domain).await?),
+            }
+        }
+        Ok(hops)
+    }
+}
+
+fn temporary(response: String, remote: Option<String>, stage: u8) -> Attempt {
+    Attempt { verdict: Verdict::Temporary, response, remote, stage }
+}
+
+fn client_attempt(e: &ClientError, remote: Option<String>) -> Attempt {
+    Attempt {
+        verdict: if e.is_permanent() { Verdict::Permanent } else { Verdict::Temporary },
+        response: e.response(),
+        remote,
+        stage: e.stage as u8,
+    }
+}
+
+impl Connector for SmtpConnector {
+    type Session = Connection;
+
+    async fn open(&self, dest: &Destination) -> Result<Connection, Attempt> {
+        let hops = self.hops(dest).await?;
+        let addrs = addresses(&hops).await.map_err(|e| temporary(e.response, None, 0))?;
+        let s = sending(&self.cfg, dest);
+        let bind = s.scalar(names::BIND_ADDRESS).and_then(|a| a.parse().ok());
+        let ehlo = s.scalar(names::EHLO_HOSTNAME).unwrap_or_else(|| self.hostname.clone());
+        Connection::connect(&addrs, bind, &ehlo, COMMAND_TIMEOUT).await.map_err(|e| client_attempt(&e, None))
+    }
+
+    async fn deliver(&self, conn: &mut Connection, message: &StoredMessage, recipients: &[Lease]) -> Result<Vec<Attempt>, Attempt> {
+        let remote = Some(conn.remote.ip().to_string());
+        let rcpts: Vec<String> = recipients.iter().map(|l| l.address.clone()).collect();
+        match conn.send(&message.sender, &rcpts, &message.body).await {
+            Ok(replies) => Ok(replies
+                .into_iter()
+                .map(|r| Attempt {
+                    verdict: match r.class() {
+                        Class::Positive => Verdict::Delivered,
+                        Class::Temporary | Class::Intermediate => Verdict::Temporary,
+                        Class::Permanent => Verdict::Permanent,
+                    },
+                    response: r.to_string(),
+                    remote: remote.clone(),
+                    stage: 9,
+                })
+                .collect()),
+            Err(e) => Err(client_attempt(&e, remote)),
+        }
+    }
+
+    async fn close(&self, conn: Connection) {
+        conn.quit().await;
+    }
+}
+
+/// Writes mainlog records and sends bounces.
+pub struct DeliveryObserver {
+    pub cfg: Arc<Config>,
+    pub mainlog: Option<Mainlog>,
+    pub hostname: String,
+    /// Set once the reception side exists (it needs the scheduler, which needs this observer).
+    pub reception: Arc<OnceLock<Arc<Reception>>>,
+}
+
+impl Observer for DeliveryObserver {
+    async fn outcomes(&self, message: Option<&StoredMessage>, reports: &[Report<'_>]) {
+        let now = now_millis();
+        let size = message.map_or(0, |m| m.body.len());
+        let id = reports.first().map(|r| r.lease.message.to_string()).unwrap_or_default();
+        for r in reports {
+            let seconds = (now - r.lease.received_at) / 1000;
+            let remote = r.attempt.remote.as_deref().unwrap_or("");
+            match (r.outcome, &self.mainlog) {
+                (Outcome::Delivered { .. }, Some(log)) => log.delivery(&Delivery {
+                    message_id: &id,
+                    recipient_id: r.lease.recipient.0,
+                    domain: &r.lease.destination.domain,
+                    size,
+                    binding_group: "default",
+                    binding: "default",
+                    retries: r.lease.attempts,
+                    seconds,
+                    remote,
+                }),
+                (Outcome::Retry { .. } | Outcome::Failed { .. }, Some(log)) => {
+                    let error = match r.outcome {
+                        Outcome::Failed { response } => response.as_str(),
+                        _ => r.attempt.response.as_str(),
+                    };
+                    let failure = Failure {
+                        message_id: &id,
+                        recipient_id: r.lease.recipient.0,
+                        domain: &r.lease.destination.domain,
+                        bytes_sent: if r.attempt.stage >= 8 { size } else { 0 },
+                        binding_group: "default",
+                        binding: "default",
+                        stage: r.attempt.stage,
+                        retries: r.lease.attempts,
+                        seconds,
+                        remote,
+                        error,
+                    };
+                    log.failure(&failure, matches!(r.outcome, Outcome::Failed { .. }));
+                }
+                (Outcome::Quarantined { reason }, _) => {
+                    tracing::error!(message = %id, recipient = %r.lease.address, %reason, "record quarantined");
+                }
+                _ => {}
+            }
+        }
+        self.bounce(message, reports).await;
+    }
+}
+
+impl DeliveryObserver {
+    /// One DSN per message listing its failed recipients, unless the sender is the null
+    /// sender (never bounce a bounce) or Generate_Bounces is off for the destination.
+    async fn bounce(&self, message: Option<&StoredMessage>, reports: &[Report<'_>]) {
+        let failed: Vec<FailedRecipient> = reports
+            .iter()
+            .filter_map(|r| match r.outcome {
+                Outcome::Failed { response } if sending(&self.cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) => {
+                    Some(FailedRecipient {
+                        address: r.lease.address.clone(),
+                        response: response.clone(),
+                        remote_mta: r.attempt.remote.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        let Some(message) = message else {
+            tracing::error!("a recipient failed but its message is unreadable; no bounce sent");
+            return;
+        };
+        if message.sender.is_empty() {
+            tracing::info!(message = %message.id, "bounce not sent: the message has the null sender");
+            return;
+        }
+        let Some(reception) = self.reception.get() else { return };
+        let original = Original { sender: &message.sender, message: &message.body, arrival: message.received_at / 1000 };
+        let dsn = delivery_status_notification(&self.hostname, &original, &failed);
+        match reception.spool_message(String::new(), vec![message.sender.clone()], dsn, "internal".into(), "internal").await {
+            Ok(id) => tracing::info!(message = %message.id, bounce = %id, "bounce queued to the sender"),
+            Err(e) => tracing::error!(message = %message.id, error = %e, "could not spool a bounce"),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `impulse serve`: load and validate the configuration, then build: open the spool and logs,
+//! start the scheduler, bind the listeners. Stops cleanly on SIGTERM or SIGINT; whatever was
+//! being delivered then is delivered again after the next start (the spool kept it leased).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use impulse_config::{Config, Resolved, names};
+use impulse_queue::Scheduler;
+use impulse_spool::SqliteSpool;
+use impulse_telemetry::{Mainlog, PaniclogLayer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::cli_config::{EXIT_CONFIG, load_or_report};
+use crate::delivery::{ConfigPolicy, DeliveryObserver, SmtpConnector};
+use crate::reception::Reception;
+
+fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
+    cfg.loggers.iter().find_map(|l| {
+        let def = impulse_config::registry::option(option)?;
+        l.scope.get(def).and_then(|e| e.value.as_scalar()).map(PathBuf::from)
+    })
+}
+
+fn heartbeat(cfg: &Config) -> Option<std::time::Duration> {
+    let def = impulse_config::registry::option(names::HEARTBEAT)?;
+    let secs = cfg
+        .loggers
+        .iter()
+        .find_map(|l| l.scope.get(def).and_then(|e| e.value.as_scalar().map(str::to_owned)))
+        .unwrap_or_else(|| "60".into());
+    impulse_config::types::parse_seconds(&secs).ok()
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn run(config: &Path) -> ExitCode {
+    let Some(cfg) = load_or_report(config) else { return ExitCode::from(EXIT_CONFIG) };
+    let paniclog = match logger_path(&cfg, names::PANICLOG).map(|p| PaniclogLayer::open(&p)).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("impulse: cannot open the paniclog: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(
+            EnvFilter::try_from_env("IMPULSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        ))
+        .with(paniclog)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("impulse: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(Arc::new(cfg))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("impulse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
+    let hostname = cfg.global().scalar(names::HOSTNAME).unwrap_or_else(system_hostname);
+    let spool_dir = PathBuf::from(cfg.global().scalar(names::SPOOLBASE).unwrap_or_default());
+    let (spool, resumed) = SqliteSpool::open(&spool_dir).map_err(|e| anyhow::anyhow!("opening the spool at {}: {e}", spool_dir.display()))?;
+    tracing::info!(spool = %spool.path().display(), resumed, "spool open");
+    let mainlog = match logger_path(&cfg, names::MAINLOG) {
+        Some(p) => Some(Mainlog::open(&p, heartbeat(&cfg)).map_err(|e| anyhow::anyhow!("opening mainlog {}: {e}", p.display()))?),
+        None => None,
+    };
+
+    let reception_cell = Arc::new(OnceLock::new());
+    let observer =
+        DeliveryObserver { cfg: cfg.clone(), mainlog: mainlog.clone(), hostname: hostname.clone(), reception: reception_cell.clone() };
+    let (scheduler, handle) = Scheduler::new(
+        spool.clone(),
+        SmtpConnector::new(cfg.clone(), hostname.clone()),
+        ConfigPolicy { cfg: cfg.clone() },
+        observer,
+    );
+    let reception = Arc::new(Reception { cfg: cfg.clone(), spool: spool.clone(), scheduler: handle, mainlog, hostname });
+    let _ = reception_cell.set(reception.clone());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    if let Some(listener) = &cfg.esmtp_listener {
+        if !listener_enabled(&cfg) {
+            tracing::warn!("ESMTP_Listener is disabled (Enable = false)");
+        } else {
+            for listen in &listener.listens {
+                let r = cfg.receiving(Some(listen.addr), std::net::IpAddr::from([0, 0, 0, 0]));
+                if !r.bool(names::ENABLE) {
+                    continue;
+                }
+                let socket = TcpListener::bind(listen.addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {} (Listen \"{}\"): {e}", listen.addr, listen.written))?;
+                tracing::info!(addr = %socket.local_addr()?, "SMTP listener ready");
+                let max = r.u64(names::MAX_CONNECTIONS).max(1) as usize;
+                tasks.push(tokio::spawn(impulse_smtp::inbound::serve(socket, reception.clone(), max, stop_rx.clone())));
+            }
+        }
+    } else {
+        tracing::warn!("no ESMTP_Listener configured: Impulse receives no mail by SMTP");
+    }
+    let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = sched.await;
+    Ok(())
+}
+
+fn listener_enabled(cfg: &Config) -> bool {
+    cfg.esmtp_listener
+        .as_ref()
+        .and_then(|l| l.scope.get(impulse_config::registry::option(names::ENABLE)?))
+        .and_then(|e| e.value.as_scalar().map(|v| impulse_config::types::parse_bool(v).unwrap_or(true)))
+        .unwrap_or(true)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

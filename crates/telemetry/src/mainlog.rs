@@ -1,0 +1,162 @@
+//! The mainlog writer: records are formatted by the caller's thread and appended by one writer
+//! thread, which flushes whenever it has nothing queued, so a burst costs one write.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::field;
+
+/// A message received (one record per recipient).
+#[derive(Debug)]
+pub struct Reception<'a> {
+    pub message_id: &'a str,
+    pub recipient: &'a str,
+    pub sender: &'a str,
+    pub peer: &'a str,
+    pub size: usize,
+    pub protocol: &'a str,
+    pub binding_group: &'a str,
+    pub binding: &'a str,
+}
+
+/// A recipient delivered.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    pub message_id: &'a str,
+    pub recipient_id: i64,
+    pub domain: &'a str,
+    pub size: usize,
+    pub binding_group: &'a str,
+    pub binding: &'a str,
+    pub retries: u32,
+    pub seconds: i64,
+    pub remote: &'a str,
+}
+
+/// A recipient failed, temporarily (T) or permanently (P).
+#[derive(Debug)]
+pub struct Failure<'a> {
+    pub message_id: &'a str,
+    pub recipient_id: i64,
+    pub domain: &'a str,
+    pub bytes_sent: usize,
+    pub binding_group: &'a str,
+    pub binding: &'a str,
+    pub stage: u8,
+    pub retries: u32,
+    pub seconds: i64,
+    pub remote: &'a str,
+    pub error: &'a str,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn split(addr: &str) -> (String, String) {
+    match addr.rsplit_once('@') {
+        Some((l, d)) => (field(l), field(d)),
+        None => (field(addr), String::new()),
+    }
+}
+
+#[derive(Clone)]
+pub struct Mainlog {
+    tx: mpsc::Sender<String>,
+}
+
+impl Mainlog {
+    /// Opens `path` for appending and starts the writer (and a heartbeat every `heartbeat`).
+    pub fn open(path: &Path, heartbeat: Option<Duration>) -> std::io::Result<Mainlog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (tx, rx) = mpsc::channel::<String>();
+        thread::Builder::new().name("mainlog".into()).spawn(move || {
+            let mut out = BufWriter::with_capacity(64 * 1024, file);
+            while let Ok(line) = rx.recv() {
+                let _ = out.write_all(line.as_bytes());
+                while let Ok(more) = rx.try_recv() {
+                    let _ = out.write_all(more.as_bytes());
+                }
+                let _ = out.flush();
+            }
+        })?;
+        let log = Mainlog { tx };
+        if let Some(every) = heartbeat.filter(|d| !d.is_zero()) {
+            let beat = log.clone();
+            thread::Builder::new().name("mainlog-heartbeat".into()).spawn(move || {
+                loop {
+                    thread::sleep(every);
+                    if beat.tx.send(format!("{}@@@@M1\n", now())).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        }
+        Ok(log)
+    }
+
+    fn write(&self, line: String) {
+        let _ = self.tx.send(line);
+    }
+
+    /// `ts@msgid@batchid@connid@R@rcpt_local@rcpt_domain@sender_local@sender_domain@peer_ip@size@protocol@binding_group@binding`
+    pub fn reception(&self, r: &Reception<'_>) {
+        let (rl, rd) = split(r.recipient);
+        let (sl, sd) = split(r.sender);
+        self.write(format!(
+            "{}@{}@@@R@{rl}@{rd}@{sl}@{sd}@{}@{}@{}@{}@{}\n",
+            now(),
+            field(r.message_id),
+            field(r.peer),
+            r.size,
+            field(r.protocol),
+            field(r.binding_group),
+            field(r.binding)
+        ));
+    }
+
+    /// `ts@msgid@batchid@connid@D@domain@size@binding_group@binding@retries@seconds@remote_ip`
+    pub fn delivery(&self, d: &Delivery<'_>) {
+        self.write(format!(
+            "{}@{}@{}@@D@{}@{}@{}@{}@{}@{}@{}\n",
+            now(),
+            field(d.message_id),
+            d.recipient_id,
+            field(d.domain),
+            d.size,
+            field(d.binding_group),
+            field(d.binding),
+            d.retries,
+            d.seconds,
+            field(d.remote)
+        ));
+    }
+
+    /// `ts@msgid@batchid@connid@T@domain@bytes@binding_group@binding@stage@retries@seconds@remote_ip@error`
+    /// (`P` instead of `T` when `permanent`).
+    pub fn failure(&self, f: &Failure<'_>, permanent: bool) {
+        let kind = if permanent { 'P' } else { 'T' };
+        self.write(format!(
+            "{}@{}@{}@@{kind}@{}@{}@{}@{}@{}@{}@{}@{}@{}\n",
+            now(),
+            field(f.message_id),
+            f.recipient_id,
+            field(f.domain),
+            f.bytes_sent,
+            field(f.binding_group),
+            field(f.binding),
+            f.stage,
+            f.retries,
+            f.seconds,
+            field(f.remote),
+            field(f.error)
+        ));
+    }
+}
