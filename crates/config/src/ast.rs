@@ -28,7 +28,10 @@ pub enum Value {
 
 impl Value {
     pub fn scalar(text: impl Into<String>) -> Self {
-        Value::Scalar { text: text.into(), quoted: false }
+        Value::Scalar {
+            text: text.into(),
+            quoted: false,
+        }
     }
 
     /// The text of a scalar value, `None` for lists and hashes.
@@ -46,7 +49,9 @@ impl fmt::Display for Value {
         match self {
             Value::Scalar { text, .. } => {
                 let bare = !text.is_empty()
-                    && !text.chars().any(|c| c.is_whitespace() || "#/\"'={}[](),;".contains(c));
+                    && !text
+                        .chars()
+                        .any(|c| c.is_whitespace() || "#/\"'={}[](),;".contains(c));
                 if bare {
                     f.write_str(text)
                 } else {
@@ -104,7 +109,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn at(span: &Span, message: impl Into<String>) -> Self {
-        Diagnostic { span: Some(span.clone()), message: message.into() }
+        Diagnostic {
+            span: Some(span.clone()),
+            message: message.into(),
+        }
     }
 }
 

@@ -15,7 +15,9 @@ use std::path::Path;
 
 pub use ast::{Diagnostic, Span, Value};
 pub use load::{load_file, load_str};
-pub use model::{Binding, BindingGroup, Config, Entry, Listen, Listener, Logger, Peer, Scope, parse_listen_addr};
+pub use model::{
+    Binding, BindingGroup, Config, Entry, Listen, Listener, Logger, Peer, Scope, parse_listen_addr,
+};
 pub use parse::parse_str;
 pub use resolve::{Origin, Receiving, Resolved, Sending};
 
@@ -76,11 +78,33 @@ pub mod names {
     pub const HEARTBEAT: &str = "Heartbeat";
 
     pub const ALL: &[&str] = &[
-        SPOOLBASE, HOSTNAME, ENABLE, RELAY_HOSTS, OPEN_RELAY, MAX_MESSAGE_SIZE,
-        MAX_RECIPIENTS_PER_MESSAGE, MAX_RECEPTIONS_PER_CONNECTION, MAX_CONNECTIONS, TIMEOUT,
-        DELIVERY_METHOD, GATEWAY, ROUTES, RETRY_INTERVAL, MAX_RETRY_INTERVAL, MAX_RETRIES,
-        MESSAGE_EXPIRATION, NEVER_RETRY, GENERATE_BOUNCES, MAX_OUTBOUND_CONNECTIONS, IDLE_TIMEOUT,
-        SUSPEND_DELIVERY, BIND_ADDRESS, EHLO_HOSTNAME, MAINLOG, PANICLOG, HEARTBEAT,
+        SPOOLBASE,
+        HOSTNAME,
+        ENABLE,
+        RELAY_HOSTS,
+        OPEN_RELAY,
+        MAX_MESSAGE_SIZE,
+        MAX_RECIPIENTS_PER_MESSAGE,
+        MAX_RECEPTIONS_PER_CONNECTION,
+        MAX_CONNECTIONS,
+        TIMEOUT,
+        DELIVERY_METHOD,
+        GATEWAY,
+        ROUTES,
+        RETRY_INTERVAL,
+        MAX_RETRY_INTERVAL,
+        MAX_RETRIES,
+        MESSAGE_EXPIRATION,
+        NEVER_RETRY,
+        GENERATE_BOUNCES,
+        MAX_OUTBOUND_CONNECTIONS,
+        IDLE_TIMEOUT,
+        SUSPEND_DELIVERY,
+        BIND_ADDRESS,
+        EHLO_HOSTNAME,
+        MAINLOG,
+        PANICLOG,
+        HEARTBEAT,
     ];
 }
 
@@ -94,7 +118,10 @@ mod tests {
         for name in names::ALL {
             let def = registry::option(name).unwrap_or_else(|| panic!("{name} missing"));
             assert_eq!(def.status, Status::Implemented, "{name}");
-            assert_eq!(def.name, *name, "names constant must match the registry spelling");
+            assert_eq!(
+                def.name, *name,
+                "names constant must match the registry spelling"
+            );
         }
     }
 }

@@ -16,7 +16,10 @@ pub fn load_file(path: &Path) -> (Vec<Item>, Vec<Diagnostic>) {
     let items = match std::fs::read_to_string(path) {
         Ok(text) => expand_file(path, &text, 0, &mut diags),
         Err(e) => {
-            diags.push(Diagnostic { span: None, message: format!("cannot read {}: {e}", path.display()) });
+            diags.push(Diagnostic {
+                span: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            });
             Vec::new()
         }
     };
@@ -37,12 +40,18 @@ fn expand_file(path: &Path, text: &str, depth: usize, diags: &mut Vec<Diagnostic
     expand_items(items, &dir, depth, diags)
 }
 
-fn expand_items(items: Vec<Item>, dir: &Path, depth: usize, diags: &mut Vec<Diagnostic>) -> Vec<Item> {
+fn expand_items(
+    items: Vec<Item>,
+    dir: &Path,
+    depth: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Item> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match item {
             Item::Setting(s)
-                if s.name.eq_ignore_ascii_case("include") || s.name.eq_ignore_ascii_case("readonly_include") =>
+                if s.name.eq_ignore_ascii_case("include")
+                    || s.name.eq_ignore_ascii_case("readonly_include") =>
             {
                 let Some(target) = s.value.as_scalar() else {
                     diags.push(Diagnostic::at(&s.span, "include takes one path"));
@@ -51,7 +60,9 @@ fn expand_items(items: Vec<Item>, dir: &Path, depth: usize, diags: &mut Vec<Diag
                 if depth >= MAX_INCLUDE_DEPTH {
                     diags.push(Diagnostic::at(
                         &s.span,
-                        format!("includes nested deeper than {MAX_INCLUDE_DEPTH} (an include cycle?)"),
+                        format!(
+                            "includes nested deeper than {MAX_INCLUDE_DEPTH} (an include cycle?)"
+                        ),
                     ));
                     continue;
                 }
@@ -67,9 +78,19 @@ fn expand_items(items: Vec<Item>, dir: &Path, depth: usize, diags: &mut Vec<Diag
     out
 }
 
-fn include(target: &str, dir: &Path, span: &Span, depth: usize, diags: &mut Vec<Diagnostic>) -> Vec<Item> {
+fn include(
+    target: &str,
+    dir: &Path,
+    span: &Span,
+    depth: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Item> {
     let target = target.strip_prefix("file://").unwrap_or(target);
-    let path: PathBuf = if Path::new(target).is_absolute() { target.into() } else { dir.join(target) };
+    let path: PathBuf = if Path::new(target).is_absolute() {
+        target.into()
+    } else {
+        dir.join(target)
+    };
     let files = if path.is_dir() {
         match std::fs::read_dir(&path) {
             Ok(entries) => {
@@ -83,7 +104,10 @@ fn include(target: &str, dir: &Path, span: &Span, depth: usize, diags: &mut Vec<
                 files
             }
             Err(e) => {
-                diags.push(Diagnostic::at(span, format!("cannot read directory {}: {e}", path.display())));
+                diags.push(Diagnostic::at(
+                    span,
+                    format!("cannot read directory {}: {e}", path.display()),
+                ));
                 return Vec::new();
             }
         }
@@ -94,7 +118,10 @@ fn include(target: &str, dir: &Path, span: &Span, depth: usize, diags: &mut Vec<
     for file in files {
         match std::fs::read_to_string(&file) {
             Ok(text) => out.extend(expand_file(&file, &text, depth + 1, diags)),
-            Err(e) => diags.push(Diagnostic::at(span, format!("cannot include {}: {e}", file.display()))),
+            Err(e) => diags.push(Diagnostic::at(
+                span,
+                format!("cannot include {}: {e}", file.display()),
+            )),
         }
     }
     out

@@ -95,7 +95,10 @@ impl Config {
         let d = domain.to_ascii_lowercase();
         self.domains.contains_key(&d)
             || self.bindings.values().any(|b| b.domains.contains_key(&d))
-            || self.binding_groups.values().any(|g| g.domains.contains_key(&d))
+            || self
+                .binding_groups
+                .values()
+                .any(|g| g.domains.contains_key(&d))
     }
 }
 
@@ -109,7 +112,11 @@ pub fn validate(items: &[Item]) -> Result<Config, Vec<Diagnostic>> {
             Item::Stanza(st) => v.top_stanza(&mut cfg, st),
         }
     }
-    if v.diags.is_empty() { Ok(cfg) } else { Err(v.diags) }
+    if v.diags.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(v.diags)
+    }
 }
 
 struct Validator {
@@ -130,7 +137,13 @@ impl Validator {
             return;
         };
         if let Status::NotYet(why) = def.status {
-            self.err(&s.span, format!("option `{}` is not implemented yet in Impulse ({why})", def.name));
+            self.err(
+                &s.span,
+                format!(
+                    "option `{}` is not implemented yet in Impulse ({why})",
+                    def.name
+                ),
+            );
             return;
         }
         if !def.scopes.contains(&kind) {
@@ -159,14 +172,29 @@ impl Validator {
         }
         if let Some(prev) = scope.get(def) {
             let first = prev.span.clone();
-            self.err(&s.span, format!("option `{}` is set twice in this scope (first at {first})", def.name));
+            self.err(
+                &s.span,
+                format!(
+                    "option `{}` is set twice in this scope (first at {first})",
+                    def.name
+                ),
+            );
             return;
         }
-        scope.entries.push(Entry { def, value: s.value.clone(), span: s.span.clone() });
+        scope.entries.push(Entry {
+            def,
+            value: s.value.clone(),
+            span: s.span.clone(),
+        });
     }
 
     /// Checks a stanza keyword against the registry; `None` when it cannot be used here.
-    fn known_stanza(&mut self, st: &Stanza, allowed: &[&str], parent: &str) -> Option<&'static str> {
+    fn known_stanza(
+        &mut self,
+        st: &Stanza,
+        allowed: &[&str],
+        parent: &str,
+    ) -> Option<&'static str> {
         let Some(def) = registry::stanza(&st.kind) else {
             let hint = registry::suggest(&st.kind, registry::STANZAS.iter().map(|s| s.kind))
                 .map(|n| format!("; did you mean `{n}`?"))
@@ -175,20 +203,38 @@ impl Validator {
             return None;
         };
         if let Status::NotYet(why) = def.status {
-            self.err(&st.span, format!("stanza `{}` is not implemented yet in Impulse ({why})", def.kind));
+            self.err(
+                &st.span,
+                format!(
+                    "stanza `{}` is not implemented yet in Impulse ({why})",
+                    def.kind
+                ),
+            );
             return None;
         }
         if !allowed.iter().any(|a| a.eq_ignore_ascii_case(def.kind)) {
-            self.err(&st.span, format!("stanza `{}` cannot appear inside {parent}", def.kind));
+            self.err(
+                &st.span,
+                format!("stanza `{}` cannot appear inside {parent}", def.kind),
+            );
             return None;
         }
         match (&st.name, def.named) {
             (None, true) => {
-                self.err(&st.span, format!("stanza `{}` needs a name: {} \"name\" {{ }}", def.kind, def.kind));
+                self.err(
+                    &st.span,
+                    format!(
+                        "stanza `{}` needs a name: {} \"name\" {{ }}",
+                        def.kind, def.kind
+                    ),
+                );
                 None
             }
             (Some(n), false) => {
-                self.err(&st.span, format!("stanza `{}` takes no name (found \"{n}\")", def.kind));
+                self.err(
+                    &st.span,
+                    format!("stanza `{}` takes no name (found \"{n}\")", def.kind),
+                );
                 None
             }
             _ => Some(def.kind),
@@ -196,8 +242,16 @@ impl Validator {
     }
 
     fn top_stanza(&mut self, cfg: &mut Config, st: &Stanza) {
-        let allowed = ["domain", "binding", "binding_group", "ESMTP_Listener", "ec_logger"];
-        let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else { return };
+        let allowed = [
+            "domain",
+            "binding",
+            "binding_group",
+            "ESMTP_Listener",
+            "ec_logger",
+        ];
+        let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else {
+            return;
+        };
         let name = st.name.clone().unwrap_or_default();
         match kind {
             "domain" => {
@@ -209,16 +263,24 @@ impl Validator {
                 let mut group = cfg.binding_groups.remove(&name).unwrap_or_default();
                 for item in &st.items {
                     match item {
-                        Item::Setting(s) => self.setting(&mut group.scope, s, ScopeKind::BindingGroup),
+                        Item::Setting(s) => {
+                            self.setting(&mut group.scope, s, ScopeKind::BindingGroup)
+                        }
                         Item::Stanza(inner) => {
-                            let Some(k) = self.known_stanza(inner, &["binding", "domain"], "binding_group") else {
+                            let Some(k) =
+                                self.known_stanza(inner, &["binding", "domain"], "binding_group")
+                            else {
                                 continue;
                             };
                             if k == "binding" {
                                 self.binding(cfg, inner, Some(&name));
                             } else {
                                 let d = inner.name.clone().unwrap_or_default().to_ascii_lowercase();
-                                self.leaf(group.domains.entry(d).or_default(), inner, ScopeKind::Domain);
+                                self.leaf(
+                                    group.domains.entry(d).or_default(),
+                                    inner,
+                                    ScopeKind::Domain,
+                                );
                             }
                         }
                     }
@@ -242,7 +304,10 @@ impl Validator {
     fn binding(&mut self, cfg: &mut Config, st: &Stanza, group: Option<&str>) {
         let name = st.name.clone().unwrap_or_default();
         if name.contains(char::is_whitespace) || name.contains(':') {
-            self.err(&st.span, format!("binding name \"{name}\" may not contain spaces or colons"));
+            self.err(
+                &st.span,
+                format!("binding name \"{name}\" may not contain spaces or colons"),
+            );
             return;
         }
         let binding = cfg.bindings.entry(name.clone()).or_default();
@@ -280,8 +345,12 @@ impl Validator {
             match item {
                 Item::Setting(s) => self.setting(scope, s, kind),
                 Item::Stanza(inner) => {
-                    let what = format!("{} \"{}\"", st.kind, st.name.as_deref().unwrap_or_default());
-                    self.err(&inner.span, format!("stanza `{}` cannot appear inside {what}", inner.kind));
+                    let what =
+                        format!("{} \"{}\"", st.kind, st.name.as_deref().unwrap_or_default());
+                    self.err(
+                        &inner.span,
+                        format!("stanza `{}` cannot appear inside {what}", inner.kind),
+                    );
                 }
             }
         }
@@ -292,7 +361,8 @@ impl Validator {
             match item {
                 Item::Setting(s) => self.setting(&mut listener.scope, s, ScopeKind::EsmtpListener),
                 Item::Stanza(inner) => {
-                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], "ESMTP_Listener") else {
+                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], "ESMTP_Listener")
+                    else {
                         continue;
                     };
                     if k == "Peer" {
@@ -316,7 +386,12 @@ impl Validator {
                 return None;
             }
         };
-        let mut listen = Listen { written, addr, scope: Scope::default(), peers: Vec::new() };
+        let mut listen = Listen {
+            written,
+            addr,
+            scope: Scope::default(),
+            peers: Vec::new(),
+        };
         for item in &st.items {
             match item {
                 Item::Setting(s) => self.setting(&mut listen.scope, s, ScopeKind::Listen),
@@ -350,16 +425,26 @@ impl Validator {
 /// Momentum listen addresses: `":25"` and `"*:25"` (all IPv4), `"[::]:25"` / `"[*]:25"` (all
 /// IPv6), `"127.0.0.1:2525"`, `"[::1]:2525"`.
 pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
-    let bad = || format!("Listen \"{text}\" is not an address:port (\":25\", \"127.0.0.1:2525\", \"[::1]:25\")");
+    let bad = || {
+        format!(
+            "Listen \"{text}\" is not an address:port (\":25\", \"127.0.0.1:2525\", \"[::1]:25\")"
+        )
+    };
     if text.starts_with('/') {
-        return Err(format!("Listen \"{text}\": Unix-socket listeners are not implemented yet in Impulse"));
+        return Err(format!(
+            "Listen \"{text}\": Unix-socket listeners are not implemented yet in Impulse"
+        ));
     }
     let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let ip = match host {
         "" | "*" => "0.0.0.0".parse().expect("literal"),
         "[*]" | "[::]" => "::".parse().expect("literal"),
-        h => h.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| bad())?,
+        h => h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| bad())?,
     };
     Ok(SocketAddr::new(ip, port))
 }

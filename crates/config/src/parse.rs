@@ -63,7 +63,11 @@ fn is_special(c: char) -> bool {
 
 impl<'a> Lexer<'a> {
     fn span(&self) -> Span {
-        Span { file: self.file.clone(), line: self.line, col: self.col }
+        Span {
+            file: self.file.clone(),
+            line: self.line,
+            col: self.col,
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
@@ -103,7 +107,8 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     if !closed {
-                        self.diags.push(Diagnostic::at(&start, "unterminated /* comment"));
+                        self.diags
+                            .push(Diagnostic::at(&start, "unterminated /* comment"));
                     }
                 } else {
                     break;
@@ -151,7 +156,8 @@ impl<'a> Lexer<'a> {
         loop {
             match self.bump() {
                 None => {
-                    self.diags.push(Diagnostic::at(start, "unterminated quoted string"));
+                    self.diags
+                        .push(Diagnostic::at(start, "unterminated quoted string"));
                     break;
                 }
                 Some(c) if c == quote => break,
@@ -160,7 +166,8 @@ impl<'a> Lexer<'a> {
                     Some('t') => text.push('\t'),
                     Some(c) => text.push(c),
                     None => {
-                        self.diags.push(Diagnostic::at(start, "unterminated quoted string"));
+                        self.diags
+                            .push(Diagnostic::at(start, "unterminated quoted string"));
                         break;
                     }
                 },
@@ -245,7 +252,10 @@ impl Parser {
                     let (_, span) = self.next();
                     self.error(
                         &span,
-                        format!("expected an option or stanza name, found {}", other.describe()),
+                        format!(
+                            "expected an option or stanza name, found {}",
+                            other.describe()
+                        ),
                     );
                     self.recover(span.line);
                 }
@@ -278,7 +288,10 @@ impl Parser {
                 let at = self.span();
                 self.error(
                     &at,
-                    format!("expected `=`, a value or `{{` after `{name}`, found {}", other.describe()),
+                    format!(
+                        "expected `=`, a value or `{{` after `{name}`, found {}",
+                        other.describe()
+                    ),
                 );
                 self.recover(span.line);
                 None
@@ -286,27 +299,47 @@ impl Parser {
         }
     }
 
-    fn stanza(&mut self, kind: String, name: Option<String>, span: Span, depth: usize) -> Option<Item> {
+    fn stanza(
+        &mut self,
+        kind: String,
+        name: Option<String>,
+        span: Span,
+        depth: usize,
+    ) -> Option<Item> {
         self.next(); // `{`
         if depth >= MAX_DEPTH {
-            self.error(&span, format!("stanzas nested deeper than {MAX_DEPTH} levels"));
+            self.error(
+                &span,
+                format!("stanzas nested deeper than {MAX_DEPTH} levels"),
+            );
             return None;
         }
         let items = self.items(true, depth + 1);
         if *self.peek() == Tok::RBrace {
             self.next();
         }
-        Some(Item::Stanza(Stanza { kind, name, items, span }))
+        Some(Item::Stanza(Stanza {
+            kind,
+            name,
+            items,
+            span,
+        }))
     }
 
     fn value(&mut self, depth: usize, owner: &Span) -> Option<Value> {
         if depth >= MAX_DEPTH {
-            self.error(owner, format!("values nested deeper than {MAX_DEPTH} levels"));
+            self.error(
+                owner,
+                format!("values nested deeper than {MAX_DEPTH} levels"),
+            );
             return None;
         }
         let (tok, span) = self.next();
         match tok {
-            Tok::Word(text) => Some(Value::Scalar { text, quoted: false }),
+            Tok::Word(text) => Some(Value::Scalar {
+                text,
+                quoted: false,
+            }),
             Tok::Quoted(text) => Some(Value::Scalar { text, quoted: true }),
             Tok::LParen => {
                 let mut items = Vec::new();
@@ -335,7 +368,10 @@ impl Parser {
                         (Tok::Comma, _) => {}
                         (Tok::Word(key) | Tok::Quoted(key), key_span) => {
                             if *self.peek() != Tok::Eq {
-                                self.error(&key_span, format!("expected `=` after hash key `{key}`"));
+                                self.error(
+                                    &key_span,
+                                    format!("expected `=` after hash key `{key}`"),
+                                );
                                 self.recover(key_span.line);
                                 return None;
                             }
@@ -354,7 +390,10 @@ impl Parser {
                 }
             }
             other => {
-                self.error(&span, format!("expected a value, found {}", other.describe()));
+                self.error(
+                    &span,
+                    format!("expected a value, found {}", other.describe()),
+                );
                 self.recover(span.line);
                 None
             }
@@ -364,9 +403,19 @@ impl Parser {
 
 /// Parses one file's text. Returns the items that could be parsed and every syntax error.
 pub fn parse_str(file: &str, text: &str) -> (Vec<Item>, Vec<Diagnostic>) {
-    let lexer = Lexer { chars: text.chars().peekable(), file: Arc::from(file), line: 1, col: 1, diags: vec![] };
+    let lexer = Lexer {
+        chars: text.chars().peekable(),
+        file: Arc::from(file),
+        line: 1,
+        col: 1,
+        diags: vec![],
+    };
     let (toks, mut diags) = lexer.tokens();
-    let mut parser = Parser { toks, pos: 0, diags: vec![] };
+    let mut parser = Parser {
+        toks,
+        pos: 0,
+        diags: vec![],
+    };
     let items = parser.items(false, 0);
     diags.extend(parser.diags);
     (items, diags)
@@ -392,16 +441,37 @@ mod tests {
             Outbound_Throttle_Messages "60/3"
         "#);
         assert_eq!(items.len(), 4);
-        let Item::Stanza(listener) = &items[1] else { panic!() };
+        let Item::Stanza(listener) = &items[1] else {
+            panic!()
+        };
         assert_eq!(listener.kind, "ESMTP_Listener");
-        let Item::Stanza(listen) = &listener.items[0] else { panic!() };
+        let Item::Stanza(listen) = &listener.items[0] else {
+            panic!()
+        };
         assert_eq!(listen.name.as_deref(), Some("127.0.0.1:2525"));
-        let Item::Setting(s) = &listen.items[0] else { panic!() };
-        assert_eq!(s.value, Value::List(vec![Value::scalar("127.0.0.1"), Value::Scalar { text: "::1".into(), quoted: true }]));
-        let Item::Stanza(dom) = &items[2] else { panic!() };
-        let Item::Setting(h) = &dom.items[0] else { panic!() };
+        let Item::Setting(s) = &listen.items[0] else {
+            panic!()
+        };
+        assert_eq!(
+            s.value,
+            Value::List(vec![
+                Value::scalar("127.0.0.1"),
+                Value::Scalar {
+                    text: "::1".into(),
+                    quoted: true
+                }
+            ])
+        );
+        let Item::Stanza(dom) = &items[2] else {
+            panic!()
+        };
+        let Item::Setting(h) = &dom.items[0] else {
+            panic!()
+        };
         assert_eq!(h.value.to_string(), "[ Persist_This = 1, other = 2 ]");
-        let Item::Setting(t) = &items[3] else { panic!() };
+        let Item::Setting(t) = &items[3] else {
+            panic!()
+        };
         assert_eq!(t.value.as_scalar(), Some("60/3"));
     }
 

@@ -44,39 +44,55 @@ pub trait Resolved {
         if let Some((v, origin)) = self.find(def) {
             return Some((Cow::Borrowed(v), origin));
         }
-        def.default.map(|d| (Cow::Owned(Value::scalar(d)), Origin::Default))
+        def.default
+            .map(|d| (Cow::Owned(Value::scalar(d)), Origin::Default))
     }
 
     fn scalar(&self, name: &str) -> Option<String> {
-        self.effective(name).and_then(|(v, _)| v.as_scalar().map(str::to_owned))
+        self.effective(name)
+            .and_then(|(v, _)| v.as_scalar().map(str::to_owned))
     }
 
     fn bool(&self, name: &str) -> bool {
-        self.scalar(name).and_then(|s| types::parse_bool(&s).ok()).unwrap_or(false)
+        self.scalar(name)
+            .and_then(|s| types::parse_bool(&s).ok())
+            .unwrap_or(false)
     }
 
     fn u64(&self, name: &str) -> u64 {
-        self.scalar(name).and_then(|s| types::parse_u64(&s).ok()).unwrap_or(0)
+        self.scalar(name)
+            .and_then(|s| types::parse_u64(&s).ok())
+            .unwrap_or(0)
     }
 
     fn seconds(&self, name: &str) -> Duration {
-        self.scalar(name).and_then(|s| types::parse_seconds(&s).ok()).unwrap_or_default()
+        self.scalar(name)
+            .and_then(|s| types::parse_seconds(&s).ok())
+            .unwrap_or_default()
     }
 
     fn size(&self, name: &str) -> u64 {
-        self.scalar(name).and_then(|s| types::parse_size(&s).ok()).unwrap_or(0)
+        self.scalar(name)
+            .and_then(|s| types::parse_size(&s).ok())
+            .unwrap_or(0)
     }
 
     fn retries(&self, name: &str) -> Option<u64> {
-        self.scalar(name).and_then(|s| types::parse_retries(&s).ok()).flatten()
+        self.scalar(name)
+            .and_then(|s| types::parse_retries(&s).ok())
+            .flatten()
     }
 
     fn cidrs(&self, name: &str) -> Vec<types::Cidr> {
-        self.effective(name).and_then(|(v, _)| types::parse_cidrs(&v).ok()).unwrap_or_default()
+        self.effective(name)
+            .and_then(|(v, _)| types::parse_cidrs(&v).ok())
+            .unwrap_or_default()
     }
 
     fn routes(&self, name: &str) -> Vec<Route> {
-        self.effective(name).and_then(|(v, _)| types::parse_routes(&v).ok()).unwrap_or_default()
+        self.effective(name)
+            .and_then(|(v, _)| types::parse_routes(&v).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -89,37 +105,67 @@ pub struct Sending<'a> {
 
 impl Config {
     pub fn sending<'a>(&'a self, domain: Option<&str>, binding: Option<&'a str>) -> Sending<'a> {
-        Sending { cfg: self, domain: domain.map(str::to_ascii_lowercase), binding }
+        Sending {
+            cfg: self,
+            domain: domain.map(str::to_ascii_lowercase),
+            binding,
+        }
     }
 
     pub fn receiving(&self, listen: Option<SocketAddr>, peer: IpAddr) -> Receiving<'_> {
-        Receiving { cfg: self, listen, peer }
+        Receiving {
+            cfg: self,
+            listen,
+            peer,
+        }
     }
 
     /// Global options only.
     pub fn global(&self) -> Sending<'_> {
-        Sending { cfg: self, domain: None, binding: None }
+        Sending {
+            cfg: self,
+            domain: None,
+            binding: None,
+        }
     }
 }
 
-fn hit<'a>(scope: Option<&'a Scope>, def: &OptionDef, label: impl FnOnce() -> String) -> Option<(&'a Value, Origin)> {
+fn hit<'a>(
+    scope: Option<&'a Scope>,
+    def: &OptionDef,
+    label: impl FnOnce() -> String,
+) -> Option<(&'a Value, Origin)> {
     let e = scope?.get(def)?;
-    Some((&e.value, Origin::Scope { label: label(), span: e.span.clone() }))
+    Some((
+        &e.value,
+        Origin::Scope {
+            label: label(),
+            span: e.span.clone(),
+        },
+    ))
 }
 
 impl Resolved for Sending<'_> {
     fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)> {
         let cfg = self.cfg;
         let d = self.domain.as_deref();
-        let binding = self.binding.and_then(|b| cfg.bindings.get(b).map(|x| (b, x)));
-        let group = binding.and_then(|(_, b)| b.group.as_deref()).and_then(|g| cfg.binding_groups.get(g).map(|x| (g, x)));
+        let binding = self
+            .binding
+            .and_then(|b| cfg.bindings.get(b).map(|x| (b, x)));
+        let group = binding
+            .and_then(|(_, b)| b.group.as_deref())
+            .and_then(|g| cfg.binding_groups.get(g).map(|x| (g, x)));
         if let (Some((bn, b)), Some(d)) = (binding, d)
-            && let Some(found) = hit(b.domains.get(d), def, || format!("binding \"{bn}\" domain \"{d}\""))
+            && let Some(found) = hit(b.domains.get(d), def, || {
+                format!("binding \"{bn}\" domain \"{d}\"")
+            })
         {
             return Some(found);
         }
         if let (Some((gn, g)), Some(d)) = (group, d)
-            && let Some(found) = hit(g.domains.get(d), def, || format!("binding_group \"{gn}\" domain \"{d}\""))
+            && let Some(found) = hit(g.domains.get(d), def, || {
+                format!("binding_group \"{gn}\" domain \"{d}\"")
+            })
         {
             return Some(found);
         }
@@ -149,28 +195,41 @@ pub struct Receiving<'a> {
     peer: IpAddr,
 }
 
-fn best_peer<'a>(peers: &'a [Peer], ip: IpAddr) -> Option<&'a Peer> {
-    peers.iter().filter(|p| p.cidr.contains(ip)).max_by_key(|p| p.cidr.prefix)
+fn best_peer(peers: &[Peer], ip: IpAddr) -> Option<&Peer> {
+    peers
+        .iter()
+        .filter(|p| p.cidr.contains(ip))
+        .max_by_key(|p| p.cidr.prefix)
 }
 
 impl Resolved for Receiving<'_> {
     fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)> {
         let cfg = self.cfg;
         if let Some(listener) = &cfg.esmtp_listener {
-            let listen = self.listen.and_then(|a| listener.listens.iter().find(|l| l.addr == a));
+            let listen = self
+                .listen
+                .and_then(|a| listener.listens.iter().find(|l| l.addr == a));
             if let Some(l) = listen
                 && let Some(p) = best_peer(&l.peers, self.peer)
-                && let Some(found) = hit(Some(&p.scope), def, || format!("Listen \"{}\" Peer \"{}/{}\"", l.written, p.cidr.addr, p.cidr.prefix))
+                && let Some(found) = hit(Some(&p.scope), def, || {
+                    format!(
+                        "Listen \"{}\" Peer \"{}/{}\"",
+                        l.written, p.cidr.addr, p.cidr.prefix
+                    )
+                })
             {
                 return Some(found);
             }
             if let Some(p) = best_peer(&listener.peers, self.peer)
-                && let Some(found) = hit(Some(&p.scope), def, || format!("Peer \"{}/{}\"", p.cidr.addr, p.cidr.prefix))
+                && let Some(found) = hit(Some(&p.scope), def, || {
+                    format!("Peer \"{}/{}\"", p.cidr.addr, p.cidr.prefix)
+                })
             {
                 return Some(found);
             }
             if let Some(l) = listen
-                && let Some(found) = hit(Some(&l.scope), def, || format!("Listen \"{}\"", l.written))
+                && let Some(found) =
+                    hit(Some(&l.scope), def, || format!("Listen \"{}\"", l.written))
             {
                 return Some(found);
             }

@@ -37,23 +37,32 @@ pub fn check(kind: Kind, value: &Value) -> Result<(), String> {
 }
 
 fn scalar(value: &Value) -> Result<&str, String> {
-    value.as_scalar().ok_or_else(|| "expected a single value, not a list or hash".to_string())
+    value
+        .as_scalar()
+        .ok_or_else(|| "expected a single value, not a list or hash".to_string())
 }
 
 pub fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(format!("`{v}` is not a boolean (true/false, yes/no, on/off)")),
+        _ => Err(format!(
+            "`{v}` is not a boolean (true/false, yes/no, on/off)"
+        )),
     }
 }
 
 pub fn parse_u64(v: &str) -> Result<u64, String> {
-    v.trim().parse().map_err(|_| format!("`{v}` is not a non-negative integer"))
+    v.trim()
+        .parse()
+        .map_err(|_| format!("`{v}` is not a non-negative integer"))
 }
 
 pub fn parse_seconds(v: &str) -> Result<Duration, String> {
-    let secs: f64 = v.trim().parse().map_err(|_| format!("`{v}` is not a number of seconds"))?;
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{v}` is not a number of seconds"))?;
     if !(0.0..=1e9).contains(&secs) {
         return Err(format!("`{v}` seconds is out of range"));
     }
@@ -68,8 +77,11 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         Some('G') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    let n: u64 = num.parse().map_err(|_| format!("`{v}` is not a size in bytes"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("`{v}` is too large"))
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{v}` is not a size in bytes"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{v}` is too large"))
 }
 
 /// `Max_Retries`: `None` means no limit other than expiration (`auto`), `Some(0)` for `none`.
@@ -77,7 +89,9 @@ pub fn parse_retries(v: &str) -> Result<Option<u64>, String> {
     match v.to_ascii_lowercase().as_str() {
         "auto" => Ok(None),
         "none" => Ok(Some(0)),
-        n => parse_u64(n).map(Some).map_err(|_| format!("`{v}` is not `auto`, `none` or a count")),
+        n => parse_u64(n)
+            .map(Some)
+            .map_err(|_| format!("`{v}` is not `auto`, `none` or a count")),
     }
 }
 
@@ -117,11 +131,15 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -159,7 +177,9 @@ pub fn parse_host_port(v: &str, default_port: u16) -> Result<(String, u16), Stri
             Ok((host.to_string(), port.parse().map_err(|_| bad())?))
         }
         Some(_) => Ok((v.to_string(), default_port)), // a bare IPv6 address
-        None if !v.is_empty() && !v.contains(char::is_whitespace) => Ok((v.to_string(), default_port)),
+        None if !v.is_empty() && !v.contains(char::is_whitespace) => {
+            Ok((v.to_string(), default_port))
+        }
         None => Err(bad()),
     }
 }
@@ -206,8 +226,16 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k.to_ascii_lowercase().as_str() {
-            "port" => port = v.parse().map_err(|_| format!("route `{text}`: bad port `{v}`"))?,
-            "pref" => pref = v.parse().map_err(|_| format!("route `{text}`: bad pref `{v}`"))?,
+            "port" => {
+                port = v
+                    .parse()
+                    .map_err(|_| format!("route `{text}`: bad port `{v}`"))?
+            }
+            "pref" => {
+                pref = v
+                    .parse()
+                    .map_err(|_| format!("route `{text}`: bad pref `{v}`"))?
+            }
             "ttl" | "type" => {}
             _ => return Err(format!("route `{text}`: unknown parameter `{k}`")),
         }
@@ -235,9 +263,17 @@ mod tests {
         let net = Cidr::parse("10.1.0.0/16").unwrap();
         assert!(net.contains("10.1.200.3".parse().unwrap()));
         assert!(!net.contains("10.2.0.1".parse().unwrap()));
-        assert!(Cidr::parse("127.0.0.1").unwrap().contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("127.0.0.1")
+                .unwrap()
+                .contains("::ffff:127.0.0.1".parse().unwrap())
+        );
         assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("192.0.2.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("192.0.2.1".parse().unwrap())
+        );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
     }
 
@@ -251,9 +287,21 @@ mod tests {
         assert_eq!(
             parse_routes(&v).unwrap(),
             vec![
-                Route::Smtp { host: "a.example".into(), port: 2525, pref: 1 },
-                Route::Smtp { host: "::1".into(), port: 25, pref: 10 },
-                Route::Smtp { host: "b.example".into(), port: 2526, pref: 20 },
+                Route::Smtp {
+                    host: "a.example".into(),
+                    port: 2525,
+                    pref: 1
+                },
+                Route::Smtp {
+                    host: "::1".into(),
+                    port: 25,
+                    pref: 10
+                },
+                Route::Smtp {
+                    host: "b.example".into(),
+                    port: 2526,
+                    pref: 20
+                },
             ]
         );
         assert!(parse_routes(&Value::scalar("http://x")).is_err());
@@ -263,10 +311,19 @@ mod tests {
     fn scalars() {
         assert_eq!(parse_size("10M").unwrap(), 10 << 20);
         assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_throttle("60/3").unwrap(), (60, Duration::from_secs(3)));
+        assert_eq!(
+            parse_throttle("60/3").unwrap(),
+            (60, Duration::from_secs(3))
+        );
         assert_eq!(parse_retries("auto").unwrap(), None);
-        assert_eq!(parse_host_port("smtp.example:2525", 25).unwrap(), ("smtp.example".into(), 2525));
-        assert_eq!(parse_host_port("[::1]:2525", 25).unwrap(), ("::1".into(), 2525));
+        assert_eq!(
+            parse_host_port("smtp.example:2525", 25).unwrap(),
+            ("smtp.example".into(), 2525)
+        );
+        assert_eq!(
+            parse_host_port("[::1]:2525", 25).unwrap(),
+            ("::1".into(), 2525)
+        );
         assert!(parse_bool("maybe").is_err());
     }
 }

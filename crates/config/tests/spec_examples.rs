@@ -47,8 +47,19 @@ fn spec_examples_are_refused_only_for_what_is_not_implemented_yet() {
 fn grammar_example_is_refused_exactly_for_three_unimplemented_options() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec/6.1-grammar.conf");
     let diags = load(&file).unwrap_err();
-    let names: Vec<String> = diags.iter().map(|d| d.message.split('`').nth(1).unwrap().to_string()).collect();
-    assert_eq!(names, ["AuthDigestMD5Parameters", "Context", "Outbound_Throttle_Messages"], "{diags:?}");
+    let names: Vec<String> = diags
+        .iter()
+        .map(|d| d.message.split('`').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "AuthDigestMD5Parameters",
+            "Context",
+            "Outbound_Throttle_Messages"
+        ],
+        "{diags:?}"
+    );
     let text = diags[2].to_string();
     assert!(text.contains("6.1-grammar.conf:18:26: error:"), "{text}");
 }

@@ -6,13 +6,22 @@ use std::path::Path;
 use impulse_config::{Origin, Resolved, from_str};
 
 fn errors(text: &str) -> Vec<String> {
-    from_str(Path::new("t.conf"), text).unwrap_err().iter().map(ToString::to_string).collect()
+    from_str(Path::new("t.conf"), text)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
 fn unknown_option_is_named_with_nearest_known_name() {
     let e = errors("domain \"x\" {\n  Max_Outbound_Conections = 3\n}\n");
-    assert_eq!(e, ["t.conf:2:3: error: unknown option `Max_Outbound_Conections`; did you mean `Max_Outbound_Connections`?"]);
+    assert_eq!(
+        e,
+        [
+            "t.conf:2:3: error: unknown option `Max_Outbound_Conections`; did you mean `Max_Outbound_Connections`?"
+        ]
+    );
 }
 
 #[test]
@@ -22,9 +31,15 @@ fn all_errors_are_reported_at_once() {
          domain \"d\" { Relay_Hosts = 127.0.0.1 }\nSMPP_Command_Window_Size = 10\nbogus_stanza { }\n",
     );
     assert_eq!(e.len(), 6, "{e:#?}");
-    assert!(e[0].starts_with("t.conf:1:1: error: option `Retry_Interval`: `soon` is not a number of seconds"));
+    assert!(e[0].starts_with(
+        "t.conf:1:1: error: option `Retry_Interval`: `soon` is not a number of seconds"
+    ));
     assert!(e[1].contains("did you mean `Gateway`"));
-    assert!(e[2].starts_with("t.conf:3:18:") && e[2].contains("not an address:port"), "{}", e[2]);
+    assert!(
+        e[2].starts_with("t.conf:3:18:") && e[2].contains("not an address:port"),
+        "{}",
+        e[2]
+    );
     assert!(e[3].contains("cannot be set in domain scope"), "{}", e[3]);
     assert!(e[4].contains("SMPP_Command_Window_Size` is not implemented yet in Impulse (SMPP domains arrive with issue #4"));
     assert!(e[5].contains("unknown stanza `bogus_stanza`"));
@@ -37,8 +52,16 @@ fn option_names_are_case_insensitive_binding_names_are_not() {
         "binding \"Mx\" { MAX_OUTBOUND_CONNECTIONS = 4 }\nbinding \"mx\" { max_outbound_connections = 9 }\n",
     )
     .unwrap();
-    assert_eq!(cfg.sending(None, Some("Mx")).u64("Max_Outbound_Connections"), 4);
-    assert_eq!(cfg.sending(None, Some("mx")).u64("Max_Outbound_Connections"), 9);
+    assert_eq!(
+        cfg.sending(None, Some("Mx"))
+            .u64("Max_Outbound_Connections"),
+        4
+    );
+    assert_eq!(
+        cfg.sending(None, Some("mx"))
+            .u64("Max_Outbound_Connections"),
+        9
+    );
 }
 
 /// The worked example of Momentum §6.2: 30 global, 5 in the group, 15 in the binding.
@@ -54,13 +77,28 @@ fn sending_fallback_follows_momentum_order() {
     assert_eq!(s.retries("Max_Retries"), Some(7));
     assert!(s.bool("Never_Retry"));
     let (_, origin) = s.effective("retry_interval").unwrap();
-    assert!(matches!(origin, Origin::Scope { ref label, .. } if label == "binding \"b\" domain \"d.example\""), "{origin}");
+    assert!(
+        matches!(origin, Origin::Scope { ref label, .. } if label == "binding \"b\" domain \"d.example\""),
+        "{origin}"
+    );
 
     // Without the binding value, the group's applies.
-    let cfg = from_str(Path::new("t.conf"), &text.replace("    max_outbound_connections = 15\n", "")).unwrap();
-    assert_eq!(cfg.sending(Some("d.example"), Some("b")).u64("Max_Outbound_Connections"), 5);
+    let cfg = from_str(
+        Path::new("t.conf"),
+        &text.replace("    max_outbound_connections = 15\n", ""),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.sending(Some("d.example"), Some("b"))
+            .u64("Max_Outbound_Connections"),
+        5
+    );
     // Other domains and no binding: global and defaults.
-    assert_eq!(cfg.sending(Some("other.example"), None).u64("Max_Outbound_Connections"), 30);
+    assert_eq!(
+        cfg.sending(Some("other.example"), None)
+            .u64("Max_Outbound_Connections"),
+        30
+    );
     let other = cfg.sending(Some("other.example"), None);
     let (v, origin) = other.effective("Message_Expiration").unwrap();
     assert_eq!((v.as_scalar(), origin), (Some("86400"), Origin::Default));
@@ -76,7 +114,8 @@ fn receiving_fallback_prefers_the_most_specific_peer() {
     )
     .unwrap();
     let at = |listen: &str, peer: &str| {
-        cfg.receiving(Some(listen.parse().unwrap()), peer.parse().unwrap()).size("Max_Message_Size")
+        cfg.receiving(Some(listen.parse().unwrap()), peer.parse().unwrap())
+            .size("Max_Message_Size")
     };
     assert_eq!(at("127.0.0.1:2525", "127.0.0.1"), 4000);
     assert_eq!(at("127.0.0.1:2525", "127.0.0.2"), 5000);
@@ -89,16 +128,38 @@ fn receiving_fallback_prefers_the_most_specific_peer() {
 fn includes_resolve_relative_to_the_including_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("conf.d")).unwrap();
-    std::fs::write(dir.path().join("conf.d/10-a.conf"), "domain \"a.example\" { }\n").unwrap();
-    std::fs::write(dir.path().join("conf.d/20-b.conf"), "domain \"b.example\" { Max_Retrys = 3 }\n").unwrap();
-    std::fs::write(dir.path().join("main.conf"), "include \"conf.d\"\ninclude \"missing.conf\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("conf.d/10-a.conf"),
+        "domain \"a.example\" { }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("conf.d/20-b.conf"),
+        "domain \"b.example\" { Max_Retrys = 3 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.conf"),
+        "include \"conf.d\"\ninclude \"missing.conf\"\n",
+    )
+    .unwrap();
     let diags = impulse_config::load(&dir.path().join("main.conf")).unwrap_err();
     let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
     assert_eq!(text.len(), 2, "{text:#?}");
-    assert!(text.iter().any(|t| t.contains("main.conf:2:1: error: cannot include") && t.contains("missing.conf")));
-    assert!(text.iter().any(|t| t.contains("20-b.conf:1:22: error: unknown option `Max_Retrys`; did you mean `Max_Retries`?")));
+    assert!(
+        text.iter()
+            .any(|t| t.contains("main.conf:2:1: error: cannot include")
+                && t.contains("missing.conf"))
+    );
+    assert!(text.iter().any(|t| t.contains(
+        "20-b.conf:1:22: error: unknown option `Max_Retrys`; did you mean `Max_Retries`?"
+    )));
 
-    std::fs::write(dir.path().join("main.conf"), "include \"conf.d/10-a.conf\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("main.conf"),
+        "include \"conf.d/10-a.conf\"\n",
+    )
+    .unwrap();
     let cfg = impulse_config::load(&dir.path().join("main.conf")).unwrap();
     assert!(cfg.is_configured_domain("a.example"));
 }
@@ -109,7 +170,10 @@ fn include_cycle_is_an_error_not_a_hang() {
     std::fs::write(dir.path().join("a.conf"), "include \"b.conf\"\n").unwrap();
     std::fs::write(dir.path().join("b.conf"), "include \"a.conf\"\n").unwrap();
     let diags = impulse_config::load(&dir.path().join("a.conf")).unwrap_err();
-    assert!(diags.iter().any(|d| d.message.contains("include cycle")), "{diags:?}");
+    assert!(
+        diags.iter().any(|d| d.message.contains("include cycle")),
+        "{diags:?}"
+    );
 }
 
 #[test]

@@ -32,7 +32,9 @@ pub fn check(file: &Path) -> ExitCode {
 }
 
 pub fn eval(file: &Path, domain: Option<&str>, binding: Option<&str>, option: &str) -> ExitCode {
-    let Some(cfg) = load_or_report(file) else { return ExitCode::from(EXIT_CONFIG) };
+    let Some(cfg) = load_or_report(file) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
     let Some(def) = registry::option(option) else {
         let hint = registry::suggest(option, registry::OPTIONS.iter().map(|o| o.name))
             .map(|n| format!("; did you mean `{n}`?"))

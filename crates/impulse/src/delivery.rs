@@ -39,7 +39,9 @@ impl Policy for ConfigPolicy {
         let s = sending(&self.cfg, dest);
         DestinationPolicy {
             max_connections: s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize,
-            retry_interval: s.seconds(names::RETRY_INTERVAL).max(Duration::from_millis(100)),
+            retry_interval: s
+                .seconds(names::RETRY_INTERVAL)
+                .max(Duration::from_millis(100)),
             max_retry_interval: s.seconds(names::MAX_RETRY_INTERVAL),
             max_retries: s.retries(names::MAX_RETRIES),
             expiration: s.seconds(names::MESSAGE_EXPIRATION),
@@ -58,7 +60,11 @@ pub struct SmtpConnector {
 
 impl SmtpConnector {
     pub fn new(cfg: Arc<Config>, hostname: String) -> Self {
-        SmtpConnector { cfg, hostname, resolver: OnceLock::new() }
+        SmtpConnector {
+            cfg,
+            hostname,
+            resolver: OnceLock::new(),
+        }
     }
 
     fn resolver(&self) -> Option<&TokioResolver> {
@@ -75,10 +81,18 @@ impl SmtpConnector {
 
     async fn mx(&self, domain: &str) -> Result<Vec<Hop>, Attempt> {
         let Some(resolver) = self.resolver() else {
-            return Err(temporary("451 4.4.3 DNS resolver unavailable".into(), None, 0));
+            return Err(temporary(
+                "451 4.4.3 DNS resolver unavailable".into(),
+                None,
+                0,
+            ));
         };
         mx_hops(resolver, domain).await.map_err(|e| Attempt {
-            verdict: if e.permanent { Verdict::Permanent } else { Verdict::Temporary },
+            verdict: if e.permanent {
+                Verdict::Permanent
+            } else {
+                Verdict::Temporary
+            },
             response: e.response,
             remote: None,
             stage: 0,
@@ -89,7 +103,8 @@ impl SmtpConnector {
     async fn hops(&self, dest: &Destination) -> Result<Vec<Hop>, Attempt> {
         let s = sending(&self.cfg, dest);
         if let Some(gateway) = s.scalar(names::GATEWAY) {
-            let (host, port) = parse_host_port(&gateway, 25).map_err(|e| temporary(format!("451 4.3.5 {e}"), None, 0))?;
+            let (host, port) = parse_host_port(&gateway, 25)
+                .map_err(|e| temporary(format!("451 4.3.5 {e}"), None, 0))?;
             return Ok(vec![Hop { host, port }]);
         }
         let routes = s.routes(names::ROUTES);
@@ -108,12 +123,21 @@ impl SmtpConnector {
 }
 
 fn temporary(response: String, remote: Option<String>, stage: u8) -> Attempt {
-    Attempt { verdict: Verdict::Temporary, response, remote, stage }
+    Attempt {
+        verdict: Verdict::Temporary,
+        response,
+        remote,
+        stage,
+    }
 }
 
 fn client_attempt(e: &ClientError, remote: Option<String>) -> Attempt {
     Attempt {
-        verdict: if e.is_permanent() { Verdict::Permanent } else { Verdict::Temporary },
+        verdict: if e.is_permanent() {
+            Verdict::Permanent
+        } else {
+            Verdict::Temporary
+        },
         response: e.response(),
         remote,
         stage: e.stage as u8,
@@ -125,20 +149,31 @@ impl Connector for SmtpConnector {
 
     async fn open(&self, dest: &Destination) -> Result<Connection, Attempt> {
         let hops = self.hops(dest).await?;
-        let addrs = addresses(&hops).await.map_err(|e| temporary(e.response, None, 0))?;
+        let addrs = addresses(&hops)
+            .await
+            .map_err(|e| temporary(e.response, None, 0))?;
         let s = sending(&self.cfg, dest);
         let bind = s.scalar(names::BIND_ADDRESS).and_then(|a| a.parse().ok());
-        let ehlo = s.scalar(names::EHLO_HOSTNAME).unwrap_or_else(|| self.hostname.clone());
-        Connection::connect(&addrs, bind, &ehlo, COMMAND_TIMEOUT).await.map_err(|e| client_attempt(&e, None))
+        let ehlo = s
+            .scalar(names::EHLO_HOSTNAME)
+            .unwrap_or_else(|| self.hostname.clone());
+        Connection::connect(&addrs, bind, &ehlo, COMMAND_TIMEOUT)
+            .await
+            .map_err(|e| client_attempt(&e, None))
     }
 
-    async fn deliver(&self, conn: &mut Connection, message: &StoredMessage, recipients: &[Lease]) -> Result<Vec<Attempt>, Attempt> {
+    async fn deliver(
+        &self,
+        conn: &mut Connection,
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
         let remote = Some(conn.remote.ip().to_string());
         let rcpts: Vec<String> = recipients.iter().map(|l| l.address.clone()).collect();
         match conn.send(&message.sender, &rcpts, &message.body).await {
             Ok(replies) => Ok(replies
                 .into_iter()
-                .map(|r| Attempt {
+                .map(|(r, stage)| Attempt {
                     verdict: match r.class() {
                         Class::Positive => Verdict::Delivered,
                         Class::Temporary | Class::Intermediate => Verdict::Temporary,
@@ -146,7 +181,7 @@ impl Connector for SmtpConnector {
                     },
                     response: r.to_string(),
                     remote: remote.clone(),
-                    stage: 9,
+                    stage: stage as u8,
                 })
                 .collect()),
             Err(e) => Err(client_attempt(&e, remote)),
@@ -171,7 +206,10 @@ impl Observer for DeliveryObserver {
     async fn outcomes(&self, message: Option<&StoredMessage>, reports: &[Report<'_>]) {
         let now = now_millis();
         let size = message.map_or(0, |m| m.body.len());
-        let id = reports.first().map(|r| r.lease.message.to_string()).unwrap_or_default();
+        let id = reports
+            .first()
+            .map(|r| r.lease.message.to_string())
+            .unwrap_or_default();
         for r in reports {
             let seconds = (now - r.lease.received_at) / 1000;
             let remote = r.attempt.remote.as_deref().unwrap_or("");
@@ -224,7 +262,9 @@ impl DeliveryObserver {
         let failed: Vec<FailedRecipient> = reports
             .iter()
             .filter_map(|r| match r.outcome {
-                Outcome::Failed { response } if sending(&self.cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) => {
+                Outcome::Failed { response }
+                    if sending(&self.cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) =>
+                {
                     Some(FailedRecipient {
                         address: r.lease.address.clone(),
                         response: response.clone(),
@@ -245,12 +285,31 @@ impl DeliveryObserver {
             tracing::info!(message = %message.id, "bounce not sent: the message has the null sender");
             return;
         }
-        let Some(reception) = self.reception.get() else { return };
-        let original = Original { sender: &message.sender, message: &message.body, arrival: message.received_at / 1000 };
+        let Some(reception) = self.reception.get() else {
+            return;
+        };
+        let original = Original {
+            sender: &message.sender,
+            message: &message.body,
+            arrival: message.received_at / 1000,
+        };
         let dsn = delivery_status_notification(&self.hostname, &original, &failed);
-        match reception.spool_message(String::new(), vec![message.sender.clone()], dsn, "internal".into(), "internal").await {
-            Ok(id) => tracing::info!(message = %message.id, bounce = %id, "bounce queued to the sender"),
-            Err(e) => tracing::error!(message = %message.id, error = %e, "could not spool a bounce"),
+        match reception
+            .spool_message(
+                String::new(),
+                vec![message.sender.clone()],
+                dsn,
+                "internal".into(),
+                "internal",
+            )
+            .await
+        {
+            Ok(id) => {
+                tracing::info!(message = %message.id, bounce = %id, "bounce queued to the sender")
+            }
+            Err(e) => {
+                tracing::error!(message = %message.id, error = %e, "could not spool a bounce")
+            }
         }
     }
 }

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "impulse", version, about = "Email to SMS/MMS gateway (SMTP, SMPP 3.4, MM7)")]
+#[command(
+    name = "impulse",
+    version,
+    about = "Email to SMS/MMS gateway (SMTP, SMPP 3.4, MM7)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,11 +60,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve::run(&config),
-        Command::Config { command: ConfigCommand::Check { file } } => cli_config::check(&file),
-        Command::Config { command: ConfigCommand::Eval { config, domain, binding, option } } => {
-            cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option)
-        }
-        Command::Config { command: ConfigCommand::Docs } => {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => cli_config::check(&file),
+        Command::Config {
+            command:
+                ConfigCommand::Eval {
+                    config,
+                    domain,
+                    binding,
+                    option,
+                },
+        } => cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
+        Command::Config {
+            command: ConfigCommand::Docs,
+        } => {
             print!("{}", impulse_config::registry::render_markdown());
             ExitCode::SUCCESS
         }

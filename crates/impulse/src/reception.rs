@@ -22,26 +22,61 @@ pub struct Reception {
 
 /// The domain part of an address, lower-cased; the whole address when it has no `@`.
 pub fn domain_of(address: &str) -> String {
-    address.rsplit_once('@').map_or(address, |(_, d)| d).to_ascii_lowercase()
+    address
+        .rsplit_once('@')
+        .map_or(address, |(_, d)| d)
+        .to_ascii_lowercase()
 }
 
 impl Reception {
     /// Spools a message for its recipients and tells the scheduler. Used for SMTP receptions
     /// and for bounces Impulse generates itself.
-    pub async fn spool_message(&self, sender: String, recipients: Vec<String>, body: Vec<u8>, peer: String, protocol: &str) -> Result<String, String> {
+    pub async fn spool_message(
+        &self,
+        sender: String,
+        recipients: Vec<String>,
+        body: Vec<u8>,
+        peer: String,
+        protocol: &str,
+    ) -> Result<String, String> {
         let received_at = now_millis();
         let size = body.len();
         let recipients: Vec<NewRecipient> = recipients
             .into_iter()
             .map(|address| NewRecipient {
-                destination: Destination { domain: domain_of(&address), binding: String::new() },
+                destination: Destination {
+                    domain: domain_of(&address),
+                    binding: String::new(),
+                },
                 address,
             })
             .collect();
-        let dests: BTreeSet<Destination> = recipients.iter().map(|r| r.destination.clone()).collect();
-        let message = NewMessage { sender, recipients, body, peer, protocol: protocol.to_string(), received_at };
-        let log_copy = self.mainlog.as_ref().map(|_| (message.sender.clone(), message.peer.clone(), message.recipients.iter().map(|r| r.address.clone()).collect::<Vec<_>>()));
-        let id = self.spool.enqueue(message).await.map_err(|e| e.to_string())?;
+        let dests: BTreeSet<Destination> =
+            recipients.iter().map(|r| r.destination.clone()).collect();
+        let message = NewMessage {
+            sender,
+            recipients,
+            body,
+            peer,
+            protocol: protocol.to_string(),
+            received_at,
+        };
+        let log_copy = self.mainlog.as_ref().map(|_| {
+            (
+                message.sender.clone(),
+                message.peer.clone(),
+                message
+                    .recipients
+                    .iter()
+                    .map(|r| r.address.clone())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let id = self
+            .spool
+            .enqueue(message)
+            .await
+            .map_err(|e| e.to_string())?;
         let id = id.to_string();
         if let (Some(log), Some((sender, peer, rcpts))) = (&self.mainlog, log_copy) {
             for r in &rcpts {
@@ -51,7 +86,7 @@ impl Reception {
                     sender: &sender,
                     peer: &peer,
                     size,
-                    protocol: protocol,
+                    protocol,
                     binding_group: "default",
                     binding: "default",
                 });
@@ -67,7 +102,10 @@ impl Reception {
 impl Inbound for Reception {
     fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration) {
         let r = self.cfg.receiving(Some(local), peer.ip());
-        let relay_any = r.bool(names::OPEN_RELAY) || r.cidrs(names::RELAY_HOSTS).iter().any(|c| c.contains(peer.ip()));
+        let relay_any = r.bool(names::OPEN_RELAY)
+            || r.cidrs(names::RELAY_HOSTS)
+                .iter()
+                .any(|c| c.contains(peer.ip()));
         let limits = Limits {
             hostname: self.hostname.clone(),
             relay_any,
@@ -75,14 +113,29 @@ impl Inbound for Reception {
             max_recipients: r.u64(names::MAX_RECIPIENTS_PER_MESSAGE).max(1) as usize,
             max_receptions: r.u64(names::MAX_RECEPTIONS_PER_CONNECTION),
         };
-        (limits, r.seconds(names::TIMEOUT).max(Duration::from_secs(1)))
+        (
+            limits,
+            r.seconds(names::TIMEOUT).max(Duration::from_secs(1)),
+        )
     }
 
     fn accepts_domain(&self, domain: &str) -> bool {
         self.cfg.is_configured_domain(domain)
     }
 
-    async fn accept(&self, peer: SocketAddr, env: Envelope, body: Vec<u8>) -> Result<String, String> {
-        self.spool_message(env.sender, env.recipients, body, peer.ip().to_string(), "esmtp").await
+    async fn accept(
+        &self,
+        peer: SocketAddr,
+        env: Envelope,
+        body: Vec<u8>,
+    ) -> Result<String, String> {
+        self.spool_message(
+            env.sender,
+            env.recipients,
+            body,
+            peer.ip().to_string(),
+            "esmtp",
+        )
+        .await
     }
 }

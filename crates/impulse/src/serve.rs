@@ -22,7 +22,10 @@ use crate::reception::Reception;
 fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
     cfg.loggers.iter().find_map(|l| {
         let def = impulse_config::registry::option(option)?;
-        l.scope.get(def).and_then(|e| e.value.as_scalar()).map(PathBuf::from)
+        l.scope
+            .get(def)
+            .and_then(|e| e.value.as_scalar())
+            .map(PathBuf::from)
     })
 }
 
@@ -31,7 +34,11 @@ fn heartbeat(cfg: &Config) -> Option<std::time::Duration> {
     let secs = cfg
         .loggers
         .iter()
-        .find_map(|l| l.scope.get(def).and_then(|e| e.value.as_scalar().map(str::to_owned)))
+        .find_map(|l| {
+            l.scope
+                .get(def)
+                .and_then(|e| e.value.as_scalar().map(str::to_owned))
+        })
         .unwrap_or_else(|| "60".into());
     impulse_config::types::parse_seconds(&secs).ok()
 }
@@ -45,8 +52,13 @@ fn system_hostname() -> String {
 }
 
 pub fn run(config: &Path) -> ExitCode {
-    let Some(cfg) = load_or_report(config) else { return ExitCode::from(EXIT_CONFIG) };
-    let paniclog = match logger_path(&cfg, names::PANICLOG).map(|p| PaniclogLayer::open(&p)).transpose() {
+    let Some(cfg) = load_or_report(config) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let paniclog = match logger_path(&cfg, names::PANICLOG)
+        .map(|p| PaniclogLayer::open(&p))
+        .transpose()
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("impulse: cannot open the paniclog: {e}");
@@ -59,7 +71,10 @@ pub fn run(config: &Path) -> ExitCode {
         ))
         .with(paniclog)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("impulse: cannot start the runtime: {e}");
@@ -77,25 +92,42 @@ pub fn run(config: &Path) -> ExitCode {
 }
 
 async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
-    let hostname = cfg.global().scalar(names::HOSTNAME).unwrap_or_else(system_hostname);
+    let hostname = cfg
+        .global()
+        .scalar(names::HOSTNAME)
+        .unwrap_or_else(system_hostname);
     let spool_dir = PathBuf::from(cfg.global().scalar(names::SPOOLBASE).unwrap_or_default());
-    let (spool, resumed) = SqliteSpool::open(&spool_dir).map_err(|e| anyhow::anyhow!("opening the spool at {}: {e}", spool_dir.display()))?;
+    let (spool, resumed) = SqliteSpool::open(&spool_dir)
+        .map_err(|e| anyhow::anyhow!("opening the spool at {}: {e}", spool_dir.display()))?;
     tracing::info!(spool = %spool.path().display(), resumed, "spool open");
     let mainlog = match logger_path(&cfg, names::MAINLOG) {
-        Some(p) => Some(Mainlog::open(&p, heartbeat(&cfg)).map_err(|e| anyhow::anyhow!("opening mainlog {}: {e}", p.display()))?),
+        Some(p) => Some(
+            Mainlog::open(&p, heartbeat(&cfg))
+                .map_err(|e| anyhow::anyhow!("opening mainlog {}: {e}", p.display()))?,
+        ),
         None => None,
     };
 
     let reception_cell = Arc::new(OnceLock::new());
-    let observer =
-        DeliveryObserver { cfg: cfg.clone(), mainlog: mainlog.clone(), hostname: hostname.clone(), reception: reception_cell.clone() };
+    let observer = DeliveryObserver {
+        cfg: cfg.clone(),
+        mainlog: mainlog.clone(),
+        hostname: hostname.clone(),
+        reception: reception_cell.clone(),
+    };
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
         SmtpConnector::new(cfg.clone(), hostname.clone()),
         ConfigPolicy { cfg: cfg.clone() },
         observer,
     );
-    let reception = Arc::new(Reception { cfg: cfg.clone(), spool: spool.clone(), scheduler: handle, mainlog, hostname });
+    let reception = Arc::new(Reception {
+        cfg: cfg.clone(),
+        spool: spool.clone(),
+        scheduler: handle,
+        mainlog,
+        hostname,
+    });
     let _ = reception_cell.set(reception.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -109,12 +141,21 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
                 if !r.bool(names::ENABLE) {
                     continue;
                 }
-                let socket = TcpListener::bind(listen.addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot listen on {} (Listen \"{}\"): {e}", listen.addr, listen.written))?;
+                let socket = TcpListener::bind(listen.addr).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {} (Listen \"{}\"): {e}",
+                        listen.addr,
+                        listen.written
+                    )
+                })?;
                 tracing::info!(addr = %socket.local_addr()?, "SMTP listener ready");
                 let max = r.u64(names::MAX_CONNECTIONS).max(1) as usize;
-                tasks.push(tokio::spawn(impulse_smtp::inbound::serve(socket, reception.clone(), max, stop_rx.clone())));
+                tasks.push(tokio::spawn(impulse_smtp::inbound::serve(
+                    socket,
+                    reception.clone(),
+                    max,
+                    stop_rx.clone(),
+                )));
             }
         }
     } else {
@@ -135,8 +176,15 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
 fn listener_enabled(cfg: &Config) -> bool {
     cfg.esmtp_listener
         .as_ref()
-        .and_then(|l| l.scope.get(impulse_config::registry::option(names::ENABLE)?))
-        .and_then(|e| e.value.as_scalar().map(|v| impulse_config::types::parse_bool(v).unwrap_or(true)))
+        .and_then(|l| {
+            l.scope
+                .get(impulse_config::registry::option(names::ENABLE)?)
+        })
+        .and_then(|e| {
+            e.value
+                .as_scalar()
+                .map(|v| impulse_config::types::parse_bool(v).unwrap_or(true))
+        })
         .unwrap_or(true)
 }
 

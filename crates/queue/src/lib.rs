@@ -50,7 +50,10 @@ pub trait Connector: Send + Sync + 'static {
     type Session: Send + 'static;
 
     /// Opens a session. An `Err` is the attempt of every message waiting for the destination.
-    fn open(&self, dest: &Destination) -> impl Future<Output = Result<Self::Session, Attempt>> + Send;
+    fn open(
+        &self,
+        dest: &Destination,
+    ) -> impl Future<Output = Result<Self::Session, Attempt>> + Send;
 
     /// Delivers one message to `recipients` (all of one destination). Returns one attempt per
     /// recipient, in order; an `Err` means the session broke and applies to all of them.
@@ -81,5 +84,9 @@ pub struct Report<'a> {
 /// Told of every outcome *before* it is recorded in the spool, so that a bounce is spooled
 /// before the failed recipient leaves: a crash in between repeats work rather than losing it.
 pub trait Observer: Send + Sync + 'static {
-    fn outcomes(&self, message: Option<&StoredMessage>, reports: &[Report<'_>]) -> impl Future<Output = ()> + Send;
+    fn outcomes(
+        &self,
+        message: Option<&StoredMessage>,
+        reports: &[Report<'_>],
+    ) -> impl Future<Output = ()> + Send;
 }

@@ -42,33 +42,62 @@ pub const RETRIES_EXHAUSTED: &str = "554 5.4.7 [internal] exceeded max retries w
 
 /// Whether a recipient is past its expiration at `now`.
 pub fn expired(policy: &DestinationPolicy, lease: &Lease, now: Millis) -> bool {
-    lease.received_at.saturating_add(policy.expiration.as_millis() as i64) <= now
+    lease
+        .received_at
+        .saturating_add(policy.expiration.as_millis() as i64)
+        <= now
 }
 
 /// The delay before the next try after `failures` temporary failures (1 for the first).
 pub fn backoff(policy: &DestinationPolicy, failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(40);
-    let delay = policy.retry_interval.saturating_mul(1u32 << doublings.min(31));
+    let delay = policy
+        .retry_interval
+        .saturating_mul(1u32 << doublings.min(31));
     delay.min(policy.max_retry_interval.max(policy.retry_interval))
 }
 
 /// What to record after `attempt` for `lease` at `now`.
-pub fn decide(policy: &DestinationPolicy, lease: &Lease, attempt: &Attempt, now: Millis) -> Outcome {
+pub fn decide(
+    policy: &DestinationPolicy,
+    lease: &Lease,
+    attempt: &Attempt,
+    now: Millis,
+) -> Outcome {
     match attempt.verdict {
-        Verdict::Delivered => Outcome::Delivered { response: attempt.response.clone() },
-        Verdict::Permanent => Outcome::Failed { response: attempt.response.clone() },
+        Verdict::Delivered => Outcome::Delivered {
+            response: attempt.response.clone(),
+        },
+        Verdict::Permanent => Outcome::Failed {
+            response: attempt.response.clone(),
+        },
         Verdict::Temporary => {
             let failures = lease.attempts + 1;
-            if policy.never_retry || policy.max_retries.is_some_and(|max| u64::from(failures) >= max) {
-                return Outcome::Failed { response: format!("{RETRIES_EXHAUSTED} (last: {})", attempt.response) };
+            if policy.never_retry
+                || policy
+                    .max_retries
+                    .is_some_and(|max| u64::from(failures) >= max)
+            {
+                return Outcome::Failed {
+                    response: format!("{RETRIES_EXHAUSTED} (last: {})", attempt.response),
+                };
             }
             if expired(policy, lease, now) {
-                return Outcome::Failed { response: format!("{EXPIRED} (last: {})", attempt.response) };
+                return Outcome::Failed {
+                    response: format!("{EXPIRED} (last: {})", attempt.response),
+                };
             }
             // The last try happens at the expiration time, not after it; failing then expires it.
-            let expires_at = lease.received_at.saturating_add(policy.expiration.as_millis() as i64);
-            let due = now.saturating_add(backoff(policy, failures).as_millis() as i64).min(expires_at);
-            Outcome::Retry { due, response: attempt.response.clone() }
+            let expires_at = lease
+                .received_at
+                .saturating_add(policy.expiration.as_millis() as i64);
+            let due = now
+                .saturating_add(backoff(policy, failures).as_millis() as i64)
+                .min(expires_at);
+            Outcome::Retry {
+                due,
+                response: attempt.response.clone(),
+            }
         }
     }
 }
@@ -83,19 +112,31 @@ mod tests {
             recipient: RecipientId(1),
             message: MessageId(1),
             address: "a@b".into(),
-            destination: Destination { domain: "b".into(), binding: String::new() },
+            destination: Destination {
+                domain: "b".into(),
+                binding: String::new(),
+            },
             attempts,
             received_at,
         }
     }
 
     fn temp() -> Attempt {
-        Attempt { verdict: Verdict::Temporary, response: "451 4.3.0 later".into(), remote: None, stage: 9 }
+        Attempt {
+            verdict: Verdict::Temporary,
+            response: "451 4.3.0 later".into(),
+            remote: None,
+            stage: 9,
+        }
     }
 
     #[test]
     fn interval_doubles_up_to_the_ceiling() {
-        let p = DestinationPolicy { retry_interval: Duration::from_secs(10), max_retry_interval: Duration::from_secs(50), ..Default::default() };
+        let p = DestinationPolicy {
+            retry_interval: Duration::from_secs(10),
+            max_retry_interval: Duration::from_secs(50),
+            ..Default::default()
+        };
         let got: Vec<u64> = (1..=5).map(|n| backoff(&p, n).as_secs()).collect();
         assert_eq!(got, [10, 20, 40, 50, 50]);
         assert_eq!(backoff(&p, 1000).as_secs(), 50);
@@ -103,27 +144,71 @@ mod tests {
 
     #[test]
     fn temporary_failures_retry_until_a_limit() {
-        let p = DestinationPolicy { retry_interval: Duration::from_secs(10), ..Default::default() };
-        assert!(matches!(decide(&p, &lease(0, 0), &temp(), 1000), Outcome::Retry { due: 11_000, .. }));
-        assert!(matches!(decide(&p, &lease(2, 0), &temp(), 1000), Outcome::Retry { due: 41_000, .. }));
+        let p = DestinationPolicy {
+            retry_interval: Duration::from_secs(10),
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&p, &lease(0, 0), &temp(), 1000),
+            Outcome::Retry { due: 11_000, .. }
+        ));
+        assert!(matches!(
+            decide(&p, &lease(2, 0), &temp(), 1000),
+            Outcome::Retry { due: 41_000, .. }
+        ));
 
-        let p3 = DestinationPolicy { max_retries: Some(3), ..p.clone() };
-        assert!(matches!(decide(&p3, &lease(1, 0), &temp(), 0), Outcome::Retry { .. }));
-        assert!(matches!(decide(&p3, &lease(2, 0), &temp(), 0), Outcome::Failed { ref response } if response.starts_with(RETRIES_EXHAUSTED)));
+        let p3 = DestinationPolicy {
+            max_retries: Some(3),
+            ..p.clone()
+        };
+        assert!(matches!(
+            decide(&p3, &lease(1, 0), &temp(), 0),
+            Outcome::Retry { .. }
+        ));
+        assert!(
+            matches!(decide(&p3, &lease(2, 0), &temp(), 0), Outcome::Failed { ref response } if response.starts_with(RETRIES_EXHAUSTED))
+        );
 
-        let never = DestinationPolicy { never_retry: true, ..p.clone() };
-        assert!(matches!(decide(&never, &lease(0, 0), &temp(), 0), Outcome::Failed { .. }));
+        let never = DestinationPolicy {
+            never_retry: true,
+            ..p.clone()
+        };
+        assert!(matches!(
+            decide(&never, &lease(0, 0), &temp(), 0),
+            Outcome::Failed { .. }
+        ));
 
-        let short = DestinationPolicy { expiration: Duration::from_secs(60), ..p };
-        assert!(matches!(decide(&short, &lease(0, 0), &temp(), 61_000), Outcome::Failed { ref response } if response.starts_with(EXPIRED)));
+        let short = DestinationPolicy {
+            expiration: Duration::from_secs(60),
+            ..p
+        };
+        assert!(
+            matches!(decide(&short, &lease(0, 0), &temp(), 61_000), Outcome::Failed { ref response } if response.starts_with(EXPIRED))
+        );
     }
 
     #[test]
     fn permanent_and_delivered_are_final() {
         let p = DestinationPolicy::default();
-        let perm = Attempt { verdict: Verdict::Permanent, response: "550 5.1.1 no".into(), remote: None, stage: 5 };
-        assert!(matches!(decide(&p, &lease(0, 0), &perm, 0), Outcome::Failed { .. }));
-        let ok = Attempt { verdict: Verdict::Delivered, response: "250 ok".into(), remote: None, stage: 9 };
-        assert!(matches!(decide(&p, &lease(0, 0), &ok, 0), Outcome::Delivered { .. }));
+        let perm = Attempt {
+            verdict: Verdict::Permanent,
+            response: "550 5.1.1 no".into(),
+            remote: None,
+            stage: 5,
+        };
+        assert!(matches!(
+            decide(&p, &lease(0, 0), &perm, 0),
+            Outcome::Failed { .. }
+        ));
+        let ok = Attempt {
+            verdict: Verdict::Delivered,
+            response: "250 ok".into(),
+            remote: None,
+            stage: 9,
+        };
+        assert!(matches!(
+            decide(&p, &lease(0, 0), &ok, 0),
+            Outcome::Delivered { .. }
+        ));
     }
 }

@@ -4,7 +4,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use impulse_spool::{Destination, Lease, MessageId, Millis, Outcome, Spool, StoredMessage, now_millis};
+use impulse_spool::{
+    Destination, Lease, MessageId, Millis, Outcome, Spool, StoredMessage, now_millis,
+};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::retry::{self, DestinationPolicy};
@@ -83,15 +85,32 @@ pub struct Scheduler<S, C, P, O> {
 impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     pub fn new(spool: S, connector: C, policy: P, observer: O) -> (Self, Handle) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared { spool, connector, policy, observer, wake: Notify::new(), events: tx.clone() });
-        (Scheduler { shared, events: rx, dests: HashMap::new() }, Handle { events: tx })
+        let shared = Arc::new(Shared {
+            spool,
+            connector,
+            policy,
+            observer,
+            wake: Notify::new(),
+            events: tx.clone(),
+        });
+        (
+            Scheduler {
+                shared,
+                events: rx,
+                dests: HashMap::new(),
+            },
+            Handle { events: tx },
+        )
     }
 
     fn note(&mut self, dest: Destination, due: Millis) {
-        let dq = self
-            .dests
-            .entry(dest.clone())
-            .or_insert_with(|| Arc::new(DestQueue { dest, state: Mutex::default(), work: Notify::new() }));
+        let dq = self.dests.entry(dest.clone()).or_insert_with(|| {
+            Arc::new(DestQueue {
+                dest,
+                state: Mutex::default(),
+                work: Notify::new(),
+            })
+        });
         let mut st = dq.state();
         st.next_due = Some(st.next_due.map_or(due, |d| d.min(due)));
     }
@@ -117,7 +136,9 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
             }
             let earliest = self.pass().await;
             let now = now_millis();
-            let sleep = earliest.map_or(RESCAN, |d| Duration::from_millis((d - now).clamp(0, RESCAN.as_millis() as i64) as u64));
+            let sleep = earliest.map_or(RESCAN, |d| {
+                Duration::from_millis((d - now).clamp(0, RESCAN.as_millis() as i64) as u64)
+            });
             tokio::select! {
                 _ = self.shared.wake.notified() => {}
                 ev = self.events.recv() => if let Some((d, due)) = ev { self.note(d, due) },
@@ -143,7 +164,11 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
             }
             let due = {
                 let st = dq.state();
-                if st.leased < LOW_WATER { st.next_due } else { None }
+                if st.leased < LOW_WATER {
+                    st.next_due
+                } else {
+                    None
+                }
             };
             if due.is_some_and(|d| d <= now) {
                 self.refill(&dq, now).await;
@@ -174,7 +199,11 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
             }
         };
         let full = leases.len() == BATCH;
-        let next_due = if full { Some(now) } else { spool.next_due(&dq.dest).await.unwrap_or(Some(now + 1000)) };
+        let next_due = if full {
+            Some(now)
+        } else {
+            spool.next_due(&dq.dest).await.unwrap_or(Some(now + 1000))
+        };
         let mut st = dq.state();
         st.next_due = next_due;
         st.leased += leases.len();
@@ -183,7 +212,10 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
         for lease in leases {
             match by_message.iter_mut().find(|j| j.message == lease.message) {
                 Some(job) => job.leases.push(lease),
-                None => by_message.push(Job { message: lease.message, leases: vec![lease] }),
+                None => by_message.push(Job {
+                    message: lease.message,
+                    leases: vec![lease],
+                }),
             }
         }
         st.jobs.extend(by_message);
@@ -222,7 +254,10 @@ async fn session<S: Spool, C: Connector, P: Policy, O: Observer>(
                 match dq.pop() {
                     Some(j) => j,
                     None => {
-                        if tokio::time::timeout(policy.idle_timeout, notified).await.is_err() {
+                        if tokio::time::timeout(policy.idle_timeout, notified)
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                         continue;
@@ -257,20 +292,46 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
         Err(e) => {
             tracing::error!(message = %job.message, error = %e, "spool record unreadable; quarantined");
             let reason = e.to_string();
-            let attempt = Attempt { verdict: Verdict::Temporary, response: reason.clone(), remote: None, stage: 0 };
+            let attempt = Attempt {
+                verdict: Verdict::Temporary,
+                response: reason.clone(),
+                remote: None,
+                stage: 0,
+            };
             let outcomes: Vec<(Lease, Attempt, Outcome)> = job
                 .leases
                 .into_iter()
-                .map(|l| (l, attempt.clone(), Outcome::Quarantined { reason: reason.clone() }))
+                .map(|l| {
+                    (
+                        l,
+                        attempt.clone(),
+                        Outcome::Quarantined {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
                 .collect();
             settle(shared, None, outcomes).await;
             return true;
         }
     };
-    let (expired, live): (Vec<Lease>, Vec<Lease>) = job.leases.into_iter().partition(|l| retry::expired(policy, l, now));
+    let (expired, live): (Vec<Lease>, Vec<Lease>) = job
+        .leases
+        .into_iter()
+        .partition(|l| retry::expired(policy, l, now));
     let mut results: Vec<(Lease, Attempt)> = expired
         .into_iter()
-        .map(|l| (l, Attempt { verdict: Verdict::Permanent, response: retry::EXPIRED.into(), remote: None, stage: 0 }))
+        .map(|l| {
+            (
+                l,
+                Attempt {
+                    verdict: Verdict::Permanent,
+                    response: retry::EXPIRED.into(),
+                    remote: None,
+                    stage: 0,
+                },
+            )
+        })
         .collect();
     if live.is_empty() {
         finish(shared, policy, Some(&message), results).await;
@@ -283,7 +344,11 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 results.extend(live.into_iter().map(|l| (l, attempt.clone())));
                 finish(shared, policy, Some(&message), results).await;
                 while let Some(other) = dq.pop() {
-                    let pairs = other.leases.into_iter().map(|l| (l, attempt.clone())).collect();
+                    let pairs = other
+                        .leases
+                        .into_iter()
+                        .map(|l| (l, attempt.clone()))
+                        .collect();
                     let msg = shared.spool.load(other.message).await.ok();
                     finish(shared, policy, msg.as_ref(), pairs).await;
                 }
@@ -293,10 +358,21 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
     }
     let session = conn.as_mut().expect("connected above");
     match shared.connector.deliver(session, &message, &live).await {
-        Ok(attempts) if attempts.len() == live.len() => results.extend(live.into_iter().zip(attempts)),
+        Ok(attempts) if attempts.len() == live.len() => {
+            results.extend(live.into_iter().zip(attempts))
+        }
         Ok(attempts) => {
-            tracing::error!(got = attempts.len(), want = live.len(), "connector returned the wrong number of results");
-            let attempt = Attempt { verdict: Verdict::Temporary, response: "451 4.3.0 internal error".into(), remote: None, stage: 0 };
+            tracing::error!(
+                got = attempts.len(),
+                want = live.len(),
+                "connector returned the wrong number of results"
+            );
+            let attempt = Attempt {
+                verdict: Verdict::Temporary,
+                response: "451 4.3.0 internal error".into(),
+                remote: None,
+                stage: 0,
+            };
             results.extend(live.into_iter().map(|l| (l, attempt.clone())));
         }
         Err(attempt) => {
@@ -334,17 +410,28 @@ async fn settle<S: Spool, C: Connector, P: Policy, O: Observer>(
     if outcomes.is_empty() {
         return;
     }
-    let reports: Vec<Report<'_>> =
-        outcomes.iter().map(|(lease, attempt, outcome)| Report { lease, attempt, outcome }).collect();
+    let reports: Vec<Report<'_>> = outcomes
+        .iter()
+        .map(|(lease, attempt, outcome)| Report {
+            lease,
+            attempt,
+            outcome,
+        })
+        .collect();
     shared.observer.outcomes(message, &reports).await;
     let retries: Vec<(Destination, Millis)> = outcomes
         .iter()
         .filter_map(|(l, _, o)| match o {
-            Outcome::Retry { due, .. } | Outcome::Released { due } => Some((l.destination.clone(), *due)),
+            Outcome::Retry { due, .. } | Outcome::Released { due } => {
+                Some((l.destination.clone(), *due))
+            }
             _ => None,
         })
         .collect();
-    let records = outcomes.into_iter().map(|(l, _, o)| (l.recipient, o)).collect();
+    let records = outcomes
+        .into_iter()
+        .map(|(l, _, o)| (l.recipient, o))
+        .collect();
     if let Err(e) = shared.spool.record(records).await {
         // The recipients stay leased and are retried after the next restart.
         tracing::error!(error = %e, "recording delivery outcomes failed");

@@ -21,7 +21,10 @@ pub enum Class {
 
 impl Reply {
     pub fn new(code: u16, text: impl Into<String>) -> Self {
-        Reply { code, lines: vec![text.into()] }
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
     }
 
     pub fn class(&self) -> Class {
@@ -96,7 +99,10 @@ impl ReplyParser {
         }
         match bytes.get(3) {
             Some(b'-') => Parsed::NeedMore,
-            _ => Parsed::Done(Reply { code, lines: std::mem::take(&mut self.lines) }),
+            _ => Parsed::Done(Reply {
+                code,
+                lines: std::mem::take(&mut self.lines),
+            }),
         }
     }
 }
@@ -107,7 +113,10 @@ mod tests {
 
     #[test]
     fn multi_line_replies_round_trip() {
-        let r = Reply { code: 250, lines: vec!["mx.example".into(), "PIPELINING".into(), "SIZE 100".into()] };
+        let r = Reply {
+            code: 250,
+            lines: vec!["mx.example".into(), "PIPELINING".into(), "SIZE 100".into()],
+        };
         let mut out = Vec::new();
         r.write_to(&mut out);
         assert_eq!(out, b"250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100\r\n");
@@ -121,10 +130,19 @@ mod tests {
 
     #[test]
     fn malformed_replies_are_reported() {
-        assert!(matches!(ReplyParser::default().line(b"hello"), Parsed::Malformed(_)));
+        assert!(matches!(
+            ReplyParser::default().line(b"hello"),
+            Parsed::Malformed(_)
+        ));
         let mut p = ReplyParser::default();
         assert_eq!(p.line(b"250-a"), Parsed::NeedMore);
         assert!(matches!(p.line(b"251 b"), Parsed::Malformed(_)));
-        assert_eq!(ReplyParser::default().line(b"421"), Parsed::Done(Reply { code: 421, lines: vec![String::new()] }));
+        assert_eq!(
+            ReplyParser::default().line(b"421"),
+            Parsed::Done(Reply {
+                code: 421,
+                lines: vec![String::new()]
+            })
+        );
     }
 }

@@ -45,7 +45,10 @@ pub struct RecipientId(pub i64);
 pub type Millis = i64;
 
 pub fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Where a recipient is delivered: its domain and the binding chosen for it ("" = default).
@@ -100,15 +103,26 @@ pub struct StoredMessage {
 /// What happened to one leased recipient.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    Delivered { response: String },
+    Delivered {
+        response: String,
+    },
     /// Temporary failure: try again at `due`.
-    Retry { due: Millis, response: String },
+    Retry {
+        due: Millis,
+        response: String,
+    },
     /// Permanent failure (or expiry): never try again.
-    Failed { response: String },
+    Failed {
+        response: String,
+    },
     /// The record could not be read; kept aside for an operator, never delivered or deleted.
-    Quarantined { reason: String },
+    Quarantined {
+        reason: String,
+    },
     /// Put back untried (shutdown, connector unavailable) without counting an attempt.
-    Released { due: Millis },
+    Released {
+        due: Millis,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +171,10 @@ pub enum SpoolError {
 pub trait Spool: Send + Sync + 'static {
     /// Stores a message durably. When this returns `Ok`, the message survives a crash: only
     /// then may the listener acknowledge it (SMTP 250, deliver_sm_resp, DeliverRsp).
-    fn enqueue(&self, msg: NewMessage) -> impl Future<Output = Result<MessageId, SpoolError>> + Send;
+    fn enqueue(
+        &self,
+        msg: NewMessage,
+    ) -> impl Future<Output = Result<MessageId, SpoolError>> + Send;
 
     /// Leases up to `limit` recipients of `dest` due at or before `now`, oldest due first.
     fn lease_due(
@@ -169,16 +186,23 @@ pub trait Spool: Send + Sync + 'static {
 
     /// Records outcomes; delivered and failed recipients leave the spool, and a message leaves
     /// with its last recipient. All outcomes of one call commit together.
-    fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> impl Future<Output = Result<(), SpoolError>> + Send;
+    fn record(
+        &self,
+        outcomes: Vec<(RecipientId, Outcome)>,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
     /// Reads a message's body and sender.
-    fn load(&self, id: MessageId) -> impl Future<Output = Result<StoredMessage, SpoolError>> + Send;
+    fn load(&self, id: MessageId)
+    -> impl Future<Output = Result<StoredMessage, SpoolError>> + Send;
 
     /// Destinations with queued recipients and when each is next due.
     fn destinations(&self) -> impl Future<Output = Result<Vec<DestinationDue>, SpoolError>> + Send;
 
     /// The earliest due time of queued recipients of `dest`.
-    fn next_due(&self, dest: &Destination) -> impl Future<Output = Result<Option<Millis>, SpoolError>> + Send;
+    fn next_due(
+        &self,
+        dest: &Destination,
+    ) -> impl Future<Output = Result<Option<Millis>, SpoolError>> + Send;
 
     /// Recipients still in the spool for `dest` (all destinations when `None`).
     fn list(
@@ -189,5 +213,8 @@ pub trait Spool: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
 
     /// All recipients still in the spool of one message.
-    fn inspect(&self, id: MessageId) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+    fn inspect(
+        &self,
+        id: MessageId,
+    ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
 }

@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Destination, DestinationDue, Lease, MessageId, Millis, NewMessage, Outcome, RecipientId, RecipientInfo,
-    RecipientState, Spool, SpoolError, StoredMessage,
+    Destination, DestinationDue, Lease, MessageId, Millis, NewMessage, Outcome, RecipientId,
+    RecipientInfo, RecipientState, Spool, SpoolError, StoredMessage,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -54,8 +54,16 @@ CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id);
 
 enum Request {
     Enqueue(NewMessage, oneshot::Sender<Result<MessageId, SpoolError>>),
-    Lease(Destination, Millis, usize, oneshot::Sender<Result<Vec<Lease>, SpoolError>>),
-    Record(Vec<(RecipientId, Outcome)>, oneshot::Sender<Result<(), SpoolError>>),
+    Lease(
+        Destination,
+        Millis,
+        usize,
+        oneshot::Sender<Result<Vec<Lease>, SpoolError>>,
+    ),
+    Record(
+        Vec<(RecipientId, Outcome)>,
+        oneshot::Sender<Result<(), SpoolError>>,
+    ),
 }
 
 /// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
@@ -83,17 +91,22 @@ impl SqliteSpool {
     /// Opens (or creates) the spool in `dir`. Recipients that were leased when the process
     /// stopped are queued again: their delivery outcome was never recorded.
     pub fn open(dir: &Path) -> Result<(Self, u64), SpoolError> {
-        std::fs::create_dir_all(dir).map_err(|e| SpoolError::Storage(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SpoolError::Storage(format!("{}: {e}", dir.display())))?;
         let path = dir.join("spool.db");
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
         let resumed = conn
-            .execute("UPDATE recipients SET state = ?1 WHERE state = ?2", params![STATE_QUEUED, STATE_LEASED])
+            .execute(
+                "UPDATE recipients SET state = ?1 WHERE state = ?2",
+                params![STATE_QUEUED, STATE_LEASED],
+            )
             .map_err(storage)? as u64;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = open_connection(&path)?;
-            r.execute_batch("PRAGMA query_only = ON;").map_err(storage)?;
+            r.execute_batch("PRAGMA query_only = ON;")
+                .map_err(storage)?;
             readers.push(r);
         }
         let (tx, rx) = mpsc::channel();
@@ -101,14 +114,24 @@ impl SqliteSpool {
             .name("spool-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(storage)?;
-        Ok((SqliteSpool { writer: tx, readers: Arc::new(Mutex::new(readers)), path }, resumed))
+        Ok((
+            SqliteSpool {
+                writer: tx,
+                readers: Arc::new(Mutex::new(readers)),
+                path,
+            },
+            resumed,
+        ))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request) -> Result<T, SpoolError> {
+    async fn write<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
+    ) -> Result<T, SpoolError> {
         let (tx, rx) = oneshot::channel();
         self.writer.send(make(tx)).map_err(|_| SpoolError::Closed)?;
         rx.await.map_err(|_| SpoolError::Closed)?
@@ -154,9 +177,18 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
 
 /// A request's answer, held back until its transaction has committed.
 enum Answer {
-    Enqueue(oneshot::Sender<Result<MessageId, SpoolError>>, Result<MessageId, SpoolError>),
-    Lease(oneshot::Sender<Result<Vec<Lease>, SpoolError>>, Result<Vec<Lease>, SpoolError>),
-    Record(oneshot::Sender<Result<(), SpoolError>>, Result<(), SpoolError>),
+    Enqueue(
+        oneshot::Sender<Result<MessageId, SpoolError>>,
+        Result<MessageId, SpoolError>,
+    ),
+    Lease(
+        oneshot::Sender<Result<Vec<Lease>, SpoolError>>,
+        Result<Vec<Lease>, SpoolError>,
+    ),
+    Record(
+        oneshot::Sender<Result<(), SpoolError>>,
+        Result<(), SpoolError>,
+    ),
 }
 
 fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
@@ -169,7 +201,9 @@ fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
             let mut sp = tx.savepoint().map_err(storage)?;
             let answer = match req {
                 Request::Enqueue(m, reply) => Answer::Enqueue(reply, enqueue(&sp, &m)),
-                Request::Lease(d, now, limit, reply) => Answer::Lease(reply, lease(&sp, &d, now, limit)),
+                Request::Lease(d, now, limit, reply) => {
+                    Answer::Lease(reply, lease(&sp, &d, now, limit))
+                }
                 Request::Record(o, reply) => Answer::Record(reply, record(&sp, &o)),
             };
             let ok = match &answer {
@@ -216,13 +250,24 @@ fn enqueue(conn: &Connection, m: &NewMessage) -> Result<MessageId, SpoolError> {
         )
         .map_err(storage)?;
     for r in &m.recipients {
-        st.execute(params![id, r.address, r.destination.domain, r.destination.binding, m.received_at])
-            .map_err(storage)?;
+        st.execute(params![
+            id,
+            r.address,
+            r.destination.domain,
+            r.destination.binding,
+            m.received_at
+        ])
+        .map_err(storage)?;
     }
     Ok(MessageId(id))
 }
 
-fn lease(conn: &Connection, d: &Destination, now: Millis, limit: usize) -> Result<Vec<Lease>, SpoolError> {
+fn lease(
+    conn: &Connection,
+    d: &Destination,
+    now: Millis,
+    limit: usize,
+) -> Result<Vec<Lease>, SpoolError> {
     let mut st = conn
         .prepare_cached(
             "SELECT r.id, r.message_id, r.address, r.attempts, m.received_at FROM recipients r \
@@ -243,7 +288,9 @@ fn lease(conn: &Connection, d: &Destination, now: Millis, limit: usize) -> Resul
         })
         .map_err(storage)?;
     let leases: Vec<Lease> = rows.collect::<Result<_, _>>().map_err(storage)?;
-    let mut up = conn.prepare_cached("UPDATE recipients SET state = 1 WHERE id = ?1").map_err(storage)?;
+    let mut up = conn
+        .prepare_cached("UPDATE recipients SET state = 1 WHERE id = ?1")
+        .map_err(storage)?;
     for l in &leases {
         up.execute(params![l.recipient.0]).map_err(storage)?;
     }
@@ -281,9 +328,11 @@ fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), 
                     .map_err(storage)?;
             }
             Outcome::Quarantined { reason } => {
-                conn.prepare_cached("UPDATE recipients SET state = ?2, last_response = ?3 WHERE id = ?1")
-                    .and_then(|mut st| st.execute(params![id.0, STATE_QUARANTINED, reason]))
-                    .map_err(storage)?;
+                conn.prepare_cached(
+                    "UPDATE recipients SET state = ?2, last_response = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![id.0, STATE_QUARANTINED, reason]))
+                .map_err(storage)?;
             }
         }
     }
@@ -297,9 +346,16 @@ fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
     Ok(RecipientInfo {
         recipient: RecipientId(row.get(0)?),
         message: MessageId(row.get(1)?),
-        sender: row.get::<_, String>(2).unwrap_or_else(|_| "<unreadable>".into()),
-        address: row.get::<_, String>(3).unwrap_or_else(|_| "<unreadable>".into()),
-        destination: Destination { domain: row.get(4)?, binding: row.get(5)? },
+        sender: row
+            .get::<_, String>(2)
+            .unwrap_or_else(|_| "<unreadable>".into()),
+        address: row
+            .get::<_, String>(3)
+            .unwrap_or_else(|_| "<unreadable>".into()),
+        destination: Destination {
+            domain: row.get(4)?,
+            binding: row.get(5)?,
+        },
         state: match row.get::<_, i64>(6)? {
             STATE_QUEUED => RecipientState::Queued,
             STATE_LEASED => RecipientState::Leased,
@@ -317,7 +373,12 @@ impl Spool for SqliteSpool {
         self.write(|tx| Request::Enqueue(msg, tx)).await
     }
 
-    async fn lease_due(&self, dest: &Destination, now: Millis, limit: usize) -> Result<Vec<Lease>, SpoolError> {
+    async fn lease_due(
+        &self,
+        dest: &Destination,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<Lease>, SpoolError> {
         let dest = dest.clone();
         self.write(|tx| Request::Lease(dest, now, limit, tx)).await
     }
@@ -329,7 +390,9 @@ impl Spool for SqliteSpool {
     async fn load(&self, id: MessageId) -> Result<StoredMessage, SpoolError> {
         self.read(move |c| {
             let row = c
-                .prepare_cached("SELECT sender, body, peer, protocol, received_at FROM messages WHERE id = ?1")
+                .prepare_cached(
+                    "SELECT sender, body, peer, protocol, received_at FROM messages WHERE id = ?1",
+                )
                 .and_then(|mut st| {
                     st.query_row(params![id.0], |r| {
                         Ok((
@@ -344,9 +407,13 @@ impl Spool for SqliteSpool {
                 })
                 .map_err(storage)?;
             let Some((sender, body, peer, protocol, received_at)) = row else {
-                return Err(SpoolError::Unreadable(id, "message record is missing".into()));
+                return Err(SpoolError::Unreadable(
+                    id,
+                    "message record is missing".into(),
+                ));
             };
-            let bad = |what: &str, e: rusqlite::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
+            let bad =
+                |what: &str, e: rusqlite::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
             Ok(StoredMessage {
                 id,
                 sender: sender.map_err(|e| bad("sender", e))?,
@@ -383,14 +450,21 @@ impl Spool for SqliteSpool {
     async fn next_due(&self, dest: &Destination) -> Result<Option<Millis>, SpoolError> {
         let dest = dest.clone();
         self.read(move |c| {
-            c.prepare_cached("SELECT min(due) FROM recipients WHERE state = 0 AND domain = ?1 AND binding = ?2")
-                .and_then(|mut st| st.query_row(params![dest.domain, dest.binding], |r| r.get(0)))
-                .map_err(storage)
+            c.prepare_cached(
+                "SELECT min(due) FROM recipients WHERE state = 0 AND domain = ?1 AND binding = ?2",
+            )
+            .and_then(|mut st| st.query_row(params![dest.domain, dest.binding], |r| r.get(0)))
+            .map_err(storage)
         })
         .await
     }
 
-    async fn list(&self, dest: Option<&Destination>, limit: usize, offset: usize) -> Result<Vec<RecipientInfo>, SpoolError> {
+    async fn list(
+        &self,
+        dest: Option<&Destination>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RecipientInfo>, SpoolError> {
         let dest = dest.cloned();
         self.read(move |c| {
             let sql = format!(

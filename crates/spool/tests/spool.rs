@@ -2,16 +2,28 @@
 //! come back after a crash, outcomes remove or reschedule exactly the recipients they name, and
 //! an unreadable record is reported instead of stopping anything.
 
-use impulse_spool::{Destination, MessageId, NewMessage, NewRecipient, Outcome, RecipientState, Spool, SqliteSpool, SpoolError};
+use impulse_spool::{
+    Destination, MessageId, NewMessage, NewRecipient, Outcome, RecipientState, Spool, SpoolError,
+    SqliteSpool,
+};
 
 fn dest(d: &str) -> Destination {
-    Destination { domain: d.into(), binding: String::new() }
+    Destination {
+        domain: d.into(),
+        binding: String::new(),
+    }
 }
 
 fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
     NewMessage {
         sender: "alice@example.org".into(),
-        recipients: to.iter().map(|(a, d)| NewRecipient { address: a.to_string(), destination: dest(d) }).collect(),
+        recipients: to
+            .iter()
+            .map(|(a, d)| NewRecipient {
+                address: a.to_string(),
+                destination: dest(d),
+            })
+            .collect(),
         body: b"Subject: hi\r\n\r\nhello\r\n".to_vec(),
         peer: "127.0.0.1".into(),
         protocol: "esmtp".into(),
@@ -25,43 +37,110 @@ async fn enqueue_lease_and_outcomes() {
     let (spool, resumed) = SqliteSpool::open(dir.path()).unwrap();
     assert_eq!(resumed, 0);
     let id = spool
-        .enqueue(message(&[("a@one.example", "one.example"), ("b@one.example", "one.example"), ("c@two.example", "two.example")], 1000))
+        .enqueue(message(
+            &[
+                ("a@one.example", "one.example"),
+                ("b@one.example", "one.example"),
+                ("c@two.example", "two.example"),
+            ],
+            1000,
+        ))
         .await
         .unwrap();
     let stored = spool.load(id).await.unwrap();
     assert_eq!(stored.sender, "alice@example.org");
     assert_eq!(&*stored.body, b"Subject: hi\r\n\r\nhello\r\n");
 
-    let mut dests: Vec<_> = spool.destinations().await.unwrap().into_iter().map(|d| (d.destination.domain, d.queued)).collect();
+    let mut dests: Vec<_> = spool
+        .destinations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.destination.domain, d.queued))
+        .collect();
     dests.sort();
-    assert_eq!(dests, [("one.example".to_string(), 2), ("two.example".to_string(), 1)]);
+    assert_eq!(
+        dests,
+        [
+            ("one.example".to_string(), 2),
+            ("two.example".to_string(), 1)
+        ]
+    );
 
     // Not yet due before the reception time; due after it.
-    assert!(spool.lease_due(&dest("one.example"), 999, 10).await.unwrap().is_empty());
-    let leases = spool.lease_due(&dest("one.example"), 1000, 10).await.unwrap();
+    assert!(
+        spool
+            .lease_due(&dest("one.example"), 999, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let leases = spool
+        .lease_due(&dest("one.example"), 1000, 10)
+        .await
+        .unwrap();
     assert_eq!(leases.len(), 2);
     // Leased recipients are not leased twice.
-    assert!(spool.lease_due(&dest("one.example"), 5000, 10).await.unwrap().is_empty());
+    assert!(
+        spool
+            .lease_due(&dest("one.example"), 5000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     spool
         .record(vec![
-            (leases[0].recipient, Outcome::Delivered { response: "250 ok".into() }),
-            (leases[1].recipient, Outcome::Retry { due: 7000, response: "451 later".into() }),
+            (
+                leases[0].recipient,
+                Outcome::Delivered {
+                    response: "250 ok".into(),
+                },
+            ),
+            (
+                leases[1].recipient,
+                Outcome::Retry {
+                    due: 7000,
+                    response: "451 later".into(),
+                },
+            ),
         ])
         .await
         .unwrap();
     let left = spool.inspect(id).await.unwrap();
     assert_eq!(left.len(), 2);
-    let retried = left.iter().find(|r| r.address == leases[1].address).unwrap();
-    assert_eq!((retried.state, retried.due, retried.attempts), (RecipientState::Queued, 7000, 1));
+    let retried = left
+        .iter()
+        .find(|r| r.address == leases[1].address)
+        .unwrap();
+    assert_eq!(
+        (retried.state, retried.due, retried.attempts),
+        (RecipientState::Queued, 7000, 1)
+    );
     assert_eq!(retried.last_response.as_deref(), Some("451 later"));
-    assert_eq!(spool.next_due(&dest("one.example")).await.unwrap(), Some(7000));
+    assert_eq!(
+        spool.next_due(&dest("one.example")).await.unwrap(),
+        Some(7000)
+    );
 
     // When the last recipient leaves, the message leaves with it.
-    let rest: Vec<_> = left.iter().map(|r| (r.recipient, Outcome::Failed { response: "550 no".into() })).collect();
+    let rest: Vec<_> = left
+        .iter()
+        .map(|r| {
+            (
+                r.recipient,
+                Outcome::Failed {
+                    response: "550 no".into(),
+                },
+            )
+        })
+        .collect();
     spool.record(rest).await.unwrap();
     assert!(spool.inspect(id).await.unwrap().is_empty());
-    assert!(matches!(spool.load(id).await, Err(SpoolError::Unreadable(..))));
+    assert!(matches!(
+        spool.load(id).await,
+        Err(SpoolError::Unreadable(..))
+    ));
 }
 
 #[tokio::test]
@@ -70,8 +149,18 @@ async fn leased_work_resumes_after_a_crash() {
     let id: MessageId;
     {
         let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
-        id = spool.enqueue(message(&[("a@one.example", "one.example")], 1)).await.unwrap();
-        assert_eq!(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap().len(), 1);
+        id = spool
+            .enqueue(message(&[("a@one.example", "one.example")], 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            spool
+                .lease_due(&dest("one.example"), 10, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         // Dropped without recording an outcome, as a killed process would.
     }
     let (spool, resumed) = SqliteSpool::open(dir.path()).unwrap();
@@ -89,7 +178,12 @@ async fn many_concurrent_enqueues_commit_in_groups() {
     for i in 0..400 {
         let s = spool.clone();
         tasks.push(tokio::spawn(async move {
-            s.enqueue(message(&[(&format!("u{i}@bulk.example"), "bulk.example")], 5)).await.unwrap()
+            s.enqueue(message(
+                &[(&format!("u{i}@bulk.example"), "bulk.example")],
+                5,
+            ))
+            .await
+            .unwrap()
         }));
     }
     let mut ids = Vec::new();
@@ -99,28 +193,70 @@ async fn many_concurrent_enqueues_commit_in_groups() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 400);
-    assert_eq!(spool.list(Some(&dest("bulk.example")), 1000, 0).await.unwrap().len(), 400);
-    assert_eq!(spool.list(Some(&dest("bulk.example")), 10, 395).await.unwrap().len(), 5);
+    assert_eq!(
+        spool
+            .list(Some(&dest("bulk.example")), 1000, 0)
+            .await
+            .unwrap()
+            .len(),
+        400
+    );
+    assert_eq!(
+        spool
+            .list(Some(&dest("bulk.example")), 10, 395)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 #[tokio::test]
 async fn unreadable_record_is_reported_and_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
-    let bad = spool.enqueue(message(&[("a@one.example", "one.example")], 1)).await.unwrap();
-    let good = spool.enqueue(message(&[("b@one.example", "one.example")], 2)).await.unwrap();
+    let bad = spool
+        .enqueue(message(&[("a@one.example", "one.example")], 1))
+        .await
+        .unwrap();
+    let good = spool
+        .enqueue(message(&[("b@one.example", "one.example")], 2))
+        .await
+        .unwrap();
     // Damage one record behind the spool's back: its sender is no longer text.
     let raw = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
-    raw.execute("UPDATE messages SET sender = x'fffe' WHERE id = ?1", [bad.0]).unwrap();
+    raw.execute(
+        "UPDATE messages SET sender = x'fffe' WHERE id = ?1",
+        [bad.0],
+    )
+    .unwrap();
     drop(raw);
 
     let err = spool.load(bad).await.unwrap_err();
-    assert!(matches!(err, SpoolError::Unreadable(id, _) if id == bad), "{err}");
+    assert!(
+        matches!(err, SpoolError::Unreadable(id, _) if id == bad),
+        "{err}"
+    );
     assert!(spool.load(good).await.is_ok());
     let leases = spool.lease_due(&dest("one.example"), 10, 10).await.unwrap();
     let bad_lease = leases.iter().find(|l| l.message == bad).unwrap();
-    spool.record(vec![(bad_lease.recipient, Outcome::Quarantined { reason: err.to_string() })]).await.unwrap();
+    spool
+        .record(vec![(
+            bad_lease.recipient,
+            Outcome::Quarantined {
+                reason: err.to_string(),
+            },
+        )])
+        .await
+        .unwrap();
     let info = spool.inspect(bad).await.unwrap();
     assert_eq!(info[0].state, RecipientState::Quarantined);
-    assert!(spool.lease_due(&dest("one.example"), 10_000, 10).await.unwrap().is_empty(), "quarantined is never leased");
+    assert!(
+        spool
+            .lease_due(&dest("one.example"), 10_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "quarantined is never leased"
+    );
 }

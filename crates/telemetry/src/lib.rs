@@ -11,9 +11,18 @@ pub use paniclog::PaniclogLayer;
 
 /// Keeps a field out of the `@`-delimited format's way: no `@`, no line breaks.
 pub fn field(s: &str) -> String {
-    s.chars().map(|c| match c {
-        '@' => '_',
-        '\r' | '\n' => ' ',
-        c => c,
-    }).collect()
+    s.chars()
+        .map(|c| match c {
+            '@' => '_',
+            '\r' | '\n' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// Free text for a record's last field: may contain `@`, never a line break.
+pub fn text(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
 }

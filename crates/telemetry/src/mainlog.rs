@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::field;
+use crate::{field, text};
 
 /// A message received (one record per recipient).
 #[derive(Debug)]
@@ -54,7 +54,10 @@ pub struct Failure<'a> {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn split(addr: &str) -> (String, String) {
@@ -77,27 +80,31 @@ impl Mainlog {
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (tx, rx) = mpsc::channel::<String>();
-        thread::Builder::new().name("mainlog".into()).spawn(move || {
-            let mut out = BufWriter::with_capacity(64 * 1024, file);
-            while let Ok(line) = rx.recv() {
-                let _ = out.write_all(line.as_bytes());
-                while let Ok(more) = rx.try_recv() {
-                    let _ = out.write_all(more.as_bytes());
+        thread::Builder::new()
+            .name("mainlog".into())
+            .spawn(move || {
+                let mut out = BufWriter::with_capacity(64 * 1024, file);
+                while let Ok(line) = rx.recv() {
+                    let _ = out.write_all(line.as_bytes());
+                    while let Ok(more) = rx.try_recv() {
+                        let _ = out.write_all(more.as_bytes());
+                    }
+                    let _ = out.flush();
                 }
-                let _ = out.flush();
-            }
-        })?;
+            })?;
         let log = Mainlog { tx };
         if let Some(every) = heartbeat.filter(|d| !d.is_zero()) {
             let beat = log.clone();
-            thread::Builder::new().name("mainlog-heartbeat".into()).spawn(move || {
-                loop {
-                    thread::sleep(every);
-                    if beat.tx.send(format!("{}@@@@M1\n", now())).is_err() {
-                        return;
+            thread::Builder::new()
+                .name("mainlog-heartbeat".into())
+                .spawn(move || {
+                    loop {
+                        thread::sleep(every);
+                        if beat.tx.send(format!("{}@@@@M1\n", now())).is_err() {
+                            return;
+                        }
                     }
-                }
-            })?;
+                })?;
         }
         Ok(log)
     }
@@ -156,7 +163,7 @@ impl Mainlog {
             f.retries,
             f.seconds,
             field(f.remote),
-            field(f.error)
+            text(f.error)
         ));
     }
 }

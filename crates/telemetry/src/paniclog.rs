@@ -20,7 +20,9 @@ impl PaniclogLayer {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(PaniclogLayer { file: Mutex::new(OpenOptions::new().create(true).append(true).open(path)?) })
+        Ok(PaniclogLayer {
+            file: Mutex::new(OpenOptions::new().create(true).append(true).open(path)?),
+        })
     }
 }
 

@@ -24,7 +24,13 @@ pub struct Oversize {
 impl DataReader {
     pub fn new(max: u64) -> Self {
         // The CRLF that ended the DATA command counts as the CRLF before the first line.
-        DataReader { body: Vec::with_capacity(4096), max, seen: 0, at_line_start: true, prev_crlf: true }
+        DataReader {
+            body: Vec::with_capacity(4096),
+            max,
+            seen: 0,
+            at_line_start: true,
+            prev_crlf: true,
+        }
     }
 
     /// Feeds one line including its `\n`. Returns true when it was the end-of-data line.
@@ -61,7 +67,11 @@ impl DataReader {
     }
 
     pub fn finish(self) -> Result<Vec<u8>, Oversize> {
-        if self.seen > self.max { Err(Oversize { seen: self.seen }) } else { Ok(self.body) }
+        if self.seen > self.max {
+            Err(Oversize { seen: self.seen })
+        } else {
+            Ok(self.body)
+        }
     }
 }
 
@@ -84,7 +94,10 @@ mod tests {
     #[test]
     fn empty_body_and_stuffed_first_line() {
         assert_eq!(read(&[b".\r\n"], 100), (true, Ok(vec![])));
-        assert_eq!(read(&[b"..x\r\n", b".\r\n"], 100), (true, Ok(b".x\r\n".to_vec())));
+        assert_eq!(
+            read(&[b"..x\r\n", b".\r\n"], 100),
+            (true, Ok(b".x\r\n".to_vec()))
+        );
     }
 
     #[test]

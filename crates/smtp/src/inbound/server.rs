@@ -32,11 +32,21 @@ pub trait Inbound: Send + Sync + 'static {
     /// Whether mail for `domain` is accepted from any peer.
     fn accepts_domain(&self, domain: &str) -> bool;
     /// Stores an accepted message durably; returns its queue id, or the reason it was not stored.
-    fn accept(&self, peer: SocketAddr, env: Envelope, body: Vec<u8>) -> impl Future<Output = Result<String, String>> + Send;
+    fn accept(
+        &self,
+        peer: SocketAddr,
+        env: Envelope,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, String>> + Send;
 }
 
 /// Serves one listening socket until `shutdown` turns true.
-pub async fn serve<I: Inbound>(listener: TcpListener, inbound: Arc<I>, max_connections: usize, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve<I: Inbound>(
+    listener: TcpListener,
+    inbound: Arc<I>,
+    max_connections: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         let accepted = tokio::select! {
@@ -67,7 +77,9 @@ pub async fn serve<I: Inbound>(listener: TcpListener, inbound: Arc<I>, max_conne
             Err(_) => {
                 tokio::spawn(async move {
                     let mut s = stream;
-                    let _ = s.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
+                    let _ = s
+                        .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
+                        .await;
                 });
             }
         }
@@ -142,7 +154,9 @@ async fn connection<I: Inbound>(
                     if !reader.line(&line) {
                         continue;
                     }
-                    let Mode::Data(reader) = std::mem::replace(&mut mode, Mode::Command { discarding: false }) else {
+                    let Mode::Data(reader) =
+                        std::mem::replace(&mut mode, Mode::Command { discarding: false })
+                    else {
                         unreachable!("in data mode")
                     };
                     // The client waits for this reply before sending more, so flush first.
@@ -173,7 +187,8 @@ async fn connection<I: Inbound>(
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => {
-                wr.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n").await?;
+                wr.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n")
+                    .await?;
                 return Ok(());
             }
         }
@@ -185,10 +200,19 @@ async fn connection<I: Inbound>(
 const SIZE_CEILING: u64 = 64 << 20;
 
 fn max_size(limits: &Limits) -> u64 {
-    if limits.max_message_size == 0 { SIZE_CEILING } else { limits.max_message_size.min(SIZE_CEILING) }
+    if limits.max_message_size == 0 {
+        SIZE_CEILING
+    } else {
+        limits.max_message_size.min(SIZE_CEILING)
+    }
 }
 
-async fn finish_data<I: Inbound>(session: &mut Session, reader: DataReader, peer: SocketAddr, inbound: &I) -> Reply {
+async fn finish_data<I: Inbound>(
+    session: &mut Session,
+    reader: DataReader,
+    peer: SocketAddr,
+    inbound: &I,
+) -> Reply {
     let Some(env) = session.envelope() else {
         session.data_done(false);
         return Reply::new(451, "4.3.0 Internal error: no transaction");
@@ -199,7 +223,11 @@ async fn finish_data<I: Inbound>(session: &mut Session, reader: DataReader, peer
             session.data_done(false);
             return Reply::new(
                 552,
-                format!("5.3.4 Message size {} exceeds fixed limit of {} bytes", o.seen, max_size(session.limits())),
+                format!(
+                    "5.3.4 Message size {} exceeds fixed limit of {} bytes",
+                    o.seen,
+                    max_size(session.limits())
+                ),
             );
         }
     };
@@ -211,7 +239,10 @@ async fn finish_data<I: Inbound>(session: &mut Session, reader: DataReader, peer
         Ok(id) => Reply::new(250, format!("2.0.0 Ok: queued as {id}")),
         Err(reason) => {
             tracing::error!(%peer, %reason, "message not spooled");
-            Reply::new(451, "4.3.0 Message not accepted: local storage error, try again later")
+            Reply::new(
+                451,
+                "4.3.0 Message not accepted: local storage error, try again later",
+            )
         }
     }
 }
@@ -220,8 +251,16 @@ async fn finish_data<I: Inbound>(session: &mut Session, reader: DataReader, peer
 pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> String {
     let with = if env.esmtp { "ESMTP" } else { "SMTP" };
     let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
-    let helo: String = env.helo.chars().filter(|c| !c.is_control()).take(255).collect();
-    let mut h = format!("Received: from {helo} ([{}])\r\n\tby {hostname} (Impulse) with {with}", peer.ip());
+    let helo: String = env
+        .helo
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect();
+    let mut h = format!(
+        "Received: from {helo} ([{}])\r\n\tby {hostname} (Impulse) with {with}",
+        peer.ip()
+    );
     if let [only] = env.recipients.as_slice() {
         h.push_str(&format!("\r\n\tfor <{only}>"));
     }

@@ -52,9 +52,15 @@ enum State {
     /// After HELO/EHLO, no transaction.
     Ready,
     /// After MAIL FROM.
-    Mail { sender: String, recipients: Vec<String> },
+    Mail {
+        sender: String,
+        recipients: Vec<String>,
+    },
     /// After DATA, until the body is complete.
-    Data { sender: String, recipients: Vec<String> },
+    Data {
+        sender: String,
+        recipients: Vec<String>,
+    },
 }
 
 /// One SMTP session's protocol state.
@@ -70,7 +76,14 @@ pub struct Session {
 
 impl Session {
     pub fn new(limits: Limits) -> Self {
-        Session { limits, helo: String::new(), esmtp: false, state: State::Greeted, bad_commands: 0, receptions: 0 }
+        Session {
+            limits,
+            helo: String::new(),
+            esmtp: false,
+            state: State::Greeted,
+            bad_commands: 0,
+            receptions: 0,
+        }
     }
 
     pub fn greeting(&self) -> Reply {
@@ -96,7 +109,10 @@ impl Session {
             Step::Reply(r) if r.code >= 500 => {
                 self.bad_commands += 1;
                 if self.bad_commands >= MAX_BAD_COMMANDS {
-                    return Step::Close(Reply::new(421, "4.7.0 Too many errors, closing connection"));
+                    return Step::Close(Reply::new(
+                        421,
+                        "4.7.0 Too many errors, closing connection",
+                    ));
                 }
             }
             _ => self.bad_commands = 0,
@@ -110,7 +126,11 @@ impl Session {
                 self.helo = host;
                 self.esmtp = true;
                 self.state = State::Ready;
-                let size = if self.limits.max_message_size > 0 { self.limits.max_message_size } else { 0 };
+                let size = if self.limits.max_message_size > 0 {
+                    self.limits.max_message_size
+                } else {
+                    0
+                };
                 Step::Reply(Reply {
                     code: 250,
                     lines: vec![
@@ -130,21 +150,36 @@ impl Session {
             }
             Request::Mail { from } => match self.state {
                 State::Greeted => Step::Reply(Reply::new(503, "5.5.1 Send HELO or EHLO first")),
-                State::Mail { .. } | State::Data { .. } => Step::Reply(Reply::new(503, "5.5.1 Nested MAIL command")),
+                State::Mail { .. } | State::Data { .. } => {
+                    Step::Reply(Reply::new(503, "5.5.1 Nested MAIL command"))
+                }
                 State::Ready => {
-                    if self.limits.max_receptions > 0 && self.receptions >= self.limits.max_receptions {
-                        return Step::Close(Reply::new(421, "4.7.0 Too many messages on this connection, reconnect"));
+                    if self.limits.max_receptions > 0
+                        && self.receptions >= self.limits.max_receptions
+                    {
+                        return Step::Close(Reply::new(
+                            421,
+                            "4.7.0 Too many messages on this connection, reconnect",
+                        ));
                     }
                     if from.flags & !MAIL_BODY_8BITMIME & !smtp_proto::MAIL_BODY_7BIT != 0 {
                         return Step::Reply(Reply::new(555, "5.5.4 Unsupported MAIL parameter"));
                     }
-                    if self.limits.max_message_size > 0 && from.size as u64 > self.limits.max_message_size {
+                    if self.limits.max_message_size > 0
+                        && from.size as u64 > self.limits.max_message_size
+                    {
                         return Step::Reply(Reply::new(
                             552,
-                            format!("5.3.4 Message size exceeds fixed limit of {} bytes", self.limits.max_message_size),
+                            format!(
+                                "5.3.4 Message size exceeds fixed limit of {} bytes",
+                                self.limits.max_message_size
+                            ),
                         ));
                     }
-                    self.state = State::Mail { sender: from.address, recipients: Vec::new() };
+                    self.state = State::Mail {
+                        sender: from.address,
+                        recipients: Vec::new(),
+                    };
                     Step::Reply(Reply::new(250, "2.1.0 Ok"))
                 }
             },
@@ -152,9 +187,15 @@ impl Session {
                 let State::Mail { recipients, .. } = &mut self.state else {
                     return Step::Reply(Reply::new(503, "5.5.1 Need MAIL before RCPT"));
                 };
-                let Some((_, domain)) = to.address.rsplit_once('@').filter(|(l, d)| !l.is_empty() && !d.is_empty())
+                let Some((_, domain)) = to
+                    .address
+                    .rsplit_once('@')
+                    .filter(|(l, d)| !l.is_empty() && !d.is_empty())
                 else {
-                    return Step::Reply(Reply::new(501, "5.1.3 Recipient address must be user@domain"));
+                    return Step::Reply(Reply::new(
+                        501,
+                        "5.1.3 Recipient address must be user@domain",
+                    ));
                 };
                 if !self.limits.relay_any && !accepts_domain(domain) {
                     return Step::Reply(Reply::new(550, "5.7.1 Relaying denied"));
@@ -192,10 +233,19 @@ impl Session {
                 "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY",
             )),
             // RFC 5321 §3.5.3: answer without disclosing whether the mailbox exists.
-            Request::Vrfy { .. } => Step::Reply(Reply::new(252, "2.5.2 Cannot VRFY user, but will accept message and attempt delivery")),
+            Request::Vrfy { .. } => Step::Reply(Reply::new(
+                252,
+                "2.5.2 Cannot VRFY user, but will accept message and attempt delivery",
+            )),
             Request::Expn { .. } => Step::Reply(Reply::new(502, "5.5.1 EXPN not available")),
-            Request::Bdat { .. } => Step::Close(Reply::new(502, "5.5.1 CHUNKING is not offered; closing to stay in sync")),
-            other => Step::Reply(Reply::new(502, format!("5.5.1 {} not implemented", other.name()))),
+            Request::Bdat { .. } => Step::Close(Reply::new(
+                502,
+                "5.5.1 CHUNKING is not offered; closing to stay in sync",
+            )),
+            other => Step::Reply(Reply::new(
+                502,
+                format!("5.5.1 {} not implemented", other.name()),
+            )),
         }
     }
 
@@ -228,10 +278,16 @@ fn parse_error(e: ParseError) -> Reply {
             Reply::new(500, "5.5.1 Command unrecognized")
         }
         ParseError::InvalidSenderAddress => Reply::new(501, "5.1.7 Bad sender address syntax"),
-        ParseError::InvalidRecipientAddress => Reply::new(501, "5.1.3 Bad recipient address syntax"),
+        ParseError::InvalidRecipientAddress => {
+            Reply::new(501, "5.1.3 Bad recipient address syntax")
+        }
         ParseError::SyntaxError { syntax } => Reply::new(501, format!("5.5.4 Syntax: {syntax}")),
-        ParseError::InvalidParameter { param } => Reply::new(501, format!("5.5.4 Invalid parameter {param}")),
-        ParseError::UnsupportedParameter { param } => Reply::new(555, format!("5.5.4 Unsupported parameter {param}")),
+        ParseError::InvalidParameter { param } => {
+            Reply::new(501, format!("5.5.4 Invalid parameter {param}"))
+        }
+        ParseError::UnsupportedParameter { param } => {
+            Reply::new(555, format!("5.5.4 Unsupported parameter {param}"))
+        }
         ParseError::ResponseTooLong => Reply::new(500, "5.5.2 Line too long"),
         ParseError::InvalidResponse { .. } => Reply::new(500, "5.5.1 Command unrecognized"),
     }
@@ -265,9 +321,18 @@ mod tests {
     fn a_whole_transaction() {
         let mut s = session();
         assert_eq!(code(s.command(b"EHLO client.test\r\n", local)), 250);
-        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME", local)), 250);
-        assert_eq!(code(s.command(b"RCPT TO:<4445551234@sms.example>", local)), 250);
-        assert_eq!(code(s.command(b"RCPT TO:<x@elsewhere.example>", local)), 550);
+        assert_eq!(
+            code(s.command(b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME", local)),
+            250
+        );
+        assert_eq!(
+            code(s.command(b"RCPT TO:<4445551234@sms.example>", local)),
+            250
+        );
+        assert_eq!(
+            code(s.command(b"RCPT TO:<x@elsewhere.example>", local)),
+            550
+        );
         assert!(matches!(s.command(b"DATA", local), Step::StartData(_)));
         let env = s.envelope().unwrap();
         assert_eq!(env.sender, "a@b.example");

@@ -39,12 +39,18 @@ pub struct ClientError {
 
 impl ClientError {
     fn local(stage: Stage, detail: impl Into<String>) -> Self {
-        ClientError { stage, reply: None, detail: detail.into() }
+        ClientError {
+            stage,
+            reply: None,
+            detail: detail.into(),
+        }
     }
 
     /// Whether retrying later could help: yes unless the server gave a 5xx reply.
     pub fn is_permanent(&self) -> bool {
-        self.reply.as_ref().is_some_and(|r| r.class() == Class::Permanent)
+        self.reply
+            .as_ref()
+            .is_some_and(|r| r.class() == Class::Permanent)
     }
 
     /// The text logs and bounces carry: the remote reply, or a local 4xx description.
@@ -90,18 +96,32 @@ impl Connection {
         Err(last)
     }
 
-    async fn connect_one(addr: SocketAddr, bind: Option<IpAddr>, ehlo_name: &str, timeout: Duration) -> Result<Connection, ClientError> {
-        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
-            .map_err(|e| ClientError::local(Stage::Connect, e.to_string()))?;
-        if let Some(ip) = bind {
-            socket
-                .bind(SocketAddr::new(ip, 0))
-                .map_err(|e| ClientError::local(Stage::Connect, format!("cannot bind to {ip}: {e}")))?;
+    async fn connect_one(
+        addr: SocketAddr,
+        bind: Option<IpAddr>,
+        ehlo_name: &str,
+        timeout: Duration,
+    ) -> Result<Connection, ClientError> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
         }
-        let stream = tokio::time::timeout(timeout.min(Duration::from_secs(30)), socket.connect(addr))
-            .await
-            .map_err(|_| ClientError::local(Stage::Connect, format!("connect to {addr} timed out")))?
-            .map_err(|e| ClientError::local(Stage::Connect, format!("connect to {addr}: {e}")))?;
+        .map_err(|e| ClientError::local(Stage::Connect, e.to_string()))?;
+        if let Some(ip) = bind {
+            socket.bind(SocketAddr::new(ip, 0)).map_err(|e| {
+                ClientError::local(Stage::Connect, format!("cannot bind to {ip}: {e}"))
+            })?;
+        }
+        let stream =
+            tokio::time::timeout(timeout.min(Duration::from_secs(30)), socket.connect(addr))
+                .await
+                .map_err(|_| {
+                    ClientError::local(Stage::Connect, format!("connect to {addr} timed out"))
+                })?
+                .map_err(|e| {
+                    ClientError::local(Stage::Connect, format!("connect to {addr}: {e}"))
+                })?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let mut c = Connection {
@@ -116,9 +136,14 @@ impl Connection {
         };
         let banner = c.read_reply(Stage::Banner).await?;
         if banner.code != 220 {
-            return Err(ClientError { stage: Stage::Banner, reply: Some(banner), detail: String::new() });
+            return Err(ClientError {
+                stage: Stage::Banner,
+                reply: Some(banner),
+                detail: String::new(),
+            });
         }
-        c.write(format!("EHLO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo).await?;
+        c.write(format!("EHLO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo)
+            .await?;
         let ehlo = c.read_reply(Stage::Ehlo).await?;
         if ehlo.class() == Class::Positive {
             for kw in ehlo.lines.iter().skip(1) {
@@ -128,10 +153,15 @@ impl Connection {
                 c.size |= kw.starts_with("SIZE");
             }
         } else {
-            c.write(format!("HELO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo).await?;
+            c.write(format!("HELO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo)
+                .await?;
             let helo = c.read_reply(Stage::Ehlo).await?;
             if helo.class() != Class::Positive {
-                return Err(ClientError { stage: Stage::Ehlo, reply: Some(helo), detail: String::new() });
+                return Err(ClientError {
+                    stage: Stage::Ehlo,
+                    reply: Some(helo),
+                    detail: String::new(),
+                });
             }
         }
         Ok(c)
@@ -148,10 +178,15 @@ impl Connection {
         let mut parser = ReplyParser::default();
         loop {
             self.line.clear();
-            let n = tokio::time::timeout(self.timeout, (&mut self.rd).take(MAX_REPLY_LINE as u64).read_until(b'\n', &mut self.line))
-                .await
-                .map_err(|_| ClientError::local(stage, "timed out waiting for the server"))?
-                .map_err(|e| ClientError::local(stage, format!("read failed: {e}")))?;
+            let n = tokio::time::timeout(
+                self.timeout,
+                (&mut self.rd)
+                    .take(MAX_REPLY_LINE as u64)
+                    .read_until(b'\n', &mut self.line),
+            )
+            .await
+            .map_err(|_| ClientError::local(stage, "timed out waiting for the server"))?
+            .map_err(|e| ClientError::local(stage, format!("read failed: {e}")))?;
             if n == 0 {
                 return Err(ClientError::local(stage, "connection closed by the server"));
             }
@@ -165,9 +200,15 @@ impl Connection {
         }
     }
 
-    /// Sends one message. Returns the final reply for each recipient, in order; an `Err`
-    /// means the connection is no longer usable and the reply applies to every recipient.
-    pub async fn send(&mut self, sender: &str, recipients: &[String], body: &[u8]) -> Result<Vec<Reply>, ClientError> {
+    /// Sends one message. Returns the final reply for each recipient, in order, with the stage
+    /// that produced it; an `Err` means the connection is no longer usable and applies to every
+    /// recipient.
+    pub async fn send(
+        &mut self,
+        sender: &str,
+        recipients: &[String],
+        body: &[u8],
+    ) -> Result<Vec<(Reply, Stage)>, ClientError> {
         let mut mail = format!("MAIL FROM:<{sender}>");
         if self.size {
             mail.push_str(&format!(" SIZE={}", body.len()));
@@ -176,7 +217,10 @@ impl Connection {
             mail.push_str(" BODY=8BITMIME");
         }
         mail.push_str("\r\n");
-        let rcpt_lines: Vec<String> = recipients.iter().map(|r| format!("RCPT TO:<{r}>\r\n")).collect();
+        let rcpt_lines: Vec<String> = recipients
+            .iter()
+            .map(|r| format!("RCPT TO:<{r}>\r\n"))
+            .collect();
 
         let (mail_reply, rcpt_replies, data_reply) = if self.pipelining {
             let mut batch = mail.into_bytes();
@@ -210,15 +254,18 @@ impl Connection {
                 self.write(b".\r\n", Stage::Body).await?;
                 self.read_reply(Stage::Confirm).await?;
             }
-            return Ok(vec![mail_reply; recipients.len()]);
+            return Ok(vec![(mail_reply, Stage::Mail); recipients.len()]);
         }
-        let accepted = rcpt_replies.iter().filter(|r| r.class() == Class::Positive).count();
+        let accepted = rcpt_replies
+            .iter()
+            .filter(|r| r.class() == Class::Positive)
+            .count();
         let data_reply = match data_reply {
             Some(r) => r,
             None if accepted == 0 => {
                 self.write(b"RSET\r\n", Stage::Rset).await?;
                 self.read_reply(Stage::Rset).await?;
-                return Ok(rcpt_replies);
+                return Ok(rcpt_replies.into_iter().map(|r| (r, Stage::Rcpt)).collect());
             }
             None => {
                 self.write(b"DATA\r\n", Stage::Data).await?;
@@ -229,28 +276,41 @@ impl Connection {
             // Recipients the server took keep the DATA refusal as their outcome.
             return Ok(rcpt_replies
                 .into_iter()
-                .map(|r| if r.class() == Class::Positive { data_reply.clone() } else { r })
+                .map(|r| {
+                    if r.class() == Class::Positive {
+                        (data_reply.clone(), Stage::Data)
+                    } else {
+                        (r, Stage::Rcpt)
+                    }
+                })
                 .collect());
         }
         if accepted == 0 {
             // A pipelining server that said 354 after refusing every recipient: end the empty message.
             self.write(b".\r\n", Stage::Body).await?;
             self.read_reply(Stage::Confirm).await?;
-            return Ok(rcpt_replies);
+            return Ok(rcpt_replies.into_iter().map(|r| (r, Stage::Rcpt)).collect());
         }
         let stuffed = dot_stuff(body);
         self.write(&stuffed, Stage::Body).await?;
         let final_reply = self.read_reply(Stage::Confirm).await?;
         Ok(rcpt_replies
             .into_iter()
-            .map(|r| if r.class() == Class::Positive { final_reply.clone() } else { r })
+            .map(|r| {
+                if r.class() == Class::Positive {
+                    (final_reply.clone(), Stage::Confirm)
+                } else {
+                    (r, Stage::Rcpt)
+                }
+            })
             .collect())
     }
 
     /// Ends the session politely.
     pub async fn quit(mut self) {
         if self.write(b"QUIT\r\n", Stage::Rset).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.read_reply(Stage::Rset)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), self.read_reply(Stage::Rset)).await;
         }
     }
 }

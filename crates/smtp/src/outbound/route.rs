@@ -29,7 +29,10 @@ pub async fn mx_hops(resolver: &TokioResolver, domain: &str) -> Result<Vec<Hop>,
                 .answers()
                 .iter()
                 .filter_map(|r| match &r.data {
-                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8().trim_end_matches('.').to_string())),
+                    RData::MX(mx) => Some((
+                        mx.preference,
+                        mx.exchange.to_utf8().trim_end_matches('.').to_string(),
+                    )),
                     _ => None,
                 })
                 .collect();
@@ -41,16 +44,28 @@ pub async fn mx_hops(resolver: &TokioResolver, domain: &str) -> Result<Vec<Hop>,
                 });
             }
             if mx.is_empty() {
-                return Ok(vec![Hop { host: domain.to_string(), port: 25 }]);
+                return Ok(vec![Hop {
+                    host: domain.to_string(),
+                    port: 25,
+                }]);
             }
-            Ok(mx.into_iter().map(|(_, host)| Hop { host, port: 25 }).collect())
+            Ok(mx
+                .into_iter()
+                .map(|(_, host)| Hop { host, port: 25 })
+                .collect())
         }
-        Err(e) if e.is_no_records_found() => Ok(vec![Hop { host: domain.to_string(), port: 25 }]),
+        Err(e) if e.is_no_records_found() => Ok(vec![Hop {
+            host: domain.to_string(),
+            port: 25,
+        }]),
         Err(e) if e.is_nx_domain() => Err(RouteError {
             permanent: true,
             response: format!("550 5.1.2 Domain {domain} does not exist"),
         }),
-        Err(e) => Err(RouteError { permanent: false, response: format!("451 4.4.3 DNS lookup for {domain} failed: {e}") }),
+        Err(e) => Err(RouteError {
+            permanent: false,
+            response: format!("451 4.4.3 DNS lookup for {domain} failed: {e}"),
+        }),
     }
 }
 
@@ -71,7 +86,10 @@ pub async fn addresses(hops: &[Hop]) -> Result<Vec<SocketAddr>, RouteError> {
     if out.is_empty() {
         return Err(RouteError {
             permanent: false,
-            response: format!("451 4.4.4 No address for {}", last_error.unwrap_or_else(|| "any route".into())),
+            response: format!(
+                "451 4.4.4 No address for {}",
+                last_error.unwrap_or_else(|| "any route".into())
+            ),
         });
     }
     Ok(out)

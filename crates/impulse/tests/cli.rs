@@ -1,0 +1,87 @@
+//! The command line as an operator meets it: config check and eval.
+
+mod common;
+
+use std::process::Command;
+
+use common::impulse_bin;
+
+#[test]
+fn malformed_config_exits_non_zero_with_every_error_located() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.conf");
+    std::fs::write(&bad, "ESMTP_Listener {\n  Listen \"127.0.0.1:x\" { }\n}\nRetry_Intervall = 10\ndomain \"d\" { Max_Retries = lots\n").unwrap();
+    for args in [vec!["config", "check"], vec!["serve", "-c"]] {
+        let out = Command::new(impulse_bin())
+            .args(&args)
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let file = bad.display().to_string();
+        for expected in [
+            format!("{file}:2:3: error: Listen \"127.0.0.1:x\" is not an address:port"),
+            format!(
+                "{file}:4:1: error: unknown option `Retry_Intervall`; did you mean `Retry_Interval`?"
+            ),
+            format!(
+                "{file}:5:14: error: option `Max_Retries`: `lots` is not `auto`, `none` or a count"
+            ),
+            format!("{file}:6:1: error: missing `}}` before end of file"),
+        ] {
+            assert!(
+                err.contains(&expected),
+                "{args:?}: missing `{expected}` in:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn config_check_accepts_the_shipped_example() {
+    let example = common::repo_root().join("examples/relay.conf");
+    let out = Command::new(impulse_bin())
+        .args(["config", "check"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn config_eval_shows_value_and_scope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("e.conf");
+    std::fs::write(
+        &conf,
+        "Max_Outbound_Connections = 30\nbinding \"b1\" { Max_Outbound_Connections = 15 }\n",
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        let out = Command::new(impulse_bin())
+            .args(["config", "eval", "-c"])
+            .arg(&conf)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        eval(&["--binding", "b1", "max_outbound_connections"])
+            .starts_with("Max_Outbound_Connections = 15    # from binding \"b1\" (")
+    );
+    assert!(
+        eval(&["--domain", "x.example", "Max_Outbound_Connections"])
+            .starts_with("Max_Outbound_Connections = 30    # from global (")
+    );
+    assert_eq!(
+        eval(&["Retry_Interval"]),
+        "Retry_Interval = 1200    # from default\n"
+    );
+}

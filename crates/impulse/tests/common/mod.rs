@@ -1,0 +1,256 @@
+//! Helpers for the end-to-end tests: real processes on loopback ports — Impulse itself, the
+//! aiosmtpd sink (tests/peers/smtp_sink.py), swaks and Postfix's smtp-source as clients.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_port(port: u16) {
+    wait_for(&format!("port {port}"), Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The aiosmtpd sink, writing each message it accepts into `dir`.
+pub struct Sink {
+    pub port: u16,
+    pub dir: PathBuf,
+    _proc: Proc,
+}
+
+impl Sink {
+    pub fn start(dir: &Path) -> Sink {
+        Self::start_on(free_port(), dir)
+    }
+
+    pub fn start_on(port: u16, dir: &Path) -> Sink {
+        let script = repo_root().join("tests/peers/smtp_sink.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .args(["127.0.0.1", &port.to_string()])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd is needed (scripts/install-test-deps.sh installs it)");
+        let proc = Proc(child);
+        wait_port(port);
+        Sink {
+            port,
+            dir: dir.to_path_buf(),
+            _proc: proc,
+        }
+    }
+
+    /// The messages received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned())
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn wait_count(&self, n: usize, timeout: Duration) -> Vec<String> {
+        wait_for(&format!("{n} messages at the sink"), timeout, || {
+            self.count() >= n
+        });
+        self.messages()
+    }
+}
+
+/// A running `impulse serve`.
+pub struct Impulse {
+    pub smtp_port: u16,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub proc: Option<Proc>,
+}
+
+pub fn impulse_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_impulse")
+}
+
+impl Impulse {
+    /// Writes `config_body` (with `{SPOOL}`, `{LOG}` and `{SMTP_PORT}` substituted) and starts Impulse.
+    pub fn start(dir: &Path, config_body: &str) -> Impulse {
+        let smtp_port = free_port();
+        let text = config_body
+            .replace("{SPOOL}", &dir.join("spool").display().to_string())
+            .replace("{LOG}", &dir.join("log").display().to_string())
+            .replace("{SMTP_PORT}", &smtp_port.to_string());
+        let config = dir.join("impulse.conf");
+        std::fs::write(&config, text).unwrap();
+        let mut imp = Impulse {
+            smtp_port,
+            dir: dir.to_path_buf(),
+            config,
+            proc: None,
+        };
+        imp.restart();
+        imp
+    }
+
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("impulse.stderr"))
+            .unwrap();
+        let child = Command::new(impulse_bin())
+            .args(["serve", "-c"])
+            .arg(&self.config)
+            .env("IMPULSE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.proc = Some(Proc(child));
+        wait_port(self.smtp_port);
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.0.kill().unwrap();
+            p.0.wait().unwrap();
+        }
+    }
+
+    pub fn mainlog(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/mainlog.ec")).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("impulse.stderr")).unwrap_or_default()
+    }
+}
+
+/// Sends one message with swaks; returns swaks' exit status success and its transcript.
+pub fn swaks(port: u16, from: &str, to: &str, extra: &[&str]) -> (bool, String) {
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--from",
+            from,
+            "--to",
+            to,
+            "--timeout",
+            "20",
+        ])
+        .args(extra)
+        .output()
+        .expect("swaks is needed (scripts/install-test-deps.sh installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A hand-driven SMTP client for protocol edge cases.
+pub struct RawClient {
+    rd: BufReader<TcpStream>,
+    wr: TcpStream,
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> RawClient {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = RawClient {
+            rd: BufReader::new(s.try_clone().unwrap()),
+            wr: s,
+        };
+        let banner = c.reply();
+        assert!(banner.starts_with("220"), "{banner}");
+        c
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.rd.read_line(&mut line).unwrap() == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.wr.write_all(bytes).unwrap();
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.rd.read(&mut b), Ok(0))
+    }
+}
