@@ -51,6 +51,7 @@ pub fn from_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
 pub mod names {
     pub const SPOOLBASE: &str = "Spoolbase";
     pub const HOSTNAME: &str = "Hostname";
+    pub const WORKER_THREADS: &str = "Worker_Threads";
     pub const ENABLE: &str = "Enable";
     pub const RELAY_HOSTS: &str = "Relay_Hosts";
     pub const OPEN_RELAY: &str = "Open_Relay";
@@ -79,6 +80,7 @@ pub mod names {
 
     pub const ALL: &[&str] = &[
         SPOOLBASE,
+        WORKER_THREADS,
         HOSTNAME,
         ENABLE,
         RELAY_HOSTS,

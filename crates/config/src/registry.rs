@@ -143,1252 +143,190 @@ macro_rules! opt {
     };
 }
 
+#[rustfmt::skip]
 pub static OPTIONS: &[OptionDef] = &[
     // ---- Core: process and spool -------------------------------------------------------------
-    opt!(
-        "Spoolbase",
-        G,
-        Path,
-        Some("/var/spool/impulse"),
-        Yes,
-        "Directory of the durable spool (SQLite database `spool.db`)."
-    ),
-    opt!(
-        "Hostname",
-        G,
-        Str,
-        None,
-        Yes,
-        "Name this host uses in banners, Received: headers, EHLO and bounces; defaults to the system host name."
-    ),
+    opt!("Spoolbase", G, Path, Some("/var/spool/impulse"), Yes, "Directory of the durable spool (SQLite database `spool.db`)."),
+    opt!("Worker_Threads", G, Int, Some("0"), Yes, "Threads running network sessions (Impulse option); 0: one less than the CPUs, at least 1, leaving a core to the spool writer."),
+    opt!("Hostname", G, Str, None, Yes, "Name this host uses in banners, Received: headers, EHLO and bounces; defaults to the system host name."),
     // ---- Core: receiving (ESMTP_Listener, Listen, Peer) ----------------------------------------
-    opt!(
-        "Enable",
-        LISTENER,
-        Bool,
-        Some("true"),
-        Yes,
-        "Whether a listener or Listen scope accepts connections."
-    ),
-    opt!(
-        "Relay_Hosts",
-        RECV,
-        Cidrs,
-        None,
-        Yes,
-        "Peers (IP or CIDR) allowed to relay to any domain; others may only send to configured domains."
-    ),
-    opt!(
-        "Open_Relay",
-        RECV,
-        Bool,
-        Some("false"),
-        Yes,
-        "Accept mail for any domain from anyone. Dangerous; for closed test networks only."
-    ),
-    opt!(
-        "Max_Message_Size",
-        RECV,
-        Size,
-        Some("0"),
-        Yes,
-        "Largest message accepted, in bytes (0: Impulse's ceiling of 64 MiB); larger gets 552."
-    ),
-    opt!(
-        "Max_Recipients_Per_Message",
-        RECV,
-        Int,
-        Some("1000"),
-        Yes,
-        "Most RCPT TO accepted in one transaction (Impulse option); more gets 452."
-    ),
-    opt!(
-        "Max_Receptions_Per_Connection",
-        RECV,
-        Int,
-        Some("0"),
-        Yes,
-        "Messages accepted on one connection before it is closed (0: no limit)."
-    ),
-    opt!(
-        "Max_Connections",
-        RECV,
-        Int,
-        Some("1000"),
-        Yes,
-        "Concurrent SMTP connections per Listen address (Impulse option); more get 421."
-    ),
-    opt!(
-        "Timeout",
-        RECV,
-        Seconds,
-        Some("300"),
-        Yes,
-        "Seconds an SMTP client may stay silent before the session is closed with 421."
-    ),
-    opt!(
-        "MCMT_Reception",
-        RECV,
-        Enum(&["allow", "reject", "passthru"]),
-        Some("passthru"),
-        SMPP,
-        "Multi-channel message reception."
-    ),
-    opt!(
-        "Context",
-        RECV,
-        Hash,
-        None,
-        LATER,
-        "Connection context variables."
-    ),
-    opt!(
-        "Prohibited_Hosts",
-        RECV,
-        Cidrs,
-        None,
-        LATER,
-        "Peers refused at connect."
-    ),
-    opt!(
-        "Always_Allow",
-        RECV,
-        Bool,
-        None,
-        LATER,
-        "Peer access control."
-    ),
-    opt!(
-        "Always_Deny",
-        RECV,
-        Bool,
-        None,
-        LATER,
-        "Peer access control."
-    ),
-    opt!(
-        "Listen_Backlog",
-        RECV,
-        Int,
-        Some("500"),
-        LATER,
-        "Kernel accept backlog."
-    ),
-    opt!(
-        "Concurrency",
-        RECV,
-        Int,
-        Some("0"),
-        LATER,
-        "Listener threads."
-    ),
-    opt!(
-        "Idle_Time",
-        RECV,
-        Seconds,
-        Some("0"),
-        LATER,
-        "Listener idle time."
-    ),
-    opt!(
-        "SMTP_Extensions",
-        RECV,
-        List,
-        None,
-        LATER,
-        "Extra EHLO keywords."
-    ),
-    opt!(
-        "Enable_Authentication",
-        RECV,
-        Bool,
-        Some("false"),
-        TLS,
-        "SMTP AUTH."
-    ),
-    opt!(
-        "AuthPlainParameters",
-        RECV,
-        Hash,
-        None,
-        TLS,
-        "SMTP AUTH PLAIN parameters."
-    ),
-    opt!(
-        "AuthDigestMD5Parameters",
-        RECV,
-        Hash,
-        None,
-        TLS,
-        "SMTP AUTH DIGEST-MD5 parameters."
-    ),
-    opt!(
-        "TLS",
-        RECV,
-        Enum(&["allow", "ifavailable", "required", "no"]),
-        None,
-        TLS,
-        "STARTTLS policy."
-    ),
+    opt!("Enable", LISTENER, Bool, Some("true"), Yes, "Whether a listener or Listen scope accepts connections."),
+    opt!("Relay_Hosts", RECV, Cidrs, None, Yes, "Peers (IP or CIDR) allowed to relay to any domain; others may only send to configured domains."),
+    opt!("Open_Relay", RECV, Bool, Some("false"), Yes, "Accept mail for any domain from anyone. Dangerous; for closed test networks only."),
+    opt!("Max_Message_Size", RECV, Size, Some("0"), Yes, "Largest message accepted, in bytes (0: Impulse's ceiling of 64 MiB); larger gets 552."),
+    opt!("Max_Recipients_Per_Message", RECV, Int, Some("1000"), Yes, "Most RCPT TO accepted in one transaction (Impulse option); more gets 452."),
+    opt!("Max_Receptions_Per_Connection", RECV, Int, Some("0"), Yes, "Messages accepted on one connection before it is closed (0: no limit)."),
+    opt!("Max_Connections", RECV, Int, Some("1000"), Yes, "Concurrent SMTP connections per Listen address (Impulse option); more get 421."),
+    opt!("Timeout", RECV, Seconds, Some("300"), Yes, "Seconds an SMTP client may stay silent before the session is closed with 421."),
+    opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), SMPP, "Multi-channel message reception."),
+    opt!("Context", RECV, Hash, None, LATER, "Connection context variables."),
+    opt!("Prohibited_Hosts", RECV, Cidrs, None, LATER, "Peers refused at connect."),
+    opt!("Always_Allow", RECV, Bool, None, LATER, "Peer access control."),
+    opt!("Always_Deny", RECV, Bool, None, LATER, "Peer access control."),
+    opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
+    opt!("Concurrency", RECV, Int, Some("0"), LATER, "Listener threads."),
+    opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
+    opt!("SMTP_Extensions", RECV, List, None, LATER, "Extra EHLO keywords."),
+    opt!("Enable_Authentication", RECV, Bool, Some("false"), TLS, "SMTP AUTH."),
+    opt!("AuthPlainParameters", RECV, Hash, None, TLS, "SMTP AUTH PLAIN parameters."),
+    opt!("AuthDigestMD5Parameters", RECV, Hash, None, TLS, "SMTP AUTH DIGEST-MD5 parameters."),
+    opt!("TLS", RECV, Enum(&["allow", "ifavailable", "required", "no"]), None, TLS, "STARTTLS policy."),
     opt!("TLS_Certificate", SEND, Path, None, TLS, "TLS certificate."),
     opt!("TLS_Key", SEND, Path, None, TLS, "TLS private key."),
-    opt!(
-        "TLS_Client_CA",
-        RECV,
-        Path,
-        None,
-        TLS,
-        "CA for client certificates."
-    ),
+    opt!("TLS_Client_CA", RECV, Path, None, TLS, "CA for client certificates."),
     opt!("TLS_Ciphers", SEND, Str, None, TLS, "TLS cipher list."),
-    opt!(
-        "TLS_Verify_Mode",
-        RECV,
-        Str,
-        Some("none"),
-        TLS,
-        "Client certificate verification."
-    ),
-    opt!(
-        "Use_SSL",
-        RECV,
-        Bool,
-        Some("false"),
-        TLS,
-        "Implicit TLS on connect."
-    ),
+    opt!("TLS_Verify_Mode", RECV, Str, Some("none"), TLS, "Client certificate verification."),
+    opt!("Use_SSL", RECV, Bool, Some("false"), TLS, "Implicit TLS on connect."),
     // ---- Core: sending (global, binding_group, binding, domain) --------------------------------
-    opt!(
-        "Delivery_Method",
-        SEND,
-        Enum(&["esmtp", "smtp", "lmtp", "ecstream", "apn", "gcm", "mm7"]),
-        Some("ESMTP"),
-        Yes,
-        "How mail for a domain leaves: ESMTP/SMTP today; MM7 with issue #5."
-    ),
-    opt!(
-        "Gateway",
-        SEND,
-        HostPort,
-        None,
-        Yes,
-        "Smarthost that receives all mail for the scope instead of MX routing (`host` or `host:port`)."
-    ),
-    opt!(
-        "Routes",
-        GD,
-        Routes,
-        None,
-        Yes,
-        "Ordered routes (`smtp://host?port=N&pref=N`, `smtp://host:port`, `__mx__`) tried instead of MX."
-    ),
-    opt!(
-        "Retry_Interval",
-        SEND,
-        Seconds,
-        Some("1200"),
-        Yes,
-        "Delay before the first retry after a temporary failure; doubled after each further failure."
-    ),
-    opt!(
-        "Max_Retry_Interval",
-        SEND,
-        Seconds,
-        Some("43200"),
-        Yes,
-        "Ceiling of the doubling retry delay."
-    ),
-    opt!(
-        "Max_Retries",
-        SEND,
-        Retries,
-        Some("auto"),
-        Yes,
-        "Attempts before a message fails: `auto` (until Message_Expiration), `none` or a count."
-    ),
-    opt!(
-        "Message_Expiration",
-        SEND,
-        Seconds,
-        Some("86400"),
-        Yes,
-        "Seconds after reception at which an undelivered message fails with a bounce."
-    ),
-    opt!(
-        "Never_Retry",
-        SEND,
-        Bool,
-        Some("false"),
-        Yes,
-        "Fail on the first temporary failure instead of retrying."
-    ),
-    opt!(
-        "Generate_Bounces",
-        SEND,
-        Bool,
-        Some("true"),
-        Yes,
-        "Send a DSN (RFC 3464) to the envelope sender when a message fails."
-    ),
-    opt!(
-        "Max_Outbound_Connections",
-        SEND,
-        Int,
-        Some("32"),
-        Yes,
-        "Concurrent outbound connections per destination (domain and binding)."
-    ),
-    opt!(
-        "Idle_Timeout",
-        SEND,
-        Seconds,
-        Some("5"),
-        Yes,
-        "Seconds an idle outbound connection is kept open for reuse."
-    ),
-    opt!(
-        "Suspend_Delivery",
-        SEND,
-        Bool,
-        Some("false"),
-        Yes,
-        "Hold mail for the scope in the queue without delivering it."
-    ),
-    opt!(
-        "Bind_Address",
-        BIND,
-        Str,
-        None,
-        Yes,
-        "Local IP address outbound connections of a binding are made from."
-    ),
-    opt!(
-        "EHLO_Hostname",
-        SEND,
-        Str,
-        None,
-        Yes,
-        "Name sent in EHLO/HELO (default: Hostname)."
-    ),
-    opt!(
-        "Outbound_Throttle_Messages",
-        SEND,
-        Throttle,
-        None,
-        LATER,
-        "Outbound message rate limit."
-    ),
-    opt!(
-        "Outbound_Throttle_Connections",
-        SEND,
-        Throttle,
-        None,
-        LATER,
-        "Outbound connection rate limit."
-    ),
-    opt!(
-        "Connection_Allocation_Aggressiveness",
-        SEND,
-        Str,
-        Some("normal"),
-        LATER,
-        "Connection goal growth."
-    ),
-    opt!(
-        "Bounce_Behavior",
-        GD,
-        Enum(&["pass", "blackhole"]),
-        Some("pass"),
-        LATER,
-        "Handling of received out-of-band bounces."
-    ),
-    opt!(
-        "Local_Changes_File",
-        G,
-        Path,
-        None,
-        LATER,
-        "Where console config changes are written."
-    ),
-    opt!(
-        "Local_Changes_Only",
-        G,
-        Bool,
-        Some("false"),
-        LATER,
-        "Write console changes only to Local_Changes_File."
-    ),
+    opt!("Delivery_Method", SEND, Enum(&["esmtp", "smtp", "lmtp", "ecstream", "apn", "gcm", "mm7"]), Some("ESMTP"), Yes, "How mail for a domain leaves: ESMTP/SMTP today; MM7 with issue #5."),
+    opt!("Gateway", SEND, HostPort, None, Yes, "Smarthost that receives all mail for the scope instead of MX routing (`host` or `host:port`)."),
+    opt!("Routes", GD, Routes, None, Yes, "Ordered routes (`smtp://host?port=N&pref=N`, `smtp://host:port`, `__mx__`) tried instead of MX."),
+    opt!("Retry_Interval", SEND, Seconds, Some("1200"), Yes, "Delay before the first retry after a temporary failure; doubled after each further failure."),
+    opt!("Max_Retry_Interval", SEND, Seconds, Some("43200"), Yes, "Ceiling of the doubling retry delay."),
+    opt!("Max_Retries", SEND, Retries, Some("auto"), Yes, "Attempts before a message fails: `auto` (until Message_Expiration), `none` or a count."),
+    opt!("Message_Expiration", SEND, Seconds, Some("86400"), Yes, "Seconds after reception at which an undelivered message fails with a bounce."),
+    opt!("Never_Retry", SEND, Bool, Some("false"), Yes, "Fail on the first temporary failure instead of retrying."),
+    opt!("Generate_Bounces", SEND, Bool, Some("true"), Yes, "Send a DSN (RFC 3464) to the envelope sender when a message fails."),
+    opt!("Max_Outbound_Connections", SEND, Int, Some("32"), Yes, "Concurrent outbound connections per destination (domain and binding)."),
+    opt!("Idle_Timeout", SEND, Seconds, Some("5"), Yes, "Seconds an idle outbound connection is kept open for reuse."),
+    opt!("Suspend_Delivery", SEND, Bool, Some("false"), Yes, "Hold mail for the scope in the queue without delivering it."),
+    opt!("Bind_Address", BIND, Str, None, Yes, "Local IP address outbound connections of a binding are made from."),
+    opt!("EHLO_Hostname", SEND, Str, None, Yes, "Name sent in EHLO/HELO (default: Hostname)."),
+    opt!("Outbound_Throttle_Messages", SEND, Throttle, None, LATER, "Outbound message rate limit."),
+    opt!("Outbound_Throttle_Connections", SEND, Throttle, None, LATER, "Outbound connection rate limit."),
+    opt!("Connection_Allocation_Aggressiveness", SEND, Str, Some("normal"), LATER, "Connection goal growth."),
+    opt!("Bounce_Behavior", GD, Enum(&["pass", "blackhole"]), Some("pass"), LATER, "Handling of received out-of-band bounces."),
+    opt!("Local_Changes_File", G, Path, None, LATER, "Where console config changes are written."),
+    opt!("Local_Changes_Only", G, Bool, Some("false"), LATER, "Write console changes only to Local_Changes_File."),
     // ---- ec_logger ----------------------------------------------------------------------------
-    opt!(
-        "Mainlog",
-        LOGGER,
-        Path,
-        None,
-        Yes,
-        "Mainlog file: reception, delivery, tempfail, permfail records (`@`-delimited)."
-    ),
-    opt!(
-        "Paniclog",
-        LOGGER,
-        Path,
-        None,
-        Yes,
-        "Paniclog file: errors that need an operator."
-    ),
-    opt!(
-        "Heartbeat",
-        LOGGER,
-        Seconds,
-        Some("60"),
-        Yes,
-        "Seconds between `M1` heartbeat records in the mainlog (0: none)."
-    ),
-    opt!(
-        "Rejectlog",
-        LOGGER,
-        Path,
-        None,
-        LATER,
-        "Rejected-connection log."
-    ),
+    opt!("Mainlog", LOGGER, Path, None, Yes, "Mainlog file: reception, delivery, tempfail, permfail records (`@`-delimited)."),
+    opt!("Paniclog", LOGGER, Path, None, Yes, "Paniclog file: errors that need an operator."),
+    opt!("Heartbeat", LOGGER, Seconds, Some("60"), Yes, "Seconds between `M1` heartbeat records in the mainlog (0: none)."),
+    opt!("Rejectlog", LOGGER, Path, None, LATER, "Rejected-connection log."),
     opt!("Acctlog", LOGGER, Path, None, LATER, "Accounting log."),
     // ---- HTTP delivery options (MM7 from Momentum 3.5.6) ----------------------------------------
-    opt!(
-        "HTTP_Host",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "HTTP Host for MM7 delivery."
-    ),
-    opt!(
-        "HTTP_URI",
-        SEND,
-        Str,
-        Some(""),
-        MM7,
-        "Request path for MM7 delivery."
-    ),
-    opt!(
-        "HTTP_Basic_Auth",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "`user:password` for MM7 delivery."
-    ),
-    opt!(
-        "HTTP_Method",
-        SEND,
-        Str,
-        Some("POST"),
-        MM7,
-        "HTTP method for MM7 delivery."
-    ),
-    opt!(
-        "HTTP_Version",
-        SEND,
-        Str,
-        Some("1.1"),
-        MM7,
-        "HTTP version for MM7 delivery."
-    ),
-    opt!(
-        "Delivery_Response_Timeout",
-        SEND,
-        Seconds,
-        None,
-        MM7,
-        "Response wait for HTTP delivery."
-    ),
+    opt!("HTTP_Host", SEND, Str, None, MM7, "HTTP Host for MM7 delivery."),
+    opt!("HTTP_URI", SEND, Str, Some(""), MM7, "Request path for MM7 delivery."),
+    opt!("HTTP_Basic_Auth", SEND, Str, None, MM7, "`user:password` for MM7 delivery."),
+    opt!("HTTP_Method", SEND, Str, Some("POST"), MM7, "HTTP method for MM7 delivery."),
+    opt!("HTTP_Version", SEND, Str, Some("1.1"), MM7, "HTTP version for MM7 delivery."),
+    opt!("Delivery_Response_Timeout", SEND, Seconds, None, MM7, "Response wait for HTTP delivery."),
     // ---- SMPP (§2.1) ---------------------------------------------------------------------------
-    opt!(
-        "SMPP_SMSC_Server",
-        GD,
-        Str,
-        None,
-        SMPP,
-        "SMSC address; makes a domain an SMPP domain."
-    ),
-    opt!(
-        "SMPP_SMSC_Port",
-        GD,
-        Int,
-        Some("2775"),
-        SMPP,
-        "SMSC TCP port."
-    ),
-    opt!(
-        "SMPP_SMSC_System_ID",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Bind system_id."
-    ),
-    opt!(
-        "SMPP_SMSC_Password",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Bind password."
-    ),
-    opt!(
-        "SMPP_SMSC_System_Type",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Bind system_type."
-    ),
-    opt!(
-        "SMPP_Bind_Type",
-        SEND,
-        Str,
-        Some("transceiver"),
-        SMPP,
-        "transceiver, transmitter or receiver."
-    ),
-    opt!(
-        "SMPP_ESME_Address",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "source_addr of MT messages."
-    ),
-    opt!(
-        "SMPP_ESME_Type_Of_Number",
-        SEND,
-        Str,
-        Some("unknown"),
-        SMPP,
-        "source_addr_ton."
-    ),
-    opt!(
-        "SMPP_ESME_Numbering_Plan",
-        SEND,
-        Str,
-        Some("e164"),
-        SMPP,
-        "source_addr_npi."
-    ),
-    opt!(
-        "SMPP_Destination_Type_Of_Number",
-        SEND,
-        Str,
-        Some("international"),
-        SMPP,
-        "dest_addr_ton."
-    ),
-    opt!(
-        "SMPP_Destination_Numbering_Plan",
-        SEND,
-        Str,
-        Some("e164"),
-        SMPP,
-        "dest_addr_npi."
-    ),
-    opt!(
-        "SMPP_Destination_Flag",
-        SEND,
-        Int,
-        Some("1"),
-        SMPP,
-        "submit_multi destination flag."
-    ),
-    opt!(
-        "SMPP_ESME_Service_Type",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "submit_sm service_type."
-    ),
-    opt!(
-        "SMPP_ESME_Validity_Period",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "submit_sm validity_period."
-    ),
-    opt!(
-        "SMPP_ESME_Submit_Data_SM",
-        SEND,
-        Bool,
-        Some("false"),
-        SMPP,
-        "Send data_sm instead of submit_sm."
-    ),
-    opt!(
-        "SMPP_ESME_Submit_Submit_Multi",
-        SEND,
-        Bool,
-        Some("false"),
-        SMPP,
-        "Send submit_multi instead of submit_sm."
-    ),
-    opt!(
-        "SMPP_ESME_Max_Bind_Retries",
-        SEND,
-        Int,
-        Some("1"),
-        SMPP,
-        "Retries after a bind failure."
-    ),
-    opt!(
-        "SMPP_ESME_Max_Segments",
-        SEND,
-        Int,
-        Some("255"),
-        SMPP,
-        "Cap on MT segments."
-    ),
-    opt!(
-        "SMPP_ESME_UDH_Segment",
-        SEND,
-        Bool,
-        Some("false"),
-        SMPP,
-        "UDH instead of SAR for concatenation."
-    ),
-    opt!(
-        "SMPP_CSMS_Refnum_Length",
-        SEND,
-        Int,
-        Some("2"),
-        SMPP,
-        "UDH reference number width."
-    ),
-    opt!(
-        "SMPP_ESME_Throttled_Timeout",
-        SEND,
-        Seconds,
-        Some("0"),
-        SMPP,
-        "Pause after ESME_RTHROTTLED."
-    ),
-    opt!(
-        "SMPP_Command_Window_Size",
-        SEND,
-        Int,
-        Some("10"),
-        SMPP,
-        "Outstanding requests per connection."
-    ),
-    opt!(
-        "SMPP_Response_Timer",
-        SEND,
-        Seconds,
-        Some("15"),
-        SMPP,
-        "Request to response timeout."
-    ),
-    opt!(
-        "SMPP_Bind_Response_Timer",
-        SEND,
-        Seconds,
-        Some("0"),
-        SMPP,
-        "Bind response timeout."
-    ),
-    opt!(
-        "SMPP_Submit_Response_Timer",
-        SEND,
-        Seconds,
-        Some("0"),
-        SMPP,
-        "submit_sm response timeout."
-    ),
-    opt!(
-        "SMPP_Enquire_Response_Timer",
-        SEND,
-        Seconds,
-        Some("0"),
-        SMPP,
-        "enquire_link response timeout."
-    ),
-    opt!(
-        "SMPP_Enquire_Link_Timer",
-        SEND,
-        Seconds,
-        Some("60"),
-        SMPP,
-        "Idle time before enquire_link."
-    ),
-    opt!(
-        "SMPP_Inactivity_Timer",
-        SEND,
-        Seconds,
-        Some("300"),
-        SMPP,
-        "Idle time before unbind."
-    ),
-    opt!(
-        "SMPP_Persistent_Connections",
-        &[Domain],
-        Hash,
-        None,
-        SMPP,
-        "Connections kept open per binding."
-    ),
-    opt!(
-        "SMPP_Message_Mode",
-        SEND,
-        Str,
-        Some("store_and_forward"),
-        SMPP,
-        "Requested message mode."
-    ),
-    opt!(
-        "SMPP_SMSC_Default_Message_Mode",
-        SEND,
-        Str,
-        Some("store_and_forward"),
-        SMPP,
-        "The SMSC's default mode."
-    ),
-    opt!(
-        "SMPP_SMS_Data_Coding",
-        SEND,
-        Str,
-        Some("default"),
-        SMPP,
-        "MT data_coding."
-    ),
-    opt!(
-        "SMPP_SMSC_Default_Alphabet",
-        SEND,
-        Str,
-        Some("gsm"),
-        SMPP,
-        "Charset of data_coding 0."
-    ),
-    opt!(
-        "SMPP_GSM_Transcodes_To",
-        SEND,
-        Str,
-        Some("ISO-8859-1"),
-        SMPP,
-        "Charset of GSM MO text in email."
-    ),
-    opt!(
-        "SMPP_SMS_Data_No_BOM",
-        SEND,
-        Bool,
-        Some("true"),
-        SMPP,
-        "UCS-2 without BOM."
-    ),
-    opt!(
-        "SMPP_Max_Sms_Message_Size",
-        SEND,
-        Int,
-        Some("160"),
-        SMPP,
-        "Max MT text size."
-    ),
-    opt!(
-        "SMPP_Sms_Segment_Size",
-        SEND,
-        Int,
-        Some("160"),
-        SMPP,
-        "Max segment size."
-    ),
-    opt!(
-        "SMPP_Sms_Segment_Boundary",
-        SEND,
-        Bool,
-        Some("false"),
-        SMPP,
-        "Split before whitespace."
-    ),
-    opt!(
-        "SMPP_Max_Sms_From_Size",
-        SEND,
-        Int,
-        Some("0"),
-        SMPP,
-        "Sender prefix size in MT text."
-    ),
-    opt!(
-        "SMPP_Max_Sms_Subject_Size",
-        SEND,
-        Int,
-        Some("10"),
-        SMPP,
-        "Subject size in MT text."
-    ),
-    opt!(
-        "SMPP_Use_Interworking_Parse",
-        SEND,
-        Bool,
-        Some("true"),
-        SMPP,
-        "Parse `addr(subject) text` on MO."
-    ),
-    opt!(
-        "SMPP_Use_Reverse_Address_Mappings",
-        SEND,
-        Bool,
-        Some("true"),
-        SMPP,
-        "Reverse address mappings."
-    ),
-    opt!(
-        "SMPP_RAM_Cache",
-        SEND,
-        Str,
-        Some("ram"),
-        SMPP,
-        "Reverse mapping cache."
-    ),
-    opt!(
-        "SMPP_RAM_Expiration",
-        SEND,
-        Int,
-        Some("300"),
-        SMPP,
-        "Reverse mapping lifetime (minutes)."
-    ),
-    opt!(
-        "SMPP_RAM_Query_Lookup",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Reverse mapping look-up query."
-    ),
-    opt!(
-        "SMPP_RAM_Query_New",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Reverse mapping insert query."
-    ),
-    opt!(
-        "SMPP_RAM_Query_Update",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Reverse mapping update query."
-    ),
-    opt!(
-        "SMPP_Default_Email_Address",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Last-resort MO recipient."
-    ),
-    opt!(
-        "SMPP_Default_Email_From_Domain",
-        SEND,
-        Str,
-        None,
-        SMPP,
-        "Domain of MO From addresses."
-    ),
-    opt!(
-        "SMPP_Registered_Delivery",
-        SEND,
-        List,
-        None,
-        SMPP,
-        "registered_delivery flags."
-    ),
-    opt!(
-        "SMPP_Notify_Deliver_Receipt",
-        SEND,
-        List,
-        None,
-        SMPP,
-        "Receipt states mailed to the sender."
-    ),
-    opt!(
-        "SMPP_Submit_Response_Message_ID_Format",
-        SEND,
-        Str,
-        Some("String"),
-        SMPP,
-        "Message id format in submit_sm_resp."
-    ),
-    opt!(
-        "SMPP_Delivery_Receipt_Message_ID_Format",
-        SEND,
-        Str,
-        Some("String"),
-        SMPP,
-        "Message id format in receipts."
-    ),
-    opt!(
-        "SMPP_Submit_Tracking_Cache",
-        G,
-        Str,
-        Some("ecdb"),
-        SMPP,
-        "Submission tracking cache."
-    ),
-    opt!(
-        "SMPP_Submit_Tracking_Schema",
-        G,
-        Str,
-        Some("smpp"),
-        SMPP,
-        "Submission tracking schema."
-    ),
-    opt!(
-        "SMPP_Vendor_TLV_Table",
-        SEND,
-        Path,
-        None,
-        SMPP,
-        "Vendor TLV CSV."
-    ),
-    opt!(
-        "SMPP_Vendor_Command_Status_Table",
-        SEND,
-        Path,
-        None,
-        SMPP,
-        "Vendor command_status CSV."
-    ),
+    opt!("SMPP_SMSC_Server", GD, Str, None, SMPP, "SMSC address; makes a domain an SMPP domain."),
+    opt!("SMPP_SMSC_Port", GD, Int, Some("2775"), SMPP, "SMSC TCP port."),
+    opt!("SMPP_SMSC_System_ID", SEND, Str, None, SMPP, "Bind system_id."),
+    opt!("SMPP_SMSC_Password", SEND, Str, None, SMPP, "Bind password."),
+    opt!("SMPP_SMSC_System_Type", SEND, Str, None, SMPP, "Bind system_type."),
+    opt!("SMPP_Bind_Type", SEND, Str, Some("transceiver"), SMPP, "transceiver, transmitter or receiver."),
+    opt!("SMPP_ESME_Address", SEND, Str, None, SMPP, "source_addr of MT messages."),
+    opt!("SMPP_ESME_Type_Of_Number", SEND, Str, Some("unknown"), SMPP, "source_addr_ton."),
+    opt!("SMPP_ESME_Numbering_Plan", SEND, Str, Some("e164"), SMPP, "source_addr_npi."),
+    opt!("SMPP_Destination_Type_Of_Number", SEND, Str, Some("international"), SMPP, "dest_addr_ton."),
+    opt!("SMPP_Destination_Numbering_Plan", SEND, Str, Some("e164"), SMPP, "dest_addr_npi."),
+    opt!("SMPP_Destination_Flag", SEND, Int, Some("1"), SMPP, "submit_multi destination flag."),
+    opt!("SMPP_ESME_Service_Type", SEND, Str, None, SMPP, "submit_sm service_type."),
+    opt!("SMPP_ESME_Validity_Period", SEND, Str, None, SMPP, "submit_sm validity_period."),
+    opt!("SMPP_ESME_Submit_Data_SM", SEND, Bool, Some("false"), SMPP, "Send data_sm instead of submit_sm."),
+    opt!("SMPP_ESME_Submit_Submit_Multi", SEND, Bool, Some("false"), SMPP, "Send submit_multi instead of submit_sm."),
+    opt!("SMPP_ESME_Max_Bind_Retries", SEND, Int, Some("1"), SMPP, "Retries after a bind failure."),
+    opt!("SMPP_ESME_Max_Segments", SEND, Int, Some("255"), SMPP, "Cap on MT segments."),
+    opt!("SMPP_ESME_UDH_Segment", SEND, Bool, Some("false"), SMPP, "UDH instead of SAR for concatenation."),
+    opt!("SMPP_CSMS_Refnum_Length", SEND, Int, Some("2"), SMPP, "UDH reference number width."),
+    opt!("SMPP_ESME_Throttled_Timeout", SEND, Seconds, Some("0"), SMPP, "Pause after ESME_RTHROTTLED."),
+    opt!("SMPP_Command_Window_Size", SEND, Int, Some("10"), SMPP, "Outstanding requests per connection."),
+    opt!("SMPP_Response_Timer", SEND, Seconds, Some("15"), SMPP, "Request to response timeout."),
+    opt!("SMPP_Bind_Response_Timer", SEND, Seconds, Some("0"), SMPP, "Bind response timeout."),
+    opt!("SMPP_Submit_Response_Timer", SEND, Seconds, Some("0"), SMPP, "submit_sm response timeout."),
+    opt!("SMPP_Enquire_Response_Timer", SEND, Seconds, Some("0"), SMPP, "enquire_link response timeout."),
+    opt!("SMPP_Enquire_Link_Timer", SEND, Seconds, Some("60"), SMPP, "Idle time before enquire_link."),
+    opt!("SMPP_Inactivity_Timer", SEND, Seconds, Some("300"), SMPP, "Idle time before unbind."),
+    opt!("SMPP_Persistent_Connections", &[Domain], Hash, None, SMPP, "Connections kept open per binding."),
+    opt!("SMPP_Message_Mode", SEND, Str, Some("store_and_forward"), SMPP, "Requested message mode."),
+    opt!("SMPP_SMSC_Default_Message_Mode", SEND, Str, Some("store_and_forward"), SMPP, "The SMSC's default mode."),
+    opt!("SMPP_SMS_Data_Coding", SEND, Str, Some("default"), SMPP, "MT data_coding."),
+    opt!("SMPP_SMSC_Default_Alphabet", SEND, Str, Some("gsm"), SMPP, "Charset of data_coding 0."),
+    opt!("SMPP_GSM_Transcodes_To", SEND, Str, Some("ISO-8859-1"), SMPP, "Charset of GSM MO text in email."),
+    opt!("SMPP_SMS_Data_No_BOM", SEND, Bool, Some("true"), SMPP, "UCS-2 without BOM."),
+    opt!("SMPP_Max_Sms_Message_Size", SEND, Int, Some("160"), SMPP, "Max MT text size."),
+    opt!("SMPP_Sms_Segment_Size", SEND, Int, Some("160"), SMPP, "Max segment size."),
+    opt!("SMPP_Sms_Segment_Boundary", SEND, Bool, Some("false"), SMPP, "Split before whitespace."),
+    opt!("SMPP_Max_Sms_From_Size", SEND, Int, Some("0"), SMPP, "Sender prefix size in MT text."),
+    opt!("SMPP_Max_Sms_Subject_Size", SEND, Int, Some("10"), SMPP, "Subject size in MT text."),
+    opt!("SMPP_Use_Interworking_Parse", SEND, Bool, Some("true"), SMPP, "Parse `addr(subject) text` on MO."),
+    opt!("SMPP_Use_Reverse_Address_Mappings", SEND, Bool, Some("true"), SMPP, "Reverse address mappings."),
+    opt!("SMPP_RAM_Cache", SEND, Str, Some("ram"), SMPP, "Reverse mapping cache."),
+    opt!("SMPP_RAM_Expiration", SEND, Int, Some("300"), SMPP, "Reverse mapping lifetime (minutes)."),
+    opt!("SMPP_RAM_Query_Lookup", SEND, Str, None, SMPP, "Reverse mapping look-up query."),
+    opt!("SMPP_RAM_Query_New", SEND, Str, None, SMPP, "Reverse mapping insert query."),
+    opt!("SMPP_RAM_Query_Update", SEND, Str, None, SMPP, "Reverse mapping update query."),
+    opt!("SMPP_Default_Email_Address", SEND, Str, None, SMPP, "Last-resort MO recipient."),
+    opt!("SMPP_Default_Email_From_Domain", SEND, Str, None, SMPP, "Domain of MO From addresses."),
+    opt!("SMPP_Registered_Delivery", SEND, List, None, SMPP, "registered_delivery flags."),
+    opt!("SMPP_Notify_Deliver_Receipt", SEND, List, None, SMPP, "Receipt states mailed to the sender."),
+    opt!("SMPP_Submit_Response_Message_ID_Format", SEND, Str, Some("String"), SMPP, "Message id format in submit_sm_resp."),
+    opt!("SMPP_Delivery_Receipt_Message_ID_Format", SEND, Str, Some("String"), SMPP, "Message id format in receipts."),
+    opt!("SMPP_Submit_Tracking_Cache", G, Str, Some("ecdb"), SMPP, "Submission tracking cache."),
+    opt!("SMPP_Submit_Tracking_Schema", G, Str, Some("smpp"), SMPP, "Submission tracking schema."),
+    opt!("SMPP_Vendor_TLV_Table", SEND, Path, None, SMPP, "Vendor TLV CSV."),
+    opt!("SMPP_Vendor_Command_Status_Table", SEND, Path, None, SMPP, "Vendor command_status CSV."),
     // ---- MM7 (§2.2) ----------------------------------------------------------------------------
     opt!("MM7_MMSC_Server", GD, Str, None, MM7, "MMSC host."),
     opt!("MM7_MMSC_Port", GD, Int, Some("8080"), MM7, "MMSC port."),
-    opt!(
-        "MM7_MMSC_Path",
-        GD,
-        Str,
-        Some("/"),
-        MM7,
-        "MMSC request path."
-    ),
-    opt!(
-        "MM7_HTTP_Auth_User",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "Basic auth user."
-    ),
-    opt!(
-        "MM7_HTTP_Auth_Password",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "Basic auth password."
-    ),
-    opt!(
-        "MM7_Inactivity_Timer",
-        SEND,
-        Seconds,
-        Some("300"),
-        MM7,
-        "Idle MM7 connection lifetime."
-    ),
-    opt!(
-        "MM7_Response_Timer",
-        SEND,
-        Seconds,
-        Some("10"),
-        MM7,
-        "MM7 response timeout."
-    ),
-    opt!(
-        "MM7_Version",
-        SEND,
-        Str,
-        Some("6.8.0"),
-        MM7,
-        "MM7Version element."
-    ),
+    opt!("MM7_MMSC_Path", GD, Str, Some("/"), MM7, "MMSC request path."),
+    opt!("MM7_HTTP_Auth_User", SEND, Str, None, MM7, "Basic auth user."),
+    opt!("MM7_HTTP_Auth_Password", SEND, Str, None, MM7, "Basic auth password."),
+    opt!("MM7_Inactivity_Timer", SEND, Seconds, Some("300"), MM7, "Idle MM7 connection lifetime."),
+    opt!("MM7_Response_Timer", SEND, Seconds, Some("10"), MM7, "MM7 response timeout."),
+    opt!("MM7_Version", SEND, Str, Some("6.8.0"), MM7, "MM7Version element."),
     opt!("MM7_XML_Schema", SEND, Str, None, MM7, "MM7 namespace URI."),
-    opt!(
-        "MM7_Namespace",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "MM7 namespace prefix."
-    ),
-    opt!(
-        "MM7_Use_Namespace_In_Body",
-        SEND,
-        Bool,
-        Some("false"),
-        MM7,
-        "Prefix body elements."
-    ),
-    opt!(
-        "MM7_SOAP_Env",
-        SEND,
-        Str,
-        Some("env"),
-        MM7,
-        "SOAP envelope prefix."
-    ),
-    opt!(
-        "MM7_SOAP_Attachment_Simple_MIME",
-        SEND,
-        Bool,
-        Some("true"),
-        MM7,
-        "Plain text/plain attachment."
-    ),
+    opt!("MM7_Namespace", SEND, Str, None, MM7, "MM7 namespace prefix."),
+    opt!("MM7_Use_Namespace_In_Body", SEND, Bool, Some("false"), MM7, "Prefix body elements."),
+    opt!("MM7_SOAP_Env", SEND, Str, Some("env"), MM7, "SOAP envelope prefix."),
+    opt!("MM7_SOAP_Attachment_Simple_MIME", SEND, Bool, Some("true"), MM7, "Plain text/plain attachment."),
     opt!("MM7_VASPID", SEND, Str, None, MM7, "VASPID."),
-    opt!(
-        "MM7_VASID",
-        SEND,
-        Str,
-        Some("MessageSystems-VASID"),
-        MM7,
-        "VASID."
-    ),
-    opt!(
-        "MM7_Sender_Address",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "SenderAddress XML."
-    ),
+    opt!("MM7_VASID", SEND, Str, Some("MessageSystems-VASID"), MM7, "VASID."),
+    opt!("MM7_Sender_Address", SEND, Str, None, MM7, "SenderAddress XML."),
     opt!("MM7_Service_Code", SEND, Str, None, MM7, "ServiceCode."),
     opt!("MM7_Message_Class", SEND, Str, None, MM7, "MessageClass."),
-    opt!(
-        "MM7_Delivery_Report",
-        SEND,
-        Bool,
-        Some("false"),
-        MM7,
-        "Request delivery reports."
-    ),
-    opt!(
-        "MM7_Read_Reply",
-        SEND,
-        Bool,
-        Some("false"),
-        MM7,
-        "Request read replies."
-    ),
-    opt!(
-        "MM7_Reply_Charging",
-        SEND,
-        Bool,
-        Some("false"),
-        MM7,
-        "Reply charging."
-    ),
-    opt!(
-        "MM7_Reply_Charging_Size",
-        SEND,
-        Int,
-        Some("0"),
-        MM7,
-        "replyChargingSize."
-    ),
+    opt!("MM7_Delivery_Report", SEND, Bool, Some("false"), MM7, "Request delivery reports."),
+    opt!("MM7_Read_Reply", SEND, Bool, Some("false"), MM7, "Request read replies."),
+    opt!("MM7_Reply_Charging", SEND, Bool, Some("false"), MM7, "Reply charging."),
+    opt!("MM7_Reply_Charging_Size", SEND, Int, Some("0"), MM7, "replyChargingSize."),
     opt!("MM7_Reply_Deadline", SEND, Str, None, MM7, "replyDeadline."),
-    opt!(
-        "MM7_Number_Prefix",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "Prefix of Number recipients."
-    ),
-    opt!(
-        "MM7_Request_IE_Extended",
-        SEND,
-        Str,
-        None,
-        MM7,
-        "Raw XML appended to requests."
-    ),
-    opt!(
-        "MM7_Submit_Tracking_Cache",
-        G,
-        Str,
-        Some("ecdb"),
-        MM7,
-        "Delivery-time tracking cache."
-    ),
-    opt!(
-        "MM7_Submit_Tracking_Schema",
-        G,
-        Str,
-        Some("mm7"),
-        MM7,
-        "Delivery-time tracking schema."
-    ),
-    opt!(
-        "MM7_MStore_Save_Message",
-        SEND,
-        Bool,
-        Some("true"),
-        MM7,
-        "Save MT for resubmission."
-    ),
-    opt!(
-        "MM7_MStore_Bucket_Use_Shortcode",
-        G,
-        Bool,
-        Some("true"),
-        MM7,
-        "mstore bucket naming."
-    ),
+    opt!("MM7_Number_Prefix", SEND, Str, None, MM7, "Prefix of Number recipients."),
+    opt!("MM7_Request_IE_Extended", SEND, Str, None, MM7, "Raw XML appended to requests."),
+    opt!("MM7_Submit_Tracking_Cache", G, Str, Some("ecdb"), MM7, "Delivery-time tracking cache."),
+    opt!("MM7_Submit_Tracking_Schema", G, Str, Some("mm7"), MM7, "Delivery-time tracking schema."),
+    opt!("MM7_MStore_Save_Message", SEND, Bool, Some("true"), MM7, "Save MT for resubmission."),
+    opt!("MM7_MStore_Bucket_Use_Shortcode", G, Bool, Some("true"), MM7, "mstore bucket naming."),
 ];
 
+#[rustfmt::skip]
 pub static STANZAS: &[StanzaDef] = &[
-    StanzaDef {
-        kind: "domain",
-        named: true,
-        doc: "Options for mail to one domain (global, or inside a binding or binding_group).",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "binding",
-        named: true,
-        doc: "A named binding (source address and policy); may hold domain stanzas.",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "binding_group",
-        named: true,
-        doc: "A group of bindings; may hold binding and domain stanzas.",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "ESMTP_Listener",
-        named: false,
-        doc: "The SMTP listener; holds Listen and Peer stanzas.",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "Listen",
-        named: true,
-        doc: "One listening socket of a listener (`\"127.0.0.1:2525\"`, `\":25\"`, `\"[::1]:25\"`).",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "Peer",
-        named: true,
-        doc: "Options for clients in an IP/CIDR range (inside a listener or Listen).",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "ec_logger",
-        named: true,
-        doc: "A core logger instance: mainlog, paniclog, heartbeat.",
-        status: Yes,
-    },
-    StanzaDef {
-        kind: "host",
-        named: true,
-        doc: "Per-host options.",
-        status: LATER,
-    },
-    StanzaDef {
-        kind: "Control_Listener",
-        named: false,
-        doc: "Console and admin listener.",
-        status: NotYet("the console arrives with issue #6"),
-    },
-    StanzaDef {
-        kind: "HTTP_Listener",
-        named: false,
-        doc: "HTTP listener for MM7.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "ECStream_Listener",
-        named: false,
-        doc: "Momentum's ECStream protocol.",
-        status: NotYet("ECStream is not supported by Impulse"),
-    },
-    StanzaDef {
-        kind: "smpp",
-        named: false,
-        doc: "SMPP module.",
-        status: SMPP,
-    },
-    StanzaDef {
-        kind: "smpp_logger",
-        named: true,
-        doc: "SMPP log.",
-        status: SMPP,
-    },
-    StanzaDef {
-        kind: "smpp_bounce_logger",
-        named: true,
-        doc: "SMPP bounce log.",
-        status: SMPP,
-    },
-    StanzaDef {
-        kind: "Datasource",
-        named: true,
-        doc: "Datasource for reverse address mappings.",
-        status: SMPP,
-    },
-    StanzaDef {
-        kind: "mm7",
-        named: false,
-        doc: "MM7 client module.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "mm7_serv",
-        named: false,
-        doc: "MM7 server module.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "mms_logger",
-        named: true,
-        doc: "MMS log.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "mms_bounce_logger",
-        named: true,
-        doc: "MMS bounce log.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "httpsrv",
-        named: false,
-        doc: "HTTP server module.",
-        status: MM7,
-    },
-    StanzaDef {
-        kind: "mstore",
-        named: false,
-        doc: "Riak message store.",
-        status: NotYet("mstore (Riak) is not supported by Impulse"),
-    },
-    StanzaDef {
-        kind: "pathway",
-        named: true,
-        doc: "Receiving pathway.",
-        status: LATER,
-    },
-    StanzaDef {
-        kind: "pathway_group",
-        named: true,
-        doc: "Receiving pathway group.",
-        status: LATER,
-    },
-    StanzaDef {
-        kind: "scriptlet",
-        named: true,
-        doc: "Lua policy scripts.",
-        status: NotYet("Lua policy is not supported by Impulse"),
-    },
+    StanzaDef { kind: "domain", named: true, doc: "Options for mail to one domain (global, or inside a binding or binding_group).", status: Yes, },
+    StanzaDef { kind: "binding", named: true, doc: "A named binding (source address and policy); may hold domain stanzas.", status: Yes, },
+    StanzaDef { kind: "binding_group", named: true, doc: "A group of bindings; may hold binding and domain stanzas.", status: Yes, },
+    StanzaDef { kind: "ESMTP_Listener", named: false, doc: "The SMTP listener; holds Listen and Peer stanzas.", status: Yes, },
+    StanzaDef { kind: "Listen", named: true, doc: "One listening socket of a listener (`\"127.0.0.1:2525\"`, `\":25\"`, `\"[::1]:25\"`).", status: Yes, },
+    StanzaDef { kind: "Peer", named: true, doc: "Options for clients in an IP/CIDR range (inside a listener or Listen).", status: Yes, },
+    StanzaDef { kind: "ec_logger", named: true, doc: "A core logger instance: mainlog, paniclog, heartbeat.", status: Yes, },
+    StanzaDef { kind: "host", named: true, doc: "Per-host options.", status: LATER, },
+    StanzaDef { kind: "Control_Listener", named: false, doc: "Console and admin listener.", status: NotYet("the console arrives with issue #6"), },
+    StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7.", status: MM7, },
+    StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
+    StanzaDef { kind: "smpp", named: false, doc: "SMPP module.", status: SMPP, },
+    StanzaDef { kind: "smpp_logger", named: true, doc: "SMPP log.", status: SMPP, },
+    StanzaDef { kind: "smpp_bounce_logger", named: true, doc: "SMPP bounce log.", status: SMPP, },
+    StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: SMPP, },
+    StanzaDef { kind: "mm7", named: false, doc: "MM7 client module.", status: MM7, },
+    StanzaDef { kind: "mm7_serv", named: false, doc: "MM7 server module.", status: MM7, },
+    StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: MM7, },
+    StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: MM7, },
+    StanzaDef { kind: "httpsrv", named: false, doc: "HTTP server module.", status: MM7, },
+    StanzaDef { kind: "mstore", named: false, doc: "Riak message store.", status: NotYet("mstore (Riak) is not supported by Impulse"), },
+    StanzaDef { kind: "pathway", named: true, doc: "Receiving pathway.", status: LATER, },
+    StanzaDef { kind: "pathway_group", named: true, doc: "Receiving pathway group.", status: LATER, },
+    StanzaDef { kind: "scriptlet", named: true, doc: "Lua policy scripts.", status: NotYet("Lua policy is not supported by Impulse"), },
 ];
 
 /// Finds an option by name, case-insensitively.

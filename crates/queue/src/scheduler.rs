@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_spool::{
-    Destination, Lease, MessageId, Millis, Outcome, Spool, StoredMessage, now_millis,
+    Destination, Lease, LeasedMessage, Millis, Outcome, Spool, SpoolError, StoredMessage,
+    now_millis,
 };
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -20,10 +21,8 @@ const LOW_WATER: usize = 64;
 /// work it was not told about (a safety net; normal work arrives through [`Handle`]).
 const RESCAN: Duration = Duration::from_secs(30);
 
-struct Job {
-    message: MessageId,
-    leases: Vec<Lease>,
-}
+/// The leased recipients of one message, delivered together.
+type Job = LeasedMessage;
 
 #[derive(Default)]
 struct DestState {
@@ -189,8 +188,7 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     }
 
     async fn refill(&self, dq: &DestQueue, now: Millis) {
-        let spool = &self.shared.spool;
-        let leases = match spool.lease_due(&dq.dest, now, BATCH).await {
+        let leased = match self.shared.spool.lease_due(&dq.dest, now, BATCH).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(domain = %dq.dest.domain, error = %e, "leasing from the spool failed");
@@ -198,27 +196,10 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
                 return;
             }
         };
-        let full = leases.len() == BATCH;
-        let next_due = if full {
-            Some(now)
-        } else {
-            spool.next_due(&dq.dest).await.unwrap_or(Some(now + 1000))
-        };
         let mut st = dq.state();
-        st.next_due = next_due;
-        st.leased += leases.len();
-        // Recipients of one message travel together (one transaction per connection).
-        let mut by_message: Vec<Job> = Vec::new();
-        for lease in leases {
-            match by_message.iter_mut().find(|j| j.message == lease.message) {
-                Some(job) => job.leases.push(lease),
-                None => by_message.push(Job {
-                    message: lease.message,
-                    leases: vec![lease],
-                }),
-            }
-        }
-        st.jobs.extend(by_message);
+        st.next_due = leased.next_due;
+        st.leased += leased.recipients();
+        st.jobs.extend(leased.messages);
         drop(st);
         dq.work.notify_waiters();
     }
@@ -287,31 +268,10 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
     job: Job,
 ) -> bool {
     let now = now_millis();
-    let message = match shared.spool.load(job.message).await {
+    let message = match job.message {
         Ok(m) => m,
         Err(e) => {
-            tracing::error!(message = %job.message, error = %e, "spool record unreadable; quarantined");
-            let reason = e.to_string();
-            let attempt = Attempt {
-                verdict: Verdict::Temporary,
-                response: reason.clone(),
-                remote: None,
-                stage: 0,
-            };
-            let outcomes: Vec<(Lease, Attempt, Outcome)> = job
-                .leases
-                .into_iter()
-                .map(|l| {
-                    (
-                        l,
-                        attempt.clone(),
-                        Outcome::Quarantined {
-                            reason: reason.clone(),
-                        },
-                    )
-                })
-                .collect();
-            settle(shared, None, outcomes).await;
+            quarantine(shared, job.leases, e).await;
             return true;
         }
     };
@@ -344,13 +304,17 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 results.extend(live.into_iter().map(|l| (l, attempt.clone())));
                 finish(shared, policy, Some(&message), results).await;
                 while let Some(other) = dq.pop() {
-                    let pairs = other
-                        .leases
-                        .into_iter()
-                        .map(|l| (l, attempt.clone()))
-                        .collect();
-                    let msg = shared.spool.load(other.message).await.ok();
-                    finish(shared, policy, msg.as_ref(), pairs).await;
+                    match other.message {
+                        Ok(m) => {
+                            let pairs = other
+                                .leases
+                                .into_iter()
+                                .map(|l| (l, attempt.clone()))
+                                .collect();
+                            finish(shared, policy, Some(&m), pairs).await;
+                        }
+                        Err(e) => quarantine(shared, other.leases, e).await,
+                    }
                 }
                 return false;
             }
@@ -382,6 +346,35 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
     }
     finish(shared, policy, Some(&message), results).await;
     true
+}
+
+/// Sets aside the recipients of a message whose record could not be read.
+async fn quarantine<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    leases: Vec<Lease>,
+    error: SpoolError,
+) {
+    let reason = error.to_string();
+    tracing::error!(error = %reason, "spool record unreadable; quarantined");
+    let attempt = Attempt {
+        verdict: Verdict::Temporary,
+        response: reason.clone(),
+        remote: None,
+        stage: 0,
+    };
+    let outcomes = leases
+        .into_iter()
+        .map(|l| {
+            (
+                l,
+                attempt.clone(),
+                Outcome::Quarantined {
+                    reason: reason.clone(),
+                },
+            )
+        })
+        .collect();
+    settle(shared, None, outcomes).await;
 }
 
 async fn finish<S: Spool, C: Connector, P: Policy, O: Observer>(

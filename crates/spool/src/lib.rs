@@ -89,6 +89,27 @@ pub struct Lease {
     pub received_at: Millis,
 }
 
+/// The leased recipients of one message, with the message itself.
+#[derive(Debug)]
+pub struct LeasedMessage {
+    pub message: Result<Arc<StoredMessage>, SpoolError>,
+    pub leases: Vec<Lease>,
+}
+
+/// What one lease call returns.
+#[derive(Debug, Default)]
+pub struct Leased {
+    pub messages: Vec<LeasedMessage>,
+    /// Earliest due time of the destination's recipients still queued after this lease.
+    pub next_due: Option<Millis>,
+}
+
+impl Leased {
+    pub fn recipients(&self) -> usize {
+        self.messages.iter().map(|m| m.leases.len()).sum()
+    }
+}
+
 /// A message's content and envelope sender.
 #[derive(Clone, Debug)]
 pub struct StoredMessage {
@@ -176,13 +197,15 @@ pub trait Spool: Send + Sync + 'static {
         msg: NewMessage,
     ) -> impl Future<Output = Result<MessageId, SpoolError>> + Send;
 
-    /// Leases up to `limit` recipients of `dest` due at or before `now`, oldest due first.
+    /// Leases up to `limit` recipients of `dest` due at or before `now`, oldest due first,
+    /// grouped by message with each message's content (or why it could not be read), and the
+    /// earliest due time of what is still queued for `dest`.
     fn lease_due(
         &self,
         dest: &Destination,
         now: Millis,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Lease>, SpoolError>> + Send;
+    ) -> impl Future<Output = Result<Leased, SpoolError>> + Send;
 
     /// Records outcomes; delivered and failed recipients leave the spool, and a message leaves
     /// with its last recipient. All outcomes of one call commit together.

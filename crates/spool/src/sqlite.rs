@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Destination, DestinationDue, Lease, MessageId, Millis, NewMessage, Outcome, RecipientId,
-    RecipientInfo, RecipientState, Spool, SpoolError, StoredMessage,
+    Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
+    Outcome, RecipientId, RecipientInfo, RecipientState, Spool, SpoolError, StoredMessage,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -58,7 +58,7 @@ enum Request {
         Destination,
         Millis,
         usize,
-        oneshot::Sender<Result<Vec<Lease>, SpoolError>>,
+        oneshot::Sender<Result<Leased, SpoolError>>,
     ),
     Record(
         Vec<(RecipientId, Outcome)>,
@@ -163,12 +163,28 @@ impl SqliteSpool {
 }
 
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
+    let mut full_sync = true;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(r) => group.push(r),
                 Err(_) => break,
+            }
+        }
+        // A group that acknowledges a new message commits with its own fsync. A group of only
+        // leases and outcomes does not: the WAL is written in order, so the next fsync makes
+        // it durable too, and if power fails first the worst case is a repeated delivery.
+        let needs_sync = group.iter().any(|r| matches!(r, Request::Enqueue(..)));
+        if needs_sync != full_sync {
+            let pragma = if needs_sync {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            match conn.execute_batch(pragma) {
+                Ok(()) => full_sync = needs_sync,
+                Err(e) => tracing::error!(error = %e, "cannot change the spool's sync mode"),
             }
         }
         apply_group(&mut conn, group);
@@ -182,8 +198,8 @@ enum Answer {
         Result<MessageId, SpoolError>,
     ),
     Lease(
-        oneshot::Sender<Result<Vec<Lease>, SpoolError>>,
-        Result<Vec<Lease>, SpoolError>,
+        oneshot::Sender<Result<Leased, SpoolError>>,
+        Result<Leased, SpoolError>,
     ),
     Record(
         oneshot::Sender<Result<(), SpoolError>>,
@@ -267,7 +283,7 @@ fn lease(
     d: &Destination,
     now: Millis,
     limit: usize,
-) -> Result<Vec<Lease>, SpoolError> {
+) -> Result<Leased, SpoolError> {
     let mut st = conn
         .prepare_cached(
             "SELECT r.id, r.message_id, r.address, r.attempts, m.received_at FROM recipients r \
@@ -288,13 +304,71 @@ fn lease(
         })
         .map_err(storage)?;
     let leases: Vec<Lease> = rows.collect::<Result<_, _>>().map_err(storage)?;
+    let count = leases.len();
     let mut up = conn
         .prepare_cached("UPDATE recipients SET state = 1 WHERE id = ?1")
         .map_err(storage)?;
-    for l in &leases {
+    // Recipients of one message travel together (one transaction per connection).
+    let mut messages: Vec<LeasedMessage> = Vec::new();
+    for l in leases {
         up.execute(params![l.recipient.0]).map_err(storage)?;
+        match messages
+            .iter_mut()
+            .find(|m| m.leases[0].message == l.message)
+        {
+            Some(m) => m.leases.push(l),
+            None => messages.push(LeasedMessage {
+                message: load_message(conn, l.message).map(Arc::new),
+                leases: vec![l],
+            }),
+        }
     }
-    Ok(leases)
+    let next_due = if count == limit {
+        Some(now)
+    } else {
+        conn.prepare_cached(
+            "SELECT min(due) FROM recipients WHERE state = 0 AND domain = ?1 AND binding = ?2",
+        )
+        .and_then(|mut st| st.query_row(params![d.domain, d.binding], |r| r.get(0)))
+        .map_err(storage)?
+    };
+    Ok(Leased { messages, next_due })
+}
+
+/// Reads one message; a missing or damaged record is `Unreadable`, for quarantine.
+fn load_message(c: &Connection, id: MessageId) -> Result<StoredMessage, SpoolError> {
+    let row = c
+        .prepare_cached(
+            "SELECT sender, body, peer, protocol, received_at FROM messages WHERE id = ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![id.0], |r| {
+                Ok((
+                    r.get::<_, String>(0),
+                    r.get::<_, Vec<u8>>(1),
+                    r.get::<_, String>(2),
+                    r.get::<_, String>(3),
+                    r.get::<_, i64>(4),
+                ))
+            })
+            .optional()
+        })
+        .map_err(storage)?;
+    let Some((sender, body, peer, protocol, received_at)) = row else {
+        return Err(SpoolError::Unreadable(
+            id,
+            "message record is missing".into(),
+        ));
+    };
+    let bad = |what: &str, e: rusqlite::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
+    Ok(StoredMessage {
+        id,
+        sender: sender.map_err(|e| bad("sender", e))?,
+        body: body.map_err(|e| bad("body", e))?.into(),
+        peer: peer.unwrap_or_default(),
+        protocol: protocol.unwrap_or_default(),
+        received_at: received_at.unwrap_or(0),
+    })
 }
 
 fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), SpoolError> {
@@ -378,7 +452,7 @@ impl Spool for SqliteSpool {
         dest: &Destination,
         now: Millis,
         limit: usize,
-    ) -> Result<Vec<Lease>, SpoolError> {
+    ) -> Result<Leased, SpoolError> {
         let dest = dest.clone();
         self.write(|tx| Request::Lease(dest, now, limit, tx)).await
     }
@@ -388,42 +462,7 @@ impl Spool for SqliteSpool {
     }
 
     async fn load(&self, id: MessageId) -> Result<StoredMessage, SpoolError> {
-        self.read(move |c| {
-            let row = c
-                .prepare_cached(
-                    "SELECT sender, body, peer, protocol, received_at FROM messages WHERE id = ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![id.0], |r| {
-                        Ok((
-                            r.get::<_, String>(0),
-                            r.get::<_, Vec<u8>>(1),
-                            r.get::<_, String>(2),
-                            r.get::<_, String>(3),
-                            r.get::<_, i64>(4),
-                        ))
-                    })
-                    .optional()
-                })
-                .map_err(storage)?;
-            let Some((sender, body, peer, protocol, received_at)) = row else {
-                return Err(SpoolError::Unreadable(
-                    id,
-                    "message record is missing".into(),
-                ));
-            };
-            let bad =
-                |what: &str, e: rusqlite::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
-            Ok(StoredMessage {
-                id,
-                sender: sender.map_err(|e| bad("sender", e))?,
-                body: body.map_err(|e| bad("body", e))?.into(),
-                peer: peer.unwrap_or_default(),
-                protocol: protocol.unwrap_or_default(),
-                received_at: received_at.unwrap_or(0),
-            })
-        })
-        .await
+        self.read(move |c| load_message(c, id)).await
     }
 
     async fn destinations(&self) -> Result<Vec<DestinationDue>, SpoolError> {

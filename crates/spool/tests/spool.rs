@@ -3,9 +3,13 @@
 //! an unreadable record is reported instead of stopping anything.
 
 use impulse_spool::{
-    Destination, MessageId, NewMessage, NewRecipient, Outcome, RecipientState, Spool, SpoolError,
-    SqliteSpool,
+    Destination, Lease, Leased, MessageId, NewMessage, NewRecipient, Outcome, RecipientState,
+    Spool, SpoolError, SqliteSpool,
 };
+
+fn flat(l: Leased) -> Vec<Lease> {
+    l.messages.into_iter().flat_map(|m| m.leases).collect()
+}
 
 fn dest(d: &str) -> Destination {
     Destination {
@@ -68,25 +72,38 @@ async fn enqueue_lease_and_outcomes() {
     );
 
     // Not yet due before the reception time; due after it.
-    assert!(
-        spool
-            .lease_due(&dest("one.example"), 999, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let leases = spool
+    let early = spool
+        .lease_due(&dest("one.example"), 999, 10)
+        .await
+        .unwrap();
+    assert_eq!((early.recipients(), early.next_due), (0, Some(1000)));
+    let leased = spool
         .lease_due(&dest("one.example"), 1000, 10)
         .await
         .unwrap();
+    assert_eq!(
+        leased.messages.len(),
+        1,
+        "both recipients come with their one message"
+    );
+    assert_eq!(
+        &*leased.messages[0].message.as_ref().unwrap().body,
+        b"Subject: hi\r\n\r\nhello\r\n"
+    );
+    assert_eq!(
+        leased.next_due, None,
+        "nothing else queued for the destination"
+    );
+    let leases = flat(leased);
     assert_eq!(leases.len(), 2);
     // Leased recipients are not leased twice.
-    assert!(
+    assert_eq!(
         spool
             .lease_due(&dest("one.example"), 5000, 10)
             .await
             .unwrap()
-            .is_empty()
+            .recipients(),
+        0
     );
 
     spool
@@ -158,14 +175,14 @@ async fn leased_work_resumes_after_a_crash() {
                 .lease_due(&dest("one.example"), 10, 10)
                 .await
                 .unwrap()
-                .len(),
+                .recipients(),
             1
         );
         // Dropped without recording an outcome, as a killed process would.
     }
     let (spool, resumed) = SqliteSpool::open(dir.path()).unwrap();
     assert_eq!(resumed, 1);
-    let again = spool.lease_due(&dest("one.example"), 10, 10).await.unwrap();
+    let again = flat(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap());
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].message, id);
 }
@@ -238,8 +255,20 @@ async fn unreadable_record_is_reported_and_quarantined() {
         "{err}"
     );
     assert!(spool.load(good).await.is_ok());
-    let leases = spool.lease_due(&dest("one.example"), 10, 10).await.unwrap();
-    let bad_lease = leases.iter().find(|l| l.message == bad).unwrap();
+    let leased = spool.lease_due(&dest("one.example"), 10, 10).await.unwrap();
+    let bad_entry = leased
+        .messages
+        .iter()
+        .find(|m| m.leases[0].message == bad)
+        .unwrap();
+    assert!(matches!(bad_entry.message, Err(SpoolError::Unreadable(id, _)) if id == bad));
+    assert!(
+        leased
+            .messages
+            .iter()
+            .any(|m| m.leases[0].message == good && m.message.is_ok())
+    );
+    let bad_lease = &bad_entry.leases[0];
     spool
         .record(vec![(
             bad_lease.recipient,
@@ -251,12 +280,13 @@ async fn unreadable_record_is_reported_and_quarantined() {
         .unwrap();
     let info = spool.inspect(bad).await.unwrap();
     assert_eq!(info[0].state, RecipientState::Quarantined);
-    assert!(
+    assert_eq!(
         spool
             .lease_due(&dest("one.example"), 10_000, 10)
             .await
             .unwrap()
-            .is_empty(),
+            .recipients(),
+        0,
         "quarantined is never leased"
     );
 }

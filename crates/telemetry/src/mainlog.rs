@@ -1,10 +1,11 @@
-//! The mainlog writer: records are formatted by the caller's thread and appended by one writer
-//! thread, which flushes whenever it has nothing queued, so a burst costs one write.
+//! The mainlog writer: records are formatted by the caller's thread into a shared buffer, and
+//! one writer thread appends the buffer to the file every `FLUSH_EVERY`. Logging a record is a
+//! short uncontended lock, never a thread wake-up per record.
 
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,9 @@ pub struct Failure<'a> {
     pub error: &'a str,
 }
 
+/// How long a record may wait in memory before it is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -67,9 +71,14 @@ fn split(addr: &str) -> (String, String) {
     }
 }
 
+struct Inner {
+    buf: Mutex<Vec<u8>>,
+    file: Mutex<File>,
+}
+
 #[derive(Clone)]
 pub struct Mainlog {
-    tx: mpsc::Sender<String>,
+    inner: Arc<Inner>,
 }
 
 impl Mainlog {
@@ -79,38 +88,61 @@ impl Mainlog {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let (tx, rx) = mpsc::channel::<String>();
+        let log = Mainlog {
+            inner: Arc::new(Inner {
+                buf: Mutex::new(Vec::with_capacity(64 * 1024)),
+                file: Mutex::new(file),
+            }),
+        };
+        let weak = Arc::downgrade(&log.inner);
+        let beat_every = heartbeat.filter(|d| !d.is_zero());
         thread::Builder::new()
             .name("mainlog".into())
             .spawn(move || {
-                let mut out = BufWriter::with_capacity(64 * 1024, file);
-                while let Ok(line) = rx.recv() {
-                    let _ = out.write_all(line.as_bytes());
-                    while let Ok(more) = rx.try_recv() {
-                        let _ = out.write_all(more.as_bytes());
+                let mut since_beat = Duration::ZERO;
+                // Runs while any handle exists; the last handle's drop does the final flush.
+                loop {
+                    thread::sleep(FLUSH_EVERY);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let log = Mainlog { inner };
+                    since_beat += FLUSH_EVERY;
+                    if let Some(every) = beat_every
+                        && since_beat >= every
+                    {
+                        since_beat = Duration::ZERO;
+                        log.write(format!("{}@@@@M1\n", now()));
                     }
-                    let _ = out.flush();
+                    log.flush();
                 }
             })?;
-        let log = Mainlog { tx };
-        if let Some(every) = heartbeat.filter(|d| !d.is_zero()) {
-            let beat = log.clone();
-            thread::Builder::new()
-                .name("mainlog-heartbeat".into())
-                .spawn(move || {
-                    loop {
-                        thread::sleep(every);
-                        if beat.tx.send(format!("{}@@@@M1\n", now())).is_err() {
-                            return;
-                        }
-                    }
-                })?;
-        }
         Ok(log)
     }
 
+    /// Writes every buffered record to the file now.
+    pub fn flush(&self) {
+        let pending = std::mem::take(
+            &mut *self
+                .inner
+                .buf
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if !pending.is_empty() {
+            let _ = self
+                .inner
+                .file
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .write_all(&pending);
+        }
+    }
+
     fn write(&self, line: String) {
-        let _ = self.tx.send(line);
+        self.inner
+            .buf
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(line.as_bytes());
     }
 
     /// `ts@msgid@batchid@connid@R@rcpt_local@rcpt_domain@sender_local@sender_domain@peer_ip@size@protocol@binding_group@binding`
@@ -165,5 +197,16 @@ impl Mainlog {
             field(f.remote),
             text(f.error)
         ));
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let pending = std::mem::take(self.buf.get_mut().unwrap_or_else(PoisonError::into_inner));
+        let _ = self
+            .file
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write_all(&pending);
     }
 }

@@ -22,6 +22,8 @@ use crate::reply::Reply;
 /// Longest command line accepted. RFC 5321 §4.5.3.1.4 sets 512 octets; extensions (SIZE, BODY,
 /// SMTPUTF8, ORCPT...) push real clients past it, so allow 4 KiB before answering 500.
 const MAX_COMMAND_LINE: usize = 4096;
+/// Spare room kept in the read buffer before each read.
+const READ_CHUNK: usize = 16 * 1024;
 /// Body bytes fed at once when a line has no end in sight.
 const DATA_CHUNK: usize = 64 * 1024;
 
@@ -175,6 +177,9 @@ async fn connection<I: Inbound>(
             let _ = wr.shutdown().await;
             return Ok(());
         }
+        // `read_buf` reads only into spare capacity, which `split_to` keeps taking away: make
+        // room first, or reads shrink to a few dozen bytes each.
+        buf.reserve(READ_CHUNK);
         let read = tokio::select! {
             r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
             _ = shutdown.changed() => {
