@@ -139,7 +139,9 @@ fn expiry_fails_the_message_and_bounces() {
     assert!(dsn.contains("X-Envelope-To: alice@example.org"));
     assert!(dsn.contains("Status: 5.4.7"), "{dsn}");
     assert!(dsn.contains("exceeded max time without delivery"), "{dsn}");
-    wait_for("P record", Duration::from_secs(5), || imp.mainlog().contains("@P@"));
+    wait_for("P record", Duration::from_secs(5), || {
+        imp.mainlog().contains("@P@")
+    });
     let log = imp.mainlog();
     assert!(
         log.lines().filter(|l| l.contains("@T@")).count() >= 2,
