@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod pdu;
+pub mod text;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};

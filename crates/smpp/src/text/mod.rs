@@ -1,0 +1,304 @@
+//! SMS text: encodings selected by data_coding, segmentation that never splits a GSM escape
+//! pair or a UTF-16 surrogate pair, and concatenation by UDH or SAR TLVs.
+
+pub mod gsm;
+mod reassembly;
+
+pub use reassembly::{Part, Reassembled, Reassembler};
+
+/// How the text of a short message is encoded (SMPP 3.4 §5.2.19).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// data_coding 0 with the GSM 03.38 default alphabet, one septet per octet.
+    Gsm7,
+    /// data_coding 1 (IA5 / ASCII).
+    Ascii,
+    /// data_coding 3 (ISO-8859-1).
+    Latin1,
+    /// data_coding 8 (UCS-2, sent as UTF-16BE).
+    Ucs2,
+}
+
+impl Coding {
+    pub fn data_coding(self) -> u8 {
+        match self {
+            Coding::Gsm7 => 0,
+            Coding::Ascii => 1,
+            Coding::Latin1 => 3,
+            Coding::Ucs2 => 8,
+        }
+    }
+
+    /// What a segment may hold, in this coding's units (septets, octets or UTF-16 code
+    /// units): alone, and with a 6-octet concatenation UDH in front.
+    pub fn limits(self) -> (usize, usize) {
+        match self {
+            Coding::Gsm7 => (160, 153),
+            Coding::Ascii | Coding::Latin1 => (140, 134),
+            Coding::Ucs2 => (70, 67),
+        }
+    }
+
+    /// Units of one character, or `None` when the coding cannot carry it.
+    pub fn units(self, c: char) -> Option<usize> {
+        match self {
+            Coding::Gsm7 => gsm::char_septets(c).map(<[u8]>::len),
+            Coding::Ascii => c.is_ascii().then_some(1),
+            Coding::Latin1 => (u32::from(c) <= 0xFF).then_some(1),
+            Coding::Ucs2 => Some(c.len_utf16()),
+        }
+    }
+
+    /// Whether the coding can carry all of `text`.
+    pub fn can_encode(self, text: &str) -> bool {
+        text.chars().all(|c| self.units(c).is_some())
+    }
+
+    /// The octets of `text` in this coding (GSM unpacked), or `None` if it cannot carry it.
+    pub fn encode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            Coding::Gsm7 => gsm::encode_unpacked(text),
+            Coding::Ascii => text.is_ascii().then(|| text.as_bytes().to_vec()),
+            Coding::Latin1 => text
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).ok())
+                .collect(),
+            Coding::Ucs2 => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
+        }
+    }
+}
+
+/// Decodes a short message's octets by data_coding. GSM is read unpacked; UCS-2 as UTF-16BE
+/// (a leading byte-order mark is honoured and removed); unknown codings as Latin-1, which
+/// loses nothing and shows every octet.
+pub fn decode(data_coding: u8, octets: &[u8]) -> String {
+    match data_coding {
+        0 => gsm::decode_unpacked(octets),
+        8 => decode_utf16(octets),
+        1 => octets
+            .iter()
+            .map(|&b| if b < 0x80 { b as char } else { '\u{FFFD}' })
+            .collect(),
+        _ => octets.iter().map(|&b| b as char).collect(),
+    }
+}
+
+fn decode_utf16(octets: &[u8]) -> String {
+    let little = octets.starts_with(&[0xFF, 0xFE]);
+    let body = if octets.starts_with(&[0xFE, 0xFF]) || little {
+        &octets[2..]
+    } else {
+        octets
+    };
+    let units: Vec<u16> = body
+        .chunks_exact(2)
+        .map(|p| {
+            if little {
+                u16::from_le_bytes([p[0], p[1]])
+            } else {
+                u16::from_be_bytes([p[0], p[1]])
+            }
+        })
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Splits `text` into segments of at most `max_units` units each, between characters, so that
+/// no GSM escape pair and no surrogate pair is ever split. With `at_whitespace`, a split is
+/// moved back to just before the last whitespace of the segment when there is one (Momentum's
+/// `SMPP_Sms_Segment_Boundary`). Returns `None` when the coding cannot carry the text.
+pub fn split(
+    text: &str,
+    coding: Coding,
+    max_units: usize,
+    at_whitespace: bool,
+) -> Option<Vec<String>> {
+    let max_units = max_units.max(2);
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let u = coding.units(c)?;
+        if used + u > max_units {
+            let mut carry = String::new();
+            if at_whitespace
+                && let Some(pos) = current.rfind(char::is_whitespace)
+                && pos > 0
+            {
+                carry = current.split_off(pos);
+            }
+            segments.push(std::mem::take(&mut current));
+            used = carry.chars().map(|c| coding.units(c).unwrap_or(1)).sum();
+            current = carry;
+        }
+        current.push(c);
+        used += u;
+    }
+    if !current.is_empty() || segments.is_empty() {
+        segments.push(current);
+    }
+    Some(segments)
+}
+
+/// Segments for a message: one if it fits a single SMS, else pieces sized for the
+/// concatenation method (`udh`: a header takes room in each piece; SAR: it does not).
+pub fn segment(text: &str, coding: Coding, udh: bool, at_whitespace: bool) -> Option<Vec<String>> {
+    let (single, multi) = coding.limits();
+    let total: usize = text
+        .chars()
+        .map(|c| coding.units(c))
+        .sum::<Option<usize>>()?;
+    if total <= single {
+        return Some(vec![text.to_string()]);
+    }
+    split(
+        text,
+        coding,
+        if udh { multi } else { single },
+        at_whitespace,
+    )
+}
+
+/// Concatenation information of one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Concat {
+    pub reference: u16,
+    pub total: u8,
+    pub seq: u8,
+}
+
+/// The concatenation UDH (TS 23.040 §9.2.3.24.1 and .8): 8-bit reference (IEI 0x00) when
+/// `wide` is false, 16-bit (IEI 0x08) when true. Includes the UDH length octet.
+pub fn concat_udh(c: Concat, wide: bool) -> Vec<u8> {
+    if wide {
+        let r = c.reference.to_be_bytes();
+        vec![6, 0x08, 4, r[0], r[1], c.total, c.seq]
+    } else {
+        vec![5, 0x00, 3, c.reference as u8, c.total, c.seq]
+    }
+}
+
+/// Reads a user data header at the start of `short_message` (when esm_class has UDHI):
+/// the concatenation element if there is one, and where the text starts.
+pub fn parse_udh(short_message: &[u8]) -> Option<(Option<Concat>, usize)> {
+    let udhl = *short_message.first()? as usize;
+    let header = short_message.get(1..1 + udhl)?;
+    let mut concat = None;
+    let mut i = 0;
+    while i + 2 <= header.len() {
+        let (iei, len) = (header[i], header[i + 1] as usize);
+        let data = header.get(i + 2..i + 2 + len)?;
+        match (iei, len) {
+            (0x00, 3) => {
+                concat = Some(Concat {
+                    reference: u16::from(data[0]),
+                    total: data[1],
+                    seq: data[2],
+                })
+            }
+            (0x08, 4) => {
+                concat = Some(Concat {
+                    reference: u16::from_be_bytes([data[0], data[1]]),
+                    total: data[2],
+                    seq: data[3],
+                })
+            }
+            _ => {}
+        }
+        i += 2 + len;
+    }
+    Some((concat, 1 + udhl))
+}
+
+/// The esm_class bit saying short_message starts with a user data header.
+pub const ESM_UDHI: u8 = 0x40;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_limits() {
+        assert_eq!(
+            segment(&"a".repeat(160), Coding::Gsm7, true, false)
+                .unwrap()
+                .len(),
+            1
+        );
+        let s = segment(&"a".repeat(161), Coding::Gsm7, true, false).unwrap();
+        assert_eq!(s.iter().map(String::len).collect::<Vec<_>>(), [153, 8]);
+        let s = segment(&"a".repeat(321), Coding::Gsm7, false, false).unwrap();
+        assert_eq!(s.iter().map(String::len).collect::<Vec<_>>(), [160, 160, 1]);
+        assert_eq!(
+            segment(&"я".repeat(70), Coding::Ucs2, true, false)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            segment(&"я".repeat(71), Coding::Ucs2, true, false)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn escape_pairs_and_surrogates_stay_whole() {
+        // 152 plain septets then a euro sign (2 septets): it cannot start at septet 153.
+        let text = "a".repeat(152) + "€" + &"b".repeat(10);
+        let s = segment(&text, Coding::Gsm7, true, false).unwrap();
+        assert_eq!(s[0], "a".repeat(152));
+        assert!(s[1].starts_with('€'));
+        let emoji = "x".repeat(66) + "😀" + "y";
+        let s = split(&emoji, Coding::Ucs2, 67, false).unwrap();
+        assert_eq!(s[0], "x".repeat(66));
+        assert!(s[1].starts_with('😀'));
+    }
+
+    #[test]
+    fn udh_round_trip() {
+        let c = Concat {
+            reference: 0x1234,
+            total: 3,
+            seq: 2,
+        };
+        let mut sm = concat_udh(c, true);
+        sm.extend_from_slice(b"text");
+        assert_eq!(parse_udh(&sm), Some((Some(c), 7)));
+        let small = concat_udh(
+            Concat {
+                reference: 9,
+                total: 2,
+                seq: 1,
+            },
+            false,
+        );
+        assert_eq!(
+            parse_udh(&small),
+            Some((
+                Some(Concat {
+                    reference: 9,
+                    total: 2,
+                    seq: 1
+                }),
+                6
+            ))
+        );
+        assert_eq!(parse_udh(&[9, 0]), None, "header longer than the message");
+    }
+
+    #[test]
+    fn decoding_by_data_coding() {
+        assert_eq!(decode(8, &[0x04, 0x3F, 0xD8, 0x3D, 0xDE, 0x00]), "п😀");
+        assert_eq!(
+            decode(8, &[0xFF, 0xFE, 0x41, 0x00]),
+            "A",
+            "little-endian BOM honoured"
+        );
+        assert_eq!(decode(3, &[0xE9]), "é");
+        assert_eq!(decode(0, &[0x1B, 0x65]), "€");
+        assert_eq!(Coding::Latin1.encode("é"), Some(vec![0xE9]));
+        assert_eq!(Coding::Latin1.encode("€"), None);
+    }
+}
