@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod pdu;
+pub mod receipt;
 pub mod text;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};
