@@ -5,6 +5,7 @@
 
 pub mod pdu;
 pub mod receipt;
+pub mod session;
 pub mod text;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};
