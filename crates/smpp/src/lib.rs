@@ -3,9 +3,11 @@
 //! the ESME session state machine and its tokio driver, and an SMSC simulator.
 #![forbid(unsafe_code)]
 
+pub mod esme;
 pub mod pdu;
 pub mod receipt;
 pub mod session;
+pub mod sim;
 pub mod text;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};

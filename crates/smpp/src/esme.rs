@@ -1,0 +1,403 @@
+//! The tokio driver of an ESME connection: owns the socket and the clock, feeds the
+//! [`Session`], writes its frames (batched: one write per wake-up), and reconnects with
+//! exponential backoff and jitter when the connection ends, so that many gateways restarting
+//! together do not hammer an SMSC in step (field-notes §4.9).
+//!
+//! Applications hold an [`Esme`] handle: `submit` returns the submission's one outcome;
+//! messages from the SMSC arrive as [`Event::Incoming`] with a [`Responder`] that must be used
+//! once the message is safely taken (deliver_sm_resp is sent then, not before).
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::pdu::{CommandStatus, FrameCheck, Pdu, check_frame, decode, encode};
+use crate::session::{Action, CloseReason, Session, SessionConfig, SubmitResult};
+
+/// Reconnection policy.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// Delay before reconnect attempt `n` (1 for the first): doubling, capped, with ±25% jitter.
+    pub fn delay(&self, n: u32, jitter_seed: u64) -> Duration {
+        let base = self
+            .initial
+            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+            .min(self.max);
+        // A spread of ±25% from a cheap hash of the seed: enough to break lock-step.
+        let x = jitter_seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17);
+        let factor = 0.75 + (x % 1000) as f64 / 2000.0;
+        base.mul_f64(factor)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EsmeConfig {
+    /// `host:port` of the SMSC.
+    pub addr: String,
+    pub session: SessionConfig,
+    /// `SMPP_ESME_Max_Bind_Retries`: bind failures in a row before [`Event::BindFailed`].
+    pub max_bind_retries: u32,
+    pub backoff: Backoff,
+    pub connect_timeout: Duration,
+    /// Keep reconnecting after the session ends (persistent connections); otherwise stop.
+    pub reconnect: bool,
+}
+
+/// What happens on the connection, for the application.
+#[derive(Debug)]
+pub enum Event {
+    Bound {
+        smsc_system_id: String,
+    },
+    /// The connection ended; submissions in flight were reported lost.
+    Disconnected {
+        reason: String,
+    },
+    /// The bind failed `max_bind_retries + 1` times in a row; reconnection goes on, slower.
+    BindFailed {
+        status: Option<CommandStatus>,
+    },
+    Throttled,
+    /// A deliver_sm or data_sm from the SMSC.
+    Incoming {
+        frame: crate::pdu::Frame,
+        responder: Responder,
+    },
+}
+
+enum Command {
+    Submit(Pdu, oneshot::Sender<SubmitResult>),
+    Respond(crate::pdu::Frame, CommandStatus),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Answers one incoming message.
+#[derive(Debug)]
+pub struct Responder {
+    frame: Option<crate::pdu::Frame>,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Responder {
+    /// Sends deliver_sm_resp (or data_sm_resp) with `status`.
+    pub fn respond(mut self, status: CommandStatus) {
+        if let Some(f) = self.frame.take() {
+            let _ = self.tx.send(Command::Respond(f, status));
+        }
+    }
+}
+
+impl Drop for Responder {
+    /// A message dropped without an answer is refused temporarily, so the SMSC sends it again.
+    fn drop(&mut self) {
+        if let Some(f) = self.frame.take() {
+            let _ = self
+                .tx
+                .send(Command::Respond(f, CommandStatus::ESME_RX_T_APPN));
+        }
+    }
+}
+
+/// A handle on one (re)connecting ESME connection.
+#[derive(Clone)]
+pub struct Esme {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Esme {
+    /// Starts the connection task.
+    pub fn spawn(cfg: EsmeConfig, events: mpsc::UnboundedSender<Event>) -> Esme {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(cfg, rx, tx.clone(), events));
+        Esme { tx }
+    }
+
+    /// Submits a PDU; resolves with its one outcome.
+    pub async fn submit(&self, pdu: Pdu) -> SubmitResult {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Submit(pdu, tx)).is_err() {
+            return SubmitResult::ConnectionLost;
+        }
+        rx.await.unwrap_or(SubmitResult::ConnectionLost)
+    }
+
+    /// Unbinds cleanly and stops reconnecting.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn run(
+    cfg: EsmeConfig,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    self_tx: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let seed = std::process::id() as u64
+        ^ (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64));
+    let mut failures: u32 = 0;
+    let mut bind_failures: u32 = 0;
+    loop {
+        let outcome =
+            match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    connection(&cfg, stream, &mut rx, &self_tx, &events).await
+                }
+                Ok(Err(e)) => Ended::Failed(format!("connect to {}: {e}", cfg.addr), None),
+                Err(_) => Ended::Failed(format!("connect to {} timed out", cfg.addr), None),
+            };
+        match outcome {
+            Ended::Shutdown => return,
+            Ended::AfterBind { reason, abrupt } => {
+                // The bind worked: start the backoff over, but an abrupt end (the SMSC dropped
+                // us or unbound us) still waits one step, so a restarting SMSC is not hit by
+                // every ESME at once.
+                failures = u32::from(abrupt);
+                bind_failures = 0;
+                let _ = events.send(Event::Disconnected { reason });
+                if !cfg.reconnect {
+                    fail_pending(&mut rx);
+                    return;
+                }
+            }
+            Ended::Failed(reason, bind_status) => {
+                failures += 1;
+                if bind_status.is_some() || reason.contains("bind") {
+                    bind_failures += 1;
+                    if bind_failures > cfg.max_bind_retries {
+                        let _ = events.send(Event::BindFailed {
+                            status: bind_status,
+                        });
+                        bind_failures = 0;
+                    }
+                }
+                let _ = events.send(Event::Disconnected { reason });
+            }
+        }
+        // Wait before reconnecting; submissions meanwhile are refused at once, not held.
+        let delay = cfg
+            .backoff
+            .delay(failures.max(1), seed.wrapping_add(u64::from(failures)));
+        let until = Instant::now()
+            + if failures == 0 {
+                Duration::from_millis(50)
+            } else {
+                delay
+            };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                cmd = rx.recv() => match cmd {
+                    None => return,
+                    Some(Command::Submit(_, tx)) => { let _ = tx.send(SubmitResult::ConnectionLost); }
+                    Some(Command::Respond(..)) => {}
+                    Some(Command::Shutdown(ack)) => { let _ = ack.send(()); return; }
+                },
+            }
+        }
+    }
+}
+
+fn fail_pending(rx: &mut mpsc::UnboundedReceiver<Command>) {
+    rx.close();
+    while let Ok(cmd) = rx.try_recv() {
+        match cmd {
+            Command::Submit(_, tx) => drop(tx.send(SubmitResult::ConnectionLost)),
+            Command::Shutdown(ack) => drop(ack.send(())),
+            Command::Respond(..) => {}
+        }
+    }
+}
+
+enum Ended {
+    Shutdown,
+    /// The session had bound, then ended.
+    AfterBind {
+        reason: String,
+        abrupt: bool,
+    },
+    /// Connecting or binding failed.
+    Failed(String, Option<CommandStatus>),
+}
+
+/// Commands handled per wake-up at most, so reading the socket is never starved.
+const COMMAND_BATCH: usize = 256;
+
+async fn connection(
+    cfg: &EsmeConfig,
+    stream: TcpStream,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    self_tx: &mpsc::UnboundedSender<Command>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Ended {
+    let (mut rd, mut wr) = stream.into_split();
+    let start = Instant::now();
+    let mut session: Session<oneshot::Sender<SubmitResult>> =
+        Session::new(cfg.session.clone(), start.into_std());
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut inbuf = BytesMut::with_capacity(64 * 1024);
+    let mut closed: Option<CloseReason> = None;
+    let mut shutdown_ack: Option<oneshot::Sender<()>> = None;
+    let mut was_bound = false;
+    let mut actions = session.connected(Instant::now().into_std());
+    loop {
+        for action in actions.drain(..) {
+            match action {
+                Action::Send(frame) => {
+                    if let Err(e) = encode(&frame, &mut out) {
+                        tracing::error!(error = %e, "cannot encode a PDU; dropped");
+                    }
+                }
+                Action::Outcome(tx, result) => drop(tx.send(result)),
+                Action::Bound { smsc_system_id, .. } => {
+                    was_bound = true;
+                    let _ = events.send(Event::Bound { smsc_system_id });
+                }
+                Action::Incoming(frame) => {
+                    let responder = Responder {
+                        frame: Some(frame.clone()),
+                        tx: self_tx.clone(),
+                    };
+                    let _ = events.send(Event::Incoming { frame, responder });
+                }
+                Action::Throttled(_) => drop(events.send(Event::Throttled)),
+                Action::Close(reason) => closed = Some(reason),
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = wr.write_all(&out).await {
+                actions.extend(session.disconnected());
+                for a in actions.drain(..) {
+                    if let Action::Outcome(tx, r) = a {
+                        let _ = tx.send(r);
+                    }
+                }
+                let reason = format!("write failed: {e}");
+                return if was_bound {
+                    Ended::AfterBind {
+                        reason,
+                        abrupt: true,
+                    }
+                } else {
+                    Ended::Failed(reason, None)
+                };
+            }
+            out.clear();
+        }
+        if let Some(reason) = closed.take() {
+            let _ = wr.shutdown().await;
+            if let Some(ack) = shutdown_ack.take() {
+                let _ = ack.send(());
+                return Ended::Shutdown;
+            }
+            return match reason {
+                CloseReason::BindRefused(s) => Ended::Failed(format!("bind refused: {s}"), Some(s)),
+                CloseReason::BindTimeout => Ended::Failed("bind response timed out".into(), None),
+                CloseReason::Inactivity | CloseReason::Unbound => Ended::AfterBind {
+                    reason: format!("{reason:?}"),
+                    abrupt: false,
+                },
+                other => Ended::AfterBind {
+                    reason: format!("{other:?}"),
+                    abrupt: true,
+                },
+            };
+        }
+        let deadline = session.next_deadline().map(Instant::from_std);
+        inbuf.reserve(16 * 1024);
+        tokio::select! {
+            biased;
+            r = rd.read_buf(&mut inbuf) => {
+                let now = Instant::now().into_std();
+                match r {
+                    Ok(0) | Err(_) => {
+                        let mut lost = session.disconnected();
+                        for a in lost.drain(..) {
+                            if let Action::Outcome(tx, r) = a { let _ = tx.send(r); }
+                        }
+                        if let Some(ack) = shutdown_ack.take() {
+                            // EOF after our unbind is a clean close (some SMSCs skip unbind_resp).
+                            let _ = ack.send(());
+                            return Ended::Shutdown;
+                        }
+                        let reason = "connection closed by the SMSC".to_string();
+                        return if was_bound { Ended::AfterBind { reason, abrupt: true } } else { Ended::Failed(reason, None) };
+                    }
+                    Ok(_) => loop {
+                        match check_frame(&inbuf) {
+                            FrameCheck::Incomplete => break,
+                            FrameCheck::BadLength(len) => {
+                                actions.extend(session.malformed(&crate::pdu::DecodeError::BadLength(len), now));
+                                inbuf.clear();
+                                break;
+                            }
+                            FrameCheck::Complete(len) => {
+                                let frame = inbuf.split_to(len);
+                                match decode(&frame) {
+                                    Ok(f) => actions.extend(session.received(f, now)),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, pdu = %hex(&frame), "malformed PDU from the SMSC");
+                                        actions.extend(session.malformed(&e, now));
+                                    }
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            cmd = rx.recv() => {
+                let now = Instant::now().into_std();
+                let mut next = cmd;
+                let mut handled = 0;
+                while let Some(c) = next.take() {
+                    match c {
+                        Command::Submit(pdu, tx) => actions.extend(session.submit(tx, pdu, now)),
+                        Command::Respond(frame, status) => actions.extend(session.respond(&frame, status, now)),
+                        Command::Shutdown(ack) => {
+                            shutdown_ack = Some(ack);
+                            actions.extend(session.unbind(now));
+                        }
+                    }
+                    handled += 1;
+                    if handled < COMMAND_BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+            }
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                actions.extend(session.tick(Instant::now().into_std()));
+            }
+        }
+    }
+}
+
+/// The first bytes of a frame in hex, for logs.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().take(64).map(|b| format!("{b:02x}")).collect()
+}

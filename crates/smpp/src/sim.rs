@@ -1,0 +1,661 @@
+//! An SMSC simulator: the SMSC side of SMPP 3.4, for tests, benchmarks, the demo and users.
+//!
+//! It accepts every bind type (with the configured credentials, or any when none are set),
+//! answers submit_sm / submit_multi / data_sm with message ids, answers enquire_link and
+//! unbind both ways, sends delivery receipts after a delay with a configurable outcome mix,
+//! records what it received, and injects MO messages and faults on request through a
+//! line-based control port (see [`control`]). Unknown commands and malformed PDUs get
+//! generic_nack with the right status. Built to keep up with the engine: one task per
+//! connection, responses batched into one write per read.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::pdu::*;
+use crate::receipt::ESM_DELIVERY_RECEIPT;
+use crate::text;
+
+/// Settings of a simulator.
+#[derive(Clone, Debug, Default)]
+pub struct SimConfig {
+    /// Accepted (system_id, password) pairs; empty accepts any.
+    pub credentials: Vec<(String, String)>,
+    /// Send a delivery receipt this long after each submit that asked for one.
+    pub receipt_delay: Duration,
+    /// Percentage (0–100) of receipts that say DELIVRD; the rest say UNDELIV.
+    pub receipt_delivered_percent: u8,
+    /// Messages kept for `list` (the counters count everything).
+    pub keep: usize,
+}
+
+/// One message the simulator received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub message_id: String,
+    pub system_id: String,
+    pub command: CommandId,
+    pub source: String,
+    pub dest: String,
+    pub data_coding: u8,
+    pub esm_class: u8,
+    pub short_message: Bytes,
+    pub tlvs: Vec<Tlv>,
+}
+
+impl Received {
+    /// The text as the handset would show it (UDH removed, decoded by data_coding).
+    pub fn text(&self) -> String {
+        let body = if self.esm_class & text::ESM_UDHI != 0 {
+            text::parse_udh(&self.short_message)
+                .map_or(&self.short_message[..], |(_, at)| &self.short_message[at..])
+        } else {
+            &self.short_message[..]
+        };
+        let body = self
+            .tlvs
+            .iter()
+            .find(|t| t.tag == tag::MESSAGE_PAYLOAD)
+            .map_or(body, |t| &t.value[..]);
+        text::decode(self.data_coding, body)
+    }
+}
+
+/// Faults injected on request.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Answer the next N submissions with this status.
+    status: VecDeque<CommandStatus>,
+    /// Do not answer the next N submissions.
+    drop: u32,
+    /// Delay every response by this much.
+    delay: Duration,
+}
+
+struct Shared {
+    cfg: SimConfig,
+    next_id: AtomicU64,
+    submits: AtomicU64,
+    receipts_sent: AtomicU64,
+    mo_sent: AtomicU64,
+    binds: AtomicU64,
+    kept: Mutex<VecDeque<Received>>,
+    faults: Mutex<Faults>,
+    /// Senders to every bound session that may receive (receiver or transceiver).
+    sessions: Mutex<Vec<(u64, bool, mpsc::UnboundedSender<SessionCmd>)>>,
+    next_session: AtomicU64,
+}
+
+enum SessionCmd {
+    /// A new request from the SMSC (deliver_sm): numbered by the session.
+    Send(Pdu),
+    /// A response, sent later with its own sequence number (delayed responses).
+    Frame(Frame),
+    Garbage,
+    Disconnect,
+}
+
+/// A running simulator.
+#[derive(Clone)]
+pub struct Smsc {
+    shared: Arc<Shared>,
+    pub addr: SocketAddr,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Smsc {
+    /// Binds `addr` and serves SMPP until the process ends.
+    pub async fn start(addr: &str, cfg: SimConfig) -> std::io::Result<Smsc> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let keep = if cfg.keep == 0 { 10_000 } else { cfg.keep };
+        let shared = Arc::new(Shared {
+            cfg: SimConfig { keep, ..cfg },
+            next_id: AtomicU64::new(1),
+            submits: AtomicU64::new(0),
+            receipts_sent: AtomicU64::new(0),
+            mo_sent: AtomicU64::new(0),
+            binds: AtomicU64::new(0),
+            kept: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(Faults::default()),
+            sessions: Mutex::new(Vec::new()),
+            next_session: AtomicU64::new(1),
+        });
+        let s = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, s.clone()));
+            }
+        });
+        Ok(Smsc { shared, addr })
+    }
+
+    pub fn submits(&self) -> u64 {
+        self.shared.submits.load(Ordering::Relaxed)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.shared.kept).iter().cloned().collect()
+    }
+
+    pub fn bound_sessions(&self) -> usize {
+        lock(&self.shared.sessions).len()
+    }
+
+    /// Sends an MO message to a bound receiver or transceiver. False when none is bound.
+    pub fn inject_mo(
+        &self,
+        source: &str,
+        dest: &str,
+        data_coding: u8,
+        short_message: &[u8],
+        tlvs: Vec<Tlv>,
+    ) -> bool {
+        let pdu = Pdu::DeliverSm(ShortMessage {
+            source: Address::new(1, 1, source),
+            dest: Address::new(0, 1, dest),
+            data_coding,
+            short_message: Bytes::copy_from_slice(short_message),
+            tlvs,
+            ..Default::default()
+        });
+        let sessions = lock(&self.shared.sessions);
+        match sessions.iter().find(|(_, rx, _)| *rx) {
+            Some((_, _, tx)) => {
+                self.shared.mo_sent.fetch_add(1, Ordering::Relaxed);
+                tx.send(SessionCmd::Send(pdu)).is_ok()
+            }
+            None => false,
+        }
+    }
+
+    /// The next `n` submissions are answered with `status`.
+    pub fn fail_next(&self, status: CommandStatus, n: usize) {
+        lock(&self.shared.faults)
+            .status
+            .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// The next `n` submissions get no response at all.
+    pub fn drop_next(&self, n: u32) {
+        lock(&self.shared.faults).drop += n;
+    }
+
+    pub fn delay_responses(&self, d: Duration) {
+        lock(&self.shared.faults).delay = d;
+    }
+
+    /// Closes every connection at once.
+    pub fn disconnect_all(&self) {
+        for (_, _, tx) in lock(&self.shared.sessions).drain(..) {
+            let _ = tx.send(SessionCmd::Disconnect);
+        }
+    }
+
+    /// Sends a PDU that cannot be decoded to every session.
+    pub fn send_garbage(&self) {
+        for (_, _, tx) in lock(&self.shared.sessions).iter() {
+            let _ = tx.send(SessionCmd::Garbage);
+        }
+    }
+
+    /// Serves the control protocol on `addr` (see [`control`]).
+    pub async fn serve_control(&self, addr: &str) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let smsc = self.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(control(stream, smsc.clone()));
+            }
+        });
+        Ok(local)
+    }
+
+    fn stats(&self) -> String {
+        let s = &self.shared;
+        format!(
+            "submits={} receipts={} mo={} binds={} bound={}",
+            s.submits.load(Ordering::Relaxed),
+            s.receipts_sent.load(Ordering::Relaxed),
+            s.mo_sent.load(Ordering::Relaxed),
+            s.binds.load(Ordering::Relaxed),
+            self.bound_sessions()
+        )
+    }
+}
+
+/// The control protocol: one command per line, one reply line (or `list`'s lines then `.`).
+///
+/// ```text
+/// stats                          -> submits=N receipts=N mo=N binds=N bound=N
+/// list [N]                       -> the last N messages: id<TAB>system_id<TAB>src<TAB>dst<TAB>data_coding<TAB>text, then "."
+/// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed)
+/// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
+/// drop [N]                       -> ok
+/// delay MS                       -> ok
+/// disconnect                     -> ok
+/// garbage                        -> ok
+/// ```
+async fn control(stream: TcpStream, smsc: Smsc) {
+    let (rd, mut wr) = stream.into_split();
+    let mut lines = BufReader::new(rd).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut words = line.split_whitespace();
+        let reply = match words.next().unwrap_or("") {
+            "stats" => smsc.stats(),
+            "list" => {
+                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
+                let all = smsc.received();
+                let mut out = String::new();
+                for r in all.iter().skip(all.len().saturating_sub(n)) {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\n",
+                        r.message_id,
+                        r.system_id,
+                        r.source,
+                        r.dest,
+                        r.data_coding,
+                        r.text().replace(['\n', '\t'], " ")
+                    ));
+                }
+                out.push('.');
+                out
+            }
+            "mo" => {
+                let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let body = line.splitn(4, ' ').nth(3).unwrap_or("");
+                let (dc, bytes) = match text::Coding::Gsm7.encode(body) {
+                    Some(b) if b.len() <= 254 => (0, b),
+                    _ => (8, text::Coding::Ucs2.encode(body).unwrap_or_default()),
+                };
+                if bytes.len() > 254 {
+                    "error: text too long for one short_message".into()
+                } else if smsc.inject_mo(src, dst, dc, &bytes, vec![]) {
+                    "ok".into()
+                } else {
+                    "no bound receiver".into()
+                }
+            }
+            "fail" => {
+                let status = words.next().and_then(|w| match w.strip_prefix("0x") {
+                    Some(h) => u32::from_str_radix(h, 16).ok(),
+                    None => w.parse().ok(),
+                });
+                match status {
+                    Some(s) => {
+                        smsc.fail_next(
+                            CommandStatus(s),
+                            words.next().and_then(|w| w.parse().ok()).unwrap_or(1),
+                        );
+                        "ok".into()
+                    }
+                    None => "error: fail STATUS [N]".into(),
+                }
+            }
+            "drop" => {
+                smsc.drop_next(words.next().and_then(|w| w.parse().ok()).unwrap_or(1));
+                "ok".into()
+            }
+            "delay" => {
+                smsc.delay_responses(Duration::from_millis(
+                    words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
+                ));
+                "ok".into()
+            }
+            "disconnect" => {
+                smsc.disconnect_all();
+                "ok".into()
+            }
+            "garbage" => {
+                smsc.send_garbage();
+                "ok".into()
+            }
+            other => format!("error: unknown command {other:?}"),
+        };
+        if wr.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves one ESME connection.
+async fn serve(stream: TcpStream, shared: Arc<Shared>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut cmds) = mpsc::unbounded_channel::<SessionCmd>();
+    let session_id = shared.next_session.fetch_add(1, Ordering::Relaxed);
+    let mut system_id = String::new();
+    let mut inbuf = BytesMut::with_capacity(64 * 1024);
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    let mut seq: u32 = 0;
+    let mut bound = false;
+    let mut close_after_write = false;
+    // Delayed responses and receipts, sent by a timer task through `tx`.
+    loop {
+        inbuf.reserve(32 * 1024);
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                loop {
+                    match check_frame(&inbuf) {
+                        FrameCheck::Incomplete => break,
+                        FrameCheck::BadLength(_) => {
+                            push(&mut out, Frame::new(0, Pdu::GenericNack).with_status(CommandStatus::ESME_RINVCMDLEN));
+                            close_after_write = true;
+                            break;
+                        }
+                        FrameCheck::Complete(len) => {
+                            let raw = inbuf.split_to(len);
+                            let frame = match decode(&raw) {
+                                Ok(f) => f,
+                                Err(e) => {
+                                    push(&mut out, Frame::new(e.sequence(), Pdu::GenericNack).with_status(e.status()));
+                                    continue;
+                                }
+                            };
+                            handle(&shared, frame, &mut out, &mut bound, &mut system_id, &mut close_after_write, session_id, &tx);
+                        }
+                    }
+                }
+            }
+            cmd = cmds.recv() => match cmd {
+                Some(SessionCmd::Send(pdu)) => {
+                    seq = seq.wrapping_add(1).max(1);
+                    push(&mut out, Frame::new(seq | 0x4000_0000, pdu));
+                }
+                Some(SessionCmd::Frame(f)) => push(&mut out, f),
+                Some(SessionCmd::Garbage) => out.extend_from_slice(&[0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF, 0xFF, 0xFF]),
+                Some(SessionCmd::Disconnect) | None => break,
+            },
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if close_after_write {
+            break;
+        }
+    }
+    lock(&shared.sessions).retain(|(id, _, _)| *id != session_id);
+}
+
+fn push(out: &mut BytesMut, frame: Frame) {
+    if let Err(e) = encode(&frame, out) {
+        tracing::error!(error = %e, "simulator cannot encode a PDU");
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one connection's state, passed by reference for speed
+fn handle(
+    shared: &Arc<Shared>,
+    frame: Frame,
+    out: &mut BytesMut,
+    bound: &mut bool,
+    system_id: &mut String,
+    close: &mut bool,
+    session_id: u64,
+    tx: &mpsc::UnboundedSender<SessionCmd>,
+) {
+    let seq = frame.sequence;
+    let bind_reply = |b: &Bind,
+                      resp: fn(BindResp) -> Pdu,
+                      receives: bool,
+                      out: &mut BytesMut,
+                      bound: &mut bool,
+                      system_id: &mut String| {
+        let ok = shared.cfg.credentials.is_empty()
+            || shared
+                .cfg
+                .credentials
+                .iter()
+                .any(|(u, p)| *u == b.system_id && *p == b.password);
+        let status = if *bound {
+            CommandStatus::ESME_RALYBND
+        } else if ok {
+            CommandStatus::ESME_ROK
+        } else if shared
+            .cfg
+            .credentials
+            .iter()
+            .any(|(u, _)| *u == b.system_id)
+        {
+            CommandStatus::ESME_RINVPASWD
+        } else {
+            CommandStatus::ESME_RINVSYSID
+        };
+        let body = BindResp {
+            system_id: "ImpulseSim".into(),
+            tlvs: vec![Tlv::u8(tag::SC_INTERFACE_VERSION, INTERFACE_VERSION)],
+        };
+        push(out, Frame::new(seq, resp(body)).with_status(status));
+        if status.is_ok() {
+            *bound = true;
+            *system_id = b.system_id.clone();
+            shared.binds.fetch_add(1, Ordering::Relaxed);
+            lock(&shared.sessions).push((session_id, receives, tx.clone()));
+        }
+    };
+    match &frame.pdu {
+        Pdu::BindTransmitter(b) => {
+            bind_reply(b, Pdu::BindTransmitterResp, false, out, bound, system_id)
+        }
+        Pdu::BindReceiver(b) => bind_reply(b, Pdu::BindReceiverResp, true, out, bound, system_id),
+        Pdu::BindTransceiver(b) => {
+            bind_reply(b, Pdu::BindTransceiverResp, true, out, bound, system_id)
+        }
+        Pdu::EnquireLink => push(out, Frame::new(seq, Pdu::EnquireLinkResp)),
+        Pdu::Unbind => {
+            push(out, Frame::new(seq, Pdu::UnbindResp));
+            *close = true;
+        }
+        Pdu::SubmitSm(_) | Pdu::SubmitMulti(_) | Pdu::DataSm(_) if !*bound => {
+            push(
+                out,
+                Frame::new(seq, resp_for(&frame.pdu, String::new()))
+                    .with_status(CommandStatus::ESME_RINVBNDSTS),
+            );
+        }
+        Pdu::SubmitSm(_) | Pdu::SubmitMulti(_) | Pdu::DataSm(_) => {
+            submit(shared, &frame, out, system_id, tx)
+        }
+        Pdu::QuerySm(q) => push(
+            out,
+            Frame::new(
+                seq,
+                Pdu::QuerySmResp(QuerySmResp {
+                    message_id: q.message_id.clone(),
+                    final_date: String::new(),
+                    message_state: 2,
+                    error_code: 0,
+                }),
+            ),
+        ),
+        Pdu::CancelSm(_) => push(out, Frame::new(seq, Pdu::CancelSmResp)),
+        Pdu::ReplaceSm(_) => push(out, Frame::new(seq, Pdu::ReplaceSmResp)),
+        // Responses from the ESME (deliver_sm_resp, enquire_link_resp, unbind_resp): nothing to do.
+        p if p.command_id().is_response() => {}
+        _ => push(
+            out,
+            Frame::new(seq, Pdu::GenericNack).with_status(CommandStatus::ESME_RINVCMDID),
+        ),
+    }
+}
+
+fn resp_for(pdu: &Pdu, message_id: String) -> Pdu {
+    match pdu {
+        Pdu::SubmitMulti(_) => Pdu::SubmitMultiResp(SubmitMultiResp {
+            message_id,
+            unsuccess: vec![],
+        }),
+        Pdu::DataSm(_) => Pdu::DataSmResp(DataSmResp {
+            message_id,
+            tlvs: vec![],
+        }),
+        _ => Pdu::SubmitSmResp(MessageIdResp { message_id }),
+    }
+}
+
+fn submit(
+    shared: &Arc<Shared>,
+    frame: &Frame,
+    out: &mut BytesMut,
+    system_id: &str,
+    tx: &mpsc::UnboundedSender<SessionCmd>,
+) {
+    shared.submits.fetch_add(1, Ordering::Relaxed);
+    let (status, drop_it, delay) = {
+        let mut f = lock(&shared.faults);
+        let status = f.status.pop_front().unwrap_or(CommandStatus::ESME_ROK);
+        let drop_it = f.drop > 0;
+        if drop_it {
+            f.drop -= 1;
+        }
+        (status, drop_it, f.delay)
+    };
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let message_id = format!("{id:x}");
+    let (command, source, dest, data_coding, esm_class, short_message, tlvs, registered) =
+        match &frame.pdu {
+            Pdu::SubmitSm(m) => (
+                CommandId::SUBMIT_SM,
+                m.source.addr.clone(),
+                m.dest.addr.clone(),
+                m.data_coding,
+                m.esm_class,
+                m.short_message.clone(),
+                m.tlvs.clone(),
+                m.registered_delivery,
+            ),
+            Pdu::SubmitMulti(m) => {
+                let dest = m
+                    .dests
+                    .iter()
+                    .map(|d| match d {
+                        MultiDest::Sme(a) => a.addr.clone(),
+                        MultiDest::DistributionList(n) => format!("dl:{n}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (
+                    CommandId::SUBMIT_MULTI,
+                    m.source.addr.clone(),
+                    dest,
+                    m.data_coding,
+                    m.esm_class,
+                    m.short_message.clone(),
+                    m.tlvs.clone(),
+                    m.registered_delivery,
+                )
+            }
+            Pdu::DataSm(m) => (
+                CommandId::DATA_SM,
+                m.source.addr.clone(),
+                m.dest.addr.clone(),
+                m.data_coding,
+                m.esm_class,
+                Bytes::new(),
+                m.tlvs.clone(),
+                m.registered_delivery,
+            ),
+            _ => return,
+        };
+    if status.is_ok() {
+        let mut kept = lock(&shared.kept);
+        if kept.len() >= shared.cfg.keep {
+            kept.pop_front();
+        }
+        kept.push_back(Received {
+            message_id: message_id.clone(),
+            system_id: system_id.to_string(),
+            command,
+            source: source.clone(),
+            dest: dest.clone(),
+            data_coding,
+            esm_class,
+            short_message,
+            tlvs,
+        });
+    }
+    if drop_it {
+        return;
+    }
+    let resp = Frame::new(
+        frame.sequence,
+        resp_for(
+            &frame.pdu,
+            if status.is_ok() {
+                message_id.clone()
+            } else {
+                String::new()
+            },
+        ),
+    )
+    .with_status(status);
+    if delay.is_zero() {
+        push(out, resp);
+    } else {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(SessionCmd::Frame(resp));
+        });
+    }
+    if status.is_ok() && registered & 0x03 != 0 {
+        schedule_receipt(shared, message_id, source, dest, tx.clone());
+    }
+}
+
+fn schedule_receipt(
+    shared: &Arc<Shared>,
+    message_id: String,
+    source: String,
+    dest: String,
+    tx: mpsc::UnboundedSender<SessionCmd>,
+) {
+    let delay = shared.cfg.receipt_delay;
+    let n = shared.receipts_sent.fetch_add(1, Ordering::Relaxed);
+    let delivered = (n % 100) < u64::from(shared.cfg.receipt_delivered_percent);
+    let (stat, err) = if delivered {
+        ("DELIVRD", "000")
+    } else {
+        ("UNDELIV", "001")
+    };
+    let text = format!(
+        "id:{message_id} sub:001 dlvrd:{} submit date:2511231200 done date:2511231201 stat:{stat} err:{err} text:",
+        if delivered { "001" } else { "000" }
+    );
+    let pdu = Pdu::DeliverSm(ShortMessage {
+        source: Address::new(1, 1, dest),
+        dest: Address::new(0, 1, source),
+        esm_class: ESM_DELIVERY_RECEIPT,
+        short_message: Bytes::from(text.into_bytes()),
+        tlvs: vec![
+            Tlv::cstr(tag::RECEIPTED_MESSAGE_ID, &message_id),
+            Tlv::u8(tag::MESSAGE_STATE, if delivered { 2 } else { 5 }),
+        ],
+        ..Default::default()
+    });
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = tx.send(SessionCmd::Send(pdu));
+    });
+}
