@@ -6,6 +6,7 @@ mod cli_config;
 mod delivery;
 mod reception;
 mod serve;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,33 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Run a protocol simulator.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// An SMSC (SMPP 3.4 server) for tests, benchmarks and trying Impulse out.
+    Smsc {
+        /// Address to serve SMPP on.
+        #[arg(long, default_value = "127.0.0.1:2775")]
+        listen: String,
+        /// Address of the line-based control port (stats, list, mo, fail, drop, delay, disconnect, garbage).
+        #[arg(long)]
+        control: Option<String>,
+        /// Accepted credentials as system_id:password (repeatable); none accepts any bind.
+        #[arg(long = "credentials")]
+        credentials: Vec<String>,
+        /// Delay of delivery receipts, in milliseconds.
+        #[arg(long, default_value_t = 100)]
+        receipt_delay_ms: u64,
+        /// Percentage of receipts that report DELIVRD (the rest UNDELIV).
+        #[arg(long, default_value_t = 100)]
+        delivered_percent: u8,
     },
 }
 
@@ -72,6 +100,22 @@ fn main() -> ExitCode {
                     option,
                 },
         } => cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
+        Command::Sim {
+            command:
+                SimCommand::Smsc {
+                    listen,
+                    control,
+                    credentials,
+                    receipt_delay_ms,
+                    delivered_percent,
+                },
+        } => sim::smsc(sim::SmscArgs {
+            listen,
+            control,
+            credentials,
+            receipt_delay_ms,
+            delivered_percent,
+        }),
         Command::Config {
             command: ConfigCommand::Docs,
         } => {

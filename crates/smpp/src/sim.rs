@@ -88,9 +88,16 @@ struct Shared {
     binds: AtomicU64,
     kept: Mutex<VecDeque<Received>>,
     faults: Mutex<Faults>,
-    /// Senders to every bound session that may receive (receiver or transceiver).
-    sessions: Mutex<Vec<(u64, bool, mpsc::UnboundedSender<SessionCmd>)>>,
+    /// Every bound session: id, system_id, whether it may receive (receiver or transceiver).
+    sessions: Mutex<Vec<BoundSession>>,
     next_session: AtomicU64,
+}
+
+struct BoundSession {
+    id: u64,
+    system_id: String,
+    receives: bool,
+    tx: mpsc::UnboundedSender<SessionCmd>,
 }
 
 enum SessionCmd {
@@ -174,10 +181,10 @@ impl Smsc {
             ..Default::default()
         });
         let sessions = lock(&self.shared.sessions);
-        match sessions.iter().find(|(_, rx, _)| *rx) {
-            Some((_, _, tx)) => {
+        match sessions.iter().find(|s| s.receives) {
+            Some(s) => {
                 self.shared.mo_sent.fetch_add(1, Ordering::Relaxed);
-                tx.send(SessionCmd::Send(pdu)).is_ok()
+                s.tx.send(SessionCmd::Send(pdu)).is_ok()
             }
             None => false,
         }
@@ -201,15 +208,15 @@ impl Smsc {
 
     /// Closes every connection at once.
     pub fn disconnect_all(&self) {
-        for (_, _, tx) in lock(&self.shared.sessions).drain(..) {
-            let _ = tx.send(SessionCmd::Disconnect);
+        for s in lock(&self.shared.sessions).drain(..) {
+            let _ = s.tx.send(SessionCmd::Disconnect);
         }
     }
 
     /// Sends a PDU that cannot be decoded to every session.
     pub fn send_garbage(&self) {
-        for (_, _, tx) in lock(&self.shared.sessions).iter() {
-            let _ = tx.send(SessionCmd::Garbage);
+        for s in lock(&self.shared.sessions).iter() {
+            let _ = s.tx.send(SessionCmd::Garbage);
         }
     }
 
@@ -395,7 +402,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             break;
         }
     }
-    lock(&shared.sessions).retain(|(id, _, _)| *id != session_id);
+    lock(&shared.sessions).retain(|s| s.id != session_id);
 }
 
 fn push(out: &mut BytesMut, frame: Frame) {
@@ -451,7 +458,12 @@ fn handle(
             *bound = true;
             *system_id = b.system_id.clone();
             shared.binds.fetch_add(1, Ordering::Relaxed);
-            lock(&shared.sessions).push((session_id, receives, tx.clone()));
+            lock(&shared.sessions).push(BoundSession {
+                id: session_id,
+                system_id: b.system_id.clone(),
+                receives,
+                tx: tx.clone(),
+            });
         }
     };
     match &frame.pdu {
@@ -620,16 +632,19 @@ fn submit(
         });
     }
     if status.is_ok() && registered & 0x03 != 0 {
-        schedule_receipt(shared, message_id, source, dest, tx.clone());
+        schedule_receipt(shared, message_id, source, dest, system_id.to_string());
     }
 }
 
+/// Sends a receipt after the configured delay to a bind of the submitter's system_id that can
+/// receive (a transmitter cannot), or any receiving bind; with none bound it is dropped, as
+/// an SMSC whose ESME never binds a receiver would eventually expire it.
 fn schedule_receipt(
     shared: &Arc<Shared>,
     message_id: String,
     source: String,
     dest: String,
-    tx: mpsc::UnboundedSender<SessionCmd>,
+    system_id: String,
 ) {
     let delay = shared.cfg.receipt_delay;
     let n = shared.receipts_sent.fetch_add(1, Ordering::Relaxed);
@@ -654,8 +669,16 @@ fn schedule_receipt(
         ],
         ..Default::default()
     });
+    let shared = shared.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let _ = tx.send(SessionCmd::Send(pdu));
+        let sessions = lock(&shared.sessions);
+        let target = sessions
+            .iter()
+            .find(|s| s.receives && s.system_id == system_id)
+            .or_else(|| sessions.iter().find(|s| s.receives));
+        if let Some(s) = target {
+            let _ = s.tx.send(SessionCmd::Send(pdu));
+        }
     });
 }
