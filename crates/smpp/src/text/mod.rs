@@ -71,10 +71,17 @@ impl Coding {
 /// Decodes a short message's octets by data_coding. GSM is read unpacked; UCS-2 as UTF-16BE
 /// (a leading byte-order mark is honoured and removed); unknown codings as Latin-1, which
 /// loses nothing and shows every octet.
+///
+/// data_coding 1 is IA5/ASCII in SMPP 3.4, but some peers (node-smpp among them) put GSM
+/// 03.38 septets there: a control octet other than CR and LF cannot be ASCII text and marks
+/// GSM (docs/decisions/0003-data-coding-1.md).
 pub fn decode(data_coding: u8, octets: &[u8]) -> String {
     match data_coding {
         0 => gsm::decode_unpacked(octets),
         8 => decode_utf16(octets),
+        1 if octets.iter().any(|&b| b < 0x20 && b != b'\r' && b != b'\n') => {
+            gsm::decode_unpacked(octets)
+        }
         1 => octets
             .iter()
             .map(|&b| if b < 0x80 { b as char } else { '\u{FFFD}' })
@@ -298,6 +305,12 @@ mod tests {
         );
         assert_eq!(decode(3, &[0xE9]), "é");
         assert_eq!(decode(0, &[0x1B, 0x65]), "€");
+        assert_eq!(decode(1, b"a@b $5"), "a@b $5", "IA5 stays ASCII");
+        assert_eq!(
+            decode(1, &[0x61, 0x00, 0x62, 0x02]),
+            "a@b$",
+            "GSM septets under data_coding 1"
+        );
         assert_eq!(Coding::Latin1.encode("é"), Some(vec![0xE9]));
         assert_eq!(Coding::Latin1.encode("€"), None);
     }
