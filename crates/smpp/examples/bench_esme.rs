@@ -14,7 +14,10 @@ use impulse_smpp::pdu::{Address, Pdu, ShortMessage};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 
 fn env(key: &str, default: u64) -> u64 {
-    std::env::var(key).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -57,10 +60,14 @@ async fn main() {
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(window);
     for _ in 0..window {
-        let (esme, pdu, remaining, failed) = (esme.clone(), pdu.clone(), remaining.clone(), failed.clone());
+        let (esme, pdu, remaining, failed) =
+            (esme.clone(), pdu.clone(), remaining.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity((count as usize / window) + 1);
-            while remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| x.checked_sub(1)).is_ok() {
+            while remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| x.checked_sub(1))
+                .is_ok()
+            {
                 let t = Instant::now();
                 let r = esme.submit(pdu.clone()).await;
                 latencies.push(t.elapsed().as_micros() as u32);
@@ -77,7 +84,11 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "impulse-esme: {count} submit_sm in {elapsed:.2}s = {:.0} submit_sm/s  window {window}  p50 {}us  p99 {}us  failed {}",
         count as f64 / elapsed,

@@ -305,3 +305,26 @@ impl Tlvs for BindResp {
         &self.tlvs
     }
 }
+
+/// Splits `data` into frames as the driver does and decodes each; whatever decodes must encode
+/// and decode back to itself. Never panics on any input: the fuzz target calls this.
+pub fn check_stream(mut data: &[u8]) {
+    loop {
+        match check_frame(data) {
+            FrameCheck::Complete(len) => {
+                if let Ok(frame) = decode(&data[..len]) {
+                    let mut out = bytes::BytesMut::new();
+                    if encode(&frame, &mut out).is_ok() {
+                        assert_eq!(
+                            decode(&out).as_ref(),
+                            Ok(&frame),
+                            "re-encoded frame must decode to itself"
+                        );
+                    }
+                }
+                data = &data[len..];
+            }
+            FrameCheck::Incomplete | FrameCheck::BadLength(_) => return,
+        }
+    }
+}
