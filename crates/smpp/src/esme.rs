@@ -7,6 +7,8 @@
 //! messages from the SMSC arrive as [`Event::Incoming`] with a [`Responder`] that must be used
 //! once the message is safely taken (deliver_sm_resp is sent then, not before).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -122,14 +124,21 @@ impl Drop for Responder {
 #[derive(Clone)]
 pub struct Esme {
     tx: mpsc::UnboundedSender<Command>,
+    bound: Arc<AtomicBool>,
 }
 
 impl Esme {
     /// Starts the connection task.
     pub fn spawn(cfg: EsmeConfig, events: mpsc::UnboundedSender<Event>) -> Esme {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(cfg, rx, tx.clone(), events));
-        Esme { tx }
+        let bound = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run(cfg, rx, tx.clone(), events, bound.clone()));
+        Esme { tx, bound }
+    }
+
+    /// Whether the connection is bound right now.
+    pub fn is_bound(&self) -> bool {
+        self.bound.load(Ordering::Relaxed)
     }
 
     /// Submits a PDU; resolves with its one outcome.
@@ -155,6 +164,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Command>,
     self_tx: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedSender<Event>,
+    bound: Arc<AtomicBool>,
 ) {
     let seed = std::process::id() as u64
         ^ (std::time::SystemTime::now()
@@ -167,7 +177,9 @@ async fn run(
             match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    connection(&cfg, stream, &mut rx, &self_tx, &events).await
+                    let ended = connection(&cfg, stream, &mut rx, &self_tx, &events, &bound).await;
+                    bound.store(false, Ordering::Relaxed);
+                    ended
                 }
                 Ok(Err(e)) => Ended::Failed(format!("connect to {}: {e}", cfg.addr), None),
                 Err(_) => Ended::Failed(format!("connect to {} timed out", cfg.addr), None),
@@ -255,6 +267,7 @@ async fn connection(
     rx: &mut mpsc::UnboundedReceiver<Command>,
     self_tx: &mpsc::UnboundedSender<Command>,
     events: &mpsc::UnboundedSender<Event>,
+    bound: &AtomicBool,
 ) -> Ended {
     let (mut rd, mut wr) = stream.into_split();
     let start = Instant::now();
@@ -277,6 +290,7 @@ async fn connection(
                 Action::Outcome(tx, result) => drop(tx.send(result)),
                 Action::Bound { smsc_system_id, .. } => {
                     was_bound = true;
+                    bound.store(true, Ordering::Relaxed);
                     let _ = events.send(Event::Bound { smsc_system_id });
                 }
                 Action::Incoming(frame) => {

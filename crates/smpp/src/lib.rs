@@ -5,6 +5,7 @@
 
 pub mod esme;
 pub mod pdu;
+pub mod pool;
 pub mod receipt;
 pub mod session;
 pub mod sim;

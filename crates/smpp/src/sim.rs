@@ -40,6 +40,8 @@ pub struct SimConfig {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub message_id: String,
+    /// Which connection it came on (connections are numbered from 1 as they connect).
+    pub session: u64,
     pub system_id: String,
     pub command: CommandId,
     pub source: String,
@@ -86,6 +88,9 @@ struct Shared {
     receipts_sent: AtomicU64,
     mo_sent: AtomicU64,
     binds: AtomicU64,
+    /// generic_nacks received from ESMEs (answers to garbage), enquire_link_resps received.
+    nacks: AtomicU64,
+    enquire_resps: AtomicU64,
     kept: Mutex<VecDeque<Received>>,
     faults: Mutex<Faults>,
     /// Every bound session: id, system_id, whether it may receive (receiver or transceiver).
@@ -133,6 +138,8 @@ impl Smsc {
             receipts_sent: AtomicU64::new(0),
             mo_sent: AtomicU64::new(0),
             binds: AtomicU64::new(0),
+            nacks: AtomicU64::new(0),
+            enquire_resps: AtomicU64::new(0),
             kept: Mutex::new(VecDeque::new()),
             faults: Mutex::new(Faults::default()),
             sessions: Mutex::new(Vec::new()),
@@ -220,6 +227,30 @@ impl Smsc {
         }
     }
 
+    /// Sends enquire_link to every session (the SMSC side of "enquire_link both ways").
+    pub fn enquire_all(&self) {
+        for s in lock(&self.shared.sessions).iter() {
+            let _ = s.tx.send(SessionCmd::Send(Pdu::EnquireLink));
+        }
+    }
+
+    /// Sends unbind to every session; each closes when its unbind_resp comes back.
+    pub fn unbind_all(&self) {
+        for s in lock(&self.shared.sessions).iter() {
+            let _ = s.tx.send(SessionCmd::Send(Pdu::Unbind));
+        }
+    }
+
+    /// generic_nacks received from ESMEs.
+    pub fn nacks(&self) -> u64 {
+        self.shared.nacks.load(Ordering::Relaxed)
+    }
+
+    /// enquire_link_resps received from ESMEs.
+    pub fn enquire_responses(&self) -> u64 {
+        self.shared.enquire_resps.load(Ordering::Relaxed)
+    }
+
     /// Serves the control protocol on `addr` (see [`control`]).
     pub async fn serve_control(&self, addr: &str) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr).await?;
@@ -236,12 +267,14 @@ impl Smsc {
     fn stats(&self) -> String {
         let s = &self.shared;
         format!(
-            "submits={} receipts={} mo={} binds={} bound={}",
+            "submits={} receipts={} mo={} binds={} bound={} nacks={} enquire_resps={}",
             s.submits.load(Ordering::Relaxed),
             s.receipts_sent.load(Ordering::Relaxed),
             s.mo_sent.load(Ordering::Relaxed),
             s.binds.load(Ordering::Relaxed),
-            self.bound_sessions()
+            self.bound_sessions(),
+            s.nacks.load(Ordering::Relaxed),
+            s.enquire_resps.load(Ordering::Relaxed)
         )
     }
 }
@@ -257,6 +290,8 @@ impl Smsc {
 /// delay MS                       -> ok
 /// disconnect                     -> ok
 /// garbage                        -> ok
+/// enquire                        -> ok   (enquire_link to every ESME)
+/// unbind                         -> ok   (unbind to every ESME)
 /// ```
 async fn control(stream: TcpStream, smsc: Smsc) {
     let (rd, mut wr) = stream.into_split();
@@ -330,6 +365,14 @@ async fn control(stream: TcpStream, smsc: Smsc) {
             }
             "garbage" => {
                 smsc.send_garbage();
+                "ok".into()
+            }
+            "enquire" => {
+                smsc.enquire_all();
+                "ok".into()
+            }
+            "unbind" => {
+                smsc.unbind_all();
                 "ok".into()
             }
             other => format!("error: unknown command {other:?}"),
@@ -487,7 +530,7 @@ fn handle(
             );
         }
         Pdu::SubmitSm(_) | Pdu::SubmitMulti(_) | Pdu::DataSm(_) => {
-            submit(shared, &frame, out, system_id, tx)
+            submit(shared, &frame, out, system_id, session_id, tx)
         }
         Pdu::QuerySm(q) => push(
             out,
@@ -504,6 +547,9 @@ fn handle(
         Pdu::CancelSm(_) => push(out, Frame::new(seq, Pdu::CancelSmResp)),
         Pdu::ReplaceSm(_) => push(out, Frame::new(seq, Pdu::ReplaceSmResp)),
         // Responses from the ESME (deliver_sm_resp, enquire_link_resp, unbind_resp): nothing to do.
+        Pdu::GenericNack => drop(shared.nacks.fetch_add(1, Ordering::Relaxed)),
+        Pdu::EnquireLinkResp => drop(shared.enquire_resps.fetch_add(1, Ordering::Relaxed)),
+        Pdu::UnbindResp => *close = true,
         p if p.command_id().is_response() => {}
         _ => push(
             out,
@@ -531,6 +577,7 @@ fn submit(
     frame: &Frame,
     out: &mut BytesMut,
     system_id: &str,
+    session_id: u64,
     tx: &mpsc::UnboundedSender<SessionCmd>,
 ) {
     shared.submits.fetch_add(1, Ordering::Relaxed);
@@ -597,6 +644,7 @@ fn submit(
         }
         kept.push_back(Received {
             message_id: message_id.clone(),
+            session: session_id,
             system_id: system_id.to_string(),
             command,
             source: source.clone(),

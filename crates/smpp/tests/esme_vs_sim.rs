@@ -221,16 +221,6 @@ async fn a_missing_response_times_out_and_the_bind_survives() {
 }
 
 #[tokio::test]
-async fn a_garbage_pdu_gets_generic_nack_and_the_session_goes_on() {
-    let (sim, esme, _events) = start(SimConfig::default(), 10).await;
-    sim.send_garbage();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // The simulator counts nothing for a generic_nack; the bind is intact if submits work.
-    assert!(accepted(&esme.submit(submit("1", "still bound", 0)).await).is_some());
-    assert_eq!(sim.bound_sessions(), 1);
-}
-
-#[tokio::test]
 async fn wrong_password_is_a_bind_failure_reported_after_the_retries() {
     let sim = Smsc::start(
         "127.0.0.1:0",
@@ -286,4 +276,96 @@ fn tlv_helpers_read_receipts() {
         ..Default::default()
     };
     assert_eq!(sm.tlv_str(tag::RECEIPTED_MESSAGE_ID).as_deref(), Some("ab"));
+}
+
+#[tokio::test]
+async fn garbage_is_answered_with_generic_nack() {
+    let (sim, esme, _events) = start(SimConfig::default(), 10).await;
+    sim.send_garbage();
+    let t = Instant::now();
+    while sim.nacks() < 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "no generic_nack came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(accepted(&esme.submit(submit("1", "after nack", 0)).await).is_some());
+}
+
+#[tokio::test]
+async fn enquire_link_and_unbind_from_the_smsc_are_answered() {
+    let (sim, _esme, mut events) = start(SimConfig::default(), 10).await;
+    sim.enquire_all();
+    let t = Instant::now();
+    while sim.enquire_responses() < 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "enquire_link not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.unbind_all();
+    match tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+    {
+        Some(Event::Disconnected { reason }) => assert!(reason.contains("PeerUnbound"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // A persistent connection binds again (after its backoff).
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap(),
+        Some(Event::Bound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_pool_spreads_submits_over_its_binds_and_shares_one_rate() {
+    use impulse_smpp::pool::Pool;
+    let sim = Smsc::start("127.0.0.1:0", SimConfig::default())
+        .await
+        .unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let pool = Pool::spawn(config(sim.addr, 10), 3, Some(100.0), tx);
+    for _ in 0..3 {
+        assert!(matches!(
+            tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .unwrap(),
+            Some(Event::Bound { .. })
+        ));
+    }
+    assert_eq!(pool.bound(), 3);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let p = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            p.submit(submit("1", &format!("{i}"), 0)).await
+        }));
+    }
+    for t in tasks {
+        assert!(accepted(&t.await.unwrap()).is_some());
+    }
+    // 200 at 100/s shared by the group, after a burst of 100: about one second, not less.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "group rate not honoured: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let mut per_session = std::collections::HashMap::new();
+    for r in sim.received() {
+        *per_session.entry(r.session).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_session.len(),
+        3,
+        "all three binds carried traffic: {per_session:?}"
+    );
+    assert!(per_session.values().all(|n| *n >= 50), "{per_session:?}");
+    pool.shutdown().await;
 }

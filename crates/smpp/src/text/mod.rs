@@ -217,6 +217,26 @@ pub fn parse_udh(short_message: &[u8]) -> Option<(Option<Concat>, usize)> {
     Some((concat, 1 + udhl))
 }
 
+/// The SAR TLVs carrying concatenation outside the text (SMPP 3.4 §5.3.2.22–24).
+pub fn sar_tlvs(c: Concat) -> Vec<crate::pdu::Tlv> {
+    use crate::pdu::{Tlv, tag};
+    vec![
+        Tlv::u16(tag::SAR_MSG_REF_NUM, c.reference),
+        Tlv::u8(tag::SAR_TOTAL_SEGMENTS, c.total),
+        Tlv::u8(tag::SAR_SEGMENT_SEQNUM, c.seq),
+    ]
+}
+
+/// Concatenation read from SAR TLVs, when all three are present.
+pub fn sar_of(pdu: &impl crate::pdu::Tlvs) -> Option<Concat> {
+    use crate::pdu::tag;
+    Some(Concat {
+        reference: pdu.tlv_u16(tag::SAR_MSG_REF_NUM)?,
+        total: pdu.tlv_u8(tag::SAR_TOTAL_SEGMENTS)?,
+        seq: pdu.tlv_u8(tag::SAR_SEGMENT_SEQNUM)?,
+    })
+}
+
 /// The esm_class bit saying short_message starts with a user data header.
 pub const ESM_UDHI: u8 = 0x40;
 
@@ -293,6 +313,21 @@ mod tests {
             ))
         );
         assert_eq!(parse_udh(&[9, 0]), None, "header longer than the message");
+    }
+
+    #[test]
+    fn sar_round_trip() {
+        let c = Concat {
+            reference: 0xBEEF,
+            total: 4,
+            seq: 3,
+        };
+        let sm = crate::pdu::ShortMessage {
+            tlvs: sar_tlvs(c),
+            ..Default::default()
+        };
+        assert_eq!(sar_of(&sm), Some(c));
+        assert_eq!(sar_of(&crate::pdu::ShortMessage::default()), None);
     }
 
     #[test]
