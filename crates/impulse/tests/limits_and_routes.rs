@@ -1,0 +1,86 @@
+//! Listener limits a production MTA needs (idle timeout, connection cap), routing by `Routes`
+//! with failover, `Generate_Bounces = false`, and the mainlog heartbeat.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Impulse, RawClient, Sink, free_port, swaks, wait_for};
+
+#[test]
+fn idle_clients_are_dropped_and_connections_are_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imp = Impulse::start(
+        tmp.path(),
+        "Spoolbase = \"{SPOOL}\"\nESMTP_Listener { Listen \"127.0.0.1:{SMTP_PORT}\" { Max_Connections = 2 } Timeout = 1 }\ndomain \"example.com\" { }\n",
+    );
+    let mut a = RawClient::connect(imp.smtp_port);
+    let _b = RawClient::connect(imp.smtp_port);
+    // A third connection over Max_Connections is told so and closed.
+    let mut c = std::io::BufReader::new(
+        std::net::TcpStream::connect(("127.0.0.1", imp.smtp_port)).unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut c, &mut line).unwrap();
+    assert!(line.starts_with("421 4.7.0 Too many connections"), "{line}");
+    // A silent client is dropped after Timeout with 421.
+    let t = Instant::now();
+    let reply = a.reply();
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(800) && t.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn routes_are_tried_in_preference_order_with_failover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let dead = free_port(); // nothing listens: the preferred route fails, the next one works
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         domain \"example.com\" {{ Routes = ( \"smtp://127.0.0.1:{}?pref=20\" \"smtp://127.0.0.1?port={dead}&pref=10\" ) }}\n",
+        sink.port
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "a@example.org",
+        "bob@example.com",
+        &["--body", "routed"],
+    );
+    assert!(ok, "{t}");
+    let got = sink.wait_count(1, Duration::from_secs(20));
+    assert!(got[0].contains("routed"));
+}
+
+#[test]
+fn generate_bounces_off_means_no_dsn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         domain \"example.com\" {{ Generate_Bounces = false }}\nGateway = \"127.0.0.1:{}\"\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" heartbeat = 1 }}\n",
+        sink.port
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "reject-bob@example.com",
+        &[],
+    );
+    assert!(ok, "{t}");
+    wait_for("P record", Duration::from_secs(20), || {
+        imp.mainlog().contains("@P@")
+    });
+    // The heartbeat record, once a second here.
+    wait_for("heartbeat", Duration::from_secs(5), || {
+        imp.mainlog().lines().any(|l| l.ends_with("@@@@M1"))
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sink.count(), 0, "no bounce when Generate_Bounces is off");
+}
