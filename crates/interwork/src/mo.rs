@@ -1,0 +1,107 @@
+//! SMS → email: the interworking parse of an MO text (Momentum §1.4 step 5.1): an email
+//! address at the start, optionally followed by a subject in parentheses, then the body.
+//! `user@example.com(subject text) This is an SMS`. The grammar Impulse accepts is in
+//! docs/decisions/0006-interworking-format.md.
+
+/// What an MO text says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interworking {
+    pub address: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// Whether `s` has the shape of an email address: something@something, no spaces or brackets.
+fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars()
+            .all(|c| !c.is_whitespace() && !"()<>,;:\"[]".contains(c) || c == '.')
+}
+
+/// Parses `addr(subject) body`, `addr body`, `(subject) body` or a plain body.
+pub fn parse(text: &str) -> Interworking {
+    let t = text.trim_start();
+    // The address runs to the first whitespace or '('.
+    let end = t
+        .find(|c: char| c.is_whitespace() || c == '(')
+        .unwrap_or(t.len());
+    let (address, rest) = if is_address(&t[..end]) {
+        (Some(t[..end].to_string()), &t[end..])
+    } else {
+        (None, t)
+    };
+    let after_addr = if address.is_some() {
+        rest.trim_start_matches([' ', '\t'])
+    } else {
+        rest
+    };
+    let (subject, body) = match after_addr
+        .strip_prefix('(')
+        .and_then(|r| r.find(')').map(|close| (r, close)))
+    {
+        Some((r, close)) => (Some(r[..close].trim().to_string()), &r[close + 1..]),
+        None => (None, if address.is_some() { rest } else { t }),
+    };
+    Interworking {
+        address,
+        subject: subject.filter(|s| !s.is_empty()),
+        body: body.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(address: Option<&str>, subject: Option<&str>, body: &str) -> Interworking {
+        Interworking {
+            address: address.map(Into::into),
+            subject: subject.map(Into::into),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn forms_of_the_interworking_text() {
+        assert_eq!(
+            parse("user@example.com(subject text) This is an SMS"),
+            p(
+                Some("user@example.com"),
+                Some("subject text"),
+                "This is an SMS"
+            )
+        );
+        assert_eq!(
+            parse("user@example.com (hi there) body"),
+            p(Some("user@example.com"), Some("hi there"), "body")
+        );
+        assert_eq!(
+            parse("user@example.com just the body"),
+            p(Some("user@example.com"), None, "just the body")
+        );
+        assert_eq!(
+            parse("(only a subject) and a body"),
+            p(None, Some("only a subject"), "and a body")
+        );
+        assert_eq!(
+            parse("Hello, call me at 5pm (or later)"),
+            p(None, None, "Hello, call me at 5pm (or later)")
+        );
+        assert_eq!(parse("meet @ noon"), p(None, None, "meet @ noon"));
+        assert_eq!(
+            parse("user@example.com(unclosed subject"),
+            p(Some("user@example.com"), None, "(unclosed subject")
+        );
+        assert_eq!(
+            parse("  Ünïcødé@example.com(sübject) bödy"),
+            p(Some("Ünïcødé@example.com"), Some("sübject"), "bödy")
+        );
+        assert_eq!(parse(""), p(None, None, ""));
+    }
+}
