@@ -29,6 +29,14 @@ pub fn check(kind: Kind, value: &Value) -> Result<(), String> {
         Kind::Routes => parse_routes(value).map(drop),
         Kind::Throttle => parse_throttle(scalar(value)?).map(drop),
         Kind::List => Ok(()),
+        Kind::EnumList(words) => {
+            for item in list_items(value) {
+                if !words.iter().any(|w| w.eq_ignore_ascii_case(item)) {
+                    return Err(format!("`{item}` is not one of {}", words.join(", ")));
+                }
+            }
+            Ok(())
+        }
         Kind::Hash => match value {
             Value::Hash(_) => Ok(()),
             _ => Err("expected a hash `[ key = value, ... ]`".into()),

@@ -313,3 +313,47 @@ impl DeliveryObserver {
         }
     }
 }
+
+/// Chooses the delivery method of a destination: SMPP for SMPP domains, SMTP for the rest.
+pub struct Router {
+    pub cfg: Arc<Config>,
+    pub smtp: SmtpConnector,
+    pub smpp: crate::smpp_delivery::SmppConnector,
+}
+
+pub enum RoutedSession {
+    Smtp(Connection),
+    Smpp(impulse_smpp::esme::Esme),
+}
+
+impl Connector for Router {
+    type Session = RoutedSession;
+
+    async fn open(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
+        if crate::smpp_delivery::is_smpp_domain(&self.cfg, &dest.domain) {
+            self.smpp.open(dest).await.map(RoutedSession::Smpp)
+        } else {
+            self.smtp.open(dest).await.map(RoutedSession::Smtp)
+        }
+    }
+
+    async fn deliver(
+        &self,
+        session: &mut RoutedSession,
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        match session {
+            RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
+            RoutedSession::Smpp(e) => self.smpp.deliver(e, message, recipients).await,
+        }
+    }
+
+    async fn close(&self, session: RoutedSession) {
+        match session {
+            RoutedSession::Smtp(c) => self.smtp.close(c).await,
+            // The bind is shared by the domain's sessions; its inactivity timer closes it.
+            RoutedSession::Smpp(_) => {}
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod delivery;
 mod reception;
 mod serve;
 mod sim;
+mod smpp_delivery;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -16,8 +16,9 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli_config::{EXIT_CONFIG, load_or_report};
-use crate::delivery::{ConfigPolicy, DeliveryObserver, SmtpConnector};
+use crate::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
 use crate::reception::Reception;
+use crate::smpp_delivery::SmppConnector;
 
 fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
     cfg.loggers.iter().find_map(|l| {
@@ -127,7 +128,11 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
     };
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
-        SmtpConnector::new(cfg.clone(), hostname.clone()),
+        Router {
+            cfg: cfg.clone(),
+            smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
+            smpp: SmppConnector::new(cfg.clone()),
+        },
         ConfigPolicy { cfg: cfg.clone() },
         observer,
     );

@@ -3,65 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use common::{Proc, free_port, impulse_bin, repo_root, wait_for};
-
-struct Sim {
-    smpp: u16,
-    control: u16,
-    _proc: Proc,
-}
-
-fn start_sim(extra: &[&str]) -> Sim {
-    let (smpp, control) = (free_port(), free_port());
-    let child = Command::new(impulse_bin())
-        .args([
-            "sim",
-            "smsc",
-            "--listen",
-            &format!("127.0.0.1:{smpp}"),
-            "--control",
-            &format!("127.0.0.1:{control}"),
-            "--receipt-delay-ms",
-            "20",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let proc = Proc(child);
-    wait_for("simulator", Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", control)).is_ok()
-    });
-    Sim {
-        smpp,
-        control,
-        _proc: proc,
-    }
-}
-
-fn control(port: u16, cmd: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let mut out = String::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        if cmd.starts_with("list") && line.trim_end() != "." {
-            out.push_str(&line);
-            continue;
-        }
-        if !cmd.starts_with("list") {
-            out = line;
-        }
-        return out;
-    }
-}
+use common::{SimSmsc, repo_root};
 
 fn smpplib(port: u16, bind: &str, user: &str, pass: &str) -> String {
     let out = Command::new("python3")
@@ -89,7 +33,7 @@ fn field<'a>(json: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn smpplib_esme_against_the_simulator() {
-    let sim = start_sim(&["--credentials", "pyesme:pw"]);
+    let sim = SimSmsc::start(&["--credentials", "pyesme:pw"]);
     let out = smpplib(sim.smpp, "transceiver", "pyesme", "pw");
     assert_eq!(field(&out, "bind"), "0", "{out}");
     let sent: usize = field(&out, "sent").parse().unwrap();
@@ -110,7 +54,7 @@ fn smpplib_esme_against_the_simulator() {
     assert_eq!(field(&out, "enquire_link"), "true");
     assert_eq!(field(&out, "unbind"), "true");
     // What the simulator recorded, through its control port.
-    let listed = control(sim.control, "list 100");
+    let listed = sim.control("list 100");
     assert!(
         listed.contains("\tpyesme\tsmpplib\t4445551234\t0\tHello from smpplib"),
         "{listed}"
@@ -120,12 +64,15 @@ fn smpplib_esme_against_the_simulator() {
         "UCS-2 decoded: {listed}"
     );
     assert!(listed.contains("Long message. Long message."), "{listed}");
-    assert!(control(sim.control, "stats").starts_with(&format!("submits={sent} receipts={sent}")));
+    assert!(
+        sim.control("stats")
+            .starts_with(&format!("submits={sent} receipts={sent}"))
+    );
 }
 
 #[test]
 fn smpplib_binds_every_type_and_bad_credentials_are_refused() {
-    let sim = start_sim(&["--credentials", "pyesme:pw"]);
+    let sim = SimSmsc::start(&["--credentials", "pyesme:pw"]);
     for bind in ["transmitter", "receiver"] {
         let out = smpplib(sim.smpp, bind, "pyesme", "pw");
         assert_eq!(field(&out, "bind"), "0", "{bind}: {out}");

@@ -136,6 +136,11 @@ impl Esme {
         Esme { tx, bound }
     }
 
+    /// Whether the connection task still runs (it ends after a non-reconnecting session ends).
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// Whether the connection is bound right now.
     pub fn is_bound(&self) -> bool {
         self.bound.load(Ordering::Relaxed)
@@ -148,6 +153,27 @@ impl Esme {
             return SubmitResult::ConnectionLost;
         }
         rx.await.unwrap_or(SubmitResult::ConnectionLost)
+    }
+
+    /// Submits several PDUs in this order (the segments of one message), all inside the window
+    /// at once as room allows; resolves with each one's outcome, in the same order.
+    pub async fn submit_all(&self, pdus: Vec<Pdu>) -> Vec<SubmitResult> {
+        let waiting: Vec<_> = pdus
+            .into_iter()
+            .map(|pdu| {
+                let (tx, rx) = oneshot::channel();
+                (self.tx.send(Command::Submit(pdu, tx)).is_ok(), rx)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(waiting.len());
+        for (sent, rx) in waiting {
+            out.push(if sent {
+                rx.await.unwrap_or(SubmitResult::ConnectionLost)
+            } else {
+                SubmitResult::ConnectionLost
+            });
+        }
+        out
     }
 
     /// Unbinds cleanly and stops reconnecting.

@@ -254,3 +254,66 @@ impl RawClient {
         matches!(self.rd.read(&mut b), Ok(0))
     }
 }
+
+/// `impulse sim smsc` with its control port.
+pub struct SimSmsc {
+    pub smpp: u16,
+    pub control: u16,
+    _proc: Proc,
+}
+
+impl SimSmsc {
+    pub fn start(extra: &[&str]) -> SimSmsc {
+        let (smpp, control) = (free_port(), free_port());
+        let child = Command::new(impulse_bin())
+            .args([
+                "sim",
+                "smsc",
+                "--listen",
+                &format!("127.0.0.1:{smpp}"),
+                "--control",
+                &format!("127.0.0.1:{control}"),
+                "--receipt-delay-ms",
+                "20",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let proc = Proc(child);
+        wait_for("simulator", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", control)).is_ok()
+        });
+        SimSmsc {
+            smpp,
+            control,
+            _proc: proc,
+        }
+    }
+
+    /// One control command; `list` returns its lines up to the closing `.`.
+    pub fn control(&self, cmd: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.control)).unwrap();
+        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        let mut r = BufReader::new(s);
+        let mut out = String::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap() == 0 || !cmd.starts_with("list") {
+                return out + &line;
+            }
+            if line.trim_end() == "." {
+                return out;
+            }
+            out.push_str(&line);
+        }
+    }
+
+    /// The messages received so far: (id, system_id, source, dest, data_coding, text).
+    pub fn list(&self) -> Vec<Vec<String>> {
+        self.control("list 1000")
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect()
+    }
+}

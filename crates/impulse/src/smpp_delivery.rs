@@ -1,0 +1,389 @@
+//! Delivery over SMPP (Momentum §1.3): a domain whose stanza sets `SMPP_SMSC_Server` is an SMPP
+//! domain. Its mail is converted to SMS (`impulse-interwork`) and submitted through one bind per
+//! domain, opened when mail is queued and closed by `SMPP_Inactivity_Timer`.
+//!
+//! Not yet here (issue #4 goes on): MO and receipts (answered with a temporary error so the SMSC
+//! keeps them), per-segment progress across retries (a retried message is submitted whole),
+//! data_sm and submit_multi.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use impulse_config::{Config, Resolved, Sending, registry};
+use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
+use impulse_queue::{Attempt, Verdict};
+use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, Event};
+use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage};
+use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
+use impulse_smpp::text::{self, Concat};
+use impulse_spool::{Destination, Lease, StoredMessage};
+use tokio::sync::mpsc;
+
+/// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
+/// sets the default server, it does not turn every domain into SMS).
+pub fn is_smpp_domain(cfg: &Config, domain: &str) -> bool {
+    let Some(def) = registry::option("SMPP_SMSC_Server") else {
+        return false;
+    };
+    let d = domain.to_ascii_lowercase();
+    cfg.domains.get(&d).is_some_and(|s| s.get(def).is_some())
+        || cfg
+            .bindings
+            .values()
+            .any(|b| b.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
+        || cfg
+            .binding_groups
+            .values()
+            .any(|g| g.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
+}
+
+fn ton(s: &str) -> u8 {
+    match s.to_ascii_lowercase().as_str() {
+        "international" | "1" => 1,
+        "national" | "2" => 2,
+        "network" | "network specific" | "3" => 3,
+        "subscriber" | "subscriber number" | "4" => 4,
+        "alphanumeric" | "5" => 5,
+        "abbreviated" | "6" => 6,
+        _ => 0,
+    }
+}
+
+fn npi(s: &str) -> u8 {
+    match s.to_ascii_lowercase().as_str() {
+        "e164" | "isdn" | "1" => 1,
+        _ => 0,
+    }
+}
+
+/// registered_delivery bits (SMPP 3.4 §5.2.17) from `SMPP_Registered_Delivery` names.
+fn registered_delivery(s: &Sending<'_>) -> u8 {
+    let Some((v, _)) = s.effective("SMPP_Registered_Delivery") else {
+        return 0;
+    };
+    impulse_config::types::list_items(&v)
+        .iter()
+        .fold(0, |acc, name| {
+            acc | match name.to_ascii_lowercase().as_str() {
+                "smsc_delivery" => 0x01,
+                "smsc_delivery_failure" => 0x02,
+                "sme_delivery" => 0x04,
+                "sme_user" => 0x08,
+                "intermediate" => 0x10,
+                _ => 0,
+            }
+        })
+}
+
+/// A timer option, where 0 means "use SMPP_Response_Timer".
+fn timer(s: &Sending<'_>, name: &str) -> Duration {
+    let t = s.seconds(name);
+    if t.is_zero() {
+        s.seconds("SMPP_Response_Timer")
+            .max(Duration::from_millis(100))
+    } else {
+        t
+    }
+}
+
+struct DomainSettings {
+    esme: EsmeConfig,
+    mt: MtSettings,
+    source: Address,
+    dest_ton: u8,
+    dest_npi: u8,
+    service_type: String,
+    validity_period: String,
+    registered_delivery: u8,
+    refnum_length: u8,
+}
+
+fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
+    let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
+    let s = cfg.sending(Some(&dest.domain), binding);
+    let server = s.scalar("SMPP_SMSC_Server").unwrap_or_default();
+    let port = s.u64("SMPP_SMSC_Port");
+    let inactivity = s.seconds("SMPP_Inactivity_Timer");
+    DomainSettings {
+        esme: EsmeConfig {
+            addr: if server.contains(':') && !server.starts_with('[') {
+                format!("[{server}]:{port}")
+            } else {
+                format!("{server}:{port}")
+            },
+            session: SessionConfig {
+                bind_type: BindType::parse(&s.scalar("SMPP_Bind_Type").unwrap_or_default())
+                    .unwrap_or(BindType::Transceiver),
+                system_id: s.scalar("SMPP_SMSC_System_ID").unwrap_or_default(),
+                password: s.scalar("SMPP_SMSC_Password").unwrap_or_default(),
+                system_type: s.scalar("SMPP_SMSC_System_Type").unwrap_or_default(),
+                window: s.u64("SMPP_Command_Window_Size").max(1) as usize,
+                bind_timeout: timer(&s, "SMPP_Bind_Response_Timer"),
+                submit_timeout: timer(&s, "SMPP_Submit_Response_Timer"),
+                enquire_timeout: timer(&s, "SMPP_Enquire_Response_Timer"),
+                response_timeout: timer(&s, "SMPP_Response_Timer"),
+                enquire_link_interval: s
+                    .seconds("SMPP_Enquire_Link_Timer")
+                    .max(Duration::from_secs(1)),
+                inactivity: (!inactivity.is_zero()).then_some(inactivity),
+                throttled_pause: s.seconds("SMPP_ESME_Throttled_Timeout"),
+                rate: None,
+            },
+            max_bind_retries: s.u64("SMPP_ESME_Max_Bind_Retries") as u32,
+            backoff: Backoff::default(),
+            connect_timeout: Duration::from_secs(10),
+            reconnect: false,
+        },
+        mt: MtSettings {
+            max_from: s.u64("SMPP_Max_Sms_From_Size") as usize,
+            max_subject: s.u64("SMPP_Max_Sms_Subject_Size") as usize,
+            max_message: s.u64("SMPP_Max_Sms_Message_Size").max(1) as usize,
+            segment_size: s.u64("SMPP_Sms_Segment_Size").max(1) as usize,
+            segment_boundary: s.bool("SMPP_Sms_Segment_Boundary"),
+            max_segments: s.u64("SMPP_ESME_Max_Segments").clamp(1, 255) as usize,
+            data_coding: DataCoding::parse(&s.scalar("SMPP_SMS_Data_Coding").unwrap_or_default())
+                .unwrap_or(DataCoding::Default),
+            default_alphabet: DefaultAlphabet::parse(
+                &s.scalar("SMPP_SMSC_Default_Alphabet").unwrap_or_default(),
+            )
+            .unwrap_or(DefaultAlphabet::Gsm),
+            udh: s.bool("SMPP_ESME_UDH_Segment"),
+        },
+        source: Address::new(
+            ton(&s.scalar("SMPP_ESME_Type_Of_Number").unwrap_or_default()),
+            npi(&s.scalar("SMPP_ESME_Numbering_Plan").unwrap_or_default()),
+            s.scalar("SMPP_ESME_Address").unwrap_or_default(),
+        ),
+        dest_ton: ton(&s
+            .scalar("SMPP_Destination_Type_Of_Number")
+            .unwrap_or_default()),
+        dest_npi: npi(&s
+            .scalar("SMPP_Destination_Numbering_Plan")
+            .unwrap_or_default()),
+        service_type: s.scalar("SMPP_ESME_Service_Type").unwrap_or_default(),
+        validity_period: s.scalar("SMPP_ESME_Validity_Period").unwrap_or_default(),
+        registered_delivery: registered_delivery(&s),
+        refnum_length: s.u64("SMPP_CSMS_Refnum_Length") as u8,
+    }
+}
+
+pub struct SmppConnector {
+    cfg: Arc<Config>,
+    binds: Mutex<HashMap<Destination, Esme>>,
+    events: mpsc::UnboundedSender<Event>,
+    /// Concatenation reference numbers, one counter for the process (decision 0006, item 8).
+    refnum: AtomicU32,
+}
+
+impl SmppConnector {
+    pub fn new(cfg: Arc<Config>) -> Self {
+        let (events, rx) = mpsc::unbounded_channel();
+        tokio::spawn(incoming(rx));
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        SmppConnector {
+            cfg,
+            binds: Mutex::new(HashMap::new()),
+            events,
+            refnum: AtomicU32::new(seed),
+        }
+    }
+
+    /// The domain's bind, started if it is not running.
+    pub async fn open(&self, dest: &Destination) -> Result<Esme, Attempt> {
+        let settings = domain_settings(&self.cfg, dest);
+        let wait = settings.esme.session.bind_timeout + settings.esme.connect_timeout;
+        let esme = {
+            let mut binds = self.binds.lock().unwrap_or_else(PoisonError::into_inner);
+            match binds.get(dest) {
+                Some(e) if e.is_running() => e.clone(),
+                _ => {
+                    let e = Esme::spawn(settings.esme.clone(), self.events.clone());
+                    binds.insert(dest.clone(), e.clone());
+                    e
+                }
+            }
+        };
+        let deadline = Instant::now() + wait;
+        while !esme.is_bound() {
+            if Instant::now() >= deadline || !esme.is_running() {
+                return Err(Attempt {
+                    verdict: Verdict::Temporary,
+                    response: format!(
+                        "451 4.4.1 no SMPP bind to {} (see the SMPP log and paniclog)",
+                        settings.esme.addr
+                    ),
+                    remote: None,
+                    stage: 0,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(esme)
+    }
+
+    pub async fn deliver(
+        &self,
+        esme: &Esme,
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        let Some(first) = recipients.first() else {
+            return Ok(vec![]);
+        };
+        let s = domain_settings(&self.cfg, &first.destination);
+        let sms = match mt::convert(&message.body, &message.sender, &s.mt) {
+            Ok(sms) => sms,
+            Err(e) => return Ok(recipients.iter().map(|_| permanent(e.response())).collect()),
+        };
+        let mut out = Vec::with_capacity(recipients.len());
+        for lease in recipients {
+            out.push(match mt::destination(&lease.address) {
+                Err(e) => permanent(e.response()),
+                Ok(number) => self.submit_all(esme, &s, &sms, number).await,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Submits every segment at once (the window paces them); delivered when all are accepted.
+    async fn submit_all(
+        &self,
+        esme: &Esme,
+        s: &DomainSettings,
+        sms: &mt::Sms,
+        number: String,
+    ) -> Attempt {
+        let total = sms.segments.len();
+        let reference = self.refnum.fetch_add(1, Ordering::Relaxed);
+        let wide = match s.refnum_length {
+            1 => false,
+            2 => true,
+            _ => reference & 0xFFFF > 0xFF,
+        };
+        let reference = if wide {
+            reference as u16
+        } else {
+            u16::from(reference as u8)
+        };
+        let mut pdus = Vec::with_capacity(total);
+        for (i, segment) in sms.segments.iter().enumerate() {
+            let concat = Concat {
+                reference,
+                total: total as u8,
+                seq: i as u8 + 1,
+            };
+            let (short_message, esm_class, tlvs) = match (total > 1, s.mt.udh) {
+                (false, _) => (Bytes::from(segment.clone()), 0, vec![]),
+                (true, true) => {
+                    let mut sm = text::concat_udh(concat, wide);
+                    sm.extend_from_slice(segment);
+                    (Bytes::from(sm), text::ESM_UDHI, vec![])
+                }
+                (true, false) => (Bytes::from(segment.clone()), 0, text::sar_tlvs(concat)),
+            };
+            pdus.push(Pdu::SubmitSm(ShortMessage {
+                service_type: s.service_type.clone(),
+                source: s.source.clone(),
+                dest: Address::new(s.dest_ton, s.dest_npi, number.clone()),
+                esm_class,
+                validity_period: s.validity_period.clone(),
+                registered_delivery: s.registered_delivery,
+                data_coding: sms.data_coding,
+                short_message,
+                tlvs,
+                ..Default::default()
+            }));
+        }
+        // Segments go out in order, all at once as the window allows.
+        let results = esme.submit_all(pdus).await;
+        let mut ids = vec![String::new(); total];
+        let mut worst: Option<Attempt> = None;
+        for (i, result) in results.into_iter().enumerate() {
+            let failure = match result {
+                SubmitResult::Response {
+                    status,
+                    pdu: Pdu::SubmitSmResp(r),
+                } if status.is_ok() => {
+                    ids[i] = r.message_id;
+                    None
+                }
+                SubmitResult::Response { status, .. } => Some(classify(status, i + 1, total)),
+                SubmitResult::Timeout => Some(temporary(format!(
+                    "451 4.4.2 no submit_sm_resp for segment {} of {total}",
+                    i + 1
+                ))),
+                SubmitResult::ConnectionLost => Some(temporary(format!(
+                    "451 4.4.2 SMPP connection lost before segment {} of {total} was answered",
+                    i + 1
+                ))),
+            };
+            // A permanent refusal decides; otherwise any temporary failure means retry.
+            if let Some(f) = failure
+                && worst
+                    .as_ref()
+                    .is_none_or(|w| w.verdict != Verdict::Permanent)
+            {
+                worst = Some(f);
+            }
+        }
+        worst.unwrap_or_else(|| Attempt {
+            verdict: Verdict::Delivered,
+            response: format!(
+                "250 2.0.0 accepted by the SMSC: {total} segment(s), id {}",
+                ids.join(",")
+            ),
+            remote: None,
+            stage: 9,
+        })
+    }
+}
+
+/// Momentum §3.1.7: five statuses are temporary, everything else is permanent.
+fn classify(status: CommandStatus, seq: usize, total: usize) -> Attempt {
+    let text = format!("SMSC refused segment {seq} of {total}: {status}");
+    if status.is_temporary() {
+        temporary(format!("451 4.3.0 {text}"))
+    } else {
+        permanent(format!("554 5.0.0 {text}"))
+    }
+}
+
+fn temporary(response: String) -> Attempt {
+    Attempt {
+        verdict: Verdict::Temporary,
+        response,
+        remote: None,
+        stage: 9,
+    }
+}
+
+fn permanent(response: String) -> Attempt {
+    Attempt {
+        verdict: Verdict::Permanent,
+        response,
+        remote: None,
+        stage: 9,
+    }
+}
+
+/// Messages from SMSCs. MO conversion and receipt matching are not built yet (issue #4): they
+/// are refused with a temporary error so the SMSC keeps them and sends them again later.
+async fn incoming(mut rx: mpsc::UnboundedReceiver<Event>) {
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Incoming { frame, responder } => {
+                tracing::warn!(command = %frame.pdu.command_id(), "message from the SMSC refused for now: SMS to email is not built yet");
+                responder.respond(CommandStatus::ESME_RX_T_APPN);
+            }
+            Event::Bound { smsc_system_id } => tracing::info!(%smsc_system_id, "SMPP bound"),
+            Event::Disconnected { reason } => tracing::info!(%reason, "SMPP connection ended"),
+            Event::BindFailed { status } => tracing::error!(?status, "SMPP bind failed repeatedly"),
+            Event::Throttled => tracing::warn!("SMSC throttled submissions (ESME_RTHROTTLED)"),
+        }
+    }
+}

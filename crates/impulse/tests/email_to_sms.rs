@@ -1,0 +1,159 @@
+//! Email → SMS end to end through real sockets: swaks sends mail to `<number>@<smpp domain>`,
+//! Impulse converts and submits it over SMPP to `impulse sim smsc`, and the simulator's record
+//! shows what the handset would get.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Impulse, SimSmsc, Sink, swaks, wait_for};
+
+fn config(sim: &SimSmsc, sink_port: u16, extra: &str) -> String {
+    format!(
+        "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+         ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{sink_port}\"\nRetry_Interval = 1\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+        sim.smpp
+    )
+}
+
+fn send(imp: &Impulse, to: &str, subject: &str, body: &str, extra: &[&str]) {
+    let mut args = vec!["--header", &format!("Subject: {subject}")]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    args.extend(["--body".to_string(), body.to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, t) = swaks(imp.smtp_port, "alice@example.org", to, &args);
+    assert!(ok, "{t}");
+}
+
+fn received(sim: &SimSmsc, n: usize) -> Vec<Vec<String>> {
+    wait_for(
+        &format!("{n} SMS at the SMSC"),
+        Duration::from_secs(20),
+        || sim.list().len() >= n,
+    );
+    sim.list()
+}
+
+#[test]
+fn plain_and_gsm_extension_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&["--credentials", "impulse:secret"]);
+    let imp = Impulse::start(tmp.path(), &config(&sim, sink.port, ""));
+    send(
+        &imp,
+        "4445551234@sms.example.com",
+        "Hi",
+        "Price 5€ [sale] {today} ~ok^",
+        &[],
+    );
+    let got = received(&sim, 1);
+    assert_eq!(
+        got[0][1..5],
+        ["impulse", "12345", "4445551234", "0"],
+        "{got:?}"
+    );
+    assert_eq!(got[0][5], "(Hi) Price 5€ [sale] {today} ~ok^");
+    wait_for("D record", Duration::from_secs(5), || {
+        imp.mainlog().contains("@D@sms.example.com@")
+    });
+}
+
+#[test]
+fn emoji_goes_as_ucs2_and_long_text_by_sar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
+        ),
+    );
+    send(
+        &imp,
+        "15551234567@sms.example.com",
+        "x",
+        "Smile 😀 please",
+        &["--add-header", "Content-Type: text/plain; charset=utf-8"],
+    );
+    let got = received(&sim, 1);
+    assert_eq!(
+        (got[0][4].as_str(), got[0][5].as_str()),
+        ("8", "Smile 😀 please")
+    );
+
+    let long = "The quick brown fox jumps over the lazy dog. ".repeat(8); // 360 characters
+    send(&imp, "15551234567@sms.example.com", "x", &long, &[]);
+    let got = received(&sim, 4);
+    let parts: Vec<&Vec<String>> = got[1..].iter().collect();
+    assert_eq!(parts.len(), 3, "360 GSM characters by SAR: 160 + 160 + 40");
+    assert_eq!(
+        parts.iter().map(|p| p[5].as_str()).collect::<String>(),
+        long.trim_end()
+    );
+}
+
+#[test]
+fn long_text_by_udh_and_an_invalid_number_bounces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_ESME_UDH_Segment = true\n  SMPP_Max_Sms_Subject_Size = 0\n",
+        ),
+    );
+    let long = "x".repeat(200);
+    send(&imp, "4445551234@sms.example.com", "x", &long, &[]);
+    let got = received(&sim, 2);
+    assert_eq!(
+        got.iter().map(|p| p[5].len()).collect::<Vec<_>>(),
+        [153, 47],
+        "UDH takes room: 153 + 47"
+    );
+
+    send(&imp, "not-a-number@sms.example.com", "x", "hello", &[]);
+    let dsn = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(dsn.contains("X-Envelope-To: alice@example.org"), "{dsn}");
+    assert!(dsn.contains("Final-Recipient: rfc822; not-a-number@sms.example.com"));
+    assert!(dsn.contains("is not a phone number"), "{dsn}");
+    assert_eq!(
+        sim.list().len(),
+        2,
+        "nothing submitted for the invalid number"
+    );
+}
+
+#[test]
+fn smsc_refusals_retry_or_bounce() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(tmp.path(), &config(&sim, sink.port, ""));
+    // A temporary refusal (ESME_RMSGQFUL) is retried and then accepted.
+    assert_eq!(sim.control("fail 0x14 1").trim(), "ok");
+    send(&imp, "4445551234@sms.example.com", "t", "retried", &[]);
+    let got = received(&sim, 1);
+    assert!(got[0][5].ends_with("retried"));
+    wait_for("T then D", Duration::from_secs(10), || {
+        imp.mainlog().contains("@T@") && imp.mainlog().contains("@D@")
+    });
+    assert!(imp.mainlog().contains("ESME_RMSGQFUL"), "{}", imp.mainlog());
+    // A permanent refusal (ESME_RINVDSTADR) bounces.
+    assert_eq!(sim.control("fail 0x0B 1").trim(), "ok");
+    send(&imp, "4445559999@sms.example.com", "p", "refused", &[]);
+    let dsn = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(dsn.contains("ESME_RINVDSTADR"), "{dsn}");
+}
