@@ -8,6 +8,7 @@ mod reception;
 mod serve;
 mod sim;
 mod smpp_delivery;
+mod smpp_mo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -131,7 +131,7 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
         Router {
             cfg: cfg.clone(),
             smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
-            smpp: SmppConnector::new(cfg.clone()),
+            smpp: SmppConnector::new(cfg.clone(), reception_cell.clone()),
         },
         ConfigPolicy { cfg: cfg.clone() },
         observer,

@@ -2,25 +2,29 @@
 //! domain. Its mail is converted to SMS (`impulse-interwork`) and submitted through one bind per
 //! domain, opened when mail is queued and closed by `SMPP_Inactivity_Timer`.
 //!
-//! Not yet here (issue #4 goes on): MO and receipts (answered with a temporary error so the SMSC
-//! keeps them), per-segment progress across retries (a retried message is submitted whole),
-//! data_sm and submit_multi.
+//! Messages the SMSC sends on the bind (MO, receipts) are handled by `smpp_mo`.
+//!
+//! Not yet here (issue #4 goes on): per-segment progress across retries (a retried message is
+//! submitted whole), data_sm and submit_multi.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
-use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, Event};
+use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
 use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 use impulse_smpp::text::{self, Concat};
 use impulse_spool::{Destination, Lease, StoredMessage};
 use tokio::sync::mpsc;
+
+use crate::reception::Reception;
+use crate::smpp_mo::MoContext;
 
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
 /// sets the default server, it does not turn every domain into SMS).
@@ -173,22 +177,21 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
 pub struct SmppConnector {
     cfg: Arc<Config>,
     binds: Mutex<HashMap<Destination, Esme>>,
-    events: mpsc::UnboundedSender<Event>,
+    reception: Arc<OnceLock<Arc<Reception>>>,
     /// Concatenation reference numbers, one counter for the process (decision 0006, item 8).
     refnum: AtomicU32,
 }
 
 impl SmppConnector {
-    pub fn new(cfg: Arc<Config>) -> Self {
-        let (events, rx) = mpsc::unbounded_channel();
-        tokio::spawn(incoming(rx));
+    /// `reception` is filled once the reception side exists; MO mail is spooled through it.
+    pub fn new(cfg: Arc<Config>, reception: Arc<OnceLock<Arc<Reception>>>) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         SmppConnector {
             cfg,
             binds: Mutex::new(HashMap::new()),
-            events,
+            reception,
             refnum: AtomicU32::new(seed),
         }
     }
@@ -202,7 +205,15 @@ impl SmppConnector {
             match binds.get(dest) {
                 Some(e) if e.is_running() => e.clone(),
                 _ => {
-                    let e = Esme::spawn(settings.esme.clone(), self.events.clone());
+                    // Each bind has its own event task, which knows the domain its MO belong to.
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let e = Esme::spawn(settings.esme.clone(), tx);
+                    let ctx = MoContext {
+                        cfg: self.cfg.clone(),
+                        reception: self.reception.clone(),
+                        smsc: settings.esme.addr.clone(),
+                    };
+                    tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
                     binds.insert(dest.clone(), e.clone());
                     e
                 }
@@ -214,7 +225,7 @@ impl SmppConnector {
                 return Err(Attempt {
                     verdict: Verdict::Temporary,
                     response: format!(
-                        "451 4.4.1 no SMPP bind to {} (see the SMPP log and paniclog)",
+                        "451 4.4.1 no SMPP bind to {} (see the paniclog)",
                         settings.esme.addr
                     ),
                     remote: None,
@@ -368,22 +379,5 @@ fn permanent(response: String) -> Attempt {
         response,
         remote: None,
         stage: 9,
-    }
-}
-
-/// Messages from SMSCs. MO conversion and receipt matching are not built yet (issue #4): they
-/// are refused with a temporary error so the SMSC keeps them and sends them again later.
-async fn incoming(mut rx: mpsc::UnboundedReceiver<Event>) {
-    while let Some(event) = rx.recv().await {
-        match event {
-            Event::Incoming { frame, responder } => {
-                tracing::warn!(command = %frame.pdu.command_id(), "message from the SMSC refused for now: SMS to email is not built yet");
-                responder.respond(CommandStatus::ESME_RX_T_APPN);
-            }
-            Event::Bound { smsc_system_id } => tracing::info!(%smsc_system_id, "SMPP bound"),
-            Event::Disconnected { reason } => tracing::info!(%reason, "SMPP connection ended"),
-            Event::BindFailed { status } => tracing::error!(?status, "SMPP bind failed repeatedly"),
-            Event::Throttled => tracing::warn!("SMSC throttled submissions (ESME_RTHROTTLED)"),
-        }
     }
 }

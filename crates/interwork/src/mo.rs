@@ -105,3 +105,105 @@ mod tests {
         assert_eq!(parse(""), p(None, None, ""));
     }
 }
+
+/// `SMPP_GSM_Transcodes_To`: the charset of the email made from an MO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailCharset {
+    Utf8,
+    Latin1,
+    Ascii,
+}
+
+impl MailCharset {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Self::Utf8,
+            "iso-8859-1" | "latin-1" | "latin1" => Self::Latin1,
+            "ascii" | "us-ascii" => Self::Ascii,
+            _ => return None,
+        })
+    }
+}
+
+/// The email an MO becomes. The body is written in `charset` when it can carry the text (8-bit
+/// text transfer-encoded: quoted-printable or base64, whichever mail-builder finds shorter),
+/// else in UTF-8 so nothing is lost.
+pub fn build_email(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    charset: MailCharset,
+    date: i64,
+) -> Vec<u8> {
+    use mail_builder::MessageBuilder;
+    use mail_builder::headers::content_type::ContentType;
+    use mail_builder::mime::MimePart;
+
+    let mut builder = MessageBuilder::new()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .date(date);
+    let latin1: Option<Vec<u8>> = match charset {
+        MailCharset::Latin1 => body
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect(),
+        MailCharset::Ascii => body.is_ascii().then(|| body.as_bytes().to_vec()),
+        MailCharset::Utf8 => None,
+    };
+    builder = match latin1 {
+        Some(bytes) if charset == MailCharset::Latin1 && !body.is_ascii() => builder.body(
+            // Binary content: mail-builder base64-encodes it (setting the header by hand would
+            // only label raw bytes).
+            MimePart::new(
+                ContentType::new("text/plain").attribute("charset", "iso-8859-1"),
+                bytes,
+            ),
+        ),
+        _ => builder.text_body(body.to_string()),
+    };
+    builder.write_to_vec().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::*;
+
+    #[test]
+    fn latin1_when_it_fits_utf8_when_not() {
+        let raw = build_email(
+            "4445551234@sms.example.com",
+            "u@example.com",
+            "hi",
+            "café",
+            MailCharset::Latin1,
+            0,
+        );
+        assert!(
+            raw.is_ascii(),
+            "8-bit text is transfer-encoded, never sent raw"
+        );
+        let mail = String::from_utf8(raw).unwrap();
+        assert!(
+            mail.contains("charset=\"iso-8859-1\"") || mail.contains("charset=iso-8859-1"),
+            "{mail}"
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(mail.as_bytes())
+            .unwrap();
+        assert_eq!(parsed.body_text(0).unwrap(), "café");
+        let mail = build_email(
+            "a@b",
+            "u@example.com",
+            "hi",
+            "Привет 😀",
+            MailCharset::Latin1,
+            0,
+        );
+        let parsed = mail_parser::MessageParser::default().parse(&mail).unwrap();
+        assert_eq!(parsed.body_text(0).unwrap(), "Привет 😀");
+        assert_eq!(parsed.subject(), Some("hi"));
+    }
+}

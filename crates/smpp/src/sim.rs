@@ -176,6 +176,7 @@ impl Smsc {
         source: &str,
         dest: &str,
         data_coding: u8,
+        esm_class: u8,
         short_message: &[u8],
         tlvs: Vec<Tlv>,
     ) -> bool {
@@ -183,6 +184,7 @@ impl Smsc {
             source: Address::new(1, 1, source),
             dest: Address::new(0, 1, dest),
             data_coding,
+            esm_class,
             short_message: Bytes::copy_from_slice(short_message),
             tlvs,
             ..Default::default()
@@ -321,13 +323,36 @@ async fn control(stream: TcpStream, smsc: Smsc) {
             "mo" => {
                 let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                 let body = line.splitn(4, ' ').nth(3).unwrap_or("");
-                let (dc, bytes) = match text::Coding::Gsm7.encode(body) {
-                    Some(b) if b.len() <= 254 => (0, b),
-                    _ => (8, text::Coding::Ucs2.encode(body).unwrap_or_default()),
+                // Long text goes as several deliver_sm with a concatenation UDH, as a handset's
+                // long SMS reaches an ESME.
+                let (coding, dc) = if text::Coding::Gsm7.can_encode(body) {
+                    (text::Coding::Gsm7, 0)
+                } else {
+                    (text::Coding::Ucs2, 8)
                 };
-                if bytes.len() > 254 {
-                    "error: text too long for one short_message".into()
-                } else if smsc.inject_mo(src, dst, dc, &bytes, vec![]) {
+                let parts = text::segment(body, coding, true, false).unwrap_or_default();
+                let reference = (smsc.shared.next_id.load(Ordering::Relaxed) & 0xFF) as u16;
+                let total = parts.len();
+                let mut ok = true;
+                for (i, part) in parts.iter().enumerate() {
+                    let encoded = coding.encode(part).unwrap_or_default();
+                    let (esm, bytes) = if total > 1 {
+                        let mut sm = text::concat_udh(
+                            text::Concat {
+                                reference,
+                                total: total as u8,
+                                seq: i as u8 + 1,
+                            },
+                            false,
+                        );
+                        sm.extend_from_slice(&encoded);
+                        (text::ESM_UDHI, sm)
+                    } else {
+                        (0, encoded)
+                    };
+                    ok &= smsc.inject_mo(src, dst, dc, esm, &bytes, vec![]);
+                }
+                if ok {
                     "ok".into()
                 } else {
                     "no bound receiver".into()

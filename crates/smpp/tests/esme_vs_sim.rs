@@ -126,6 +126,7 @@ async fn receipts_and_mo_arrive_as_events_and_are_answered() {
         "4445551234",
         "12345",
         0,
+        0,
         b"user@example.com(hi) hello",
         vec![]
     ));

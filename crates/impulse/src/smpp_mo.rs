@@ -1,0 +1,196 @@
+//! SMS → email (Momentum §1.4): messages from an SMPP domain's bind become mail.
+//!
+//! The deliver_sm_resp is sent only after the mail is committed to the spool. The parts of a
+//! concatenated MO (UDH or SAR) are put back together in memory while their responses are held:
+//! when the last part arrives the whole message is spooled and every part is answered; parts
+//! that stay incomplete for [`REASSEMBLY_TIMEOUT`] are answered with a temporary error, so the
+//! SMSC sends them again and nothing it was told we have is only in memory.
+//!
+//! Not yet here (issue #4 goes on): reverse address mappings, receipt matching (receipts are
+//! logged and acknowledged), vendor TLVs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use impulse_config::{Config, Resolved};
+use impulse_interwork::mo::{self, MailCharset};
+use impulse_smpp::esme::{Event, Responder};
+use impulse_smpp::pdu::{CommandStatus, Pdu, Tlvs, tag};
+use impulse_smpp::receipt;
+use impulse_smpp::text;
+use impulse_spool::Destination;
+use tokio::sync::mpsc;
+
+use crate::reception::Reception;
+
+/// How long the parts of a concatenated MO wait for the rest.
+const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Concatenated MOs waiting at once per bind; more are refused temporarily.
+const MAX_PENDING: usize = 10_000;
+
+pub struct MoContext {
+    pub cfg: Arc<Config>,
+    pub reception: Arc<OnceLock<Arc<Reception>>>,
+    /// The SMSC's address, for the logs.
+    pub smsc: String,
+}
+
+/// One MO message's text and addresses.
+struct Mo {
+    source: String,
+    dest: String,
+    text: String,
+}
+
+struct Partial {
+    total: u8,
+    parts: BTreeMap<u8, String>,
+    responders: Vec<Responder>,
+    first_seen: Instant,
+}
+
+/// Serves the events of one domain's bind.
+pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ctx: Arc<MoContext>) {
+    let mut pending: HashMap<(String, String, u16), Partial> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                None => return,
+                Some(Event::Incoming { frame, responder }) => {
+                    let (pdu_short, dc, esm, payload_tlv, src, dst, is_receipt, sar) = match &frame.pdu {
+                        Pdu::DeliverSm(sm) => (sm.short_message.to_vec(), sm.data_coding, sm.esm_class, sm.tlv(tag::MESSAGE_PAYLOAD).map(<[u8]>::to_vec), sm.source.addr.clone(), sm.dest.addr.clone(), receipt::is_receipt(sm), text::sar_of(sm)),
+                        Pdu::DataSm(d) => (Vec::new(), d.data_coding, d.esm_class, d.tlv(tag::MESSAGE_PAYLOAD).map(<[u8]>::to_vec), d.source.addr.clone(), d.dest.addr.clone(), d.esm_class & 0x3C == receipt::ESM_DELIVERY_RECEIPT || d.tlv(tag::RECEIPTED_MESSAGE_ID).is_some(), text::sar_of(d)),
+                        _ => { responder.respond(CommandStatus::ESME_RINVCMDID); continue; }
+                    };
+                    if is_receipt {
+                        if let Pdu::DeliverSm(sm) = &frame.pdu {
+                            let r = receipt::from_deliver_sm(sm);
+                            tracing::info!(domain = %dest.domain, id = ?r.id, stat = ?r.stat, "delivery receipt (matching to submissions is not built yet)");
+                        }
+                        responder.respond(CommandStatus::ESME_ROK);
+                        continue;
+                    }
+                    let mut data = payload_tlv.unwrap_or(pdu_short);
+                    let mut concat = sar;
+                    if esm & text::ESM_UDHI != 0
+                        && let Some((c, at)) = text::parse_udh(&data)
+                    {
+                        concat = c.or(concat);
+                        data = data[at.min(data.len())..].to_vec();
+                    }
+                    let part_text = decode(&ctx.cfg, &dest, dc, &data);
+                    match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
+                        None => {
+                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text }).await;
+                            responder.respond(status);
+                        }
+                        Some(c) => {
+                            let key = (src.clone(), dst.clone(), c.reference);
+                            if !pending.contains_key(&key) && pending.len() >= MAX_PENDING {
+                                responder.respond(CommandStatus::ESME_RX_T_APPN);
+                                continue;
+                            }
+                            let p = pending.entry(key.clone()).or_insert_with(|| Partial { total: c.total, parts: BTreeMap::new(), responders: Vec::new(), first_seen: Instant::now() });
+                            p.parts.entry(c.seq).or_insert(part_text);
+                            p.responders.push(responder);
+                            if p.parts.len() == p.total as usize {
+                                let p = pending.remove(&key).expect("present");
+                                let whole: String = p.parts.into_values().collect();
+                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole }).await;
+                                for r in p.responders {
+                                    r.respond(status);
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(Event::Bound { smsc_system_id }) => tracing::info!(domain = %dest.domain, %smsc_system_id, "SMPP bound"),
+                Some(Event::Disconnected { reason }) => tracing::info!(domain = %dest.domain, %reason, "SMPP connection ended"),
+                Some(Event::BindFailed { status }) => tracing::error!(domain = %dest.domain, ?status, "SMPP bind failed repeatedly"),
+                Some(Event::Throttled) => tracing::warn!(domain = %dest.domain, "SMSC throttled submissions (ESME_RTHROTTLED)"),
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let expired: Vec<_> = pending.iter().filter(|(_, p)| now - p.first_seen >= REASSEMBLY_TIMEOUT).map(|(k, _)| k.clone()).collect();
+                for k in expired {
+                    if let Some(p) = pending.remove(&k) {
+                        tracing::warn!(source = %k.0, reference = k.2, got = p.parts.len(), total = p.total, "concatenated MO incomplete; its parts were refused for the SMSC to resend");
+                        for r in p.responders {
+                            r.respond(CommandStatus::ESME_RX_T_APPN);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Text by data_coding; data_coding 0 in the SMSC's default alphabet.
+fn decode(cfg: &Config, dest: &Destination, data_coding: u8, data: &[u8]) -> String {
+    let alphabet = cfg
+        .sending(Some(&dest.domain), None)
+        .scalar("SMPP_SMSC_Default_Alphabet")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match (data_coding, alphabet.as_str()) {
+        (0, "latin-1" | "latin1" | "iso-8859-1") => text::decode(3, data),
+        (0, "ascii" | "us-ascii") => text::decode(1, data),
+        _ => text::decode(data_coding, data),
+    }
+}
+
+/// Turns an MO into mail and spools it; the status to answer the SMSC with.
+async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
+    let s = ctx.cfg.sending(Some(&dest.domain), None);
+    let parsed = if s.bool("SMPP_Use_Interworking_Parse") {
+        mo::parse(&m.text)
+    } else {
+        mo::Interworking {
+            address: None,
+            subject: None,
+            body: m.text.trim().to_string(),
+        }
+    };
+    let Some(to) = parsed
+        .address
+        .clone()
+        .or_else(|| s.scalar("SMPP_Default_Email_Address"))
+    else {
+        // Nothing to send it to: a logged drop, and the SMSC is still told we have it.
+        tracing::warn!(domain = %dest.domain, source = %m.source, "MO dropped: no address in the text and no SMPP_Default_Email_Address");
+        return CommandStatus::ESME_ROK;
+    };
+    let from_domain = s
+        .scalar("SMPP_Default_Email_From_Domain")
+        .unwrap_or_else(|| dest.domain.clone());
+    let from = format!("{}@{from_domain}", m.source);
+    let charset = MailCharset::parse(&s.scalar("SMPP_GSM_Transcodes_To").unwrap_or_default())
+        .unwrap_or(MailCharset::Latin1);
+    let now = impulse_spool::now_millis() / 1000;
+    let mail = mo::build_email(
+        &from,
+        &to,
+        parsed.subject.as_deref().unwrap_or(""),
+        &parsed.body,
+        charset,
+        now,
+    );
+    let Some(reception) = ctx.reception.get() else {
+        return CommandStatus::ESME_RX_T_APPN;
+    };
+    match reception
+        .spool_message(from, vec![to], mail, ctx.smsc.clone(), "smpp")
+        .await
+    {
+        Ok(id) => {
+            tracing::info!(domain = %dest.domain, source = %m.source, dest = %m.dest, message = %id, "MO spooled as mail");
+            CommandStatus::ESME_ROK
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "MO not spooled; refused for the SMSC to resend");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}

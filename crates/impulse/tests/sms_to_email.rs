@@ -1,0 +1,119 @@
+//! SMS → email end to end: the simulator sends MO deliver_sm on the bind Impulse holds for an
+//! SMPP domain; Impulse turns them into mail, spools it, answers, and delivers it by SMTP to an
+//! aiosmtpd sink.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Impulse, SimSmsc, Sink, swaks, wait_for};
+
+fn start(extra: &str) -> (tempfile::TempDir, Sink, SimSmsc, Impulse) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{}\"\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n",
+        sink.port, sim.smpp
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    // The bind opens when mail is queued for the domain (a persistent receiver is not built yet).
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "4445551234@sms.example.com",
+        &["--body", "open the bind"],
+    );
+    assert!(ok, "{t}");
+    wait_for("the bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    (tmp, sink, sim, imp)
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> &'a str {
+    mail.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {mail}"))
+}
+
+#[test]
+fn interworking_address_and_subject() {
+    let (_tmp, sink, sim, _imp) = start("");
+    assert_eq!(
+        sim.control("mo 4445551234 12345 user@example.com(Lunch?) see you at noon")
+            .trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(
+        mail.starts_with(
+            "X-Envelope-From: <4445551234@sms.example.com>\r\nX-Envelope-To: user@example.com\r\n"
+        ),
+        "{mail}"
+    );
+    assert_eq!(header(mail, "Subject"), "Lunch?");
+    assert!(header(mail, "From").contains("4445551234@sms.example.com"));
+    assert!(mail.contains("see you at noon"), "{mail}");
+}
+
+#[test]
+fn default_address_and_from_domain() {
+    let (_tmp, sink, sim, _imp) = start(
+        "  SMPP_Default_Email_Address = \"ops@example.com\"\n  SMPP_Default_Email_From_Domain = \"txt.example.net\"\n  SMPP_GSM_Transcodes_To = \"utf-8\"\n",
+    );
+    assert_eq!(
+        sim.control("mo 4445551234 12345 Hola, ¿qué tal?").trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
+    assert!(
+        mail.contains("X-Envelope-From: <4445551234@txt.example.net>"),
+        "{mail}"
+    );
+    let parsed = mail_text(mail);
+    assert_eq!(parsed, "Hola, ¿qué tal?");
+}
+
+#[test]
+fn concatenated_mo_becomes_one_mail() {
+    let (_tmp, sink, sim, _imp) = start("");
+    let long = format!("user@example.com(long one) {}", "word ".repeat(60)); // 327 characters: 3 UDH parts
+    assert_eq!(
+        sim.control(&format!("mo 4445551234 12345 {long}")).trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert_eq!(header(mail, "Subject"), "long one");
+    assert_eq!(mail_text(mail), "word ".repeat(60).trim_end());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sink.count(), 1, "one mail, not one per part");
+}
+
+#[test]
+fn an_mo_with_nowhere_to_go_is_dropped_and_answered() {
+    let (_tmp, sink, sim, imp) = start("");
+    assert_eq!(
+        sim.control("mo 4445551234 12345 no address here").trim(),
+        "ok"
+    );
+    wait_for("the drop in the log", Duration::from_secs(10), || {
+        imp.stderr().contains("MO dropped")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.count(), 0);
+}
+
+/// The decoded text body of a mail (via mail-parser, as a mail client would).
+fn mail_text(mail: &str) -> String {
+    let body = mail.split_once("\r\n\r\n").map_or(mail, |(_, b)| b);
+    let headers = mail.split_once("\r\n\r\n").map_or("", |(h, _)| h);
+    let raw = format!("{headers}\r\n\r\n{body}");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    parsed.body_text(0).unwrap().trim().to_string()
+}
