@@ -243,7 +243,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Enquire_Response_Timer", SEND, Seconds, Some("0"), Yes, "enquire_link response timeout."),
     opt!("SMPP_Enquire_Link_Timer", SEND, Seconds, Some("60"), Yes, "Idle time before enquire_link."),
     opt!("SMPP_Inactivity_Timer", SEND, Seconds, Some("300"), Yes, "Idle time before unbind."),
-    opt!("SMPP_Persistent_Connections", &[Domain], Hash, None, SMPP, "Connections kept open per binding."),
+    opt!("SMPP_Persistent_Connections", &[Domain], Hash, None, Yes, "Connections kept open per binding."),
     opt!("SMPP_Message_Mode", SEND, Str, Some("store_and_forward"), SMPP, "Requested message mode."),
     opt!("SMPP_SMSC_Default_Message_Mode", SEND, Str, Some("store_and_forward"), SMPP, "The SMSC's default mode."),
     opt!("SMPP_SMS_Data_Coding", SEND, Enum(&["default", "0", "ascii", "us-ascii", "1", "latin-1", "latin1", "iso-8859-1", "3", "ucs2", "ucs-2", "utf-16", "utf16", "8"]), Some("default"), Yes, "MT data_coding."),

@@ -120,6 +120,10 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
     };
 
     let reception_cell = Arc::new(OnceLock::new());
+    let smpp = SmppConnector::new(cfg.clone(), reception_cell.clone());
+    // Kept for the life of the process: dropping the handles would not stop the binds, but
+    // holding them says they are ours.
+    let _persistent = smpp.start_persistent();
     let observer = DeliveryObserver {
         cfg: cfg.clone(),
         mainlog: mainlog.clone(),
@@ -131,7 +135,7 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
         Router {
             cfg: cfg.clone(),
             smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
-            smpp: SmppConnector::new(cfg.clone(), reception_cell.clone()),
+            smpp,
         },
         ConfigPolicy { cfg: cfg.clone() },
         observer,

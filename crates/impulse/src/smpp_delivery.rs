@@ -196,6 +196,54 @@ impl SmppConnector {
         }
     }
 
+    /// Opens the binds `SMPP_Persistent_Connections = [ binding = count ]` asks for in each SMPP
+    /// domain (§3.1.2): kept open and reconnected, never closed for inactivity. They carry what
+    /// the SMSC sends (MO, receipts); a receiver binding is the usual case (§4.4).
+    pub fn start_persistent(&self) -> Vec<Esme> {
+        let Some(def) = registry::option("SMPP_Persistent_Connections") else {
+            return vec![];
+        };
+        let mut started = Vec::new();
+        for (domain, scope) in &self.cfg.domains {
+            let Some(entry) = scope.get(def) else {
+                continue;
+            };
+            let impulse_config::Value::Hash(pairs) = &entry.value else {
+                continue;
+            };
+            for (binding, count) in pairs {
+                let count = count
+                    .as_scalar()
+                    .and_then(|c| c.parse::<usize>().ok())
+                    .unwrap_or(1);
+                let dest = Destination {
+                    domain: domain.clone(),
+                    binding: if binding == "default" {
+                        String::new()
+                    } else {
+                        binding.clone()
+                    },
+                };
+                let mut settings = domain_settings(&self.cfg, &dest);
+                settings.esme.reconnect = true;
+                settings.esme.session.inactivity = None;
+                for _ in 0..count {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let esme = Esme::spawn(settings.esme.clone(), tx);
+                    let ctx = MoContext {
+                        cfg: self.cfg.clone(),
+                        reception: self.reception.clone(),
+                        smsc: settings.esme.addr.clone(),
+                    };
+                    tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
+                    tracing::info!(%domain, %binding, addr = %settings.esme.addr, "persistent SMPP connection started");
+                    started.push(esme);
+                }
+            }
+        }
+        started
+    }
+
     /// The domain's bind, started if it is not running.
     pub async fn open(&self, dest: &Destination) -> Result<Esme, Attempt> {
         let settings = domain_settings(&self.cfg, dest);

@@ -117,3 +117,29 @@ fn mail_text(mail: &str) -> String {
         .unwrap();
     parsed.body_text(0).unwrap().trim().to_string()
 }
+
+#[test]
+fn a_persistent_receiver_takes_mo_without_any_mail_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    // Momentum §4.4: an on-demand transmitter for MT, a persistent receiver for MO.
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\nGateway = \"127.0.0.1:{}\"\n\
+         Domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_Bind_Type = \"Transmitter\"\n  SMPP_Persistent_Connections = [ Persist_This = 1 ]\n}}\n\
+         Binding \"Persist_This\" {{\n  Max_Outbound_Connections = 1\n  SMPP_Bind_Type = \"Receiver\"\n}}\n",
+        sink.port, sim.smpp
+    );
+    let _imp = Impulse::start(tmp.path(), &conf);
+    wait_for("the persistent bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    assert_eq!(
+        sim.control("mo 4445551234 12345 user@example.com(hi) straight in")
+            .trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(mail.contains("X-Envelope-To: user@example.com"), "{mail}");
+    assert!(mail.contains("straight in"));
+}
