@@ -4,6 +4,7 @@
 
 mod cli_config;
 mod delivery;
+mod demo;
 mod reception;
 mod serve;
 mod sim;
@@ -28,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show email -> SMS -> receipt -> SMS reply -> email, with nothing to set up.
+    Demo,
     /// Run the gateway with a configuration file.
     Serve {
         /// Configuration file (ecelerity.conf syntax).
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve::run(&config),
+        Command::Demo => demo::run(),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => cli_config::check(&file),

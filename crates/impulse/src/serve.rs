@@ -103,6 +103,41 @@ pub fn run(config: &Path) -> ExitCode {
 }
 
 async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
+    let running = start(cfg).await?;
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+/// A started gateway: its listeners, scheduler and binds run until [`Running::stop`].
+pub struct Running {
+    stop_tx: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    sched: tokio::task::JoinHandle<()>,
+    reception: Arc<Reception>,
+    /// Persistent SMPP binds, unbound cleanly on stop.
+    persistent: Vec<impulse_smpp::esme::Esme>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop_tx.send(true);
+        for bind in &self.persistent {
+            bind.shutdown().await;
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let _ = self.sched.await;
+        if let Some(log) = &self.reception.mainlog {
+            log.flush();
+        }
+    }
+}
+
+/// Builds everything the configuration describes and starts it.
+pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     let hostname = cfg
         .global()
         .scalar(names::HOSTNAME)
@@ -121,9 +156,7 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
 
     let reception_cell = Arc::new(OnceLock::new());
     let smpp = SmppConnector::new(cfg.clone(), reception_cell.clone());
-    // Kept for the life of the process: dropping the handles would not stop the binds, but
-    // holding them says they are ours.
-    let _persistent = smpp.start_persistent();
+    let persistent = smpp.start_persistent();
     let observer = DeliveryObserver {
         cfg: cfg.clone(),
         mainlog: mainlog.clone(),
@@ -181,18 +214,13 @@ async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
         tracing::warn!("no ESMTP_Listener configured: Impulse receives no mail by SMTP");
     }
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
-
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let _ = sched.await;
-    if let Some(log) = &reception.mainlog {
-        log.flush();
-    }
-    Ok(())
+    Ok(Running {
+        stop_tx,
+        tasks,
+        sched,
+        reception,
+        persistent,
+    })
 }
 
 fn listener_enabled(cfg: &Config) -> bool {

@@ -85,3 +85,27 @@ fn config_eval_shows_value_and_scope() {
         "Retry_Interval = 1200    # from default\n"
     );
 }
+
+#[test]
+fn the_demo_shows_the_whole_round_trip() {
+    let out = Command::new(impulse_bin())
+        .arg("demo")
+        .env("IMPULSE_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Impulse: 250 2.0.0 Ok: queued as"), "{text}");
+    assert!(text.contains("text: alice@example.org (Dinner tonight?) Are we still on for 7pm? Bring the €20 you owe me :)"), "{text}");
+    assert!(text.contains("delivery receipt for message"), "{text}");
+    assert!(
+        text.contains("envelope 4445551234@sms.example.com -> alice@example.org"),
+        "{text}"
+    );
+    assert!(text.contains("| Subject: Re: Dinner"), "{text}");
+    assert!(text.contains("| Yes! See you at 7. Keep the 20."), "{text}");
+}

@@ -158,6 +158,10 @@ impl Smsc {
         Ok(Smsc { shared, addr })
     }
 
+    pub fn receipts_sent(&self) -> u64 {
+        self.shared.receipts_sent.load(Ordering::Relaxed)
+    }
+
     pub fn submits(&self) -> u64 {
         self.shared.submits.load(Ordering::Relaxed)
     }

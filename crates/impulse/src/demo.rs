@@ -1,0 +1,227 @@
+//! `impulse demo`: email → SMS → receipt → SMS reply → email, with nothing to set up. Everything
+//! runs in this process on 127.0.0.1: the SMSC simulator, a mail sink (Impulse's own SMTP
+//! listener keeping what it gets in memory), and Impulse with an embedded configuration.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use impulse_smpp::sim::{SimConfig, Smsc};
+use impulse_smtp::inbound::{Envelope, Inbound, Limits};
+use impulse_smtp::outbound::Connection;
+use tokio::net::TcpListener;
+
+use crate::serve;
+
+/// A mail server that accepts anything and keeps it.
+#[derive(Default)]
+struct MailSink {
+    got: Mutex<Vec<(Envelope, Vec<u8>)>>,
+}
+
+impl Inbound for MailSink {
+    fn limits(&self, _: SocketAddr, _: SocketAddr) -> (Limits, Duration) {
+        let limits = Limits {
+            hostname: "mail.example.org".into(),
+            relay_any: true,
+            max_message_size: 0,
+            max_recipients: 100,
+            max_receptions: 0,
+        };
+        (limits, Duration::from_secs(60))
+    }
+    fn accepts_domain(&self, _: &str) -> bool {
+        true
+    }
+    async fn accept(&self, _: SocketAddr, env: Envelope, body: Vec<u8>) -> Result<String, String> {
+        let mut got = self.got.lock().map_err(|e| e.to_string())?;
+        got.push((env, body));
+        Ok(format!("sink-{}", got.len()))
+    }
+}
+
+async fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    | {l}\n")).collect()
+}
+
+pub fn run() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("impulse demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(demo()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("impulse demo failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo() -> anyhow::Result<()> {
+    println!("Impulse demo: email -> SMS -> delivery receipt -> SMS reply -> email");
+    println!("Everything runs in this process, on 127.0.0.1 only.\n");
+
+    let sim = Smsc::start(
+        "127.0.0.1:0",
+        SimConfig {
+            credentials: vec![("demo".into(), "demo".into())],
+            receipt_delay: Duration::from_millis(200),
+            receipt_delivered_percent: 100,
+            keep: 0,
+        },
+    )
+    .await?;
+    let sink = Arc::new(MailSink::default());
+    let sink_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let sink_addr = sink_listener.local_addr()?;
+    let (_sink_stop, sink_stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(impulse_smtp::inbound::serve(
+        sink_listener,
+        sink.clone(),
+        100,
+        sink_stop_rx,
+    ));
+    let smtp_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
+
+    let dir = std::env::temp_dir().join(format!("impulse-demo-{}", std::process::id()));
+    let config = [
+        "# The demo's configuration (Momentum syntax)".to_string(),
+        format!("Spoolbase = \"{}\"", dir.join("spool").display()),
+        "Hostname = \"impulse.demo\"".into(),
+        format!("ESMTP_Listener {{ Listen \"127.0.0.1:{smtp_port}\" {{ }} }}"),
+        format!("Gateway = \"{sink_addr}\"    # all other mail goes to the demo's mail sink"),
+        "domain \"sms.example.com\" {".into(),
+        "  SMPP_SMSC_Server = \"127.0.0.1\"".into(),
+        format!("  SMPP_SMSC_Port = {}", sim.addr.port()),
+        "  SMPP_SMSC_System_ID = \"demo\"".into(),
+        "  SMPP_SMSC_Password = \"demo\"".into(),
+        "  SMPP_ESME_Address = \"12345\"".into(),
+        "  SMPP_Max_Sms_From_Size = 20".into(),
+        "  SMPP_Max_Sms_Subject_Size = 20".into(),
+        "  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )".into(),
+        "  SMPP_Persistent_Connections = [ default = 1 ]    # a bind kept open for replies".into(),
+        "}".into(),
+    ]
+    .join("\n");
+    println!("Configuration:\n{}", indent(&config));
+    let cfg = impulse_config::from_str(&dir.join("demo.conf"), &config).map_err(|diags| {
+        anyhow::anyhow!(
+            diags
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let running = serve::start(Arc::new(cfg)).await?;
+    let impulse_addr: SocketAddr = ([127, 0, 0, 1], smtp_port).into();
+    wait("the SMPP bind", || {
+        (sim.bound_sessions() >= 1).then_some(())
+    })
+    .await?;
+
+    // 1. An email to an SMS number.
+    let mail = "From: Alice <alice@example.org>\r\nTo: 4445551234@sms.example.com\r\nSubject: Dinner tonight?\r\n\r\nAre we still on for 7pm? Bring the €20 you owe me :)\r\n";
+    println!(
+        "1. alice@example.org sends this email over SMTP to Impulse ({impulse_addr}):\n{}",
+        indent(mail)
+    );
+    let mut client = Connection::connect(
+        &[impulse_addr],
+        None,
+        "alice-laptop",
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
+    let replies = client
+        .send(
+            "alice@example.org",
+            &["4445551234@sms.example.com".to_string()],
+            mail.as_bytes(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
+    client.quit().await;
+    println!("   Impulse: {}\n", replies[0].0);
+
+    // 2. The SMS at the SMSC.
+    let sms = wait("the SMS at the SMSC", || sim.received().into_iter().next()).await?;
+    println!("2. The SMSC receives a submit_sm:");
+    println!(
+        "    | from {} to {}, data_coding {} (GSM 03.38), message id {}",
+        sms.source, sms.dest, sms.data_coding, sms.message_id
+    );
+    println!("    | text: {}\n", sms.text());
+
+    // 3. The delivery receipt.
+    wait("the delivery receipt", || {
+        (sim.receipts_sent() >= 1).then_some(())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    println!(
+        "3. The SMSC sends a delivery receipt for message {} (stat:DELIVRD); Impulse",
+        sms.message_id
+    );
+    println!("   acknowledges it. (Matching receipts to messages and mailing the sender is still");
+    println!("   being built.)\n");
+
+    // 4. An SMS reply, in the interworking format.
+    let reply = "alice@example.org(Re: Dinner) Yes! See you at 7. Keep the 20.";
+    println!("4. The handset 4445551234 replies by SMS to 12345:\n    | {reply}\n");
+    let septets = impulse_smpp::text::gsm::encode_unpacked(reply).unwrap_or_default();
+    if !sim.inject_mo("4445551234", "12345", 0, 0, &septets, vec![]) {
+        anyhow::bail!("no bind to deliver the reply on");
+    }
+    let (env, body) = wait("the reply as email", || {
+        sink.got.lock().ok().and_then(|g| g.first().cloned())
+    })
+    .await?;
+    println!(
+        "5. Alice's mail server receives it as an email (envelope {} -> {}):",
+        env.sender,
+        env.recipients.join(", ")
+    );
+    let text = String::from_utf8_lossy(&body);
+    let shown: String = text
+        .lines()
+        .filter(|l| {
+            !l.starts_with("Received:")
+                && !l.starts_with('\t')
+                && !l.starts_with("Message-ID")
+                && !l.starts_with("MIME-Version")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{}", indent(&shown));
+
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "Done. Try it yourself: `impulse sim smsc --listen 127.0.0.1:2775 --control 127.0.0.1:2776`"
+    );
+    println!("and `impulse serve -c your.conf` with a domain that sets SMPP_SMSC_Server.");
+    Ok(())
+}
