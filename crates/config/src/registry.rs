@@ -131,6 +131,8 @@ const LOGGER: &[ScopeKind] = &[EcLogger];
 const SMPP: Status = NotYet("this part of issue #4 (email <-> SMS) is not built yet");
 const MM7: Status = NotYet("MM7 domains arrive with issue #5 (email <-> MMS)");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
+const RAM_SQL: Status =
+    NotYet("Impulse keeps reverse address mappings in its spool, not through SQL datasources");
 const LATER: Status = NotYet("no issue schedules it yet");
 
 macro_rules! opt {
@@ -256,12 +258,12 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Max_Sms_From_Size", SEND, Int, Some("0"), Yes, "Sender prefix size in MT text."),
     opt!("SMPP_Max_Sms_Subject_Size", SEND, Int, Some("10"), Yes, "Subject size in MT text."),
     opt!("SMPP_Use_Interworking_Parse", SEND, Bool, Some("true"), Yes, "Parse `addr(subject) text` on MO."),
-    opt!("SMPP_Use_Reverse_Address_Mappings", SEND, Bool, Some("true"), SMPP, "Reverse address mappings."),
-    opt!("SMPP_RAM_Cache", SEND, Str, Some("ram"), SMPP, "Reverse mapping cache."),
-    opt!("SMPP_RAM_Expiration", SEND, Int, Some("300"), SMPP, "Reverse mapping lifetime (minutes)."),
-    opt!("SMPP_RAM_Query_Lookup", SEND, Str, None, SMPP, "Reverse mapping look-up query."),
-    opt!("SMPP_RAM_Query_New", SEND, Str, None, SMPP, "Reverse mapping insert query."),
-    opt!("SMPP_RAM_Query_Update", SEND, Str, None, SMPP, "Reverse mapping update query."),
+    opt!("SMPP_Use_Reverse_Address_Mappings", SEND, Bool, Some("true"), Yes, "Reverse address mappings."),
+    opt!("SMPP_RAM_Cache", SEND, Str, Some("ram"), RAM_SQL, "Reverse mapping cache."),
+    opt!("SMPP_RAM_Expiration", SEND, Int, Some("300"), Yes, "Reverse mapping lifetime (minutes)."),
+    opt!("SMPP_RAM_Query_Lookup", SEND, Str, None, RAM_SQL, "Reverse mapping look-up query."),
+    opt!("SMPP_RAM_Query_New", SEND, Str, None, RAM_SQL, "Reverse mapping insert query."),
+    opt!("SMPP_RAM_Query_Update", SEND, Str, None, RAM_SQL, "Reverse mapping update query."),
     opt!("SMPP_Default_Email_Address", SEND, Str, None, Yes, "Last-resort MO recipient."),
     opt!("SMPP_Default_Email_From_Domain", SEND, Str, None, Yes, "Domain of MO From addresses."),
     opt!("SMPP_Registered_Delivery", SEND, EnumList(&["smsc_delivery", "smsc_delivery_failure", "intermediate", "sme_delivery", "sme_user"]), None, Yes, "registered_delivery flags."),

@@ -189,8 +189,13 @@ async fn demo() -> anyhow::Result<()> {
     println!("   being built.)\n");
 
     // 4. An SMS reply, in the interworking format.
-    let reply = "alice@example.org(Re: Dinner) Yes! See you at 7. Keep the 20.";
-    println!("4. The handset 4445551234 replies by SMS to 12345:\n    | {reply}\n");
+    let reply = "Yes! See you at 7. Keep the 20.";
+    println!(
+        "4. The handset 4445551234 replies to 12345 with a plain SMS (no address in it):\n    | {reply}"
+    );
+    println!(
+        "   Impulse remembered that 12345 last texted 4445551234 for alice@example.org\n   (a reverse address mapping, kept in its spool).\n"
+    );
     let septets = impulse_smpp::text::gsm::encode_unpacked(reply).unwrap_or_default();
     if !sim.inject_mo("4445551234", "12345", 0, 0, &septets, vec![]) {
         anyhow::bail!("no bind to deliver the reply on");

@@ -155,7 +155,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     };
 
     let reception_cell = Arc::new(OnceLock::new());
-    let smpp = SmppConnector::new(cfg.clone(), reception_cell.clone());
+    let smpp = SmppConnector::new(cfg.clone(), spool.clone(), reception_cell.clone());
     let persistent = smpp.start_persistent();
     let observer = DeliveryObserver {
         cfg: cfg.clone(),

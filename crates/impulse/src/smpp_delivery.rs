@@ -20,7 +20,9 @@ use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
 use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 use impulse_smpp::text::{self, Concat};
-use impulse_spool::{Destination, Lease, StoredMessage};
+use impulse_spool::{
+    Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, now_millis,
+};
 use tokio::sync::mpsc;
 
 use crate::reception::Reception;
@@ -176,6 +178,7 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
 
 pub struct SmppConnector {
     cfg: Arc<Config>,
+    spool: SqliteSpool,
     binds: Mutex<HashMap<Destination, Esme>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
     /// Concatenation reference numbers, one counter for the process (decision 0006, item 8).
@@ -184,12 +187,17 @@ pub struct SmppConnector {
 
 impl SmppConnector {
     /// `reception` is filled once the reception side exists; MO mail is spooled through it.
-    pub fn new(cfg: Arc<Config>, reception: Arc<OnceLock<Arc<Reception>>>) -> Self {
+    pub fn new(
+        cfg: Arc<Config>,
+        spool: SqliteSpool,
+        reception: Arc<OnceLock<Arc<Reception>>>,
+    ) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         SmppConnector {
             cfg,
+            spool,
             binds: Mutex::new(HashMap::new()),
             reception,
             refnum: AtomicU32::new(seed),
@@ -232,6 +240,7 @@ impl SmppConnector {
                     let esme = Esme::spawn(settings.esme.clone(), tx);
                     let ctx = MoContext {
                         cfg: self.cfg.clone(),
+                        spool: self.spool.clone(),
                         reception: self.reception.clone(),
                         smsc: settings.esme.addr.clone(),
                     };
@@ -258,6 +267,7 @@ impl SmppConnector {
                     let e = Esme::spawn(settings.esme.clone(), tx);
                     let ctx = MoContext {
                         cfg: self.cfg.clone(),
+                        spool: self.spool.clone(),
                         reception: self.reception.clone(),
                         smsc: settings.esme.addr.clone(),
                     };
@@ -303,10 +313,46 @@ impl SmppConnector {
         for lease in recipients {
             out.push(match mt::destination(&lease.address) {
                 Err(e) => permanent(e.response()),
-                Ok(number) => self.submit_all(esme, &s, &sms, number).await,
+                Ok(number) => {
+                    let attempt = self.submit_all(esme, &s, &sms, number.clone()).await;
+                    if attempt.verdict == Verdict::Delivered {
+                        self.remember_sender(&first.destination, &s, number, &sms)
+                            .await;
+                    }
+                    attempt
+                }
             });
         }
         Ok(out)
+    }
+
+    /// Saves the reverse address mapping of a delivered SMS (Momentum §1.3 step 9): not when
+    /// mappings are off, and not without an ESME address, since the SMSC then picks the source.
+    async fn remember_sender(
+        &self,
+        dest: &Destination,
+        s: &DomainSettings,
+        number: String,
+        sms: &mt::Sms,
+    ) {
+        let scope = self.cfg.sending(Some(&dest.domain), None);
+        if !scope.bool("SMPP_Use_Reverse_Address_Mappings")
+            || s.source.addr.is_empty()
+            || sms.reply_to.is_empty()
+        {
+            return;
+        }
+        let minutes = scope.u64("SMPP_RAM_Expiration") as i64;
+        let mapping = ReverseMapping {
+            domain: dest.domain.clone(),
+            sms_addr: number,
+            shortcode: s.source.addr.clone(),
+            email_addr: sms.reply_to.clone(),
+            expires: now_millis() + minutes * 60_000,
+        };
+        if let Err(e) = self.spool.save_mapping(mapping).await {
+            tracing::error!(error = %e, "could not save a reverse address mapping");
+        }
     }
 
     /// Submits every segment at once (the window paces them); delivered when all are accepted.

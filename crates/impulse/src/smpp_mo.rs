@@ -6,8 +6,8 @@
 //! that stay incomplete for [`REASSEMBLY_TIMEOUT`] are answered with a temporary error, so the
 //! SMSC sends them again and nothing it was told we have is only in memory.
 //!
-//! Not yet here (issue #4 goes on): reverse address mappings, receipt matching (receipts are
-//! logged and acknowledged), vendor TLVs.
+//! Not yet here (issue #4 goes on): receipt matching (receipts are logged and acknowledged),
+//! vendor TLVs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -19,7 +19,7 @@ use impulse_smpp::esme::{Event, Responder};
 use impulse_smpp::pdu::{CommandStatus, Pdu, Tlvs, tag};
 use impulse_smpp::receipt;
 use impulse_smpp::text;
-use impulse_spool::Destination;
+use impulse_spool::{Destination, Spool, SqliteSpool};
 use tokio::sync::mpsc;
 
 use crate::reception::Reception;
@@ -31,6 +31,7 @@ const MAX_PENDING: usize = 10_000;
 
 pub struct MoContext {
     pub cfg: Arc<Config>,
+    pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     /// The SMSC's address, for the logs.
     pub smsc: String,
@@ -153,13 +154,28 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
             body: m.text.trim().to_string(),
         }
     };
+    // The address in the text, else who last sent this handset an SMS from this short code,
+    // else the domain's catch-all (Momentum §1.4 step 5).
+    let mapped = if parsed.address.is_none() && s.bool("SMPP_Use_Reverse_Address_Mappings") {
+        let now = impulse_spool::now_millis();
+        ctx.spool
+            .lookup_mapping(&dest.domain, &m.source, &m.dest, now)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reverse address mapping look-up failed");
+                None
+            })
+    } else {
+        None
+    };
     let Some(to) = parsed
         .address
         .clone()
+        .or(mapped)
         .or_else(|| s.scalar("SMPP_Default_Email_Address"))
     else {
         // Nothing to send it to: a logged drop, and the SMSC is still told we have it.
-        tracing::warn!(domain = %dest.domain, source = %m.source, "MO dropped: no address in the text and no SMPP_Default_Email_Address");
+        tracing::warn!(domain = %dest.domain, source = %m.source, "MO dropped: no address in the text, no reverse mapping and no SMPP_Default_Email_Address");
         return CommandStatus::ESME_ROK;
     };
     let from_domain = s
@@ -169,14 +185,12 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     let charset = MailCharset::parse(&s.scalar("SMPP_GSM_Transcodes_To").unwrap_or_default())
         .unwrap_or(MailCharset::Latin1);
     let now = impulse_spool::now_millis() / 1000;
-    let mail = mo::build_email(
-        &from,
-        &to,
-        parsed.subject.as_deref().unwrap_or(""),
-        &parsed.body,
-        charset,
-        now,
-    );
+    // No subject in the SMS: name the sender, so the mail does not arrive blank (decision 0006).
+    let subject = parsed
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("SMS from {}", m.source));
+    let mail = mo::build_email(&from, &to, &subject, &parsed.body, charset, now);
     let Some(reception) = ctx.reception.get() else {
         return CommandStatus::ESME_RX_T_APPN;
     };

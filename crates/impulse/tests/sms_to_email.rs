@@ -30,6 +30,11 @@ fn start(extra: &str) -> (tempfile::TempDir, Sink, SimSmsc, Impulse) {
     wait_for("the bind", Duration::from_secs(20), || {
         sim.control("stats").contains("bound=1")
     });
+    // The reverse mapping is saved once the SMSC has accepted that SMS.
+    wait_for("the SMS at the SMSC", Duration::from_secs(20), || {
+        sim.control("stats").starts_with("submits=1 ")
+    });
+    std::thread::sleep(Duration::from_millis(300));
     (tmp, sink, sim, imp)
 }
 
@@ -65,13 +70,13 @@ fn default_address_and_from_domain() {
         "  SMPP_Default_Email_Address = \"ops@example.com\"\n  SMPP_Default_Email_From_Domain = \"txt.example.net\"\n  SMPP_GSM_Transcodes_To = \"utf-8\"\n",
     );
     assert_eq!(
-        sim.control("mo 4445551234 12345 Hola, ¿qué tal?").trim(),
+        sim.control("mo 4447770000 12345 Hola, ¿qué tal?").trim(),
         "ok"
     );
     let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
     assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
     assert!(
-        mail.contains("X-Envelope-From: <4445551234@txt.example.net>"),
+        mail.contains("X-Envelope-From: <4447770000@txt.example.net>"),
         "{mail}"
     );
     let parsed = mail_text(mail);
@@ -97,7 +102,7 @@ fn concatenated_mo_becomes_one_mail() {
 fn an_mo_with_nowhere_to_go_is_dropped_and_answered() {
     let (_tmp, sink, sim, imp) = start("");
     assert_eq!(
-        sim.control("mo 4445551234 12345 no address here").trim(),
+        sim.control("mo 4449990000 12345 no address here").trim(),
         "ok"
     );
     wait_for("the drop in the log", Duration::from_secs(10), || {
@@ -142,4 +147,32 @@ fn a_persistent_receiver_takes_mo_without_any_mail_sent() {
     let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
     assert!(mail.contains("X-Envelope-To: user@example.com"), "{mail}");
     assert!(mail.contains("straight in"));
+}
+
+#[test]
+fn a_plain_reply_goes_back_to_who_sent_the_sms() {
+    // `start` sent alice@example.org's mail to 4445551234 from short code 12345.
+    let (_tmp, sink, sim, _imp) = start("");
+    assert_eq!(
+        sim.control("mo 4445551234 12345 Sure, see you then").trim(),
+        "ok"
+    );
+
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(
+        mail.contains("X-Envelope-To: alice@example.org"),
+        "reverse mapping: {mail}"
+    );
+    assert!(mail.contains("Sure, see you then"));
+    // Another short code has no mapping for this handset.
+    let (_tmp2, sink2, sim2, _imp2) = start(
+        "  SMPP_Use_Reverse_Address_Mappings = false\n  SMPP_Default_Email_Address = \"ops@example.com\"\n",
+    );
+    assert_eq!(
+        sim2.control("mo 4445551234 12345 no mapping when off")
+            .trim(),
+        "ok"
+    );
+    let mail = &sink2.wait_count(1, Duration::from_secs(20))[0];
+    assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
 }

@@ -97,6 +97,9 @@ pub struct Sms {
     pub segments: Vec<Vec<u8>>,
     /// Some text did not fit `SMPP_Max_Sms_Message_Size` or `SMPP_ESME_Max_Segments`.
     pub truncated: bool,
+    /// Where a reply should go: the mail's From address, else its envelope sender (kept as the
+    /// reverse address mapping).
+    pub reply_to: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -252,10 +255,12 @@ fn truncate_units(text: &str, coding: Coding, units: usize) -> (String, bool) {
 /// Converts an email to the SMS to submit.
 pub fn convert(raw: &[u8], envelope_sender: &str, s: &MtSettings) -> Result<Sms, MtError> {
     let email = select_text(raw, envelope_sender)?;
-    Ok(convert_text(
+    let mut sms = convert_text(
         &interworking_text(&email.from, &email.subject, &email.body, s),
         s,
-    ))
+    );
+    sms.reply_to = email.from;
+    Ok(sms)
 }
 
 /// Chooses the coding, applies the sizes and segments an already assembled text.
@@ -304,6 +309,7 @@ pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
         coding,
         segments,
         truncated,
+        reply_to: String::new(),
     }
 }
 
@@ -354,6 +360,24 @@ mod tests {
         assert_eq!(
             interworking_text("", "hi", "line1\r\n\r\n\r\nline2  \r\n", &s),
             "(hi) line1\n\nline2"
+        );
+    }
+
+    #[test]
+    fn replies_go_to_the_from_address() {
+        let raw = b"From: Alice <alice@example.org>\r\nSubject: x\r\n\r\nbody\r\n";
+        assert_eq!(
+            convert(raw, "bounces@example.org", &MtSettings::default())
+                .unwrap()
+                .reply_to,
+            "alice@example.org"
+        );
+        let raw = b"Subject: x\r\n\r\nbody\r\n";
+        assert_eq!(
+            convert(raw, "bounces@example.org", &MtSettings::default())
+                .unwrap()
+                .reply_to,
+            "bounces@example.org"
         );
     }
 

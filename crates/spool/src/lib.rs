@@ -176,6 +176,16 @@ pub struct DestinationDue {
     pub queued: u64,
 }
 
+/// A reverse address mapping: replies from `sms_addr` to `shortcode` go to `email_addr`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReverseMapping {
+    pub domain: String,
+    pub sms_addr: String,
+    pub shortcode: String,
+    pub email_addr: String,
+    pub expires: Millis,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("spool storage error: {0}")]
@@ -234,6 +244,24 @@ pub trait Spool: Send + Sync + 'static {
         limit: usize,
         offset: usize,
     ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+
+    /// Remembers who sent an SMS, so that a reply without an address finds its way back
+    /// (Momentum's reverse address mappings): only the latest sender per (domain, handset,
+    /// short code) is kept, until `expires`.
+    fn save_mapping(
+        &self,
+        mapping: ReverseMapping,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// The email address a reply from `sms_addr` to `shortcode` in `domain` goes to, if a
+    /// mapping exists and has not expired at `now`.
+    fn lookup_mapping(
+        &self,
+        domain: &str,
+        sms_addr: &str,
+        shortcode: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<String>, SpoolError>> + Send;
 
     /// All recipients still in the spool of one message.
     fn inspect(

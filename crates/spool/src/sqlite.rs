@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
-    Outcome, RecipientId, RecipientInfo, RecipientState, Spool, SpoolError, StoredMessage,
+    Outcome, RecipientId, RecipientInfo, RecipientState, ReverseMapping, Spool, SpoolError,
+    StoredMessage,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -50,6 +51,14 @@ CREATE TABLE IF NOT EXISTS recipients (
 );
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients (domain, binding, due) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id);
+CREATE TABLE IF NOT EXISTS reverse_mappings (
+    domain     TEXT NOT NULL,
+    sms_addr   TEXT NOT NULL,
+    shortcode  TEXT NOT NULL,
+    email_addr TEXT NOT NULL,
+    expires    INTEGER NOT NULL,
+    PRIMARY KEY (domain, sms_addr, shortcode)
+);
 ";
 
 enum Request {
@@ -64,6 +73,7 @@ enum Request {
         Vec<(RecipientId, Outcome)>,
         oneshot::Sender<Result<(), SpoolError>>,
     ),
+    Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
 }
 
 /// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
@@ -221,6 +231,7 @@ fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
                     Answer::Lease(reply, lease(&sp, &d, now, limit))
                 }
                 Request::Record(o, reply) => Answer::Record(reply, record(&sp, &o)),
+                Request::Mapping(m, reply) => Answer::Record(reply, save_mapping(&sp, &m)),
             };
             let ok = match &answer {
                 Answer::Enqueue(_, r) => r.is_ok(),
@@ -413,6 +424,15 @@ fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), 
     Ok(())
 }
 
+fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| st.execute(params![m.domain, m.sms_addr, m.shortcode, m.email_addr, m.expires]))
+    .map(drop)
+    .map_err(storage)
+}
+
 const INFO_COLUMNS: &str = "r.id, r.message_id, coalesce(m.sender, ''), r.address, r.domain, r.binding, r.state, \
                             r.due, r.attempts, r.last_response, coalesce(m.received_at, 0)";
 
@@ -514,6 +534,32 @@ impl Spool for SqliteSpool {
             let (d, b) = dest.map(|d| (Some(d.domain), d.binding)).unwrap_or((None, String::new()));
             let rows = st.query_map(params![d, b, limit as i64, offset as i64], info_row).map_err(storage)?;
             rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn save_mapping(&self, mapping: ReverseMapping) -> Result<(), SpoolError> {
+        self.write(|tx| Request::Mapping(mapping, tx)).await
+    }
+
+    async fn lookup_mapping(
+        &self,
+        domain: &str,
+        sms_addr: &str,
+        shortcode: &str,
+        now: Millis,
+    ) -> Result<Option<String>, SpoolError> {
+        let (d, a, c) = (
+            domain.to_string(),
+            sms_addr.to_string(),
+            shortcode.to_string(),
+        );
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT email_addr FROM reverse_mappings WHERE domain = ?1 AND sms_addr = ?2 AND shortcode = ?3 AND expires > ?4",
+            )
+            .and_then(|mut st| st.query_row(params![d, a, c, now], |r| r.get(0)).optional())
+            .map_err(storage)
         })
         .await
     }

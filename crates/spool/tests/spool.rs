@@ -290,3 +290,58 @@ async fn unreadable_record_is_reported_and_quarantined() {
         "quarantined is never leased"
     );
 }
+
+#[tokio::test]
+async fn reverse_mappings_keep_the_latest_sender_until_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    let m = |email: &str, expires| impulse_spool::ReverseMapping {
+        domain: "sms.example.com".into(),
+        sms_addr: "4445551234".into(),
+        shortcode: "12345".into(),
+        email_addr: email.into(),
+        expires,
+    };
+    spool
+        .save_mapping(m("first@example.org", 10_000))
+        .await
+        .unwrap();
+    spool
+        .save_mapping(m("second@example.org", 20_000))
+        .await
+        .unwrap();
+    let found = spool
+        .lookup_mapping("sms.example.com", "4445551234", "12345", 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.as_deref(),
+        Some("second@example.org"),
+        "only the latest sender"
+    );
+    assert_eq!(
+        spool
+            .lookup_mapping("sms.example.com", "4445551234", "99999", 5_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        spool
+            .lookup_mapping("sms.example.com", "4445551234", "12345", 20_000)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    drop(spool);
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    assert!(
+        spool
+            .lookup_mapping("sms.example.com", "4445551234", "12345", 5_000)
+            .await
+            .unwrap()
+            .is_some(),
+        "durable"
+    );
+}
