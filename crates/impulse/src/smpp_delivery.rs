@@ -18,10 +18,11 @@ use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
 use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage};
+use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 use impulse_smpp::text::{self, Concat};
 use impulse_spool::{
-    Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, now_millis,
+    Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
 };
 use tokio::sync::mpsc;
 
@@ -314,16 +315,50 @@ impl SmppConnector {
             out.push(match mt::destination(&lease.address) {
                 Err(e) => permanent(e.response()),
                 Ok(number) => {
-                    let attempt = self.submit_all(esme, &s, &sms, number.clone()).await;
+                    let (attempt, ids) = self.submit_all(esme, &s, &sms, number.clone()).await;
                     if attempt.verdict == Verdict::Delivered {
                         self.remember_sender(&first.destination, &s, number, &sms)
                             .await;
+                        self.remember_submissions(message, lease, ids).await;
                     }
                     attempt
                 }
             });
         }
         Ok(out)
+    }
+
+    /// Stores each accepted segment's SMSC id for matching its delivery receipt: under the one
+    /// key `SMPP_Submit_Response_Message_ID_Format` gives when it is set, else under every key
+    /// the id may be read as (decimal, hexadecimal, text).
+    async fn remember_submissions(&self, message: &StoredMessage, lease: &Lease, ids: Vec<String>) {
+        let scope = self.cfg.sending(Some(&lease.destination.domain), None);
+        let format = configured_id_format(&scope, "SMPP_Submit_Response_Message_ID_Format");
+        let total = ids.len() as u32;
+        let now = now_millis();
+        let mut subs = Vec::new();
+        for (i, id) in ids.iter().enumerate().filter(|(_, id)| !id.is_empty()) {
+            let keys = match format {
+                Some(f) => vec![receipt::id_key(id, f)],
+                None => receipt::id_keys(id),
+            };
+            for key in keys {
+                subs.push(Submission {
+                    key,
+                    smsc_id: id.clone(),
+                    message: message.id.to_string(),
+                    domain: lease.destination.domain.clone(),
+                    recipient: lease.address.clone(),
+                    sender: message.sender.clone(),
+                    segment: i as u32 + 1,
+                    total,
+                    submitted_at: now,
+                });
+            }
+        }
+        if let Err(e) = self.spool.record_submissions(subs).await {
+            tracing::error!(error = %e, "could not store submissions for receipt matching");
+        }
     }
 
     /// Saves the reverse address mapping of a delivered SMS (Momentum §1.3 step 9): not when
@@ -362,7 +397,7 @@ impl SmppConnector {
         s: &DomainSettings,
         sms: &mt::Sms,
         number: String,
-    ) -> Attempt {
+    ) -> (Attempt, Vec<String>) {
         let total = sms.segments.len();
         let reference = self.refnum.fetch_add(1, Ordering::Relaxed);
         let wide = match s.refnum_length {
@@ -436,7 +471,7 @@ impl SmppConnector {
                 worst = Some(f);
             }
         }
-        worst.unwrap_or_else(|| Attempt {
+        let attempt = worst.unwrap_or_else(|| Attempt {
             verdict: Verdict::Delivered,
             response: format!(
                 "250 2.0.0 accepted by the SMSC: {total} segment(s), id {}",
@@ -444,7 +479,8 @@ impl SmppConnector {
             ),
             remote: None,
             stage: 9,
-        })
+        });
+        (attempt, ids)
     }
 }
 
@@ -474,4 +510,11 @@ fn permanent(response: String) -> Attempt {
         remote: None,
         stage: 9,
     }
+}
+
+/// The id format an option sets explicitly; `None` when unset, which means "match any way".
+pub fn configured_id_format(scope: &Sending<'_>, option: &str) -> Option<IdFormat> {
+    let def = registry::option(option)?;
+    let (value, _) = scope.find(def)?;
+    value.as_scalar().and_then(IdFormat::parse)
 }

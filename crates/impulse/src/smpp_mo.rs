@@ -6,7 +6,10 @@
 //! that stay incomplete for [`REASSEMBLY_TIMEOUT`] are answered with a temporary error, so the
 //! SMSC sends them again and nothing it was told we have is only in memory.
 //!
-//! Not yet here (issue #4 goes on): receipt matching (receipts are logged and acknowledged),
+//! Delivery receipts are matched to the segments they report on and mailed to the sender when
+//! asked for (or when delivery failed).
+//!
+//! Not yet here (issue #4 goes on): the smpp_logger S records and the out-of-band bounce log,
 //! vendor TLVs.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,13 +19,14 @@ use std::time::{Duration, Instant};
 use impulse_config::{Config, Resolved};
 use impulse_interwork::mo::{self, MailCharset};
 use impulse_smpp::esme::{Event, Responder};
-use impulse_smpp::pdu::{CommandStatus, Pdu, Tlvs, tag};
+use impulse_smpp::pdu::{CommandStatus, Pdu, ShortMessage, Tlvs, tag};
 use impulse_smpp::receipt;
 use impulse_smpp::text;
-use impulse_spool::{Destination, Spool, SqliteSpool};
+use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
 use tokio::sync::mpsc;
 
 use crate::reception::Reception;
+use crate::smpp_delivery::configured_id_format;
 
 /// How long the parts of a concatenated MO wait for the rest.
 const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,11 +70,13 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         _ => { responder.respond(CommandStatus::ESME_RINVCMDID); continue; }
                     };
                     if is_receipt {
-                        if let Pdu::DeliverSm(sm) = &frame.pdu {
-                            let r = receipt::from_deliver_sm(sm);
-                            tracing::info!(domain = %dest.domain, id = ?r.id, stat = ?r.stat, "delivery receipt (matching to submissions is not built yet)");
-                        }
-                        responder.respond(CommandStatus::ESME_ROK);
+                        let r = match &frame.pdu {
+                            Pdu::DeliverSm(sm) => receipt::from_deliver_sm(sm),
+                            // A data_sm receipt carries only TLVs; read them the same way.
+                            Pdu::DataSm(d) => receipt::from_deliver_sm(&ShortMessage { esm_class: d.esm_class, data_coding: d.data_coding, tlvs: d.tlvs.clone(), ..Default::default() }),
+                            _ => unreachable!("only deliver_sm and data_sm get here"),
+                        };
+                        responder.respond(on_receipt(&ctx, &dest, r).await);
                         continue;
                     }
                     let mut data = payload_tlv.unwrap_or(pdu_short);
@@ -124,6 +130,118 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                     }
                 }
             }
+        }
+    }
+}
+
+/// A delivery receipt: matched to the segment it reports on through its normalised id, logged,
+/// and mailed to the original sender when its state is listed in `SMPP_Notify_Deliver_Receipt`
+/// or is a final failure (Momentum §1.7). The SMSC is answered after that mail is spooled.
+async fn on_receipt(ctx: &MoContext, dest: &Destination, r: receipt::Receipt) -> CommandStatus {
+    let Some(id) = r.id.clone().filter(|i| !i.is_empty()) else {
+        tracing::warn!(domain = %dest.domain, "delivery receipt without a message id; ignored");
+        return CommandStatus::ESME_ROK;
+    };
+    let scope = ctx.cfg.sending(Some(&dest.domain), None);
+    let keys = match configured_id_format(&scope, "SMPP_Delivery_Receipt_Message_ID_Format") {
+        Some(f) => vec![receipt::id_key(&id, f)],
+        None => receipt::id_keys(&id),
+    };
+    let found = match ctx.spool.find_submissions(keys).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "receipt look-up failed; refused for the SMSC to resend");
+            return CommandStatus::ESME_RX_T_APPN;
+        }
+    };
+    let mut matched: Vec<&Submission> = Vec::new();
+    for s in &found {
+        if !matched
+            .iter()
+            .any(|m| m.message == s.message && m.segment == s.segment)
+        {
+            matched.push(s);
+        }
+    }
+    let stat = r
+        .state
+        .map(|s| s.stat().to_string())
+        .or(r.stat.clone())
+        .unwrap_or_else(|| "UNKNOWN".into());
+    let sub = match matched.as_slice() {
+        [one] => *one,
+        [] => {
+            tracing::warn!(domain = %dest.domain, %id, %stat, "delivery receipt matches no submission");
+            return CommandStatus::ESME_ROK;
+        }
+        many => {
+            tracing::warn!(domain = %dest.domain, %id, candidates = many.len(), "delivery receipt matches several submissions; set the message id formats to tell them apart");
+            return CommandStatus::ESME_ROK;
+        }
+    };
+    tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, %stat, err = ?r.err, "delivery receipt");
+    let notify = scope
+        .effective("SMPP_Notify_Deliver_Receipt")
+        .map(|(v, _)| {
+            impulse_config::types::list_items(&v)
+                .iter()
+                .map(|w| w.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let failed = r.state.is_some_and(|s| s.is_failure() && s.is_final());
+    let wanted = notify.iter().any(|w| w == "ALL" || *w == stat);
+    if !(wanted || failed) || sub.sender.is_empty() {
+        return CommandStatus::ESME_ROK;
+    }
+    let Some(reception) = ctx.reception.get() else {
+        return CommandStatus::ESME_RX_T_APPN;
+    };
+    let number = sub.recipient.split('@').next().unwrap_or_default();
+    let subject = if failed {
+        format!("Undelivered SMS to {number} ({stat})")
+    } else {
+        format!("SMS to {number}: {stat}")
+    };
+    let body = format!(
+        "Your message {} to {} was reported by the SMSC as {stat}{}.\n\nSegment {} of {}, SMSC message id {}.\nError code: {}\nDone: {}\n",
+        sub.message,
+        sub.recipient,
+        if failed {
+            ": it could not be delivered"
+        } else {
+            ""
+        },
+        sub.segment,
+        sub.total,
+        sub.smsc_id,
+        r.err.as_deref().unwrap_or("-"),
+        r.done_date.as_deref().unwrap_or("-"),
+    );
+    let from = format!("MAILER-DAEMON@{}", reception.hostname);
+    let mail = mo::build_email(
+        &from,
+        &sub.sender,
+        &subject,
+        &body,
+        MailCharset::Utf8,
+        impulse_spool::now_millis() / 1000,
+    );
+    // From the null sender, as bounces are: a notice must never cause another notice.
+    match reception
+        .spool_message(
+            String::new(),
+            vec![sub.sender.clone()],
+            mail,
+            ctx.smsc.clone(),
+            "smpp",
+        )
+        .await
+    {
+        Ok(_) => CommandStatus::ESME_ROK,
+        Err(e) => {
+            tracing::error!(error = %e, "receipt notice not spooled; refused for the SMSC to resend");
+            CommandStatus::ESME_RX_T_APPN
         }
     }
 }

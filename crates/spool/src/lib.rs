@@ -186,6 +186,24 @@ pub struct ReverseMapping {
     pub expires: Millis,
 }
 
+/// One SMS segment the SMSC accepted, stored under `key` (a normalised form of its id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submission {
+    pub key: String,
+    /// The SMSC's message id as it came.
+    pub smsc_id: String,
+    /// The spooled message it was part of.
+    pub message: String,
+    pub domain: String,
+    /// The recipient (`<number>@<domain>`).
+    pub recipient: String,
+    /// The mail's envelope sender (where notifications go).
+    pub sender: String,
+    pub segment: u32,
+    pub total: u32,
+    pub submitted_at: Millis,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("spool storage error: {0}")]
@@ -262,6 +280,19 @@ pub trait Spool: Send + Sync + 'static {
         shortcode: &str,
         now: Millis,
     ) -> impl Future<Output = Result<Option<String>, SpoolError>> + Send;
+
+    /// Remembers SMS segments the SMSC accepted, under each key their message id may be looked
+    /// up by, so that delivery receipts can be matched to them.
+    fn record_submissions(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// The submissions stored under any of `keys`.
+    fn find_submissions(
+        &self,
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<Submission>, SpoolError>> + Send;
 
     /// All recipients still in the spool of one message.
     fn inspect(

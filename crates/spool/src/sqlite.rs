@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::{
     Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
     Outcome, RecipientId, RecipientInfo, RecipientState, ReverseMapping, Spool, SpoolError,
-    StoredMessage,
+    StoredMessage, Submission,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -51,6 +51,18 @@ CREATE TABLE IF NOT EXISTS recipients (
 );
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients (domain, binding, due) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id);
+CREATE TABLE IF NOT EXISTS submissions (
+    key          TEXT NOT NULL,
+    smsc_id      TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    domain       TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    segment      INTEGER NOT NULL,
+    total        INTEGER NOT NULL,
+    submitted_at INTEGER NOT NULL,
+    PRIMARY KEY (key, message, segment)
+);
 CREATE TABLE IF NOT EXISTS reverse_mappings (
     domain     TEXT NOT NULL,
     sms_addr   TEXT NOT NULL,
@@ -74,6 +86,7 @@ enum Request {
         oneshot::Sender<Result<(), SpoolError>>,
     ),
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
+    Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
 }
 
 /// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
@@ -232,6 +245,9 @@ fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
                 }
                 Request::Record(o, reply) => Answer::Record(reply, record(&sp, &o)),
                 Request::Mapping(m, reply) => Answer::Record(reply, save_mapping(&sp, &m)),
+                Request::Submissions(subs, reply) => {
+                    Answer::Record(reply, save_submissions(&sp, &subs))
+                }
             };
             let ok = match &answer {
                 Answer::Enqueue(_, r) => r.is_ok(),
@@ -424,6 +440,30 @@ fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), 
     Ok(())
 }
 
+fn save_submissions(conn: &Connection, subs: &[Submission]) -> Result<(), SpoolError> {
+    let mut st = conn
+        .prepare_cached(
+            "INSERT OR REPLACE INTO submissions (key, smsc_id, message, domain, recipient, sender, segment, total, submitted_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(storage)?;
+    for s in subs {
+        st.execute(params![
+            s.key,
+            s.smsc_id,
+            s.message,
+            s.domain,
+            s.recipient,
+            s.sender,
+            s.segment,
+            s.total,
+            s.submitted_at
+        ])
+        .map_err(storage)?;
+    }
+    Ok(())
+}
+
 fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -560,6 +600,43 @@ impl Spool for SqliteSpool {
             )
             .and_then(|mut st| st.query_row(params![d, a, c, now], |r| r.get(0)).optional())
             .map_err(storage)
+        })
+        .await
+    }
+
+    async fn record_submissions(&self, submissions: Vec<Submission>) -> Result<(), SpoolError> {
+        self.write(|tx| Request::Submissions(submissions, tx)).await
+    }
+
+    async fn find_submissions(&self, keys: Vec<String>) -> Result<Vec<Submission>, SpoolError> {
+        self.read(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT key, smsc_id, message, domain, recipient, sender, segment, total, submitted_at FROM submissions WHERE key = ?1",
+                )
+                .map_err(storage)?;
+            let mut out = Vec::new();
+            for key in &keys {
+                let rows = st
+                    .query_map(params![key], |r| {
+                        Ok(Submission {
+                            key: r.get(0)?,
+                            smsc_id: r.get(1)?,
+                            message: r.get(2)?,
+                            domain: r.get(3)?,
+                            recipient: r.get(4)?,
+                            sender: r.get(5)?,
+                            segment: r.get(6)?,
+                            total: r.get(7)?,
+                            submitted_at: r.get(8)?,
+                        })
+                    })
+                    .map_err(storage)?;
+                for row in rows {
+                    out.push(row.map_err(storage)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }
