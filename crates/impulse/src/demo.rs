@@ -182,13 +182,13 @@ async fn demo() -> anyhow::Result<()> {
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     println!(
-        "3. The SMSC sends a delivery receipt for message {} (stat:DELIVRD); Impulse",
+        "3. The SMSC sends a delivery receipt for message {} (stat:DELIVRD). Impulse matches",
         sms.message_id
     );
-    println!("   acknowledges it. (Matching receipts to messages and mailing the sender is still");
-    println!("   being built.)\n");
+    println!("   it to the SMS it submitted and logs it; with SMPP_Notify_Deliver_Receipt set it");
+    println!("   would also mail alice (a failed delivery always does).\n");
 
-    // 4. An SMS reply, in the interworking format.
+    // 4. An SMS reply, answered through the reverse address mapping.
     let reply = "Yes! See you at 7. Keep the 20.";
     println!(
         "4. The handset 4445551234 replies to 12345 with a plain SMS (no address in it):\n    | {reply}"
