@@ -157,3 +157,84 @@ fn smsc_refusals_retry_or_bounce() {
     let dsn = &sink.wait_count(1, Duration::from_secs(20))[0];
     assert!(dsn.contains("ESME_RINVDSTADR"), "{dsn}");
 }
+
+#[test]
+fn the_interworking_sizes_of_the_spec_give_its_exact_text() {
+    // Momentum §4.5 sizes, and its worked example (§1.3 step 5).
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_Max_Sms_Message_Size = 140\n  SMPP_Sms_Segment_Size = 140\n  SMPP_Max_Sms_From_Size = 12\n  SMPP_Max_Sms_Subject_Size = 10\n",
+        ),
+    );
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "mickey@disneyworld.com",
+        "4445551234@sms.example.com",
+        &[
+            "--header",
+            "Subject: stay in touch",
+            "--body",
+            "Greetings from Orlando!",
+        ],
+    );
+    assert!(ok, "{t}");
+    assert_eq!(
+        received(&sim, 1)[0][5],
+        "mickey@disne (stay in to) Greetings from Orlando!"
+    );
+}
+
+#[test]
+fn html_only_mail_and_attachments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(&sim, sink.port, "  SMPP_Max_Sms_Subject_Size = 0\n"),
+    );
+    // HTML only: its text is sent, without markup.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "4445551234@sms.example.com",
+        &[
+            "--add-header",
+            "MIME-Version: 1.0",
+            "--add-header",
+            "Content-Type: text/html; charset=utf-8",
+            "--body",
+            "<html><body><p>Big <b>sale</b> today</p></body></html>",
+        ],
+    );
+    assert!(ok, "{t}");
+    let got = received(&sim, 1);
+    assert!(
+        got[0][5].contains("Big") && got[0][5].contains("sale") && !got[0][5].contains('<'),
+        "{:?}",
+        got[0]
+    );
+    // A text part with an attachment: only the text goes.
+    let attachment = tmp.path().join("report.pdf");
+    std::fs::write(&attachment, b"%PDF-1.4 binary stuff").unwrap();
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "4445551234@sms.example.com",
+        &[
+            "--body",
+            "See the report",
+            "--attach",
+            attachment.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{t}");
+    let got = received(&sim, 2);
+    assert_eq!(got[1][5], "See the report");
+}

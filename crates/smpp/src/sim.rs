@@ -91,6 +91,8 @@ struct Shared {
     /// generic_nacks received from ESMEs (answers to garbage), enquire_link_resps received.
     nacks: AtomicU64,
     enquire_resps: AtomicU64,
+    /// deliver_sm answered with ESME_ROK: what the ESME has taken responsibility for.
+    mo_acked: AtomicU64,
     kept: Mutex<VecDeque<Received>>,
     faults: Mutex<Faults>,
     /// Every bound session: id, system_id, whether it may receive (receiver or transceiver).
@@ -140,6 +142,7 @@ impl Smsc {
             binds: AtomicU64::new(0),
             nacks: AtomicU64::new(0),
             enquire_resps: AtomicU64::new(0),
+            mo_acked: AtomicU64::new(0),
             kept: Mutex::new(VecDeque::new()),
             faults: Mutex::new(Faults::default()),
             sessions: Mutex::new(Vec::new()),
@@ -273,14 +276,15 @@ impl Smsc {
     fn stats(&self) -> String {
         let s = &self.shared;
         format!(
-            "submits={} receipts={} mo={} binds={} bound={} nacks={} enquire_resps={}",
+            "submits={} receipts={} mo={} binds={} bound={} nacks={} enquire_resps={} mo_acked={}",
             s.submits.load(Ordering::Relaxed),
             s.receipts_sent.load(Ordering::Relaxed),
             s.mo_sent.load(Ordering::Relaxed),
             s.binds.load(Ordering::Relaxed),
             self.bound_sessions(),
             s.nacks.load(Ordering::Relaxed),
-            s.enquire_resps.load(Ordering::Relaxed)
+            s.enquire_resps.load(Ordering::Relaxed),
+            s.mo_acked.load(Ordering::Relaxed)
         )
     }
 }
@@ -578,6 +582,9 @@ fn handle(
         // Responses from the ESME (deliver_sm_resp, enquire_link_resp, unbind_resp): nothing to do.
         Pdu::GenericNack => drop(shared.nacks.fetch_add(1, Ordering::Relaxed)),
         Pdu::EnquireLinkResp => drop(shared.enquire_resps.fetch_add(1, Ordering::Relaxed)),
+        Pdu::DeliverSmResp(_) if frame.status.is_ok() => {
+            drop(shared.mo_acked.fetch_add(1, Ordering::Relaxed))
+        }
         Pdu::UnbindResp => *close = true,
         p if p.command_id().is_response() => {}
         _ => push(
