@@ -579,11 +579,15 @@ fn handle(
         ),
         Pdu::CancelSm(_) => push(out, Frame::new(seq, Pdu::CancelSmResp)),
         Pdu::ReplaceSm(_) => push(out, Frame::new(seq, Pdu::ReplaceSmResp)),
-        // Responses from the ESME (deliver_sm_resp, enquire_link_resp, unbind_resp): nothing to do.
-        Pdu::GenericNack => drop(shared.nacks.fetch_add(1, Ordering::Relaxed)),
-        Pdu::EnquireLinkResp => drop(shared.enquire_resps.fetch_add(1, Ordering::Relaxed)),
+        // Responses from the ESME: counted where a test or an operator wants to know.
+        Pdu::GenericNack => {
+            shared.nacks.fetch_add(1, Ordering::Relaxed);
+        }
+        Pdu::EnquireLinkResp => {
+            shared.enquire_resps.fetch_add(1, Ordering::Relaxed);
+        }
         Pdu::DeliverSmResp(_) if frame.status.is_ok() => {
-            drop(shared.mo_acked.fetch_add(1, Ordering::Relaxed))
+            shared.mo_acked.fetch_add(1, Ordering::Relaxed);
         }
         Pdu::UnbindResp => *close = true,
         p if p.command_id().is_response() => {}
