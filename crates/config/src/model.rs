@@ -87,6 +87,8 @@ pub struct Config {
     pub binding_groups: BTreeMap<String, BindingGroup>,
     pub esmtp_listener: Option<Listener>,
     pub loggers: Vec<Logger>,
+    pub smpp_loggers: Vec<Logger>,
+    pub smpp_bounce_loggers: Vec<Logger>,
 }
 
 impl Config {
@@ -248,6 +250,8 @@ impl Validator {
             "binding_group",
             "ESMTP_Listener",
             "ec_logger",
+            "smpp_logger",
+            "smpp_bounce_logger",
         ];
         let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else {
             return;
@@ -296,6 +300,16 @@ impl Validator {
                 let mut scope = Scope::default();
                 self.leaf(&mut scope, st, ScopeKind::EcLogger);
                 cfg.loggers.push(Logger { name, scope });
+            }
+            "smpp_logger" => {
+                let mut scope = Scope::default();
+                self.leaf(&mut scope, st, ScopeKind::SmppLogger);
+                cfg.smpp_loggers.push(Logger { name, scope });
+            }
+            "smpp_bounce_logger" => {
+                let mut scope = Scope::default();
+                self.leaf(&mut scope, st, ScopeKind::SmppBounceLogger);
+                cfg.smpp_bounce_loggers.push(Logger { name, scope });
             }
             _ => unreachable!("top-level stanza list and match arms agree"),
         }

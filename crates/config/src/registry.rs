@@ -19,6 +19,8 @@ pub enum ScopeKind {
     Listen,
     Peer,
     EcLogger,
+    SmppLogger,
+    SmppBounceLogger,
 }
 
 impl ScopeKind {
@@ -32,6 +34,8 @@ impl ScopeKind {
             ScopeKind::Listen => "Listen",
             ScopeKind::Peer => "Peer",
             ScopeKind::EcLogger => "ec_logger",
+            ScopeKind::SmppLogger => "smpp_logger",
+            ScopeKind::SmppBounceLogger => "smpp_bounce_logger",
         }
     }
 }
@@ -127,6 +131,9 @@ const BIND: &[ScopeKind] = &[Global, BindingGroup, Binding];
 const RECV: &[ScopeKind] = &[Global, EsmtpListener, Listen, Peer];
 const LISTENER: &[ScopeKind] = &[EsmtpListener, Listen];
 const LOGGER: &[ScopeKind] = &[EcLogger];
+const SMPPLOG: &[ScopeKind] = &[SmppLogger];
+const SMPPBOUNCE: &[ScopeKind] = &[SmppBounceLogger];
+const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger];
 
 const SMPP: Status = NotYet("this part of issue #4 (email <-> SMS) is not built yet");
 const MM7: Status = NotYet("MM7 domains arrive with issue #5 (email <-> MMS)");
@@ -169,7 +176,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Always_Allow", RECV, Bool, None, LATER, "Peer access control."),
     opt!("Always_Deny", RECV, Bool, None, LATER, "Peer access control."),
     opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
-    opt!("Concurrency", RECV, Int, Some("0"), LATER, "Listener threads."),
+    opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
     opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
     opt!("SMTP_Extensions", RECV, List, None, LATER, "Extra EHLO keywords."),
     opt!("Enable_Authentication", RECV, Bool, Some("false"), TLS, "SMTP AUTH."),
@@ -206,7 +213,36 @@ pub static OPTIONS: &[OptionDef] = &[
     // ---- ec_logger ----------------------------------------------------------------------------
     opt!("Mainlog", LOGGER, Path, None, Yes, "Mainlog file: reception, delivery, tempfail, permfail records (`@`-delimited)."),
     opt!("Paniclog", LOGGER, Path, None, Yes, "Paniclog file: errors that need an operator."),
-    opt!("Heartbeat", LOGGER, Seconds, Some("60"), Yes, "Seconds between `M1` heartbeat records in the mainlog (0: none)."),
+    opt!("Heartbeat", HEARTBEAT, Seconds, Some("60"), Yes, "Seconds between `M1` heartbeat records in the mainlog (0: none)."),
+    // ---- smpp_logger and smpp_bounce_logger (§2.6, §2.7) --------------------------------------
+    opt!("Logfile", SMPPLOG, Path, Some("/var/log/ecelerity/smpplog.ec"), Yes, "SMPP log file (`@`-delimited R, D, S, T, P, X records)."),
+    opt!("Logmode", SMPPLOG, Str, Some("0644"), Yes, "Octal permissions of a new SMPP log file."),
+    opt!("Log_Reception", SMPPLOG, Bool, Some("true"), Yes, "Write R records (SMS received)."),
+    opt!("Log_Reception_Format", SMPPLOG, Str, Some("%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"), Yes, "Layout of R records (macros of §5.2)."),
+    opt!("Log_Delivery", SMPPLOG, Bool, Some("true"), Yes, "Write D records (SMS accepted by the SMSC)."),
+    opt!("Log_Delivery_Format", SMPPLOG, Str, Some("%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"), Yes, "Layout of D records."),
+    opt!("Log_Status", SMPPLOG, Bool, Some("true"), Yes, "Write S records (delivery receipts)."),
+    opt!("Log_Status_Format", SMPPLOG, Str, Some("%t@S@%sa@%da@%d@%g@%b@%H@%rm@%drl@%T@%S@%e"), Yes, "Layout of S records."),
+    opt!("Log_Tempfail", SMPPLOG, Bool, Some("true"), Yes, "Write T records (temporary failures)."),
+    opt!("Log_Tempfail_Format", SMPPLOG, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records."),
+    opt!("Log_Permfail", SMPPLOG, Bool, Some("true"), Yes, "Write P records (permanent failures)."),
+    opt!("Log_Permfail_Format", SMPPLOG, Str, Some("%t@P@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of P records."),
+    opt!("Log_Conversion", SMPPLOG, Bool, Some("true"), Yes, "Write X records (email/SMS conversions)."),
+    opt!("Log_Conversion_Format", SMPPLOG, Str, Some("%t@X@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of X records."),
+    opt!("Namespace", SMPPLOG, Str, None, Yes, "Macro namespaces: accepted for compatibility, no effect (Impulse has one macro set)."),
+    opt!("Thread_Pool", SMPPLOG, Str, None, Yes, "Logger thread pool: accepted for compatibility, no effect."),
+    opt!("Bounce_Logfile", SMPPBOUNCE, Path, Some("/var/log/ecelerity/smppbouncelog.ec"), Yes, "SMPP bounce log file (I, O, T records and M heartbeats)."),
+    opt!("Bounce_Logmode", SMPPBOUNCE, Str, Some("0644"), Yes, "Octal permissions of a new bounce log file."),
+    opt!("Bounce_Concurrency", SMPPBOUNCE, Int, Some("1"), Yes, "Accepted for compatibility, no effect (one writer thread)."),
+    opt!("Bounce_Thread_Pool", SMPPBOUNCE, Str, None, Yes, "Accepted for compatibility, no effect."),
+    opt!("Bounce_Namespace", SMPPBOUNCE, Str, None, Yes, "Accepted for compatibility, no effect."),
+    opt!("Log_Bounce_Heartbeat_Format", SMPPBOUNCE, Str, Some("%t@M"), Yes, "Layout of heartbeat records."),
+    opt!("Log_Bounce_Inband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write I records (SMS failed permanently)."),
+    opt!("Log_Bounce_Inband_Format", SMPPBOUNCE, Str, Some("%t@I@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of I records."),
+    opt!("Log_Bounce_Outband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write O records (receipt reported a final failure)."),
+    opt!("Log_Bounce_Outband_Format", SMPPBOUNCE, Str, Some("%t@O@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of O records."),
+    opt!("Log_Bounce_Transient", SMPPBOUNCE, Bool, Some("true"), Yes, "Write T records (SMS failed temporarily)."),
+    opt!("Log_Bounce_Transient_Format", SMPPBOUNCE, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records."),
     opt!("Rejectlog", LOGGER, Path, None, LATER, "Rejected-connection log."),
     opt!("Acctlog", LOGGER, Path, None, LATER, "Accounting log."),
     // ---- HTTP delivery options (MM7 from Momentum 3.5.6) ----------------------------------------
@@ -320,8 +356,8 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7.", status: MM7, },
     StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
     StanzaDef { kind: "smpp", named: false, doc: "SMPP module.", status: SMPP, },
-    StanzaDef { kind: "smpp_logger", named: true, doc: "SMPP log.", status: SMPP, },
-    StanzaDef { kind: "smpp_bounce_logger", named: true, doc: "SMPP bounce log.", status: SMPP, },
+    StanzaDef { kind: "smpp_logger", named: true, doc: "SMPP log.", status: Yes, },
+    StanzaDef { kind: "smpp_bounce_logger", named: true, doc: "SMPP bounce log.", status: Yes, },
     StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: SMPP, },
     StanzaDef { kind: "mm7", named: false, doc: "MM7 client module.", status: MM7, },
     StanzaDef { kind: "mm7_serv", named: false, doc: "MM7 server module.", status: MM7, },

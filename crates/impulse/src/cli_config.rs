@@ -9,7 +9,12 @@ use impulse_config::{Resolved, registry};
 pub const EXIT_CONFIG: u8 = 2;
 
 pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
-    match impulse_config::load(file) {
+    // The configuration crate checks what it knows; the binary adds what only it knows.
+    let loaded = impulse_config::load(file).and_then(|cfg| {
+        let more = crate::smpp_logs::validate(&cfg);
+        if more.is_empty() { Ok(cfg) } else { Err(more) }
+    });
+    match loaded {
         Ok(cfg) => Some(cfg),
         Err(diags) => {
             for d in &diags {

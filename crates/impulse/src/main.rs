@@ -9,6 +9,7 @@ mod reception;
 mod serve;
 mod sim;
 mod smpp_delivery;
+mod smpp_logs;
 mod smpp_mo;
 
 use std::path::PathBuf;

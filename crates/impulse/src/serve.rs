@@ -118,6 +118,7 @@ pub struct Running {
     reception: Arc<Reception>,
     /// Persistent SMPP binds, unbound cleanly on stop.
     persistent: Vec<impulse_smpp::esme::Esme>,
+    smpp_logs: Arc<crate::smpp_logs::SmppLogs>,
 }
 
 impl Running {
@@ -133,6 +134,7 @@ impl Running {
         if let Some(log) = &self.reception.mainlog {
             log.flush();
         }
+        self.smpp_logs.flush();
     }
 }
 
@@ -155,7 +157,13 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     };
 
     let reception_cell = Arc::new(OnceLock::new());
-    let smpp = SmppConnector::new(cfg.clone(), spool.clone(), reception_cell.clone());
+    let smpp_logs = Arc::new(crate::smpp_logs::SmppLogs::open(&cfg)?);
+    let smpp = SmppConnector::new(
+        cfg.clone(),
+        spool.clone(),
+        reception_cell.clone(),
+        smpp_logs.clone(),
+    );
     let persistent = smpp.start_persistent();
     let observer = DeliveryObserver {
         cfg: cfg.clone(),
@@ -220,6 +228,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         sched,
         reception,
         persistent,
+        smpp_logs,
     })
 }
 

@@ -27,7 +27,9 @@ use impulse_spool::{
 use tokio::sync::mpsc;
 
 use crate::reception::Reception;
+use crate::smpp_logs::SmppLogs;
 use crate::smpp_mo::MoContext;
+use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
 
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
 /// sets the default server, it does not turn every domain into SMS).
@@ -182,6 +184,7 @@ pub struct SmppConnector {
     spool: SqliteSpool,
     binds: Mutex<HashMap<Destination, Esme>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
+    logs: Arc<SmppLogs>,
     /// Concatenation reference numbers, one counter for the process (decision 0006, item 8).
     refnum: AtomicU32,
 }
@@ -192,6 +195,7 @@ impl SmppConnector {
         cfg: Arc<Config>,
         spool: SqliteSpool,
         reception: Arc<OnceLock<Arc<Reception>>>,
+        logs: Arc<SmppLogs>,
     ) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -201,6 +205,7 @@ impl SmppConnector {
             spool,
             binds: Mutex::new(HashMap::new()),
             reception,
+            logs,
             refnum: AtomicU32::new(seed),
         }
     }
@@ -242,6 +247,7 @@ impl SmppConnector {
                     let ctx = MoContext {
                         cfg: self.cfg.clone(),
                         spool: self.spool.clone(),
+                        logs: self.logs.clone(),
                         reception: self.reception.clone(),
                         smsc: settings.esme.addr.clone(),
                     };
@@ -269,6 +275,7 @@ impl SmppConnector {
                     let ctx = MoContext {
                         cfg: self.cfg.clone(),
                         spool: self.spool.clone(),
+                        logs: self.logs.clone(),
                         reception: self.reception.clone(),
                         smsc: settings.esme.addr.clone(),
                     };
@@ -306,26 +313,108 @@ impl SmppConnector {
             return Ok(vec![]);
         };
         let s = domain_settings(&self.cfg, &first.destination);
+        // What every SMPP log record of this message shares.
+        let base = |lease: &Lease, number: &str| SmsFields {
+            message_id: message.id.to_string(),
+            domain: lease.destination.domain.clone(),
+            binding: lease.destination.binding.clone(),
+            host: s.esme.addr.clone(),
+            source: s.source.addr.clone(),
+            source_ton: s.source.ton,
+            source_npi: s.source.npi,
+            dest: number.to_string(),
+            dest_ton: s.dest_ton,
+            dest_npi: s.dest_npi,
+            ..SmsFields::default()
+        };
         let sms = match mt::convert(&message.body, &message.sender, &s.mt) {
             Ok(sms) => sms,
-            Err(e) => return Ok(recipients.iter().map(|_| permanent(e.response())).collect()),
+            Err(e) => {
+                for lease in recipients {
+                    self.failed(
+                        &SmsFields {
+                            error: e.response(),
+                            ..base(lease, "")
+                        },
+                        true,
+                    );
+                }
+                return Ok(recipients.iter().map(|_| permanent(e.response())).collect());
+            }
         };
         let mut out = Vec::with_capacity(recipients.len());
         for lease in recipients {
             out.push(match mt::destination(&lease.address) {
-                Err(e) => permanent(e.response()),
+                Err(e) => {
+                    self.failed(
+                        &SmsFields {
+                            error: e.response(),
+                            ..base(lease, "")
+                        },
+                        true,
+                    );
+                    permanent(e.response())
+                }
                 Ok(number) => {
+                    let fields = SmsFields {
+                        data_coding: sms.data_coding,
+                        size: sms.text.len(),
+                        segment: sms.segments.len().to_string(),
+                        text: sms.text.clone(),
+                        ..base(lease, &number)
+                    };
+                    self.logs.record(
+                        SmppRecord::Conversion,
+                        &SmsFields {
+                            error: "ec_message to smpp".into(),
+                            ..fields.clone()
+                        },
+                    );
                     let (attempt, ids) = self.submit_all(esme, &s, &sms, number.clone()).await;
-                    if attempt.verdict == Verdict::Delivered {
-                        self.remember_sender(&first.destination, &s, number, &sms)
-                            .await;
-                        self.remember_submissions(message, lease, ids).await;
+                    match attempt.verdict {
+                        Verdict::Delivered => {
+                            self.logs.record(
+                                SmppRecord::Delivery,
+                                &SmsFields {
+                                    remote_id: ids.join(","),
+                                    ..fields
+                                },
+                            );
+                            self.remember_sender(&first.destination, &s, number, &sms)
+                                .await;
+                            self.remember_submissions(message, lease, ids).await;
+                        }
+                        Verdict::Temporary => self.failed(
+                            &SmsFields {
+                                error: attempt.response.clone(),
+                                ..fields
+                            },
+                            false,
+                        ),
+                        Verdict::Permanent => self.failed(
+                            &SmsFields {
+                                error: attempt.response.clone(),
+                                ..fields
+                            },
+                            true,
+                        ),
                     }
                     attempt
                 }
             });
         }
         Ok(out)
+    }
+
+    /// A failed attempt in the SMPP log (P or T) and the bounce log (I or T).
+    fn failed(&self, fields: &SmsFields, permanent: bool) {
+        if permanent {
+            self.logs.record(SmppRecord::PermFail, fields);
+            self.logs.bounce(BounceRecord::InBand, fields);
+        } else {
+            self.logs.record(SmppRecord::TempFail, fields);
+            self.logs.bounce(BounceRecord::Transient, fields);
+        }
     }
 
     /// Stores each accepted segment's SMSC id for matching its delivery receipt: under the one

@@ -9,8 +9,7 @@
 //! Delivery receipts are matched to the segments they report on and mailed to the sender when
 //! asked for (or when delivery failed).
 //!
-//! Not yet here (issue #4 goes on): the smpp_logger S records and the out-of-band bounce log,
-//! vendor TLVs.
+//! Not yet here (issue #4 goes on): vendor TLVs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +26,8 @@ use tokio::sync::mpsc;
 
 use crate::reception::Reception;
 use crate::smpp_delivery::configured_id_format;
+use crate::smpp_logs::SmppLogs;
+use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
 
 /// How long the parts of a concatenated MO wait for the rest.
 const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,6 +38,7 @@ pub struct MoContext {
     pub cfg: Arc<Config>,
     pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
+    pub logs: Arc<SmppLogs>,
     /// The SMSC's address, for the logs.
     pub smsc: String,
 }
@@ -46,6 +48,9 @@ struct Mo {
     source: String,
     dest: String,
     text: String,
+    data_coding: u8,
+    /// How many PDUs it came in.
+    parts: usize,
 }
 
 struct Partial {
@@ -76,7 +81,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                             Pdu::DataSm(d) => receipt::from_deliver_sm(&ShortMessage { esm_class: d.esm_class, data_coding: d.data_coding, tlvs: d.tlvs.clone(), ..Default::default() }),
                             _ => unreachable!("only deliver_sm and data_sm get here"),
                         };
-                        responder.respond(on_receipt(&ctx, &dest, r).await);
+                        responder.respond(on_receipt(&ctx, &dest, r, &src, &dst).await);
                         continue;
                     }
                     let mut data = payload_tlv.unwrap_or(pdu_short);
@@ -90,7 +95,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                     let part_text = decode(&ctx.cfg, &dest, dc, &data);
                     match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
                         None => {
-                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text }).await;
+                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text, data_coding: dc, parts: 1 }).await;
                             responder.respond(status);
                         }
                         Some(c) => {
@@ -104,8 +109,9 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                             p.responders.push(responder);
                             if p.parts.len() == p.total as usize {
                                 let p = pending.remove(&key).expect("present");
+                                let parts = p.parts.len();
                                 let whole: String = p.parts.into_values().collect();
-                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole }).await;
+                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole, data_coding: dc, parts }).await;
                                 for r in p.responders {
                                     r.respond(status);
                                 }
@@ -137,7 +143,15 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
 /// A delivery receipt: matched to the segment it reports on through its normalised id, logged,
 /// and mailed to the original sender when its state is listed in `SMPP_Notify_Deliver_Receipt`
 /// or is a final failure (Momentum §1.7). The SMSC is answered after that mail is spooled.
-async fn on_receipt(ctx: &MoContext, dest: &Destination, r: receipt::Receipt) -> CommandStatus {
+/// `handset` and `esme` are the receipt's source and destination: the original SMS's
+/// destination and source.
+async fn on_receipt(
+    ctx: &MoContext,
+    dest: &Destination,
+    r: receipt::Receipt,
+    handset: &str,
+    esme: &str,
+) -> CommandStatus {
     let Some(id) = r.id.clone().filter(|i| !i.is_empty()) else {
         tracing::warn!(domain = %dest.domain, "delivery receipt without a message id; ignored");
         return CommandStatus::ESME_ROK;
@@ -190,6 +204,31 @@ async fn on_receipt(ctx: &MoContext, dest: &Destination, r: receipt::Receipt) ->
         })
         .unwrap_or_default();
     let failed = r.state.is_some_and(|s| s.is_failure() && s.is_final());
+    let fields = SmsFields {
+        message_id: sub.message.clone(),
+        domain: dest.domain.clone(),
+        binding: dest.binding.clone(),
+        host: ctx.smsc.clone(),
+        source: esme.to_string(),
+        dest: handset.to_string(),
+        remote_id: sub.smsc_id.clone(),
+        receipt_latency: Some((impulse_spool::now_millis() - sub.submitted_at) / 1000),
+        status_type: "SMSC Delivery".into(),
+        status: stat.clone(),
+        error: r.err.clone().unwrap_or_default(),
+        segment: sub.segment.to_string(),
+        ..SmsFields::default()
+    };
+    ctx.logs.record(SmppRecord::Status, &fields);
+    if failed {
+        ctx.logs.bounce(
+            BounceRecord::OutOfBand,
+            &SmsFields {
+                error: format!("{stat} err:{}", r.err.as_deref().unwrap_or("-")),
+                ..fields
+            },
+        );
+    }
     let wanted = notify.iter().any(|w| w == "ALL" || *w == stat);
     if !(wanted || failed) || sub.sender.is_empty() {
         return CommandStatus::ESME_ROK;
@@ -318,6 +357,27 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     {
         Ok(id) => {
             tracing::info!(domain = %dest.domain, source = %m.source, dest = %m.dest, message = %id, "MO spooled as mail");
+            let fields = SmsFields {
+                message_id: id,
+                domain: dest.domain.clone(),
+                binding: dest.binding.clone(),
+                host: ctx.smsc.clone(),
+                data_coding: m.data_coding,
+                source: m.source.clone(),
+                dest: m.dest.clone(),
+                size: m.text.len(),
+                segment: m.parts.to_string(),
+                text: m.text.clone(),
+                ..SmsFields::default()
+            };
+            ctx.logs.record(SmppRecord::Reception, &fields);
+            ctx.logs.record(
+                SmppRecord::Conversion,
+                &SmsFields {
+                    error: "smpp to ec_message".into(),
+                    ..fields
+                },
+            );
             CommandStatus::ESME_ROK
         }
         Err(e) => {

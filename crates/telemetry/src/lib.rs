@@ -3,11 +3,14 @@
 //! error event from `tracing`. Human-readable logs go to stderr through tracing-subscriber.
 #![forbid(unsafe_code)]
 
+mod logfile;
 mod mainlog;
 mod paniclog;
+mod smpplog;
 
 pub use mainlog::{Delivery, Failure, Mainlog, Reception};
 pub use paniclog::PaniclogLayer;
+pub use smpplog::{BounceRecord, Format, SmppLog, SmppRecord, SmsFields};
 
 /// Keeps a field out of the `@`-delimited format's way: no `@`, no line breaks.
 pub fn field(s: &str) -> String {

@@ -1,14 +1,10 @@
-//! The mainlog writer: records are formatted by the caller's thread into a shared buffer, and
-//! one writer thread appends the buffer to the file every `FLUSH_EVERY`. Logging a record is a
-//! short uncontended lock, never a thread wake-up per record.
+//! The mainlog (Momentum §6.7): reception, delivery, tempfail and permfail records, and the
+//! `M1` heartbeat, written through a [`LogFile`].
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::logfile::{LogFile, unix_now};
 use crate::{field, text};
 
 /// A message received (one record per recipient).
@@ -54,14 +50,8 @@ pub struct Failure<'a> {
     pub error: &'a str,
 }
 
-/// How long a record may wait in memory before it is written.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
-
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    unix_now()
 }
 
 fn split(addr: &str) -> (String, String) {
@@ -71,78 +61,28 @@ fn split(addr: &str) -> (String, String) {
     }
 }
 
-struct Inner {
-    buf: Mutex<Vec<u8>>,
-    file: Mutex<File>,
-}
-
 #[derive(Clone)]
 pub struct Mainlog {
-    inner: Arc<Inner>,
+    file: LogFile,
 }
 
 impl Mainlog {
-    /// Opens `path` for appending and starts the writer (and a heartbeat every `heartbeat`).
+    /// Opens `path` for appending and starts the writer (and a `M1` heartbeat every `heartbeat`).
     pub fn open(path: &Path, heartbeat: Option<Duration>) -> std::io::Result<Mainlog> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let log = Mainlog {
-            inner: Arc::new(Inner {
-                buf: Mutex::new(Vec::with_capacity(64 * 1024)),
-                file: Mutex::new(file),
-            }),
-        };
-        let weak = Arc::downgrade(&log.inner);
-        let beat_every = heartbeat.filter(|d| !d.is_zero());
-        thread::Builder::new()
-            .name("mainlog".into())
-            .spawn(move || {
-                let mut since_beat = Duration::ZERO;
-                // Runs while any handle exists; the last handle's drop does the final flush.
-                loop {
-                    thread::sleep(FLUSH_EVERY);
-                    let Some(inner) = weak.upgrade() else { return };
-                    let log = Mainlog { inner };
-                    since_beat += FLUSH_EVERY;
-                    if let Some(every) = beat_every
-                        && since_beat >= every
-                    {
-                        since_beat = Duration::ZERO;
-                        log.write(format!("{}@@@@M1\n", now()));
-                    }
-                    log.flush();
-                }
-            })?;
-        Ok(log)
+        let beat: Option<crate::logfile::Heartbeat> =
+            heartbeat.map(|d| (d, Box::new(|t| format!("{t}@@@@M1")) as _));
+        Ok(Mainlog {
+            file: LogFile::open(path, 0o644, beat)?,
+        })
     }
 
     /// Writes every buffered record to the file now.
     pub fn flush(&self) {
-        let pending = std::mem::take(
-            &mut *self
-                .inner
-                .buf
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        if !pending.is_empty() {
-            let _ = self
-                .inner
-                .file
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .write_all(&pending);
-        }
+        self.file.flush();
     }
 
     fn write(&self, line: String) {
-        self.inner
-            .buf
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(line.as_bytes());
+        self.file.write(line.trim_end_matches('\n'));
     }
 
     /// `ts@msgid@batchid@connid@R@rcpt_local@rcpt_domain@sender_local@sender_domain@peer_ip@size@protocol@binding_group@binding`
@@ -197,16 +137,5 @@ impl Mainlog {
             field(f.remote),
             text(f.error)
         ));
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let pending = std::mem::take(self.buf.get_mut().unwrap_or_else(PoisonError::into_inner));
-        let _ = self
-            .file
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .write_all(&pending);
     }
 }
