@@ -238,3 +238,74 @@ fn html_only_mail_and_attachments() {
     let got = received(&sim, 2);
     assert_eq!(got[1][5], "See the report");
 }
+
+/// The same path against an SMSC nobody here wrote: the npm `smpp` package.
+#[test]
+fn email_to_sms_and_back_through_node_smpp() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let port = common::free_port();
+    let mut child = std::process::Command::new("node")
+        .arg(common::repo_root().join("tests/peers/node_smsc.js"))
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node");
+    let stdout = child.stdout.take().unwrap();
+    let _node = common::Proc(child);
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(l);
+        }
+    });
+    let expect = |needle: &str| loop {
+        let l = lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("node never logged {needle}"));
+        if l.contains(needle) {
+            return l;
+        }
+    };
+    expect("\"event\":\"ready\"");
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\nGateway = \"127.0.0.1:{}\"\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {port}\n  SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n  SMPP_ESME_Address = \"12345\"\n  SMPP_Max_Sms_Subject_Size = 0\n}}\n",
+        sink.port
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    send(
+        &imp,
+        "4445551234@sms.example.com",
+        "x",
+        "Grüße aus Köln",
+        &["--add-header", "Content-Type: text/plain; charset=utf-8"],
+    );
+    let submit = expect("\"event\":\"submit_sm\"");
+    assert!(
+        submit.contains("\"dest\":\"4445551234\"") && submit.contains("\"source\":\"12345\""),
+        "{submit}"
+    );
+    // node-smpp decodes data_coding 0 as GSM 03.38: the umlauts arrive intact.
+    assert!(
+        submit.contains("\"text\":\"Grüße aus Köln\"")
+            || submit.contains("Gr\\u00fc\\u00dfe aus K\\u00f6ln"),
+        "{submit}"
+    );
+    // "please reply" makes node-smpp send an MO back, which becomes mail.
+    send(&imp, "4445551234@sms.example.com", "x", "please reply", &[]);
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert!(mail.contains("X-Envelope-To: alice@example.com"), "{mail}");
+    assert!(
+        mail.contains("Subject: Re: hi") && mail.contains("sure thing"),
+        "{mail}"
+    );
+    assert!(
+        expect("\"kind\":\"mo\"").contains("\"status\":0"),
+        "deliver_sm_resp OK after spooling"
+    );
+}
