@@ -8,7 +8,6 @@
 //! submitted whole), data_sm and submit_multi.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -185,8 +184,6 @@ pub struct SmppConnector {
     binds: Mutex<HashMap<Destination, Esme>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<SmppLogs>,
-    /// Concatenation reference numbers, one counter for the process (decision 0006, item 8).
-    refnum: AtomicU32,
 }
 
 impl SmppConnector {
@@ -197,16 +194,12 @@ impl SmppConnector {
         reception: Arc<OnceLock<Arc<Reception>>>,
         logs: Arc<SmppLogs>,
     ) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
         SmppConnector {
             cfg,
             spool,
             binds: Mutex::new(HashMap::new()),
             reception,
             logs,
-            refnum: AtomicU32::new(seed),
         }
     }
 
@@ -370,7 +363,19 @@ impl SmppConnector {
                             ..fields.clone()
                         },
                     );
-                    let (attempt, ids) = self.submit_all(esme, &s, &sms, number.clone()).await;
+                    // Segments accepted on an earlier try are kept; the reference number is
+                    // derived from the message and recipient so the retry's segments join them.
+                    let accepted = self
+                        .spool
+                        .accepted_segments(message.id.to_string(), lease.address.clone())
+                        .await
+                        .unwrap_or_default();
+                    let reference = concat_reference(&message.id.to_string(), &lease.address);
+                    let (attempt, ids, newly) = self
+                        .submit_all(esme, &s, &sms, number.clone(), reference, &accepted)
+                        .await;
+                    self.remember_submissions(message, lease, &newly, ids.len() as u32)
+                        .await;
                     match attempt.verdict {
                         Verdict::Delivered => {
                             self.logs.record(
@@ -382,7 +387,6 @@ impl SmppConnector {
                             );
                             self.remember_sender(&first.destination, &s, number, &sms)
                                 .await;
-                            self.remember_submissions(message, lease, ids).await;
                         }
                         Verdict::Temporary => self.failed(
                             &SmsFields {
@@ -420,13 +424,21 @@ impl SmppConnector {
     /// Stores each accepted segment's SMSC id for matching its delivery receipt: under the one
     /// key `SMPP_Submit_Response_Message_ID_Format` gives when it is set, else under every key
     /// the id may be read as (decimal, hexadecimal, text).
-    async fn remember_submissions(&self, message: &StoredMessage, lease: &Lease, ids: Vec<String>) {
+    async fn remember_submissions(
+        &self,
+        message: &StoredMessage,
+        lease: &Lease,
+        accepted: &[(u32, String)],
+        total: u32,
+    ) {
+        if accepted.is_empty() {
+            return;
+        }
         let scope = self.cfg.sending(Some(&lease.destination.domain), None);
         let format = configured_id_format(&scope, "SMPP_Submit_Response_Message_ID_Format");
-        let total = ids.len() as u32;
         let now = now_millis();
         let mut subs = Vec::new();
-        for (i, id) in ids.iter().enumerate().filter(|(_, id)| !id.is_empty()) {
+        for (segment, id) in accepted {
             let keys = match format {
                 Some(f) => vec![receipt::id_key(id, f)],
                 None => receipt::id_keys(id),
@@ -439,7 +451,7 @@ impl SmppConnector {
                     domain: lease.destination.domain.clone(),
                     recipient: lease.address.clone(),
                     sender: message.sender.clone(),
-                    segment: i as u32 + 1,
+                    segment: *segment,
                     total,
                     submitted_at: now,
                 });
@@ -486,9 +498,10 @@ impl SmppConnector {
         s: &DomainSettings,
         sms: &mt::Sms,
         number: String,
-    ) -> (Attempt, Vec<String>) {
+        reference: u32,
+        accepted: &[(u32, String)],
+    ) -> (Attempt, Vec<String>, Vec<(u32, String)>) {
         let total = sms.segments.len();
-        let reference = self.refnum.fetch_add(1, Ordering::Relaxed);
         let wide = match s.refnum_length {
             1 => false,
             2 => true,
@@ -500,7 +513,13 @@ impl SmppConnector {
             u16::from(reference as u8)
         };
         let mut pdus = Vec::with_capacity(total);
+        let mut indices = Vec::with_capacity(total);
         for (i, segment) in sms.segments.iter().enumerate() {
+            // A segment the SMSC already accepted is never sent again.
+            if accepted.iter().any(|(seg, _)| *seg as usize == i + 1) {
+                continue;
+            }
+            indices.push(i);
             let concat = Concat {
                 reference,
                 total: total as u8,
@@ -531,14 +550,21 @@ impl SmppConnector {
         // Segments go out in order, all at once as the window allows.
         let results = esme.submit_all(pdus).await;
         let mut ids = vec![String::new(); total];
+        for (seg, id) in accepted {
+            if let Some(slot) = ids.get_mut(*seg as usize - 1) {
+                *slot = id.clone();
+            }
+        }
+        let mut newly = Vec::new();
         let mut worst: Option<Attempt> = None;
-        for (i, result) in results.into_iter().enumerate() {
+        for (i, result) in indices.into_iter().zip(results) {
             let failure = match result {
                 SubmitResult::Response {
                     status,
                     pdu: Pdu::SubmitSmResp(r),
                 } if status.is_ok() => {
-                    ids[i] = r.message_id;
+                    ids[i] = r.message_id.clone();
+                    newly.push((i as u32 + 1, r.message_id));
                     None
                 }
                 SubmitResult::Response { status, .. } => Some(classify(status, i + 1, total)),
@@ -569,7 +595,7 @@ impl SmppConnector {
             remote: None,
             stage: 9,
         });
-        (attempt, ids)
+        (attempt, ids, newly)
     }
 }
 
@@ -606,4 +632,14 @@ pub fn configured_id_format(scope: &Sending<'_>, option: &str) -> Option<IdForma
     let def = registry::option(option)?;
     let (value, _) = scope.find(def)?;
     value.as_scalar().and_then(IdFormat::parse)
+}
+
+/// The concatenation reference of a message to a recipient: the same on every try and after a
+/// restart, so segments sent on a retry join those the SMSC already has (FNV-1a; decision 0006).
+fn concat_reference(message: &str, recipient: &str) -> u32 {
+    let mut h: u32 = 0x811C_9DC5;
+    for b in message.bytes().chain([0]).chain(recipient.bytes()) {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h
 }

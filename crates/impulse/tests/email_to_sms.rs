@@ -309,3 +309,41 @@ fn email_to_sms_and_back_through_node_smpp() {
         "deliver_sm_resp OK after spooling"
     );
 }
+
+#[test]
+fn an_accepted_segment_is_not_sent_again_when_another_is_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
+        ),
+    );
+    // The first segment is accepted, the second refused with ESME_RMSGQFUL (temporary).
+    assert_eq!(sim.control("fail 0 1").trim(), "ok");
+    assert_eq!(sim.control("fail 0x14 1").trim(), "ok");
+    let text = format!("{}{}", "a".repeat(160), "b".repeat(40));
+    send(&imp, "4445551234@sms.example.com", "x", &text, &[]);
+    wait_for("the retry", Duration::from_secs(20), || {
+        sim.control("stats").starts_with("submits=3 ")
+    });
+    let got = received(&sim, 2);
+    assert_eq!(
+        got.iter().map(|m| m[5].clone()).collect::<Vec<_>>(),
+        ["a".repeat(160), "b".repeat(40)],
+        "segment 1 once, segment 2 after its retry"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        sim.control("stats").starts_with("submits=3 "),
+        "nothing sent after delivery: {}",
+        sim.control("stats")
+    );
+    wait_for("D record", Duration::from_secs(5), || {
+        imp.mainlog().contains("@D@sms.example.com@")
+    });
+}

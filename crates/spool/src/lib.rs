@@ -288,6 +288,14 @@ pub trait Spool: Send + Sync + 'static {
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
+    /// Segments of a message already accepted for a recipient (segment number, SMSC id), so a
+    /// retry submits only the others.
+    fn accepted_segments(
+        &self,
+        message: String,
+        recipient: String,
+    ) -> impl Future<Output = Result<Vec<(u32, String)>, SpoolError>> + Send;
+
     /// The submissions stored under any of `keys`.
     fn find_submissions(
         &self,

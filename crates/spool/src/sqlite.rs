@@ -31,7 +31,9 @@ const STATE_QUARANTINED: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
-    id          INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a message id is never reused, even after the newest message leaves the
+    -- spool; logs, receipts and retry bookkeeping refer to messages by it.
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at INTEGER NOT NULL,
     sender      TEXT NOT NULL,
     peer        TEXT NOT NULL,
@@ -63,6 +65,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     submitted_at INTEGER NOT NULL,
     PRIMARY KEY (key, message, segment)
 );
+CREATE INDEX IF NOT EXISTS submissions_message ON submissions (message, recipient);
+CREATE INDEX IF NOT EXISTS submissions_age ON submissions (submitted_at);
 CREATE TABLE IF NOT EXISTS reverse_mappings (
     domain     TEXT NOT NULL,
     sms_addr   TEXT NOT NULL,
@@ -71,6 +75,7 @@ CREATE TABLE IF NOT EXISTS reverse_mappings (
     expires    INTEGER NOT NULL,
     PRIMARY KEY (domain, sms_addr, shortcode)
 );
+CREATE INDEX IF NOT EXISTS reverse_mappings_expiry ON reverse_mappings (expires);
 ";
 
 enum Request {
@@ -440,7 +445,16 @@ fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), 
     Ok(())
 }
 
+/// How long submissions are kept for matching receipts: SMSCs give up on a message well within
+/// this (a typical validity period is 1–3 days).
+const SUBMISSION_RETENTION: Millis = 7 * 24 * 3600 * 1000;
+
 fn save_submissions(conn: &Connection, subs: &[Submission]) -> Result<(), SpoolError> {
+    if let Some(first) = subs.first() {
+        conn.prepare_cached("DELETE FROM submissions WHERE submitted_at < ?1")
+            .and_then(|mut st| st.execute(params![first.submitted_at - SUBMISSION_RETENTION]))
+            .map_err(storage)?;
+    }
     let mut st = conn
         .prepare_cached(
             "INSERT OR REPLACE INTO submissions (key, smsc_id, message, domain, recipient, sender, segment, total, submitted_at) \
@@ -465,6 +479,9 @@ fn save_submissions(conn: &Connection, subs: &[Submission]) -> Result<(), SpoolE
 }
 
 fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError> {
+    conn.prepare_cached("DELETE FROM reverse_mappings WHERE expires <= ?1")
+        .and_then(|mut st| st.execute(params![crate::now_millis()]))
+        .map_err(storage)?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
@@ -606,6 +623,21 @@ impl Spool for SqliteSpool {
 
     async fn record_submissions(&self, submissions: Vec<Submission>) -> Result<(), SpoolError> {
         self.write(|tx| Request::Submissions(submissions, tx)).await
+    }
+
+    async fn accepted_segments(
+        &self,
+        message: String,
+        recipient: String,
+    ) -> Result<Vec<(u32, String)>, SpoolError> {
+        self.read(move |conn| {
+            let mut st = conn
+                .prepare_cached("SELECT DISTINCT segment, smsc_id FROM submissions WHERE message = ?1 AND recipient = ?2 ORDER BY segment")
+                .map_err(storage)?;
+            let rows = st.query_map(params![message, recipient], |r| Ok((r.get(0)?, r.get(1)?))).map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
     }
 
     async fn find_submissions(&self, keys: Vec<String>) -> Result<Vec<Submission>, SpoolError> {

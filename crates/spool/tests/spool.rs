@@ -345,3 +345,29 @@ async fn reverse_mappings_keep_the_latest_sender_until_they_expire() {
         "durable"
     );
 }
+
+#[tokio::test]
+async fn message_ids_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    let first = spool
+        .enqueue(message(&[("a@one.example", "one.example")], 1))
+        .await
+        .unwrap();
+    let lease = flat(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap());
+    spool
+        .record(vec![(
+            lease[0].recipient,
+            Outcome::Delivered {
+                response: "250".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    // The newest message left the spool; the next one must still get a new id.
+    let second = spool
+        .enqueue(message(&[("b@one.example", "one.example")], 2))
+        .await
+        .unwrap();
+    assert!(second.0 > first.0, "{first} then {second}");
+}
