@@ -16,7 +16,7 @@ use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
-use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage};
+use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage, VendorStatuses};
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 use impulse_smpp::text::{self, Concat};
@@ -86,6 +86,49 @@ fn registered_delivery(s: &Sending<'_>) -> u8 {
         })
 }
 
+/// `SMPP_Message_Mode` as esm_class bits 1–0: nothing when it is the SMSC's default mode
+/// (`SMPP_SMSC_Default_Message_Mode`), else datagram 01, forward (transaction) 10,
+/// store-and-forward 11.
+fn mode_bits(s: &Sending<'_>) -> u8 {
+    let want = s
+        .scalar("SMPP_Message_Mode")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let default = s
+        .scalar("SMPP_SMSC_Default_Message_Mode")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if want == default {
+        return 0;
+    }
+    match want.as_str() {
+        "datagram" => 0x01,
+        "transaction" => 0x02,
+        _ => 0x03,
+    }
+}
+
+/// A vendor table, read once per path for the life of the process.
+fn vendor_table(path: &str) -> Option<Arc<VendorStatuses>> {
+    static TABLES: OnceLock<Mutex<HashMap<String, Arc<VendorStatuses>>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(Default::default);
+    let mut tables = tables.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(t) = tables.get(path) {
+        return Some(t.clone());
+    }
+    let parsed = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| VendorStatuses::parse(&t).ok())
+        .map(Arc::new);
+    match &parsed {
+        Some(t) => drop(tables.insert(path.to_string(), t.clone())),
+        None => {
+            tracing::error!(%path, "SMPP_Vendor_Command_Status_Table unreadable; the default classification applies")
+        }
+    }
+    parsed
+}
+
 /// A timer option, where 0 means "use SMPP_Response_Timer".
 fn timer(s: &Sending<'_>, name: &str) -> Duration {
     let t = s.seconds(name);
@@ -107,6 +150,10 @@ struct DomainSettings {
     validity_period: String,
     registered_delivery: u8,
     refnum_length: u8,
+    /// esm_class message-mode bits (SMPP 3.4 §5.2.12): 0 when the requested mode is the SMSC's.
+    mode_bits: u8,
+    /// `SMPP_Vendor_Command_Status_Table`, parsed (checked at config check).
+    vendor: Option<Arc<VendorStatuses>>,
 }
 
 fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
@@ -159,6 +206,7 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
             )
             .unwrap_or(DefaultAlphabet::Gsm),
             udh: s.bool("SMPP_ESME_UDH_Segment"),
+            ucs2_bom: !s.bool("SMPP_SMS_Data_No_BOM"),
         },
         source: Address::new(
             ton(&s.scalar("SMPP_ESME_Type_Of_Number").unwrap_or_default()),
@@ -175,6 +223,10 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
         validity_period: s.scalar("SMPP_ESME_Validity_Period").unwrap_or_default(),
         registered_delivery: registered_delivery(&s),
         refnum_length: s.u64("SMPP_CSMS_Refnum_Length") as u8,
+        mode_bits: mode_bits(&s),
+        vendor: s
+            .scalar("SMPP_Vendor_Command_Status_Table")
+            .and_then(|path| vendor_table(&path)),
     }
 }
 
@@ -538,7 +590,7 @@ impl SmppConnector {
                 service_type: s.service_type.clone(),
                 source: s.source.clone(),
                 dest: Address::new(s.dest_ton, s.dest_npi, number.clone()),
-                esm_class,
+                esm_class: esm_class | s.mode_bits,
                 validity_period: s.validity_period.clone(),
                 registered_delivery: s.registered_delivery,
                 data_coding: sms.data_coding,
@@ -567,7 +619,9 @@ impl SmppConnector {
                     newly.push((i as u32 + 1, r.message_id));
                     None
                 }
-                SubmitResult::Response { status, .. } => Some(classify(status, i + 1, total)),
+                SubmitResult::Response { status, .. } => {
+                    Some(classify(status, i + 1, total, s.vendor.as_deref()))
+                }
                 SubmitResult::Timeout => Some(temporary(format!(
                     "451 4.4.2 no submit_sm_resp for segment {} of {total}",
                     i + 1
@@ -600,13 +654,71 @@ impl SmppConnector {
 }
 
 /// Momentum §3.1.7: five statuses are temporary, everything else is permanent.
-fn classify(status: CommandStatus, seq: usize, total: usize) -> Attempt {
-    let text = format!("SMSC refused segment {seq} of {total}: {status}");
-    if status.is_temporary() {
+/// Momentum §3.1.7, unless the vendor table lists the status (§2.1.1).
+fn classify(
+    status: CommandStatus,
+    seq: usize,
+    total: usize,
+    vendor: Option<&VendorStatuses>,
+) -> Attempt {
+    let (temp, why) = match vendor.and_then(|v| v.classify(status)) {
+        Some((temp, desc)) => (temp, format!("{status} {desc}")),
+        None => (status.is_temporary(), status.to_string()),
+    };
+    let text = format!("SMSC refused segment {seq} of {total}: {}", why.trim_end());
+    if temp {
         temporary(format!("451 4.3.0 {text}"))
     } else {
         permanent(format!("554 5.0.0 {text}"))
     }
+}
+
+/// Every scope that may set an SMPP option.
+fn all_scopes(cfg: &Config) -> Vec<&impulse_config::Scope> {
+    let mut v = vec![&cfg.global];
+    v.extend(cfg.domains.values());
+    for b in cfg.bindings.values() {
+        v.push(&b.scope);
+        v.extend(b.domains.values());
+    }
+    for g in cfg.binding_groups.values() {
+        v.push(&g.scope);
+        v.extend(g.domains.values());
+    }
+    v
+}
+
+/// Checks every `SMPP_Vendor_Command_Status_Table` file at config check.
+pub fn validate_vendor_tables(cfg: &Config) -> Vec<impulse_config::Diagnostic> {
+    let Some(def) = registry::option("SMPP_Vendor_Command_Status_Table") else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for scope in all_scopes(cfg) {
+        let Some(entry) = scope.get(def) else {
+            continue;
+        };
+        let path = entry.value.as_scalar().unwrap_or_default();
+        let diag = |message: String| impulse_config::Diagnostic {
+            span: Some(entry.span.clone()),
+            message,
+        };
+        match std::fs::read_to_string(path) {
+            Err(e) => out.push(diag(format!(
+                "SMPP_Vendor_Command_Status_Table: cannot read {path}: {e}"
+            ))),
+            Ok(text) => {
+                if let Err(errors) = VendorStatuses::parse(&text) {
+                    out.extend(errors.into_iter().map(|(line, m)| {
+                        diag(format!(
+                            "SMPP_Vendor_Command_Status_Table {path}:{line}: {m}"
+                        ))
+                    }));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn temporary(response: String) -> Attempt {

@@ -347,3 +347,65 @@ fn an_accepted_segment_is_not_sent_again_when_another_is_retried() {
         imp.mainlog().contains("@D@sms.example.com@")
     });
 }
+
+#[test]
+fn a_vendor_status_table_turns_a_refusal_into_a_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("vendor.csv");
+    std::fs::write(
+        &table,
+        "; vendor command statuses\n0x406,1,Destination busy\n",
+    )
+    .unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            &format!(
+                "  SMPP_Vendor_Command_Status_Table = \"{}\"\n",
+                table.display()
+            ),
+        ),
+    );
+    // 0x406 is permanent by default; the table makes it temporary, so the SMS is retried.
+    assert_eq!(sim.control("fail 0x406 1").trim(), "ok");
+    send(
+        &imp,
+        "4445551234@sms.example.com",
+        "x",
+        "busy then fine",
+        &[],
+    );
+    let got = received(&sim, 1);
+    assert!(got[0][5].ends_with("busy then fine"));
+    wait_for("T record", Duration::from_secs(10), || {
+        imp.mainlog().contains("Destination busy")
+    });
+    assert_eq!(sink.count(), 0, "no bounce");
+
+    std::fs::write(&table, "0x406,1,ok\n\n0x407,9,bad\n").unwrap();
+    let out = std::process::Command::new(common::impulse_bin())
+        .args(["config", "check"])
+        .arg(&imp.config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:2: empty lines are not allowed",
+            table.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:3: action `9` is not 0 (permanent) or 1 (temporary)",
+            table.display()
+        )),
+        "{err}"
+    );
+}

@@ -67,6 +67,8 @@ pub struct MtSettings {
     pub default_alphabet: DefaultAlphabet,
     /// `SMPP_ESME_UDH_Segment`: concatenate by UDH (takes room in each segment) instead of SAR.
     pub udh: bool,
+    /// UCS-2 text starts with a byte-order mark (`SMPP_SMS_Data_No_BOM = false`).
+    pub ucs2_bom: bool,
 }
 
 impl Default for MtSettings {
@@ -82,6 +84,7 @@ impl Default for MtSettings {
             data_coding: DataCoding::Default,
             default_alphabet: DefaultAlphabet::Gsm,
             udh: false,
+            ucs2_bom: false,
         }
     }
 }
@@ -268,6 +271,15 @@ pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
     let coding = choose_coding(text, s);
     let single = capacity(s.segment_size, coding);
     let max_total = capacity(s.max_message.max(1), coding);
+    // A byte-order mark is part of the first segment and takes one UCS-2 unit of its room.
+    let bom = coding == Coding::Ucs2 && s.ucs2_bom;
+    let with_bom;
+    let text = if bom {
+        with_bom = format!("\u{FEFF}{text}");
+        &with_bom[..]
+    } else {
+        text
+    };
     let (mut text, mut truncated) = truncate_units(text, coding, max_total);
     let total_units: usize = text.chars().map(|c| coding.units(c).unwrap_or(1)).sum();
     let mut pieces = if total_units <= single {
@@ -303,6 +315,9 @@ pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
         .iter()
         .map(|p| coding.encode(p).unwrap_or_default())
         .collect();
+    if bom {
+        text = text.trim_start_matches('\u{FEFF}').to_string();
+    }
     Sms {
         data_coding: data_coding_value(coding, s),
         text,
@@ -429,6 +444,24 @@ mod tests {
             (latin.data_coding, latin.segments[0].clone()),
             (3, b"caf\xe9".to_vec())
         );
+    }
+
+    #[test]
+    fn ucs2_byte_order_mark_when_asked() {
+        let s = MtSettings {
+            ucs2_bom: true,
+            ..MtSettings::default()
+        };
+        let sms = convert_text("Привет", &s);
+        assert_eq!(&sms.segments[0][..2], &[0xFE, 0xFF]);
+        assert_eq!(sms.text, "Привет");
+        assert_eq!(
+            impulse_smpp::text::decode(8, &sms.segments[0]),
+            "Привет",
+            "the BOM is read and dropped"
+        );
+        let plain = convert_text("Привет", &MtSettings::default());
+        assert_eq!(&plain.segments[0][..2], &[0x04, 0x1F]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod status;
 mod tlv;
 
 pub use codec::{DecodeError, EncodeError, FrameCheck, check_frame, decode, encode, peek_header};
-pub use status::{CommandId, CommandStatus};
+pub use status::{CommandId, CommandStatus, VendorStatuses};
 pub use tlv::{Tlv, Tlvs, tag};
 
 use bytes::Bytes;

@@ -101,6 +101,67 @@ impl CommandStatus {
     }
 }
 
+/// A vendor's command_status table (`SMPP_Vendor_Command_Status_Table`, Momentum §2.1.1):
+/// CSV lines `status (hex), action (0 permanent, 1 temporary), description`; lines starting
+/// with `;` or `#` are comments; empty lines are not allowed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VendorStatuses {
+    entries: Vec<(CommandStatus, bool, String)>,
+}
+
+impl VendorStatuses {
+    /// Parses the table; every bad line is reported as (line number, problem).
+    pub fn parse(text: &str) -> Result<VendorStatuses, Vec<(usize, String)>> {
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let n = n + 1;
+            let line = line.trim_end_matches('\r');
+            if line.starts_with(';') || line.starts_with('#') {
+                continue;
+            }
+            if line.trim().is_empty() {
+                errors.push((n, "empty lines are not allowed".to_string()));
+                continue;
+            }
+            let mut cols = line.splitn(3, ',').map(str::trim);
+            let (code, action, desc) = (
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+            );
+            let status = match code.strip_prefix("0x").or_else(|| code.strip_prefix("0X")) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => code.parse().ok(),
+            };
+            match (status, action) {
+                (Some(s), "0" | "1") => {
+                    entries.push((CommandStatus(s), action == "1", desc.to_string()))
+                }
+                (None, _) => errors.push((n, format!("`{code}` is not a command_status"))),
+                (_, _) => errors.push((
+                    n,
+                    format!("action `{action}` is not 0 (permanent) or 1 (temporary)"),
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(VendorStatuses { entries })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether the table says `status` is temporary, and its description; `None` when the table
+    /// does not list it (the default classification applies).
+    pub fn classify(&self, status: CommandStatus) -> Option<(bool, &str)> {
+        self.entries
+            .iter()
+            .find(|(s, _, _)| *s == status)
+            .map(|(_, t, d)| (*t, d.as_str()))
+    }
+}
+
 impl fmt::Display for CommandStatus {
     /// `ESME_RTHROTTLED (0x00000058)`, or `0x00000417` for a value without a name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,6 +256,25 @@ impl fmt::Debug for CommandId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vendor_tables() {
+        let t = VendorStatuses::parse(
+            "; vendor codes\n0x406,1,Destination busy\n# more\n0x407, 0 , Blacklisted\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.classify(CommandStatus(0x406)),
+            Some((true, "Destination busy"))
+        );
+        assert_eq!(
+            t.classify(CommandStatus(0x407)),
+            Some((false, "Blacklisted"))
+        );
+        assert_eq!(t.classify(CommandStatus(0x58)), None);
+        let errs = VendorStatuses::parse("0x406,1,x\n\nzz,1,y\n0x1,2,z\n").unwrap_err();
+        assert_eq!(errs.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3, 4]);
+    }
 
     #[test]
     fn open_types_print_names_or_hex() {
