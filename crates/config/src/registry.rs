@@ -267,7 +267,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Destination_Flag", SEND, Int, Some("1"), SMPP, "submit_multi destination flag."),
     opt!("SMPP_ESME_Service_Type", SEND, Str, None, Yes, "submit_sm service_type."),
     opt!("SMPP_ESME_Validity_Period", SEND, Str, None, Yes, "submit_sm validity_period."),
-    opt!("SMPP_ESME_Submit_Data_SM", SEND, Bool, Some("false"), SMPP, "Send data_sm instead of submit_sm."),
+    opt!("SMPP_ESME_Submit_Data_SM", SEND, Bool, Some("false"), Yes, "Send data_sm instead of submit_sm."),
     opt!("SMPP_ESME_Submit_Submit_Multi", SEND, Bool, Some("false"), SMPP, "Send submit_multi instead of submit_sm."),
     opt!("SMPP_ESME_Max_Bind_Retries", SEND, Int, Some("1"), Yes, "Retries after a bind failure."),
     opt!("SMPP_ESME_Max_Segments", SEND, Int, Some("255"), Yes, "Cap on MT segments."),

@@ -16,7 +16,10 @@ use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
-use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage, VendorStatuses};
+use impulse_smpp::pdu::{
+    Address, CommandStatus, DataSm, DataSmResp, MessageIdResp, Pdu, ShortMessage, Tlv,
+    VendorStatuses, tag,
+};
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
 use impulse_smpp::text::{self, Concat};
@@ -129,6 +132,22 @@ fn vendor_table(path: &str) -> Option<Arc<VendorStatuses>> {
     parsed
 }
 
+/// The data_sm carrying a submit_sm's message: its text in message_payload (SMPP 3.4 §4.7.1).
+fn as_data_sm(pdu: Pdu) -> Pdu {
+    let Pdu::SubmitSm(m) = pdu else { return pdu };
+    let mut tlvs = m.tlvs;
+    tlvs.push(Tlv::bytes(tag::MESSAGE_PAYLOAD, m.short_message));
+    Pdu::DataSm(DataSm {
+        service_type: m.service_type,
+        source: m.source,
+        dest: m.dest,
+        esm_class: m.esm_class,
+        registered_delivery: m.registered_delivery,
+        data_coding: m.data_coding,
+        tlvs,
+    })
+}
+
 /// A timer option, where 0 means "use SMPP_Response_Timer".
 fn timer(s: &Sending<'_>, name: &str) -> Duration {
     let t = s.seconds(name);
@@ -154,6 +173,8 @@ struct DomainSettings {
     mode_bits: u8,
     /// `SMPP_Vendor_Command_Status_Table`, parsed (checked at config check).
     vendor: Option<Arc<VendorStatuses>>,
+    /// `SMPP_ESME_Submit_Data_SM`: send data_sm, the whole text in message_payload.
+    data_sm: bool,
 }
 
 fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
@@ -227,6 +248,7 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
         vendor: s
             .scalar("SMPP_Vendor_Command_Status_Table")
             .and_then(|path| vendor_table(&path)),
+        data_sm: s.bool("SMPP_ESME_Submit_Data_SM"),
     }
 }
 
@@ -373,6 +395,11 @@ impl SmppConnector {
             ..SmsFields::default()
         };
         let sms = match mt::convert(&message.body, &message.sender, &s.mt) {
+            // data_sm carries the whole text in one message_payload: no segments.
+            Ok(mut sms) if s.data_sm => {
+                sms.segments = vec![sms.segments.concat()];
+                sms
+            }
             Ok(sms) => sms,
             Err(e) => {
                 for lease in recipients {
@@ -599,6 +626,9 @@ impl SmppConnector {
                 ..Default::default()
             }));
         }
+        if s.data_sm {
+            pdus = pdus.into_iter().map(as_data_sm).collect();
+        }
         // Segments go out in order, all at once as the window allows.
         let results = esme.submit_all(pdus).await;
         let mut ids = vec![String::new(); total];
@@ -613,10 +643,14 @@ impl SmppConnector {
             let failure = match result {
                 SubmitResult::Response {
                     status,
-                    pdu: Pdu::SubmitSmResp(r),
+                    pdu: Pdu::SubmitSmResp(MessageIdResp { message_id }),
+                }
+                | SubmitResult::Response {
+                    status,
+                    pdu: Pdu::DataSmResp(DataSmResp { message_id, .. }),
                 } if status.is_ok() => {
-                    ids[i] = r.message_id.clone();
-                    newly.push((i as u32 + 1, r.message_id));
+                    ids[i] = message_id.clone();
+                    newly.push((i as u32 + 1, message_id));
                     None
                 }
                 SubmitResult::Response { status, .. } => {

@@ -409,3 +409,27 @@ fn a_vendor_status_table_turns_a_refusal_into_a_retry() {
         "{err}"
     );
 }
+
+#[test]
+fn data_sm_carries_the_whole_text_in_one_pdu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_ESME_Submit_Data_SM = true\n  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
+        ),
+    );
+    let long = "y".repeat(400);
+    send(&imp, "4445551234@sms.example.com", "x", &long, &[]);
+    let got = received(&sim, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sim.list().len(), 1, "one data_sm, not segments");
+    assert_eq!(got[0][5], long);
+    wait_for("D record", Duration::from_secs(5), || {
+        imp.mainlog().contains("@D@sms.example.com@")
+    });
+}
