@@ -53,6 +53,10 @@ struct Mo {
     parts: usize,
 }
 
+/// A concatenated MO being put back together. This is not `impulse_smpp::text::Reassembler`:
+/// besides the parts it must hold every part's responder (duplicates' too), all answered once
+/// the whole mail is spooled. Making that reassembler generic over what it holds would let the
+/// two share one implementation; until then this table is the one the gateway uses.
 struct Partial {
     total: u8,
     parts: BTreeMap<u8, String>,
