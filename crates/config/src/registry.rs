@@ -199,7 +199,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Message_Expiration", SEND, Seconds, Some("86400"), Yes, "Seconds after reception at which an undelivered message fails with a bounce."),
     opt!("Never_Retry", SEND, Bool, Some("false"), Yes, "Fail on the first temporary failure instead of retrying."),
     opt!("Generate_Bounces", SEND, Bool, Some("true"), Yes, "Send a DSN (RFC 3464) to the envelope sender when a message fails."),
-    opt!("Max_Outbound_Connections", SEND, Int, Some("32"), Yes, "Concurrent outbound connections per destination (domain and binding)."),
+    opt!("Max_Outbound_Connections", SEND, Int, Some("32"), Yes, "Concurrent outbound connections per destination (domain and binding). An SMPP domain has one bind; twice SMPP_Command_Window_Size messages are in delivery at once."),
     opt!("Idle_Timeout", SEND, Seconds, Some("5"), Yes, "Seconds an idle outbound connection is kept open for reuse."),
     opt!("Suspend_Delivery", SEND, Bool, Some("false"), Yes, "Hold mail for the scope in the queue without delivering it."),
     opt!("Bind_Address", BIND, Str, None, Yes, "Local IP address outbound connections of a binding are made from."),

@@ -37,8 +37,15 @@ pub struct ConfigPolicy {
 impl Policy for ConfigPolicy {
     fn policy(&self, dest: &Destination) -> DestinationPolicy {
         let s = sending(&self.cfg, dest);
+        // An SMPP domain has one bind, shared by its delivery sessions: twice the window keeps
+        // the window full while half the sessions record their outcomes.
+        let max_connections = if crate::smpp_delivery::is_smpp_domain(&self.cfg, &dest.domain) {
+            2 * s.u64("SMPP_Command_Window_Size").max(1) as usize
+        } else {
+            s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize
+        };
         DestinationPolicy {
-            max_connections: s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize,
+            max_connections,
             retry_interval: s
                 .seconds(names::RETRY_INTERVAL)
                 .max(Duration::from_millis(100)),

@@ -4,8 +4,7 @@
 //!
 //! Messages the SMSC sends on the bind (MO, receipts) are handled by `smpp_mo`.
 //!
-//! Not yet here (issue #4 goes on): per-segment progress across retries (a retried message is
-//! submitted whole), data_sm and submit_multi.
+//! Not yet here (issue #4 goes on): submit_multi.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -175,6 +174,10 @@ struct DomainSettings {
     vendor: Option<Arc<VendorStatuses>>,
     /// `SMPP_ESME_Submit_Data_SM`: send data_sm, the whole text in message_payload.
     data_sm: bool,
+    /// `SMPP_Submit_Response_Message_ID_Format`, when set.
+    id_format: Option<IdFormat>,
+    /// `SMPP_RAM_Expiration` in minutes when reverse address mappings are on.
+    ram_minutes: Option<u64>,
 }
 
 fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
@@ -249,6 +252,10 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
             .scalar("SMPP_Vendor_Command_Status_Table")
             .and_then(|path| vendor_table(&path)),
         data_sm: s.bool("SMPP_ESME_Submit_Data_SM"),
+        id_format: configured_id_format(&s, "SMPP_Submit_Response_Message_ID_Format"),
+        ram_minutes: s
+            .bool("SMPP_Use_Reverse_Address_Mappings")
+            .then(|| s.u64("SMPP_RAM_Expiration")),
     }
 }
 
@@ -256,6 +263,9 @@ pub struct SmppConnector {
     cfg: Arc<Config>,
     spool: SqliteSpool,
     binds: Mutex<HashMap<Destination, Esme>>,
+    /// Each destination's settings, resolved once: the configuration does not change under a
+    /// connector.
+    settings: Mutex<HashMap<Destination, Arc<DomainSettings>>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<SmppLogs>,
 }
@@ -272,6 +282,7 @@ impl SmppConnector {
             cfg,
             spool,
             binds: Mutex::new(HashMap::new()),
+            settings: Mutex::new(HashMap::new()),
             reception,
             logs,
         }
@@ -327,9 +338,17 @@ impl SmppConnector {
         started
     }
 
+    fn settings(&self, dest: &Destination) -> Arc<DomainSettings> {
+        let mut cache = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry(dest.clone())
+            .or_insert_with(|| Arc::new(domain_settings(&self.cfg, dest)))
+            .clone()
+    }
+
     /// The domain's bind, started if it is not running.
     pub async fn open(&self, dest: &Destination) -> Result<Esme, Attempt> {
-        let settings = domain_settings(&self.cfg, dest);
+        let settings = self.settings(dest);
         let wait = settings.esme.session.bind_timeout + settings.esme.connect_timeout;
         let esme = {
             let mut binds = self.binds.lock().unwrap_or_else(PoisonError::into_inner);
@@ -379,7 +398,7 @@ impl SmppConnector {
         let Some(first) = recipients.first() else {
             return Ok(vec![]);
         };
-        let s = domain_settings(&self.cfg, &first.destination);
+        let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
         let base = |lease: &Lease, number: &str| SmsFields {
             message_id: message.id.to_string(),
@@ -444,17 +463,22 @@ impl SmppConnector {
                     );
                     // Segments accepted on an earlier try are kept; the reference number is
                     // derived from the message and recipient so the retry's segments join them.
-                    let accepted = self
-                        .spool
-                        .accepted_segments(message.id.to_string(), lease.address.clone())
-                        .await
-                        .unwrap_or_default();
+                    // A first try in this run has none (the outcome of a try commits after
+                    // its submissions), so only retries and resumed leases look.
+                    let accepted =
+                        if lease.attempts > 0 || lease.received_at < self.spool.opened_at() {
+                            self.spool
+                                .accepted_segments(message.id.to_string(), lease.address.clone())
+                                .await
+                                .unwrap_or_default()
+                        } else {
+                            Vec::new()
+                        };
                     let reference = concat_reference(&message.id.to_string(), &lease.address);
                     let (attempt, ids, newly) = self
                         .submit_all(esme, &s, &sms, number.clone(), reference, &accepted)
                         .await;
-                    self.remember_submissions(message, lease, &newly, ids.len() as u32)
-                        .await;
+                    self.remember_submissions(&s, message, lease, &newly, ids.len() as u32);
                     match attempt.verdict {
                         Verdict::Delivered => {
                             self.logs.record(
@@ -464,8 +488,7 @@ impl SmppConnector {
                                     ..fields
                                 },
                             );
-                            self.remember_sender(&first.destination, &s, number, &sms)
-                                .await;
+                            self.remember_sender(&first.destination, &s, number, &sms);
                         }
                         Verdict::Temporary => self.failed(
                             &SmsFields {
@@ -503,8 +526,9 @@ impl SmppConnector {
     /// Stores each accepted segment's SMSC id for matching its delivery receipt: under the one
     /// key `SMPP_Submit_Response_Message_ID_Format` gives when it is set, else under every key
     /// the id may be read as (decimal, hexadecimal, text).
-    async fn remember_submissions(
+    fn remember_submissions(
         &self,
+        s: &DomainSettings,
         message: &StoredMessage,
         lease: &Lease,
         accepted: &[(u32, String)],
@@ -513,8 +537,7 @@ impl SmppConnector {
         if accepted.is_empty() {
             return;
         }
-        let scope = self.cfg.sending(Some(&lease.destination.domain), None);
-        let format = configured_id_format(&scope, "SMPP_Submit_Response_Message_ID_Format");
+        let format = s.id_format;
         let now = now_millis();
         let mut subs = Vec::new();
         for (segment, id) in accepted {
@@ -536,38 +559,35 @@ impl SmppConnector {
                 });
             }
         }
-        if let Err(e) = self.spool.record_submissions(subs).await {
-            tracing::error!(error = %e, "could not store submissions for receipt matching");
-        }
+        // Not awaited: the scheduler's outcome record follows this write and commits after
+        // it, and a failure is logged by the spool.
+        drop(self.spool.record_submissions(subs));
     }
 
     /// Saves the reverse address mapping of a delivered SMS (Momentum §1.3 step 9): not when
     /// mappings are off, and not without an ESME address, since the SMSC then picks the source.
-    async fn remember_sender(
+    fn remember_sender(
         &self,
         dest: &Destination,
         s: &DomainSettings,
         number: String,
         sms: &mt::Sms,
     ) {
-        let scope = self.cfg.sending(Some(&dest.domain), None);
-        if !scope.bool("SMPP_Use_Reverse_Address_Mappings")
-            || s.source.addr.is_empty()
-            || sms.reply_to.is_empty()
-        {
+        let Some(minutes) = s.ram_minutes else {
+            return;
+        };
+        if s.source.addr.is_empty() || sms.reply_to.is_empty() {
             return;
         }
-        let minutes = scope.u64("SMPP_RAM_Expiration") as i64;
         let mapping = ReverseMapping {
             domain: dest.domain.clone(),
             sms_addr: number,
             shortcode: s.source.addr.clone(),
             email_addr: sms.reply_to.clone(),
-            expires: now_millis() + minutes * 60_000,
+            expires: now_millis() + minutes as i64 * 60_000,
         };
-        if let Err(e) = self.spool.save_mapping(mapping).await {
-            tracing::error!(error = %e, "could not save a reverse address mapping");
-        }
+        // Not awaited, like the submissions above.
+        drop(self.spool.save_mapping(mapping));
     }
 
     /// Submits every segment at once (the window paces them); delivered when all are accepted.

@@ -265,7 +265,8 @@ pub trait Spool: Send + Sync + 'static {
 
     /// Remembers who sent an SMS, so that a reply without an address finds its way back
     /// (Momentum's reverse address mappings): only the latest sender per (domain, handset,
-    /// short code) is kept, until `expires`.
+    /// short code) is kept, until `expires`. The write is queued when this is called; writes
+    /// commit in call order, so the future may be dropped when the answer is not needed.
     fn save_mapping(
         &self,
         mapping: ReverseMapping,
@@ -282,7 +283,8 @@ pub trait Spool: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<String>, SpoolError>> + Send;
 
     /// Remembers SMS segments the SMSC accepted, under each key their message id may be looked
-    /// up by, so that delivery receipts can be matched to them.
+    /// up by, so that delivery receipts can be matched to them. Queued when called, like
+    /// `save_mapping`: a later `record` that succeeds implies these are stored too.
     fn record_submissions(
         &self,
         submissions: Vec<Submission>,

@@ -100,6 +100,7 @@ pub struct SqliteSpool {
     writer: mpsc::Sender<Request>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
+    opened_at: Millis,
 }
 
 fn storage(e: impl std::fmt::Display) -> SpoolError {
@@ -147,6 +148,7 @@ impl SqliteSpool {
                 writer: tx,
                 readers: Arc::new(Mutex::new(readers)),
                 path,
+                opened_at: crate::now_millis(),
             },
             resumed,
         ))
@@ -156,13 +158,32 @@ impl SqliteSpool {
         &self.path
     }
 
-    async fn write<T>(
+    /// When this spool was opened: a recipient received earlier may have been in flight in an
+    /// earlier run, so what that run recorded about it (accepted segments) must be consulted.
+    pub fn opened_at(&self) -> Millis {
+        self.opened_at
+    }
+
+    async fn write<T: Send + 'static>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
     ) -> Result<T, SpoolError> {
+        self.queue_write(make).await
+    }
+
+    /// Queues a write at once, before the returned future is first polled: writes reach the
+    /// writer thread in call order, so a caller that does not need the confirmation can drop
+    /// the future, and a later write that commits implies this one committed too.
+    fn queue_write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
+    ) -> impl Future<Output = Result<T, SpoolError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.writer.send(make(tx)).map_err(|_| SpoolError::Closed)?;
-        rx.await.map_err(|_| SpoolError::Closed)?
+        let sent = self.writer.send(make(tx));
+        async move {
+            sent.map_err(|_| SpoolError::Closed)?;
+            rx.await.map_err(|_| SpoolError::Closed)?
+        }
     }
 
     async fn read<T: Send + 'static>(
@@ -219,67 +240,115 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
     }
 }
 
-/// A request's answer, held back until its transaction has committed.
-enum Answer {
-    Enqueue(
-        oneshot::Sender<Result<MessageId, SpoolError>>,
-        Result<MessageId, SpoolError>,
-    ),
-    Lease(
-        oneshot::Sender<Result<Leased, SpoolError>>,
-        Result<Leased, SpoolError>,
-    ),
-    Record(
-        oneshot::Sender<Result<(), SpoolError>>,
-        Result<(), SpoolError>,
-    ),
+/// What a request produced, held back until its transaction has committed.
+enum Produced {
+    Enqueue(Result<MessageId, SpoolError>),
+    Lease(Result<Leased, SpoolError>),
+    Unit(Result<(), SpoolError>),
 }
 
-fn apply_group(conn: &mut Connection, mut group: Vec<Request>) {
-    let mut answers = Vec::with_capacity(group.len());
-    let commit = (|| -> Result<(), SpoolError> {
-        let mut tx = conn.transaction().map_err(storage)?;
-        for req in group.drain(..) {
-            // Each request in its own savepoint, so one failing request cannot leave half its
-            // rows behind or spoil the others in the group.
-            let mut sp = tx.savepoint().map_err(storage)?;
-            let answer = match req {
-                Request::Enqueue(m, reply) => Answer::Enqueue(reply, enqueue(&sp, &m)),
-                Request::Lease(d, now, limit, reply) => {
-                    Answer::Lease(reply, lease(&sp, &d, now, limit))
-                }
-                Request::Record(o, reply) => Answer::Record(reply, record(&sp, &o)),
-                Request::Mapping(m, reply) => Answer::Record(reply, save_mapping(&sp, &m)),
-                Request::Submissions(subs, reply) => {
-                    Answer::Record(reply, save_submissions(&sp, &subs))
-                }
-            };
-            let ok = match &answer {
-                Answer::Enqueue(_, r) => r.is_ok(),
-                Answer::Lease(_, r) => r.is_ok(),
-                Answer::Record(_, r) => r.is_ok(),
-            };
-            if ok {
-                sp.commit().map_err(storage)?;
-            } else {
-                sp.rollback().map_err(storage)?;
-            }
-            answers.push(answer);
-        }
-        commit_tx(tx)
-    })();
-    for answer in answers {
-        match (answer, &commit) {
-            (Answer::Enqueue(tx, r), Ok(())) => drop(tx.send(r)),
-            (Answer::Lease(tx, r), Ok(())) => drop(tx.send(r)),
-            (Answer::Record(tx, r), Ok(())) => drop(tx.send(r)),
-            (Answer::Enqueue(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
-            (Answer::Lease(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
-            (Answer::Record(tx, _), Err(e)) => drop(tx.send(Err(storage(e)))),
+impl Produced {
+    fn is_ok(&self) -> bool {
+        match self {
+            Produced::Enqueue(r) => r.is_ok(),
+            Produced::Lease(r) => r.is_ok(),
+            Produced::Unit(r) => r.is_ok(),
         }
     }
-    if let Err(e) = commit {
+}
+
+fn execute(conn: &Connection, req: &Request) -> Produced {
+    match req {
+        Request::Enqueue(m, _) => Produced::Enqueue(enqueue(conn, m)),
+        Request::Lease(d, now, limit, _) => Produced::Lease(lease(conn, d, *now, *limit)),
+        Request::Record(o, _) => Produced::Unit(record(conn, o)),
+        Request::Mapping(m, _) => Produced::Unit(save_mapping(conn, m)),
+        Request::Submissions(subs, _) => Produced::Unit(save_submissions(conn, subs)),
+    }
+}
+
+/// Applies a group of requests in one transaction and answers each once it has committed.
+///
+/// The group first runs without savepoints (they cost a statement journal per request). If a
+/// request fails, that transaction is rolled back and the group runs again with each request
+/// in its own savepoint, so the failing request is refused alone and leaves nothing behind.
+fn apply_group(conn: &mut Connection, group: Vec<Request>) {
+    let fast = (|| -> Result<Option<Vec<Produced>>, SpoolError> {
+        let tx = conn.transaction().map_err(storage)?;
+        let mut produced = Vec::with_capacity(group.len());
+        for req in &group {
+            let p = execute(&tx, req);
+            if !p.is_ok() {
+                return Ok(None); // dropping `tx` rolls it back
+            }
+            produced.push(p);
+        }
+        commit_tx(tx)?;
+        Ok(Some(produced))
+    })();
+    let committed = match fast {
+        Ok(Some(produced)) => Ok(produced),
+        Ok(None) => apply_with_savepoints(conn, &group),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &committed {
         tracing::error!(error = %e, "spool commit failed; every request of the group was refused");
+    }
+    match committed {
+        Ok(produced) => {
+            for (req, p) in group.into_iter().zip(produced) {
+                answer(req, p);
+            }
+        }
+        Err(e) => {
+            for req in group {
+                let p = match &req {
+                    Request::Enqueue(..) => Produced::Enqueue(Err(storage(&e))),
+                    Request::Lease(..) => Produced::Lease(Err(storage(&e))),
+                    _ => Produced::Unit(Err(storage(&e))),
+                };
+                answer(req, p);
+            }
+        }
+    }
+}
+
+fn apply_with_savepoints(
+    conn: &mut Connection,
+    group: &[Request],
+) -> Result<Vec<Produced>, SpoolError> {
+    let mut tx = conn.transaction().map_err(storage)?;
+    let mut produced = Vec::with_capacity(group.len());
+    for req in group {
+        let mut sp = tx.savepoint().map_err(storage)?;
+        let p = execute(&sp, req);
+        if p.is_ok() {
+            sp.commit().map_err(storage)?;
+        } else {
+            sp.rollback().map_err(storage)?;
+        }
+        produced.push(p);
+    }
+    commit_tx(tx)?;
+    Ok(produced)
+}
+
+/// Sends a request's result to whoever asked.
+fn answer(req: Request, produced: Produced) {
+    match (req, produced) {
+        (Request::Enqueue(_, tx), Produced::Enqueue(r)) => drop(tx.send(r)),
+        (Request::Lease(.., tx), Produced::Lease(r)) => drop(tx.send(r)),
+        (
+            Request::Record(_, tx) | Request::Mapping(_, tx) | Request::Submissions(_, tx),
+            Produced::Unit(r),
+        ) => {
+            if let Err(Err(e)) = tx.send(r) {
+                // A write whose caller did not wait for the answer (see `queue_write`).
+                tracing::error!(error = %e, "spool write failed");
+            }
+        }
+        // `execute` answers each kind of request with its own kind of result.
+        _ => tracing::error!("spool request answered with another request's result"),
     }
 }
 
@@ -595,8 +664,11 @@ impl Spool for SqliteSpool {
         .await
     }
 
-    async fn save_mapping(&self, mapping: ReverseMapping) -> Result<(), SpoolError> {
-        self.write(|tx| Request::Mapping(mapping, tx)).await
+    fn save_mapping(
+        &self,
+        mapping: ReverseMapping,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.queue_write(|tx| Request::Mapping(mapping, tx))
     }
 
     async fn lookup_mapping(
@@ -621,8 +693,11 @@ impl Spool for SqliteSpool {
         .await
     }
 
-    async fn record_submissions(&self, submissions: Vec<Submission>) -> Result<(), SpoolError> {
-        self.write(|tx| Request::Submissions(submissions, tx)).await
+    fn record_submissions(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.queue_write(|tx| Request::Submissions(submissions, tx))
     }
 
     async fn accepted_segments(

@@ -371,3 +371,66 @@ async fn message_ids_are_never_reused() {
         .unwrap();
     assert!(second.0 > first.0, "{first} then {second}");
 }
+
+/// A request that fails inside a commit group is refused alone: the messages committed with it
+/// are stored and acknowledged, and nothing of the failed request is left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_request_spoils_nothing_else_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    // Make one kind of write fail, as a full disk or a corrupt index would.
+    let db = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON reverse_mappings WHEN NEW.domain = 'bad' \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
+    let mapping = |domain: &str| impulse_spool::ReverseMapping {
+        domain: domain.into(),
+        sms_addr: "4445551234".into(),
+        shortcode: "12345".into(),
+        email_addr: "alice@example.org".into(),
+        expires: i64::MAX,
+    };
+    for round in 0..50 {
+        // Queued back to back so that they usually share a group.
+        let bad = spool.save_mapping(mapping("bad"));
+        let good = spool.save_mapping(mapping("good"));
+        let (a, b, bad, good) = tokio::join!(
+            spool.enqueue(message(&[("a@one.example", "one.example")], round)),
+            spool.enqueue(message(&[("b@one.example", "one.example")], round)),
+            bad,
+            good,
+        );
+        assert!(
+            bad.is_err(),
+            "round {round}: the refused write reports its error"
+        );
+        good.unwrap();
+        for id in [a.unwrap(), b.unwrap()] {
+            assert_eq!(spool.inspect(id).await.unwrap().len(), 1);
+        }
+    }
+    assert_eq!(
+        spool
+            .lookup_mapping("good", "4445551234", "12345", 0)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("alice@example.org")
+    );
+    assert_eq!(
+        spool
+            .lookup_mapping("bad", "4445551234", "12345", 0)
+            .await
+            .unwrap(),
+        None
+    );
+    let leased = flat(
+        spool
+            .lease_due(&dest("one.example"), i64::MAX, 1000)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(leased.len(), 100);
+}
