@@ -4,7 +4,10 @@
 # Impulse: Postfix's smtp-source sends N 100-byte messages over SESSIONS sessions (reusing each
 # connection, -d) to <number>@sms.example.com; Impulse commits each to its spool, converts it
 # and submits it over SMPP (window 64) to `impulse sim smsc`. Rate = N / time from the first
-# SMTP connection to the last submit_sm counted by the simulator.
+# SMTP connection to the last submit_sm counted by the simulator. Latency: during each Impulse
+# round, bench/accept_latency.py sends a probe mail every 10 ms over one more SMTP connection and
+# notes when its 250 arrived; the simulator notes when each probe's submit_sm arrived; p50/p99
+# over all rounds' probes.
 # Kannel 1.4.5 (Debian): wrk sends HTTP sendsms with SESSIONS keep-alive connections for
 # KANNEL_SECONDS to smsbox; bearerbox (store-type spool, i.e. durable) submits over SMPP
 # (max-pending-submits 64) to another `impulse sim smsc`. Rate = SMS submitted / time until the
@@ -29,7 +32,7 @@ now() { date +%s.%N; }
 impulse_round() {
   local smpp ctl smtp t0 t1
   smpp=$(port); ctl=$(port); smtp=$(port)
-  target/release/impulse sim smsc --listen "127.0.0.1:$smpp" --control "127.0.0.1:$ctl" >/dev/null & local sim=$!
+  target/release/impulse sim smsc --listen "127.0.0.1:$smpp" --control "127.0.0.1:$ctl" --keep $((N + 100000)) >/dev/null & local sim=$!
   wait_port "$ctl"
   rm -rf "$work/spool"
   cat > "$work/e2e.conf" <<CONF
@@ -44,10 +47,14 @@ domain "sms.example.com" {
 CONF
   target/release/impulse serve -c "$work/e2e.conf" 2>"$work/impulse.log" & local imp=$!
   wait_port "$smtp"
+  python3 bench/accept_latency.py probe "$smtp" 4445551234@sms.example.com "$1" "$work/probes.$1" & local probe=$!
   t0=$(now)
   smtp-source -d -s "$S" -l 100 -m "$N" -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp"
-  while [ "$(submits "$ctl")" -lt "$N" ]; do sleep 0.05; done
+  kill -TERM "$probe"; wait "$probe" || true
+  local want=$((N + $(wc -l < "$work/probes.$1")))
+  while [ "$(submits "$ctl")" -lt "$want" ]; do sleep 0.05; done
   t1=$(now)
+  python3 bench/accept_latency.py report "$ctl" "$1" "$work/probes.$1" >> "$work/latency"
   kill "$imp" "$sim"; wait "$imp" "$sim" 2>/dev/null || true
   python3 -c "print(round($N/($t1-$t0)))"
 }
@@ -109,10 +116,11 @@ CONF
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ours=(); theirs=()
 for r in $(seq "$ROUNDS"); do
-  ours+=("$(impulse_round)"); theirs+=("$(kannel_round)")
+  ours+=("$(impulse_round "$r")"); theirs+=("$(kannel_round)")
   echo "round $r: impulse ${ours[-1]} msg/s, kannel ${theirs[-1]} msg/s" >&2
 done
 mi=$(median "${ours[@]}"); mk=$(median "${theirs[@]}")
 echo "impulse (SMTP -> spool -> SMPP) median: $mi msg/s (runs: ${ours[*]})"
 echo "kannel  (HTTP -> store -> SMPP) median: $mk msg/s (runs: ${theirs[*]})"
 python3 -c "print('ratio impulse/kannel: %.2f' % ($mi/$mk))"
+python3 bench/accept_latency.py summary "$work/latency"

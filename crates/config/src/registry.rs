@@ -308,7 +308,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Delivery_Receipt_Message_ID_Format", SEND, Enum(&["string", "decimal", "hexadecimal"]), Some("String"), Yes, "Message id format in receipts."),
     opt!("SMPP_Submit_Tracking_Cache", G, Str, Some("ecdb"), SMPP, "Submission tracking cache."),
     opt!("SMPP_Submit_Tracking_Schema", G, Str, Some("smpp"), SMPP, "Submission tracking schema."),
-    opt!("SMPP_Vendor_TLV_Table", SEND, Path, None, SMPP, "Vendor TLV CSV."),
+    opt!("SMPP_Vendor_TLV_Table", SEND, Path, None, Yes, "Vendor TLV CSV (tagName, tagID, type, minLen, maxLen, validIn, default): MT defaults go on every submission; listed MO TLVs become X-SMPP-TLV-<tagName> headers of the mail."),
     opt!("SMPP_Vendor_Command_Status_Table", SEND, Path, None, Yes, "Vendor command_status CSV."),
     // ---- MM7 (§2.2) ----------------------------------------------------------------------------
     opt!("MM7_MMSC_Server", GD, Str, None, MM7, "MMSC host."),

@@ -12,7 +12,7 @@ pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
     // The configuration crate checks what it knows; the binary adds what only it knows.
     let loaded = impulse_config::load(file).and_then(|cfg| {
         let mut more = crate::smpp_logs::validate(&cfg);
-        more.extend(crate::smpp_delivery::validate_vendor_tables(&cfg));
+        more.extend(crate::smpp_vendor::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }
     });
     match loaded {

@@ -11,6 +11,7 @@ mod sim;
 mod smpp_delivery;
 mod smpp_logs;
 mod smpp_mo;
+mod smpp_vendor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,7 +58,7 @@ enum SimCommand {
         /// Address to serve SMPP on.
         #[arg(long, default_value = "127.0.0.1:2775")]
         listen: String,
-        /// Address of the line-based control port (stats, list, mo, fail, drop, delay, disconnect, garbage).
+        /// Address of the line-based control port (stats, list, times, mo, fail, drop, delay, disconnect, garbage).
         #[arg(long)]
         control: Option<String>,
         /// Accepted credentials as system_id:password (repeatable); none accepts any bind.
@@ -69,6 +70,9 @@ enum SimCommand {
         /// Percentage of receipts that report DELIVRD (the rest UNDELIV).
         #[arg(long, default_value_t = 100)]
         delivered_percent: u8,
+        /// Messages kept for the control port's `list` and `times` (counters count everything).
+        #[arg(long, default_value_t = 10_000)]
+        keep: usize,
     },
 }
 
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
                     credentials,
                     receipt_delay_ms,
                     delivered_percent,
+                    keep,
                 },
         } => sim::smsc(sim::SmscArgs {
             listen,
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
             credentials,
             receipt_delay_ms,
             delivered_percent,
+            keep,
         }),
         Command::Config {
             command: ConfigCommand::Docs,

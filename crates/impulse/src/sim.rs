@@ -11,6 +11,7 @@ pub struct SmscArgs {
     pub credentials: Vec<String>,
     pub receipt_delay_ms: u64,
     pub delivered_percent: u8,
+    pub keep: usize,
 }
 
 pub fn smsc(args: SmscArgs) -> ExitCode {
@@ -26,7 +27,7 @@ pub fn smsc(args: SmscArgs) -> ExitCode {
         credentials,
         receipt_delay: Duration::from_millis(args.receipt_delay_ms),
         receipt_delivered_percent: args.delivered_percent,
-        keep: 0,
+        keep: args.keep,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

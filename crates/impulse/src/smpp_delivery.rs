@@ -17,7 +17,7 @@ use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
 use impulse_smpp::pdu::{
     Address, CommandStatus, DataSm, DataSmResp, MessageIdResp, Pdu, ShortMessage, Tlv,
-    VendorStatuses, tag,
+    VendorStatuses, VendorTlvs, tag,
 };
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use crate::reception::Reception;
 use crate::smpp_logs::SmppLogs;
 use crate::smpp_mo::MoContext;
+use crate::smpp_vendor;
 use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
 
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
@@ -110,27 +111,6 @@ fn mode_bits(s: &Sending<'_>) -> u8 {
     }
 }
 
-/// A vendor table, read once per path for the life of the process.
-fn vendor_table(path: &str) -> Option<Arc<VendorStatuses>> {
-    static TABLES: OnceLock<Mutex<HashMap<String, Arc<VendorStatuses>>>> = OnceLock::new();
-    let tables = TABLES.get_or_init(Default::default);
-    let mut tables = tables.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(t) = tables.get(path) {
-        return Some(t.clone());
-    }
-    let parsed = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| VendorStatuses::parse(&t).ok())
-        .map(Arc::new);
-    match &parsed {
-        Some(t) => drop(tables.insert(path.to_string(), t.clone())),
-        None => {
-            tracing::error!(%path, "SMPP_Vendor_Command_Status_Table unreadable; the default classification applies")
-        }
-    }
-    parsed
-}
-
 /// The data_sm carrying a submit_sm's message: its text in message_payload (SMPP 3.4 §4.7.1).
 fn as_data_sm(pdu: Pdu) -> Pdu {
     let Pdu::SubmitSm(m) = pdu else { return pdu };
@@ -172,6 +152,8 @@ struct DomainSettings {
     mode_bits: u8,
     /// `SMPP_Vendor_Command_Status_Table`, parsed (checked at config check).
     vendor: Option<Arc<VendorStatuses>>,
+    /// `SMPP_Vendor_TLV_Table`: its MT defaults go on every submission.
+    vendor_tlvs: Option<Arc<VendorTlvs>>,
     /// `SMPP_ESME_Submit_Data_SM`: send data_sm, the whole text in message_payload.
     data_sm: bool,
     /// `SMPP_Submit_Response_Message_ID_Format`, when set.
@@ -249,8 +231,11 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
         refnum_length: s.u64("SMPP_CSMS_Refnum_Length") as u8,
         mode_bits: mode_bits(&s),
         vendor: s
-            .scalar("SMPP_Vendor_Command_Status_Table")
-            .and_then(|path| vendor_table(&path)),
+            .scalar(smpp_vendor::STATUS_TABLE)
+            .and_then(|path| smpp_vendor::status_table(&path)),
+        vendor_tlvs: s
+            .scalar(smpp_vendor::TLV_TABLE)
+            .and_then(|path| smpp_vendor::tlv_table(&path)),
         data_sm: s.bool("SMPP_ESME_Submit_Data_SM"),
         id_format: configured_id_format(&s, "SMPP_Submit_Response_Message_ID_Format"),
         ram_minutes: s
@@ -633,6 +618,10 @@ impl SmppConnector {
                 }
                 (true, false) => (Bytes::from(segment.clone()), 0, text::sar_tlvs(concat)),
             };
+            let mut tlvs = tlvs;
+            if let Some(v) = &s.vendor_tlvs {
+                tlvs.extend(v.mt_defaults().cloned());
+            }
             pdus.push(Pdu::SubmitSm(ShortMessage {
                 service_type: s.service_type.clone(),
                 source: s.source.clone(),
@@ -725,54 +714,6 @@ fn classify(
     } else {
         permanent(format!("554 5.0.0 {text}"))
     }
-}
-
-/// Every scope that may set an SMPP option.
-fn all_scopes(cfg: &Config) -> Vec<&impulse_config::Scope> {
-    let mut v = vec![&cfg.global];
-    v.extend(cfg.domains.values());
-    for b in cfg.bindings.values() {
-        v.push(&b.scope);
-        v.extend(b.domains.values());
-    }
-    for g in cfg.binding_groups.values() {
-        v.push(&g.scope);
-        v.extend(g.domains.values());
-    }
-    v
-}
-
-/// Checks every `SMPP_Vendor_Command_Status_Table` file at config check.
-pub fn validate_vendor_tables(cfg: &Config) -> Vec<impulse_config::Diagnostic> {
-    let Some(def) = registry::option("SMPP_Vendor_Command_Status_Table") else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for scope in all_scopes(cfg) {
-        let Some(entry) = scope.get(def) else {
-            continue;
-        };
-        let path = entry.value.as_scalar().unwrap_or_default();
-        let diag = |message: String| impulse_config::Diagnostic {
-            span: Some(entry.span.clone()),
-            message,
-        };
-        match std::fs::read_to_string(path) {
-            Err(e) => out.push(diag(format!(
-                "SMPP_Vendor_Command_Status_Table: cannot read {path}: {e}"
-            ))),
-            Ok(text) => {
-                if let Err(errors) = VendorStatuses::parse(&text) {
-                    out.extend(errors.into_iter().map(|(line, m)| {
-                        diag(format!(
-                            "SMPP_Vendor_Command_Status_Table {path}:{line}: {m}"
-                        ))
-                    }));
-                }
-            }
-        }
-    }
-    out
 }
 
 fn temporary(response: String) -> Attempt {

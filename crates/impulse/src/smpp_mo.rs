@@ -51,6 +51,9 @@ struct Mo {
     data_coding: u8,
     /// How many PDUs it came in.
     parts: usize,
+    /// The vendor TLVs of its (first) PDU that `SMPP_Vendor_TLV_Table` lists for MO, as
+    /// (name, value): they become `X-SMPP-TLV-<name>` headers.
+    vendor: Vec<(String, String)>,
 }
 
 /// A concatenated MO being put back together. This is not `impulse_smpp::text::Reassembler`:
@@ -62,6 +65,8 @@ struct Partial {
     parts: BTreeMap<u8, String>,
     responders: Vec<Responder>,
     first_seen: Instant,
+    /// The first part's vendor TLVs.
+    vendor: Vec<(String, String)>,
 }
 
 /// Serves the events of one domain's bind.
@@ -88,6 +93,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         responder.respond(on_receipt(&ctx, &dest, r, &src, &dst).await);
                         continue;
                     }
+                    let vendor = vendor_values(&ctx, &dest, &frame.pdu);
                     let mut data = payload_tlv.unwrap_or(pdu_short);
                     let mut concat = sar;
                     if esm & text::ESM_UDHI != 0
@@ -99,7 +105,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                     let part_text = decode(&ctx.cfg, &dest, dc, &data);
                     match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
                         None => {
-                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text, data_coding: dc, parts: 1 }).await;
+                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text, data_coding: dc, parts: 1, vendor }).await;
                             responder.respond(status);
                         }
                         Some(c) => {
@@ -108,14 +114,17 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                                 responder.respond(CommandStatus::ESME_RX_T_APPN);
                                 continue;
                             }
-                            let p = pending.entry(key.clone()).or_insert_with(|| Partial { total: c.total, parts: BTreeMap::new(), responders: Vec::new(), first_seen: Instant::now() });
+                            let p = pending.entry(key.clone()).or_insert_with(|| Partial { total: c.total, parts: BTreeMap::new(), responders: Vec::new(), first_seen: Instant::now(), vendor: Vec::new() });
+                            if c.seq == 1 {
+                                p.vendor = vendor;
+                            }
                             p.parts.entry(c.seq).or_insert(part_text);
                             p.responders.push(responder);
                             if p.parts.len() == p.total as usize {
                                 let p = pending.remove(&key).expect("present");
                                 let parts = p.parts.len();
                                 let whole: String = p.parts.into_values().collect();
-                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole, data_coding: dc, parts }).await;
+                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole, data_coding: dc, parts, vendor: p.vendor }).await;
                                 for r in p.responders {
                                     r.respond(status);
                                 }
@@ -269,6 +278,7 @@ async fn on_receipt(
         &body,
         MailCharset::Utf8,
         impulse_spool::now_millis() / 1000,
+        &[],
     );
     // From the null sender, as bounces are: a notice must never cause another notice.
     match reception
@@ -301,6 +311,22 @@ fn decode(cfg: &Config, dest: &Destination, data_coding: u8, data: &[u8]) -> Str
         (0, "ascii" | "us-ascii") => text::decode(1, data),
         _ => text::decode(data_coding, data),
     }
+}
+
+/// The TLVs of an MO PDU that the domain's `SMPP_Vendor_TLV_Table` lists for MO.
+fn vendor_values(ctx: &MoContext, dest: &Destination, pdu: &Pdu) -> Vec<(String, String)> {
+    let tlvs = match pdu {
+        Pdu::DeliverSm(sm) => &sm.tlvs,
+        Pdu::DataSm(d) => &d.tlvs,
+        _ => return vec![],
+    };
+    let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
+    ctx.cfg
+        .sending(Some(&dest.domain), binding)
+        .scalar(crate::smpp_vendor::TLV_TABLE)
+        .and_then(|path| crate::smpp_vendor::tlv_table(&path))
+        .map(|t| t.read(tlvs, impulse_smpp::pdu::VALID_MO))
+        .unwrap_or_default()
 }
 
 /// Turns an MO into mail and spools it; the status to answer the SMSC with.
@@ -351,7 +377,12 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
         .subject
         .clone()
         .unwrap_or_else(|| format!("SMS from {}", m.source));
-    let mail = mo::build_email(&from, &to, &subject, &parsed.body, charset, now);
+    let headers: Vec<(String, String)> = m
+        .vendor
+        .iter()
+        .map(|(name, value)| (format!("X-SMPP-TLV-{name}"), value.clone()))
+        .collect();
+    let mail = mo::build_email(&from, &to, &subject, &parsed.body, charset, now, &headers);
     let Some(reception) = ctx.reception.get() else {
         return CommandStatus::ESME_RX_T_APPN;
     };

@@ -176,3 +176,42 @@ fn a_plain_reply_goes_back_to_who_sent_the_sms() {
     let mail = &sink2.wait_count(1, Duration::from_secs(20))[0];
     assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
 }
+
+/// `SMPP_Vendor_TLV_Table`: a default valid on MT goes on every submit_sm; a TLV listed for MO
+/// arrives as an `X-SMPP-TLV-<name>` header; one listed only for MT, or not listed, does not.
+#[test]
+fn vendor_tlvs_go_out_on_mt_and_come_back_as_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("tlvs.csv");
+    std::fs::write(
+        &table,
+        "# name, tag, type, min, max, valid in, default\n\
+         my_operator, 0x1402, 1, 1, 20, 0x03, Op Net\n\
+         my_sessionid, 0x1404, 2, 1, 64, 0x01\n\
+         my_priority, 0x1405, 0, 2, 2, 0x02, 258\n",
+    )
+    .unwrap();
+    let (_tmp, sink, sim, _imp) = start(&format!(
+        "  SMPP_Vendor_TLV_Table = \"{}\"\n  SMPP_Default_Email_Address = \"ops@example.com\"\n",
+        table.display()
+    ));
+    // The SMS `start` sent: "Op Net" as an octet string, 258 as two octets.
+    let tlvs = sim.control("tlvs 10");
+    assert!(
+        tlvs.lines()
+            .any(|l| l.ends_with("\t1402=4f70204e6574,1405=0102")),
+        "{tlvs}"
+    );
+    // 0x1404 "s-77\0" (listed for MO), 0x1405 (MT only) and 0x1999 (not listed).
+    assert_eq!(
+        sim.control("mo-tlv 1404=732d373700,1405=0001,1999=01 4445551234 12345 hello")
+            .trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert_eq!(header(mail, "X-SMPP-TLV-my_sessionid"), "s-77");
+    assert!(
+        !mail.contains("my_priority") && !mail.contains("1999"),
+        "{mail}"
+    );
+}

@@ -135,6 +135,7 @@ pub fn build_email(
     body: &str,
     charset: MailCharset,
     date: i64,
+    extra_headers: &[(String, String)],
 ) -> Vec<u8> {
     use mail_builder::MessageBuilder;
     use mail_builder::headers::content_type::ContentType;
@@ -145,6 +146,12 @@ pub fn build_email(
         .to(to)
         .subject(subject)
         .date(date);
+    for (name, value) in extra_headers {
+        builder = builder.header(
+            name.clone(),
+            mail_builder::headers::text::Text::new(value.clone()),
+        );
+    }
     let latin1: Option<Vec<u8>> = match charset {
         MailCharset::Latin1 => body
             .chars()
@@ -180,6 +187,7 @@ mod email_tests {
             "café",
             MailCharset::Latin1,
             0,
+            &[("X-SMPP-TLV-my_operator".into(), "Op Net".into())],
         );
         assert!(
             raw.is_ascii(),
@@ -194,6 +202,12 @@ mod email_tests {
             .parse(mail.as_bytes())
             .unwrap();
         assert_eq!(parsed.body_text(0).unwrap(), "café");
+        assert_eq!(
+            parsed
+                .header("X-SMPP-TLV-my_operator")
+                .and_then(|h| h.as_text()),
+            Some("Op Net")
+        );
         let mail = build_email(
             "a@b",
             "u@example.com",
@@ -201,6 +215,7 @@ mod email_tests {
             "Привет 😀",
             MailCharset::Latin1,
             0,
+            &[],
         );
         let parsed = mail_parser::MessageParser::default().parse(&mail).unwrap();
         assert_eq!(parsed.body_text(0).unwrap(), "Привет 😀");

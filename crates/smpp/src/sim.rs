@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -50,6 +50,8 @@ pub struct Received {
     pub esm_class: u8,
     pub short_message: Bytes,
     pub tlvs: Vec<Tlv>,
+    /// When the PDU arrived (wall clock, so that another process can compare its own times).
+    pub at: SystemTime,
 }
 
 impl Received {
@@ -294,6 +296,9 @@ impl Smsc {
 /// ```text
 /// stats                          -> submits=N receipts=N mo=N binds=N bound=N
 /// list [N]                       -> the last N messages: id<TAB>system_id<TAB>src<TAB>dst<TAB>data_coding<TAB>text, then "."
+/// times [N]                      -> the last N messages: arrival (µs since the epoch)<TAB>text, then "."
+/// tlvs [N]                       -> the last N messages: id<TAB>tag=hex,tag=hex (tags in hex), then "."
+/// mo-tlv TAG=HEX[,..] SRC DST TEXT -> as mo, the (first) deliver_sm also carrying those TLVs
 /// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
 /// drop [N]                       -> ok
@@ -303,6 +308,21 @@ impl Smsc {
 /// enquire                        -> ok   (enquire_link to every ESME)
 /// unbind                         -> ok   (unbind to every ESME)
 /// ```
+/// `1402=4f70,1404=41` as TLVs; what does not parse is left out.
+fn parse_tlvs(spec: &str) -> Vec<Tlv> {
+    spec.split(',')
+        .filter_map(|item| {
+            let (tag, hex) = item.split_once('=')?;
+            let tag = u16::from_str_radix(tag.trim_start_matches("0x"), 16).ok()?;
+            let value = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?;
+            Some(Tlv::bytes(tag, value))
+        })
+        .collect()
+}
+
 async fn control(stream: TcpStream, smsc: Smsc) {
     let (rd, mut wr) = stream.into_split();
     let mut lines = BufReader::new(rd).lines();
@@ -328,9 +348,50 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                 out.push('.');
                 out
             }
-            "mo" => {
+            "tlvs" => {
+                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
+                let all = smsc.received();
+                let mut out = String::new();
+                for r in all.iter().skip(all.len().saturating_sub(n)) {
+                    let tlvs: Vec<String> = r
+                        .tlvs
+                        .iter()
+                        .map(|t| {
+                            let hex: String = t.value.iter().map(|b| format!("{b:02x}")).collect();
+                            format!("{:04x}={hex}", t.tag)
+                        })
+                        .collect();
+                    out.push_str(&format!("{}\t{}\n", r.message_id, tlvs.join(",")));
+                }
+                out.push('.');
+                out
+            }
+            "times" => {
+                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
+                let all = smsc.received();
+                let mut out = String::new();
+                for r in all.iter().skip(all.len().saturating_sub(n)) {
+                    let micros =
+                        r.at.duration_since(UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_micros();
+                    out.push_str(&format!(
+                        "{micros}\t{}\n",
+                        r.text().replace(['\n', '\t'], " ")
+                    ));
+                }
+                out.push('.');
+                out
+            }
+            cmd @ ("mo" | "mo-tlv") => {
+                // mo-tlv TAG=HEX[,TAG=HEX...] SRC DST TEXT: the first PDU also carries the TLVs.
+                let (mut tlvs, skip) = if cmd == "mo-tlv" {
+                    (parse_tlvs(words.next().unwrap_or("")), 1)
+                } else {
+                    (Vec::new(), 0)
+                };
                 let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                let body = line.splitn(4, ' ').nth(3).unwrap_or("");
+                let body = line.splitn(4 + skip, ' ').nth(3 + skip).unwrap_or("");
                 // Long text goes as several deliver_sm with a concatenation UDH, as a handset's
                 // long SMS reaches an ESME.
                 let (coding, dc) = if text::Coding::Gsm7.can_encode(body) {
@@ -358,7 +419,7 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     } else {
                         (0, encoded)
                     };
-                    ok &= smsc.inject_mo(src, dst, dc, esm, &bytes, vec![]);
+                    ok &= smsc.inject_mo(src, dst, dc, esm, &bytes, std::mem::take(&mut tlvs));
                 }
                 if ok {
                     "ok".into()
@@ -693,6 +754,7 @@ fn submit(
             esm_class,
             short_message,
             tlvs,
+            at: SystemTime::now(),
         });
     }
     if drop_it {

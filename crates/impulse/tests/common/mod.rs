@@ -299,7 +299,8 @@ impl SimSmsc {
         let mut out = String::new();
         loop {
             let mut line = String::new();
-            if r.read_line(&mut line).unwrap() == 0 || !cmd.starts_with("list") {
+            let multi_line = ["list", "tlvs", "times"].iter().any(|c| cmd.starts_with(c));
+            if r.read_line(&mut line).unwrap() == 0 || !multi_line {
                 return out + &line;
             }
             if line.trim_end() == "." {

@@ -11,10 +11,12 @@
 mod codec;
 mod status;
 mod tlv;
+mod vendor_tlv;
 
 pub use codec::{DecodeError, EncodeError, FrameCheck, check_frame, decode, encode, peek_header};
 pub use status::{CommandId, CommandStatus, VendorStatuses};
 pub use tlv::{Tlv, Tlvs, tag};
+pub use vendor_tlv::{TlvKind, VALID_MO, VALID_MT, VALID_RECEIPT, VendorTlv, VendorTlvs};
 
 use bytes::Bytes;
 

@@ -55,7 +55,27 @@ pub fn char_septets(c: char) -> Option<&'static [u8]> {
     if c == '\u{1B}' {
         return None; // the escape itself is not a character of the text
     }
-    if let Some(i) = DEFAULT.iter().position(|d| *d == c) {
+    // Latin-1 characters (nearly every text) by table, the Greek capitals by search.
+    static BY_LATIN1: [u8; 256] = {
+        let mut t = [NONE; 256];
+        let mut i = 0;
+        while i < 128 {
+            let code = DEFAULT[i] as u32;
+            if code < 256 && t[code as usize] == NONE {
+                t[code as usize] = i as u8;
+            }
+            i += 1;
+        }
+        t
+    };
+    const NONE: u8 = 0xFF;
+    let code = u32::from(c);
+    if code < 256 {
+        let septet = BY_LATIN1[code as usize];
+        if septet != NONE {
+            return Some(&ONE[septet as usize]);
+        }
+    } else if let Some(i) = DEFAULT.iter().position(|d| *d == c) {
         return Some(&ONE[i]);
     }
     EXTENSION
