@@ -4,24 +4,19 @@
 //!
 //! Messages the SMSC sends on the bind (MO, receipts) are handled by `smpp_mo`.
 //!
-//! Not yet here (issue #4 goes on): submit_multi.
+//! Building and submitting the PDUs is `submit`'s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
-use impulse_smpp::pdu::{
-    Address, CommandStatus, DataSm, DataSmResp, MessageIdResp, Pdu, ShortMessage, Tlv,
-    VendorStatuses, VendorTlvs, tag,
-};
+use impulse_smpp::pdu::{Address, DataSm, MultiDest, Pdu, Tlv, VendorStatuses, VendorTlvs, tag};
 use impulse_smpp::receipt::{self, IdFormat};
-use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
-use impulse_smpp::text::{self, Concat};
+use impulse_smpp::session::{BindType, SessionConfig};
 use impulse_spool::{
     Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
 };
@@ -31,7 +26,10 @@ use crate::reception::Reception;
 use crate::smpp_logs::SmppLogs;
 use crate::smpp_mo::MoContext;
 use crate::smpp_vendor;
+
+mod submit;
 use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
+use submit::{MultiTarget, Submitted};
 
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
 /// sets the default server, it does not turn every domain into SMS).
@@ -156,6 +154,10 @@ struct DomainSettings {
     vendor_tlvs: Option<Arc<VendorTlvs>>,
     /// `SMPP_ESME_Submit_Data_SM`: send data_sm, the whole text in message_payload.
     data_sm: bool,
+    /// `SMPP_ESME_Submit_Submit_Multi`: all recipients of a message in one submit_multi.
+    submit_multi: bool,
+    /// `SMPP_Destination_Flag`: 1 SME address, 2 distribution list name.
+    dest_flag: u8,
     /// `SMPP_Submit_Response_Message_ID_Format`, when set.
     id_format: Option<IdFormat>,
     /// `SMPP_RAM_Expiration` in minutes when reverse address mappings are on.
@@ -237,6 +239,12 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
             .scalar(smpp_vendor::TLV_TABLE)
             .and_then(|path| smpp_vendor::tlv_table(&path)),
         data_sm: s.bool("SMPP_ESME_Submit_Data_SM"),
+        submit_multi: s.bool("SMPP_ESME_Submit_Submit_Multi"),
+        dest_flag: if s.scalar("SMPP_Destination_Flag").as_deref() == Some("2") {
+            2
+        } else {
+            1
+        },
         id_format: configured_id_format(&s, "SMPP_Submit_Response_Message_ID_Format"),
         ram_minutes: s
             .bool("SMPP_Use_Reverse_Address_Mappings")
@@ -418,83 +426,107 @@ impl SmppConnector {
                 return Ok(recipients.iter().map(|_| permanent(e.response())).collect());
             }
         };
-        let mut out = Vec::with_capacity(recipients.len());
-        for lease in recipients {
-            out.push(match mt::destination(&lease.address) {
-                Err(e) => {
+        let mut out: Vec<Option<Attempt>> = vec![None; recipients.len()];
+        // Who can be sent to, with the segments each already has.
+        let mut pending = Vec::with_capacity(recipients.len());
+        for (i, lease) in recipients.iter().enumerate() {
+            let dest = if s.dest_flag == 2 {
+                distribution_list(&lease.address)
+            } else {
+                mt::destination(&lease.address).map_err(|e| e.response())
+            };
+            let number = match dest {
+                Ok(n) => n,
+                Err(response) => {
                     self.failed(
                         &SmsFields {
-                            error: e.response(),
+                            error: response.clone(),
                             ..base(lease, "")
                         },
                         true,
                     );
-                    permanent(e.response())
+                    out[i] = Some(permanent(response));
+                    continue;
                 }
-                Ok(number) => {
-                    let fields = SmsFields {
-                        data_coding: sms.data_coding,
-                        size: sms.text.len(),
-                        segment: sms.segments.len().to_string(),
-                        text: sms.text.clone(),
-                        ..base(lease, &number)
-                    };
+            };
+            let fields = SmsFields {
+                data_coding: sms.data_coding,
+                size: sms.text.len(),
+                segment: sms.segments.len().to_string(),
+                text: sms.text.clone(),
+                ..base(lease, &number)
+            };
+            self.logs.record(
+                SmppRecord::Conversion,
+                &SmsFields {
+                    error: "ec_message to smpp".into(),
+                    ..fields.clone()
+                },
+            );
+            // Segments accepted on an earlier try are kept; the reference number is derived
+            // from the message (and recipient, but for submit_multi) so the retry's segments
+            // join them. A first try in this run has none (the outcome of a try commits after
+            // its submissions), so only retries and resumed leases look.
+            let accepted = if lease.attempts > 0 || lease.received_at < self.spool.opened_at() {
+                self.spool
+                    .accepted_segments(message.id.to_string(), lease.address.clone())
+                    .await
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            pending.push((i, lease, number, fields, accepted));
+        }
+        let submitted: Vec<Submitted> = if s.submit_multi && !s.data_sm {
+            let targets: Vec<MultiTarget> = pending
+                .iter_mut()
+                .map(|(_, _, number, _, accepted)| MultiTarget {
+                    dest: if s.dest_flag == 2 {
+                        MultiDest::DistributionList(number.clone())
+                    } else {
+                        MultiDest::Sme(Address::new(s.dest_ton, s.dest_npi, number.clone()))
+                    },
+                    accepted: std::mem::take(accepted),
+                })
+                .collect();
+            let reference = concat_reference(&message.id.to_string(), "");
+            submit::to_many(esme, &s, &sms, &targets, reference).await
+        } else {
+            let mut all = Vec::with_capacity(pending.len());
+            for (_, lease, number, _, accepted) in &pending {
+                let reference = concat_reference(&message.id.to_string(), &lease.address);
+                all.push(submit::to_one(esme, &s, &sms, number.clone(), reference, accepted).await);
+            }
+            all
+        };
+        for ((i, lease, number, fields, _), done) in pending.into_iter().zip(submitted) {
+            self.remember_submissions(&s, message, lease, &done.newly, done.ids.len() as u32);
+            let attempt = done.attempt;
+            match attempt.verdict {
+                Verdict::Delivered => {
                     self.logs.record(
-                        SmppRecord::Conversion,
+                        SmppRecord::Delivery,
                         &SmsFields {
-                            error: "ec_message to smpp".into(),
-                            ..fields.clone()
+                            remote_id: done.ids.join(","),
+                            ..fields
                         },
                     );
-                    // Segments accepted on an earlier try are kept; the reference number is
-                    // derived from the message and recipient so the retry's segments join them.
-                    // A first try in this run has none (the outcome of a try commits after
-                    // its submissions), so only retries and resumed leases look.
-                    let accepted =
-                        if lease.attempts > 0 || lease.received_at < self.spool.opened_at() {
-                            self.spool
-                                .accepted_segments(message.id.to_string(), lease.address.clone())
-                                .await
-                                .unwrap_or_default()
-                        } else {
-                            Vec::new()
-                        };
-                    let reference = concat_reference(&message.id.to_string(), &lease.address);
-                    let (attempt, ids, newly) = self
-                        .submit_all(esme, &s, &sms, number.clone(), reference, &accepted)
-                        .await;
-                    self.remember_submissions(&s, message, lease, &newly, ids.len() as u32);
-                    match attempt.verdict {
-                        Verdict::Delivered => {
-                            self.logs.record(
-                                SmppRecord::Delivery,
-                                &SmsFields {
-                                    remote_id: ids.join(","),
-                                    ..fields
-                                },
-                            );
-                            self.remember_sender(&first.destination, &s, number, &sms);
-                        }
-                        Verdict::Temporary => self.failed(
-                            &SmsFields {
-                                error: attempt.response.clone(),
-                                ..fields
-                            },
-                            false,
-                        ),
-                        Verdict::Permanent => self.failed(
-                            &SmsFields {
-                                error: attempt.response.clone(),
-                                ..fields
-                            },
-                            true,
-                        ),
-                    }
-                    attempt
+                    self.remember_sender(&first.destination, &s, number, &sms);
                 }
-            });
+                verdict => self.failed(
+                    &SmsFields {
+                        error: attempt.response.clone(),
+                        ..fields
+                    },
+                    verdict == Verdict::Permanent,
+                ),
+            }
+            out[i] = Some(attempt);
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| temporary("451 4.3.0 internal error".into())))
+            .collect())
     }
 
     /// A failed attempt in the SMPP log (P or T) and the bounce log (I or T).
@@ -574,149 +606,9 @@ impl SmppConnector {
         // Not awaited, like the submissions above.
         drop(self.spool.save_mapping(mapping));
     }
-
-    /// Submits every segment at once (the window paces them); delivered when all are accepted.
-    async fn submit_all(
-        &self,
-        esme: &Esme,
-        s: &DomainSettings,
-        sms: &mt::Sms,
-        number: String,
-        reference: u32,
-        accepted: &[(u32, String)],
-    ) -> (Attempt, Vec<String>, Vec<(u32, String)>) {
-        let total = sms.segments.len();
-        let wide = match s.refnum_length {
-            1 => false,
-            2 => true,
-            _ => reference & 0xFFFF > 0xFF,
-        };
-        let reference = if wide {
-            reference as u16
-        } else {
-            u16::from(reference as u8)
-        };
-        let mut pdus = Vec::with_capacity(total);
-        let mut indices = Vec::with_capacity(total);
-        for (i, segment) in sms.segments.iter().enumerate() {
-            // A segment the SMSC already accepted is never sent again.
-            if accepted.iter().any(|(seg, _)| *seg as usize == i + 1) {
-                continue;
-            }
-            indices.push(i);
-            let concat = Concat {
-                reference,
-                total: total as u8,
-                seq: i as u8 + 1,
-            };
-            let (short_message, esm_class, tlvs) = match (total > 1, s.mt.udh) {
-                (false, _) => (Bytes::from(segment.clone()), 0, vec![]),
-                (true, true) => {
-                    let mut sm = text::concat_udh(concat, wide);
-                    sm.extend_from_slice(segment);
-                    (Bytes::from(sm), text::ESM_UDHI, vec![])
-                }
-                (true, false) => (Bytes::from(segment.clone()), 0, text::sar_tlvs(concat)),
-            };
-            let mut tlvs = tlvs;
-            if let Some(v) = &s.vendor_tlvs {
-                tlvs.extend(v.mt_defaults().cloned());
-            }
-            pdus.push(Pdu::SubmitSm(ShortMessage {
-                service_type: s.service_type.clone(),
-                source: s.source.clone(),
-                dest: Address::new(s.dest_ton, s.dest_npi, number.clone()),
-                esm_class: esm_class | s.mode_bits,
-                validity_period: s.validity_period.clone(),
-                registered_delivery: s.registered_delivery,
-                data_coding: sms.data_coding,
-                short_message,
-                tlvs,
-                ..Default::default()
-            }));
-        }
-        if s.data_sm {
-            pdus = pdus.into_iter().map(as_data_sm).collect();
-        }
-        // Segments go out in order, all at once as the window allows.
-        let results = esme.submit_all(pdus).await;
-        let mut ids = vec![String::new(); total];
-        for (seg, id) in accepted {
-            if let Some(slot) = ids.get_mut(*seg as usize - 1) {
-                *slot = id.clone();
-            }
-        }
-        let mut newly = Vec::new();
-        let mut worst: Option<Attempt> = None;
-        for (i, result) in indices.into_iter().zip(results) {
-            let failure = match result {
-                SubmitResult::Response {
-                    status,
-                    pdu: Pdu::SubmitSmResp(MessageIdResp { message_id }),
-                }
-                | SubmitResult::Response {
-                    status,
-                    pdu: Pdu::DataSmResp(DataSmResp { message_id, .. }),
-                } if status.is_ok() => {
-                    ids[i] = message_id.clone();
-                    newly.push((i as u32 + 1, message_id));
-                    None
-                }
-                SubmitResult::Response { status, .. } => {
-                    Some(classify(status, i + 1, total, s.vendor.as_deref()))
-                }
-                SubmitResult::Timeout => Some(temporary(format!(
-                    "451 4.4.2 no submit_sm_resp for segment {} of {total}",
-                    i + 1
-                ))),
-                SubmitResult::ConnectionLost => Some(temporary(format!(
-                    "451 4.4.2 SMPP connection lost before segment {} of {total} was answered",
-                    i + 1
-                ))),
-            };
-            // A permanent refusal decides; otherwise any temporary failure means retry.
-            if let Some(f) = failure
-                && worst
-                    .as_ref()
-                    .is_none_or(|w| w.verdict != Verdict::Permanent)
-            {
-                worst = Some(f);
-            }
-        }
-        let attempt = worst.unwrap_or_else(|| Attempt {
-            verdict: Verdict::Delivered,
-            response: format!(
-                "250 2.0.0 accepted by the SMSC: {total} segment(s), id {}",
-                ids.join(",")
-            ),
-            remote: None,
-            stage: 9,
-        });
-        (attempt, ids, newly)
-    }
 }
 
-/// Momentum §3.1.7: five statuses are temporary, everything else is permanent.
-/// Momentum §3.1.7, unless the vendor table lists the status (§2.1.1).
-fn classify(
-    status: CommandStatus,
-    seq: usize,
-    total: usize,
-    vendor: Option<&VendorStatuses>,
-) -> Attempt {
-    let (temp, why) = match vendor.and_then(|v| v.classify(status)) {
-        Some((temp, desc)) => (temp, format!("{status} {desc}")),
-        None => (status.is_temporary(), status.to_string()),
-    };
-    let text = format!("SMSC refused segment {seq} of {total}: {}", why.trim_end());
-    if temp {
-        temporary(format!("451 4.3.0 {text}"))
-    } else {
-        permanent(format!("554 5.0.0 {text}"))
-    }
-}
-
-fn temporary(response: String) -> Attempt {
+pub(crate) fn temporary(response: String) -> Attempt {
     Attempt {
         verdict: Verdict::Temporary,
         response,
@@ -725,7 +617,7 @@ fn temporary(response: String) -> Attempt {
     }
 }
 
-fn permanent(response: String) -> Attempt {
+pub(crate) fn permanent(response: String) -> Attempt {
     Attempt {
         verdict: Verdict::Permanent,
         response,
@@ -739,6 +631,18 @@ pub fn configured_id_format(scope: &Sending<'_>, option: &str) -> Option<IdForma
     let def = registry::option(option)?;
     let (value, _) = scope.find(def)?;
     value.as_scalar().and_then(IdFormat::parse)
+}
+
+/// A distribution list's name from a recipient's local part (`SMPP_Destination_Flag = 2`):
+/// dl_name is a C-string of at most 20 characters (SMPP 3.4 §4.5.1).
+fn distribution_list(recipient: &str) -> Result<String, String> {
+    let local = recipient.rsplit_once('@').map_or(recipient, |(l, _)| l);
+    if local.is_empty() || local.len() > 20 || !local.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "550 5.1.1 `{local}` is not a distribution list name (1 to 20 printable characters)"
+        ));
+    }
+    Ok(local.to_string())
 }
 
 /// The concatenation reference of a message to a recipient: the same on every try and after a

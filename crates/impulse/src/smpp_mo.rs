@@ -185,9 +185,25 @@ async fn on_receipt(
     for s in &found {
         if !matched
             .iter()
-            .any(|m| m.message == s.message && m.segment == s.segment)
+            .any(|m| m.message == s.message && m.recipient == s.recipient && m.segment == s.segment)
         {
             matched.push(s);
+        }
+    }
+    // Recipients of one submit_multi share the id: the receipt comes from the handset.
+    if matched.len() > 1 {
+        let number = |r: &str| {
+            let local = r.rsplit_once('@').map_or(r, |(l, _)| l);
+            local.trim_start_matches('+').to_string()
+        };
+        let handset = handset.trim_start_matches('+');
+        let same: Vec<&Submission> = matched
+            .iter()
+            .copied()
+            .filter(|m| number(&m.recipient) == handset)
+            .collect();
+        if !same.is_empty() {
+            matched = same;
         }
     }
     let stat = r

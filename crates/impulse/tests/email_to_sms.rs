@@ -433,3 +433,48 @@ fn data_sm_carries_the_whole_text_in_one_pdu() {
         imp.mainlog().contains("@D@sms.example.com@")
     });
 }
+
+/// `SMPP_ESME_Submit_Submit_Multi`: one mail to three numbers is one submit_multi; the number
+/// the SMSC lists as unsuccessful bounces with its status, the others are delivered, and each
+/// delivered number's receipt is matched to its own recipient although they share the id.
+#[test]
+fn submit_multi_reaches_every_number_in_one_pdu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&["--credentials", "impulse:secret"]);
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            &sim,
+            sink.port,
+            "  SMPP_ESME_Submit_Submit_Multi = true\n  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )\n  SMPP_Notify_Deliver_Receipt = ( \"DELIVRD\" )\n",
+        ),
+    );
+    // ESME_RINVDSTADR: permanent.
+    assert_eq!(sim.control("refuse 4445550003 0x0B").trim(), "ok");
+    send(
+        &imp,
+        "4445550001@sms.example.com,4445550002@sms.example.com,4445550003@sms.example.com",
+        "Team",
+        "meeting at 3",
+        &[],
+    );
+    let got = received(&sim, 1);
+    assert_eq!(got.len(), 1, "one PDU: {got:?}");
+    assert_eq!(got[0][3], "4445550001,4445550002,4445550003");
+    assert!(got[0][5].ends_with("meeting at 3"));
+    let mails = sink.wait_count(3, Duration::from_secs(30));
+    let find = |what: &str| {
+        mails
+            .iter()
+            .find(|m| m.contains(what))
+            .unwrap_or_else(|| panic!("no mail with {what}: {mails:#?}"))
+    };
+    assert!(find("Status: 5.").contains("4445550003@sms.example.com"));
+    assert!(find("ESME_RINVDSTADR").contains("X-Envelope-To: alice@example.org"));
+    find("Subject: SMS to 4445550001: DELIVRD");
+    find("Subject: SMS to 4445550002: DELIVRD");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sink.count(), 3, "one bounce and two notices, nothing else");
+    assert_eq!(sim.control("stats").split(' ').next(), Some("submits=1"));
+}

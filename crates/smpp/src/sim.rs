@@ -81,6 +81,8 @@ struct Faults {
     drop: u32,
     /// Delay every response by this much.
     delay: Duration,
+    /// Destinations every submit_multi_resp lists as unsuccessful, with their error_status.
+    refuse: Vec<(String, CommandStatus)>,
 }
 
 struct Shared {
@@ -301,6 +303,7 @@ impl Smsc {
 /// mo-tlv TAG=HEX[,..] SRC DST TEXT -> as mo, the (first) deliver_sm also carrying those TLVs
 /// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
+/// refuse ADDR STATUS             -> ok   (submit_multi_resp lists ADDR as unsuccessful)
 /// drop [N]                       -> ok
 /// delay MS                       -> ok
 /// disconnect                     -> ok
@@ -425,6 +428,22 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     "ok".into()
                 } else {
                     "no bound receiver".into()
+                }
+            }
+            "refuse" => {
+                let addr = words.next().unwrap_or("").to_string();
+                let status = words.next().and_then(|w| match w.strip_prefix("0x") {
+                    Some(h) => u32::from_str_radix(h, 16).ok(),
+                    None => w.parse().ok(),
+                });
+                match status {
+                    Some(st) if !addr.is_empty() => {
+                        lock(&smsc.shared.faults)
+                            .refuse
+                            .push((addr, CommandStatus(st)));
+                        "ok".into()
+                    }
+                    _ => "error: refuse ADDR STATUS".into(),
                 }
             }
             "fail" => {
@@ -619,7 +638,7 @@ fn handle(
         Pdu::SubmitSm(_) | Pdu::SubmitMulti(_) | Pdu::DataSm(_) if !*bound => {
             push(
                 out,
-                Frame::new(seq, resp_for(&frame.pdu, String::new()))
+                Frame::new(seq, resp_for(&frame.pdu, String::new(), &[]))
                     .with_status(CommandStatus::ESME_RINVBNDSTS),
             );
         }
@@ -659,11 +678,26 @@ fn handle(
     }
 }
 
-fn resp_for(pdu: &Pdu, message_id: String) -> Pdu {
+fn resp_for(pdu: &Pdu, message_id: String, refuse: &[(String, CommandStatus)]) -> Pdu {
     match pdu {
-        Pdu::SubmitMulti(_) => Pdu::SubmitMultiResp(SubmitMultiResp {
+        Pdu::SubmitMulti(m) => Pdu::SubmitMultiResp(SubmitMultiResp {
             message_id,
-            unsuccess: vec![],
+            unsuccess: m
+                .dests
+                .iter()
+                .filter_map(|d| match d {
+                    MultiDest::Sme(a) => {
+                        refuse
+                            .iter()
+                            .find(|(r, _)| *r == a.addr)
+                            .map(|(_, st)| Unsuccess {
+                                dest: a.clone(),
+                                error_status: *st,
+                            })
+                    }
+                    MultiDest::DistributionList(_) => None,
+                })
+                .collect(),
         }),
         Pdu::DataSm(_) => Pdu::DataSmResp(DataSmResp {
             message_id,
@@ -682,14 +716,14 @@ fn submit(
     tx: &mpsc::UnboundedSender<SessionCmd>,
 ) {
     shared.submits.fetch_add(1, Ordering::Relaxed);
-    let (status, drop_it, delay) = {
+    let (status, drop_it, delay, refuse) = {
         let mut f = lock(&shared.faults);
         let status = f.status.pop_front().unwrap_or(CommandStatus::ESME_ROK);
         let drop_it = f.drop > 0;
         if drop_it {
             f.drop -= 1;
         }
-        (status, drop_it, f.delay)
+        (status, drop_it, f.delay, f.refuse.clone())
     };
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let message_id = format!("{id:x}");
@@ -769,6 +803,7 @@ fn submit(
             } else {
                 String::new()
             },
+            &refuse,
         ),
     )
     .with_status(status);
@@ -782,7 +817,13 @@ fn submit(
         });
     }
     if status.is_ok() && registered & 0x03 != 0 {
-        schedule_receipt(shared, message_id, source, dest, system_id.to_string());
+        // A submit_multi gets one receipt per destination it accepted.
+        for one in dest.split(',') {
+            if !refuse.iter().any(|(r, _)| r == one) {
+                let (id, src) = (message_id.clone(), source.clone());
+                schedule_receipt(shared, id, src, one.to_string(), system_id.to_string());
+            }
+        }
     }
 }
 

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     segment      INTEGER NOT NULL,
     total        INTEGER NOT NULL,
     submitted_at INTEGER NOT NULL,
-    PRIMARY KEY (key, message, segment)
+    -- With the recipient: one submit_multi gives all its recipients the same id.
+    PRIMARY KEY (key, message, recipient, segment)
 );
 CREATE INDEX IF NOT EXISTS submissions_message ON submissions (message, recipient);
 CREATE INDEX IF NOT EXISTS submissions_age ON submissions (submitted_at);
@@ -116,6 +117,43 @@ fn open_connection(path: &Path) -> Result<Connection, SpoolError> {
     Ok(conn)
 }
 
+/// Brings a spool written by an earlier version up to date.
+fn migrate(conn: &Connection) -> Result<(), SpoolError> {
+    let submissions: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'submissions'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(storage)?;
+    // Before submit_multi, a submission's key did not include its recipient.
+    if submissions.contains("PRIMARY KEY (key, message, segment)") {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE submissions RENAME TO submissions_v0;
+             DROP INDEX IF EXISTS submissions_message;
+             DROP INDEX IF EXISTS submissions_age;",
+        )
+        .map_err(storage)?;
+        let done = conn
+            .execute_batch(SCHEMA)
+            .and_then(|()| {
+                conn.execute_batch(
+                    "INSERT INTO submissions SELECT * FROM submissions_v0;
+                     DROP TABLE submissions_v0;
+                     COMMIT;",
+                )
+            })
+            .map_err(storage);
+        if done.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        done?;
+        tracing::info!("spool: submissions table migrated (recipient in its key)");
+    }
+    Ok(())
+}
+
 impl SqliteSpool {
     /// Opens (or creates) the spool in `dir`. Recipients that were leased when the process
     /// stopped are queued again: their delivery outcome was never recorded.
@@ -125,6 +163,7 @@ impl SqliteSpool {
         let path = dir.join("spool.db");
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
+        migrate(&conn)?;
         let resumed = conn
             .execute(
                 "UPDATE recipients SET state = ?1 WHERE state = ?2",

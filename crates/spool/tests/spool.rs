@@ -434,3 +434,74 @@ async fn a_failing_request_spoils_nothing_else_in_its_group() {
     );
     assert_eq!(leased.len(), 100);
 }
+
+fn submission(recipient: &str) -> impulse_spool::Submission {
+    impulse_spool::Submission {
+        key: "d:1234".into(),
+        smsc_id: "4d2".into(),
+        message: "7".into(),
+        domain: "sms.example.com".into(),
+        recipient: recipient.into(),
+        sender: "alice@example.org".into(),
+        segment: 1,
+        total: 1,
+        submitted_at: impulse_spool::now_millis(),
+    }
+}
+
+/// One submit_multi gives several recipients the same SMSC id: each keeps its submission. A
+/// spool written before that (submissions keyed without the recipient) is migrated on open.
+#[tokio::test(flavor = "multi_thread")]
+async fn recipients_sharing_an_smsc_id_keep_their_submissions_after_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE submissions (key TEXT NOT NULL, smsc_id TEXT NOT NULL, message TEXT NOT NULL, \
+             domain TEXT NOT NULL, recipient TEXT NOT NULL, sender TEXT NOT NULL, segment INTEGER NOT NULL, \
+             total INTEGER NOT NULL, submitted_at INTEGER NOT NULL, PRIMARY KEY (key, message, segment));
+             CREATE INDEX submissions_message ON submissions (message, recipient);",
+        )
+        .unwrap();
+        let s = submission("old@sms.example.com");
+        db.execute(
+            "INSERT INTO submissions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                s.key,
+                s.smsc_id,
+                s.message,
+                s.domain,
+                s.recipient,
+                s.sender,
+                s.segment,
+                s.total,
+                s.submitted_at
+            ],
+        )
+        .unwrap();
+    }
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    spool
+        .record_submissions(vec![
+            submission("a@sms.example.com"),
+            submission("b@sms.example.com"),
+        ])
+        .await
+        .unwrap();
+    let mut found: Vec<String> = spool
+        .find_submissions(vec!["d:1234".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.recipient)
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "a@sms.example.com",
+            "b@sms.example.com",
+            "old@sms.example.com"
+        ]
+    );
+}
