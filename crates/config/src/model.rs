@@ -252,6 +252,7 @@ impl Validator {
             "ec_logger",
             "smpp_logger",
             "smpp_bounce_logger",
+            "smpp",
         ];
         let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else {
             return;
@@ -310,6 +311,10 @@ impl Validator {
                 let mut scope = Scope::default();
                 self.leaf(&mut scope, st, ScopeKind::SmppBounceLogger);
                 cfg.smpp_bounce_loggers.push(Logger { name, scope });
+            }
+            "smpp" => {
+                // Only checked: SMPP is built in (see `debug_level`).
+                self.leaf(&mut Scope::default(), st, ScopeKind::SmppModule);
             }
             _ => unreachable!("top-level stanza list and match arms agree"),
         }

@@ -21,6 +21,8 @@ pub enum ScopeKind {
     EcLogger,
     SmppLogger,
     SmppBounceLogger,
+    /// Momentum's `smpp` module stanza.
+    SmppModule,
 }
 
 impl ScopeKind {
@@ -36,6 +38,7 @@ impl ScopeKind {
             ScopeKind::EcLogger => "ec_logger",
             ScopeKind::SmppLogger => "smpp_logger",
             ScopeKind::SmppBounceLogger => "smpp_bounce_logger",
+            ScopeKind::SmppModule => "smpp",
         }
     }
 }
@@ -134,13 +137,16 @@ const LOGGER: &[ScopeKind] = &[EcLogger];
 const SMPPLOG: &[ScopeKind] = &[SmppLogger];
 const SMPPBOUNCE: &[ScopeKind] = &[SmppBounceLogger];
 const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger];
+const SMPPMOD: &[ScopeKind] = &[SmppModule];
 
-const SMPP: Status = NotYet("this part of issue #4 (email <-> SMS) is not built yet");
 const MM7: Status = NotYet("MM7 domains arrive with issue #5 (email <-> MMS)");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
 const RAM_SQL: Status =
     NotYet("Impulse keeps reverse address mappings in its spool, not through SQL datasources");
 const LATER: Status = NotYet("no issue schedules it yet");
+const TRACKING: Status = NotYet(
+    "Impulse keeps submission tracking (receipt matching) in its spool, not in a datasource cache",
+);
 
 macro_rules! opt {
     ($name:literal, $scopes:expr, $kind:expr, $default:expr, $status:expr, $doc:literal) => {
@@ -170,7 +176,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Max_Receptions_Per_Connection", RECV, Int, Some("0"), Yes, "Messages accepted on one connection before it is closed (0: no limit)."),
     opt!("Max_Connections", RECV, Int, Some("1000"), Yes, "Concurrent SMTP connections per Listen address (Impulse option); more get 421."),
     opt!("Timeout", RECV, Seconds, Some("300"), Yes, "Seconds an SMTP client may stay silent before the session is closed with 421."),
-    opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), SMPP, "Multi-channel message reception."),
+    opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), LATER, "Multi-channel message reception."),
     opt!("Context", RECV, Hash, None, LATER, "Connection context variables."),
     opt!("Prohibited_Hosts", RECV, Cidrs, None, LATER, "Peers refused at connect."),
     opt!("Always_Allow", RECV, Bool, None, LATER, "Peer access control."),
@@ -258,6 +264,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_SMSC_System_ID", SEND, Str, None, Yes, "Bind system_id."),
     opt!("SMPP_SMSC_Password", SEND, Str, None, Yes, "Bind password."),
     opt!("SMPP_SMSC_System_Type", SEND, Str, None, Yes, "Bind system_type."),
+    opt!("debug_level", SMPPMOD, Enum(&["error", "warning", "debug"]), Some("error"), Yes, "Momentum's SMPP module debug level. Checked; Impulse's SMPP logging follows the IMPULSE_LOG filter (e.g. IMPULSE_LOG=impulse_smpp=debug)."),
     opt!("SMPP_Bind_Type", SEND, Enum(&["transceiver", "transmitter", "receiver"]), Some("transceiver"), Yes, "transceiver, transmitter or receiver."),
     opt!("SMPP_ESME_Address", SEND, Str, None, Yes, "source_addr of MT messages."),
     opt!("SMPP_ESME_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "0", "1", "2", "3", "4", "5", "6"]), Some("unknown"), Yes, "source_addr_ton."),
@@ -306,8 +313,8 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Notify_Deliver_Receipt", SEND, EnumList(&["all", "delivrd", "expired", "deleted", "undeliv", "acceptd", "unknown", "rejectd"]), None, Yes, "Receipt states mailed to the sender."),
     opt!("SMPP_Submit_Response_Message_ID_Format", SEND, Enum(&["string", "decimal", "hexadecimal"]), Some("String"), Yes, "Message id format in submit_sm_resp."),
     opt!("SMPP_Delivery_Receipt_Message_ID_Format", SEND, Enum(&["string", "decimal", "hexadecimal"]), Some("String"), Yes, "Message id format in receipts."),
-    opt!("SMPP_Submit_Tracking_Cache", G, Str, Some("ecdb"), SMPP, "Submission tracking cache."),
-    opt!("SMPP_Submit_Tracking_Schema", G, Str, Some("smpp"), SMPP, "Submission tracking schema."),
+    opt!("SMPP_Submit_Tracking_Cache", G, Str, Some("ecdb"), TRACKING, "Submission tracking cache."),
+    opt!("SMPP_Submit_Tracking_Schema", G, Str, Some("smpp"), TRACKING, "Submission tracking schema."),
     opt!("SMPP_Vendor_TLV_Table", SEND, Path, None, Yes, "Vendor TLV CSV (tagName, tagID, type, minLen, maxLen, validIn, default): MT defaults go on every submission; listed MO TLVs become X-SMPP-TLV-<tagName> headers of the mail."),
     opt!("SMPP_Vendor_Command_Status_Table", SEND, Path, None, Yes, "Vendor command_status CSV."),
     // ---- MM7 (§2.2) ----------------------------------------------------------------------------
@@ -355,10 +362,10 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "Control_Listener", named: false, doc: "Console and admin listener.", status: NotYet("the console arrives with issue #6"), },
     StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7.", status: MM7, },
     StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
-    StanzaDef { kind: "smpp", named: false, doc: "SMPP module.", status: SMPP, },
+    StanzaDef { kind: "smpp", named: false, doc: "Momentum's SMPP module stanza: SMPP is built into Impulse, so it only checks `debug_level`.", status: Yes, },
     StanzaDef { kind: "smpp_logger", named: true, doc: "SMPP log.", status: Yes, },
     StanzaDef { kind: "smpp_bounce_logger", named: true, doc: "SMPP bounce log.", status: Yes, },
-    StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: SMPP, },
+    StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: RAM_SQL, },
     StanzaDef { kind: "mm7", named: false, doc: "MM7 client module.", status: MM7, },
     StanzaDef { kind: "mm7_serv", named: false, doc: "MM7 server module.", status: MM7, },
     StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: MM7, },

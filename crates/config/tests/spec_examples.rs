@@ -63,3 +63,23 @@ fn grammar_example_is_refused_exactly_for_three_unimplemented_options() {
     let text = diags[2].to_string();
     assert!(text.contains("6.1-grammar.conf:18:26: error:"), "{text}");
 }
+
+/// The first SMPP example a Momentum user meets (§4.1), `smpp { debug_level }` included, is
+/// accepted whole; a bad debug level is not.
+#[test]
+fn bare_bones_smpp_example_is_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec");
+    if let Err(diags) = load(&dir.join("4.1-bare-bones-smpp.conf")) {
+        panic!("{diags:?}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.conf");
+    std::fs::write(&bad, "smpp { debug_level = \"loud\" }\n").unwrap();
+    let diags = load(&bad).unwrap_err();
+    assert!(
+        diags[0]
+            .message
+            .contains("`loud` is not one of error, warning, debug"),
+        "{diags:?}"
+    );
+}
