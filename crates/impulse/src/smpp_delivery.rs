@@ -26,9 +26,9 @@ use crate::reception::Reception;
 use crate::smpp_logs::SmppLogs;
 use crate::smpp_mo::MoContext;
 use crate::smpp_vendor;
+use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
 
 mod submit;
-use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
 use submit::{MultiTarget, Submitted};
 
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
@@ -313,22 +313,29 @@ impl SmppConnector {
                 settings.esme.reconnect = true;
                 settings.esme.session.inactivity = None;
                 for _ in 0..count {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let esme = Esme::spawn(settings.esme.clone(), tx);
-                    let ctx = MoContext {
-                        cfg: self.cfg.clone(),
-                        spool: self.spool.clone(),
-                        logs: self.logs.clone(),
-                        reception: self.reception.clone(),
-                        smsc: settings.esme.addr.clone(),
-                    };
-                    tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
+                    let esme = self.spawn_bind(&dest, &settings);
                     tracing::info!(%domain, %binding, addr = %settings.esme.addr, "persistent SMPP connection started");
                     started.push(esme);
                 }
             }
         }
         started
+    }
+
+    /// Starts a bind with its own event task, which knows the domain its MO belong to.
+    fn spawn_bind(&self, dest: &Destination, settings: &DomainSettings) -> Esme {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let esme = Esme::spawn(settings.esme.clone(), tx);
+        let ctx = MoContext {
+            cfg: self.cfg.clone(),
+            spool: self.spool.clone(),
+            logs: self.logs.clone(),
+            reception: self.reception.clone(),
+            smsc: settings.esme.addr.clone(),
+            vendor_tlvs: settings.vendor_tlvs.clone(),
+        };
+        tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
+        esme
     }
 
     fn settings(&self, dest: &Destination) -> Arc<DomainSettings> {
@@ -348,17 +355,7 @@ impl SmppConnector {
             match binds.get(dest) {
                 Some(e) if e.is_running() => e.clone(),
                 _ => {
-                    // Each bind has its own event task, which knows the domain its MO belong to.
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let e = Esme::spawn(settings.esme.clone(), tx);
-                    let ctx = MoContext {
-                        cfg: self.cfg.clone(),
-                        spool: self.spool.clone(),
-                        logs: self.logs.clone(),
-                        reception: self.reception.clone(),
-                        smsc: settings.esme.addr.clone(),
-                    };
-                    tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
+                    let e = self.spawn_bind(dest, &settings);
                     binds.insert(dest.clone(), e.clone());
                     e
                 }
@@ -475,31 +472,48 @@ impl SmppConnector {
             } else {
                 Vec::new()
             };
-            pending.push((i, lease, number, fields, accepted));
+            pending.push(Pending {
+                index: i,
+                lease,
+                number,
+                fields,
+                accepted,
+            });
         }
         let submitted: Vec<Submitted> = if s.submit_multi && !s.data_sm {
             let targets: Vec<MultiTarget> = pending
                 .iter_mut()
-                .map(|(_, _, number, _, accepted)| MultiTarget {
+                .map(|p| MultiTarget {
                     dest: if s.dest_flag == 2 {
-                        MultiDest::DistributionList(number.clone())
+                        MultiDest::DistributionList(p.number.clone())
                     } else {
-                        MultiDest::Sme(Address::new(s.dest_ton, s.dest_npi, number.clone()))
+                        MultiDest::Sme(Address::new(s.dest_ton, s.dest_npi, p.number.clone()))
                     },
-                    accepted: std::mem::take(accepted),
+                    accepted: std::mem::take(&mut p.accepted),
                 })
                 .collect();
             let reference = concat_reference(&message.id.to_string(), "");
             submit::to_many(esme, &s, &sms, &targets, reference).await
         } else {
             let mut all = Vec::with_capacity(pending.len());
-            for (_, lease, number, _, accepted) in &pending {
-                let reference = concat_reference(&message.id.to_string(), &lease.address);
-                all.push(submit::to_one(esme, &s, &sms, number.clone(), reference, accepted).await);
+            for p in &pending {
+                let reference = concat_reference(&message.id.to_string(), &p.lease.address);
+                let number = p.number.clone();
+                all.push(submit::to_one(esme, &s, &sms, number, reference, &p.accepted).await);
             }
             all
         };
-        for ((i, lease, number, fields, _), done) in pending.into_iter().zip(submitted) {
+        for (
+            Pending {
+                index: i,
+                lease,
+                number,
+                fields,
+                ..
+            },
+            done,
+        ) in pending.into_iter().zip(submitted)
+        {
             self.remember_submissions(&s, message, lease, &done.newly, done.ids.len() as u32);
             let attempt = done.attempt;
             match attempt.verdict {
@@ -631,6 +645,19 @@ pub fn configured_id_format(scope: &Sending<'_>, option: &str) -> Option<IdForma
     let def = registry::option(option)?;
     let (value, _) = scope.find(def)?;
     value.as_scalar().and_then(IdFormat::parse)
+}
+
+/// A recipient of a message that can be sent to, before its submission.
+struct Pending<'a> {
+    /// Its place among the leases of the delivery.
+    index: usize,
+    lease: &'a Lease,
+    /// Number (or distribution list name) it goes to.
+    number: String,
+    /// What its SMPP log records share.
+    fields: SmsFields,
+    /// Segments the SMSC accepted on earlier tries.
+    accepted: Vec<(u32, String)>,
 }
 
 /// A distribution list's name from a recipient's local part (`SMPP_Destination_Flag = 2`):

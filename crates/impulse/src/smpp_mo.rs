@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use impulse_config::{Config, Resolved};
 use impulse_interwork::mo::{self, MailCharset};
 use impulse_smpp::esme::{Event, Responder};
-use impulse_smpp::pdu::{CommandStatus, Pdu, ShortMessage, Tlvs, tag};
+use impulse_smpp::pdu::{CommandStatus, DataSm, Pdu, ShortMessage, Tlvs, VendorTlvs, tag};
 use impulse_smpp::receipt;
 use impulse_smpp::text;
 use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
@@ -41,6 +41,8 @@ pub struct MoContext {
     pub logs: Arc<SmppLogs>,
     /// The SMSC's address, for the logs.
     pub smsc: String,
+    /// The bind's `SMPP_Vendor_TLV_Table`: listed MO TLVs become mail headers.
+    pub vendor_tlvs: Option<Arc<VendorTlvs>>,
 }
 
 /// One MO message's text and addresses.
@@ -93,7 +95,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         responder.respond(on_receipt(&ctx, &dest, r, &src, &dst).await);
                         continue;
                     }
-                    let vendor = vendor_values(&ctx, &dest, &frame.pdu);
+                    let vendor = vendor_values(&ctx, &frame.pdu);
                     let mut data = payload_tlv.unwrap_or(pdu_short);
                     let mut concat = sar;
                     if esm & text::ESM_UDHI != 0
@@ -329,20 +331,14 @@ fn decode(cfg: &Config, dest: &Destination, data_coding: u8, data: &[u8]) -> Str
     }
 }
 
-/// The TLVs of an MO PDU that the domain's `SMPP_Vendor_TLV_Table` lists for MO.
-fn vendor_values(ctx: &MoContext, dest: &Destination, pdu: &Pdu) -> Vec<(String, String)> {
-    let tlvs = match pdu {
-        Pdu::DeliverSm(sm) => &sm.tlvs,
-        Pdu::DataSm(d) => &d.tlvs,
-        _ => return vec![],
+/// The TLVs of an MO PDU that the bind's `SMPP_Vendor_TLV_Table` lists for MO.
+fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
+    let (Some(table), Pdu::DeliverSm(ShortMessage { tlvs, .. }) | Pdu::DataSm(DataSm { tlvs, .. })) =
+        (&ctx.vendor_tlvs, pdu)
+    else {
+        return vec![];
     };
-    let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
-    ctx.cfg
-        .sending(Some(&dest.domain), binding)
-        .scalar(crate::smpp_vendor::TLV_TABLE)
-        .and_then(|path| crate::smpp_vendor::tlv_table(&path))
-        .map(|t| t.read(tlvs, impulse_smpp::pdu::VALID_MO))
-        .unwrap_or_default()
+    table.read(tlvs, impulse_smpp::pdu::VALID_MO)
 }
 
 /// Turns an MO into mail and spools it; the status to answer the SMSC with.

@@ -311,6 +311,27 @@ impl Smsc {
 /// enquire                        -> ok   (enquire_link to every ESME)
 /// unbind                         -> ok   (unbind to every ESME)
 /// ```
+/// The last N (default 100) messages received, one line each, then `.`.
+fn listing(smsc: &Smsc, n: Option<&str>, line: impl Fn(&Received) -> String) -> String {
+    let n: usize = n.and_then(|w| w.parse().ok()).unwrap_or(100);
+    let all = smsc.received();
+    let mut out = String::new();
+    for r in all.iter().skip(all.len().saturating_sub(n)) {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out.push('.');
+    out
+}
+
+/// A command_status argument: hexadecimal like `0x58`, or decimal.
+fn status_arg(w: &str) -> Option<u32> {
+    match w.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => w.parse().ok(),
+    }
+}
+
 /// `1402=4f70,1404=41` as TLVs; what does not parse is left out.
 fn parse_tlvs(spec: &str) -> Vec<Tlv> {
     spec.split(',')
@@ -333,59 +354,35 @@ async fn control(stream: TcpStream, smsc: Smsc) {
         let mut words = line.split_whitespace();
         let reply = match words.next().unwrap_or("") {
             "stats" => smsc.stats(),
-            "list" => {
-                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
-                let all = smsc.received();
-                let mut out = String::new();
-                for r in all.iter().skip(all.len().saturating_sub(n)) {
-                    out.push_str(&format!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\n",
-                        r.message_id,
-                        r.system_id,
-                        r.source,
-                        r.dest,
-                        r.data_coding,
-                        r.text().replace(['\n', '\t'], " ")
-                    ));
-                }
-                out.push('.');
-                out
-            }
-            "tlvs" => {
-                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
-                let all = smsc.received();
-                let mut out = String::new();
-                for r in all.iter().skip(all.len().saturating_sub(n)) {
-                    let tlvs: Vec<String> = r
-                        .tlvs
-                        .iter()
-                        .map(|t| {
-                            let hex: String = t.value.iter().map(|b| format!("{b:02x}")).collect();
-                            format!("{:04x}={hex}", t.tag)
-                        })
-                        .collect();
-                    out.push_str(&format!("{}\t{}\n", r.message_id, tlvs.join(",")));
-                }
-                out.push('.');
-                out
-            }
-            "times" => {
-                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(100);
-                let all = smsc.received();
-                let mut out = String::new();
-                for r in all.iter().skip(all.len().saturating_sub(n)) {
-                    let micros =
-                        r.at.duration_since(UNIX_EPOCH)
-                            .unwrap_or_default()
-                            .as_micros();
-                    out.push_str(&format!(
-                        "{micros}\t{}\n",
-                        r.text().replace(['\n', '\t'], " ")
-                    ));
-                }
-                out.push('.');
-                out
-            }
+            "list" => listing(&smsc, words.next(), |r| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.message_id,
+                    r.system_id,
+                    r.source,
+                    r.dest,
+                    r.data_coding,
+                    r.text().replace(['\n', '\t'], " ")
+                )
+            }),
+            "tlvs" => listing(&smsc, words.next(), |r| {
+                let tlvs: Vec<String> = r
+                    .tlvs
+                    .iter()
+                    .map(|t| {
+                        let hex: String = t.value.iter().map(|b| format!("{b:02x}")).collect();
+                        format!("{:04x}={hex}", t.tag)
+                    })
+                    .collect();
+                format!("{}\t{}", r.message_id, tlvs.join(","))
+            }),
+            "times" => listing(&smsc, words.next(), |r| {
+                let micros =
+                    r.at.duration_since(UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_micros();
+                format!("{micros}\t{}", r.text().replace(['\n', '\t'], " "))
+            }),
             cmd @ ("mo" | "mo-tlv") => {
                 // mo-tlv TAG=HEX[,TAG=HEX...] SRC DST TEXT: the first PDU also carries the TLVs.
                 let (mut tlvs, skip) = if cmd == "mo-tlv" {
@@ -432,10 +429,7 @@ async fn control(stream: TcpStream, smsc: Smsc) {
             }
             "refuse" => {
                 let addr = words.next().unwrap_or("").to_string();
-                let status = words.next().and_then(|w| match w.strip_prefix("0x") {
-                    Some(h) => u32::from_str_radix(h, 16).ok(),
-                    None => w.parse().ok(),
-                });
+                let status = words.next().and_then(status_arg);
                 match status {
                     Some(st) if !addr.is_empty() => {
                         lock(&smsc.shared.faults)
@@ -447,10 +441,7 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                 }
             }
             "fail" => {
-                let status = words.next().and_then(|w| match w.strip_prefix("0x") {
-                    Some(h) => u32::from_str_radix(h, 16).ok(),
-                    None => w.parse().ok(),
-                });
+                let status = words.next().and_then(status_arg);
                 match status {
                     Some(s) => {
                         smsc.fail_next(

@@ -203,17 +203,10 @@ impl SqliteSpool {
         self.opened_at
     }
 
-    async fn write<T: Send + 'static>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
-    ) -> Result<T, SpoolError> {
-        self.queue_write(make).await
-    }
-
     /// Queues a write at once, before the returned future is first polled: writes reach the
     /// writer thread in call order, so a caller that does not need the confirmation can drop
     /// the future, and a later write that commits implies this one committed too.
-    fn queue_write<T: Send + 'static>(
+    fn write<T: Send + 'static>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
     ) -> impl Future<Output = Result<T, SpoolError>> + Send + 'static {
@@ -382,7 +375,7 @@ fn answer(req: Request, produced: Produced) {
             Produced::Unit(r),
         ) => {
             if let Err(Err(e)) = tx.send(r) {
-                // A write whose caller did not wait for the answer (see `queue_write`).
+                // A write whose caller did not wait for the answer (see `write`).
                 tracing::error!(error = %e, "spool write failed");
             }
         }
@@ -707,7 +700,7 @@ impl Spool for SqliteSpool {
         &self,
         mapping: ReverseMapping,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send {
-        self.queue_write(|tx| Request::Mapping(mapping, tx))
+        self.write(|tx| Request::Mapping(mapping, tx))
     }
 
     async fn lookup_mapping(
@@ -736,7 +729,7 @@ impl Spool for SqliteSpool {
         &self,
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send {
-        self.queue_write(|tx| Request::Submissions(submissions, tx))
+        self.write(|tx| Request::Submissions(submissions, tx))
     }
 
     async fn accepted_segments(

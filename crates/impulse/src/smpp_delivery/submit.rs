@@ -149,16 +149,16 @@ impl Progress {
     }
 }
 
-/// A result without an answer from the SMSC.
-fn unanswered(result: &SubmitResult, seq: u32, total: usize) -> Option<Attempt> {
-    match result {
-        SubmitResult::Timeout => Some(temporary(format!(
+/// A segment the SMSC did not answer: no response in time, or the connection was lost.
+fn unanswered(timed_out: bool, seq: u32, total: usize) -> Attempt {
+    if timed_out {
+        temporary(format!(
             "451 4.4.2 no response for segment {seq} of {total}"
-        ))),
-        SubmitResult::ConnectionLost => Some(temporary(format!(
+        ))
+    } else {
+        temporary(format!(
             "451 4.4.2 SMPP connection lost before segment {seq} of {total} was answered"
-        ))),
-        SubmitResult::Response { .. } => None,
+        ))
     }
 }
 
@@ -201,10 +201,6 @@ pub async fn to_one(
     }
     let results = esme.submit_all(pdus).await;
     for (seq, result) in seqs.into_iter().zip(results) {
-        if let Some(f) = unanswered(&result, seq, total) {
-            progress.failed(f);
-            continue;
-        }
         match result {
             SubmitResult::Response {
                 status,
@@ -217,7 +213,8 @@ pub async fn to_one(
             SubmitResult::Response { status, .. } => {
                 progress.failed(classify(status, seq, total, s.vendor.as_deref()))
             }
-            _ => {}
+            SubmitResult::Timeout => progress.failed(unanswered(true, seq, total)),
+            SubmitResult::ConnectionLost => progress.failed(unanswered(false, seq, total)),
         }
     }
     progress.finish()
@@ -263,13 +260,7 @@ pub async fn to_many(
     }
     let results = esme.submit_all(pdus).await;
     for ((seq, chunk), result) in sent.into_iter().zip(results) {
-        if let Some(f) = unanswered(&result, seq, total) {
-            for t in chunk {
-                progress[t].failed(f.clone());
-            }
-            continue;
-        }
-        match result {
+        let failure = match result {
             SubmitResult::Response {
                 status,
                 pdu:
@@ -293,14 +284,17 @@ pub async fn to_many(
                         None => progress[t].accepted(seq, message_id.clone()),
                     }
                 }
+                continue;
             }
             SubmitResult::Response { status, .. } => {
-                let f = classify(status, seq, total, s.vendor.as_deref());
-                for t in chunk {
-                    progress[t].failed(f.clone());
-                }
+                classify(status, seq, total, s.vendor.as_deref())
             }
-            _ => {}
+            SubmitResult::Timeout => unanswered(true, seq, total),
+            SubmitResult::ConnectionLost => unanswered(false, seq, total),
+        };
+        // Every destination of this PDU fails alike.
+        for t in chunk {
+            progress[t].failed(failure.clone());
         }
     }
     progress.into_iter().map(Progress::finish).collect()

@@ -11,6 +11,7 @@
 mod codec;
 mod status;
 mod tlv;
+mod vendor_csv;
 mod vendor_tlv;
 
 pub use codec::{DecodeError, EncodeError, FrameCheck, check_frame, decode, encode, peek_header};

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::vendor_csv;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CommandStatus(pub u32);
 
@@ -113,43 +115,25 @@ impl VendorStatuses {
     /// Parses the table; every bad line is reported as (line number, problem).
     pub fn parse(text: &str) -> Result<VendorStatuses, Vec<(usize, String)>> {
         let mut entries = Vec::new();
-        let mut errors = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let n = n + 1;
-            let line = line.trim_end_matches('\r');
-            if line.starts_with(';') || line.starts_with('#') {
-                continue;
-            }
-            if line.trim().is_empty() {
-                errors.push((n, "empty lines are not allowed".to_string()));
-                continue;
-            }
+        vendor_csv::rows(text, |line| {
             let mut cols = line.splitn(3, ',').map(str::trim);
             let (code, action, desc) = (
                 cols.next().unwrap_or(""),
                 cols.next().unwrap_or(""),
                 cols.next().unwrap_or(""),
             );
-            let status = match code.strip_prefix("0x").or_else(|| code.strip_prefix("0X")) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                None => code.parse().ok(),
-            };
-            match (status, action) {
+            match (vendor_csv::number(code), action) {
                 (Some(s), "0" | "1") => {
-                    entries.push((CommandStatus(s), action == "1", desc.to_string()))
+                    entries.push((CommandStatus(s), action == "1", desc.to_string()));
+                    Ok(())
                 }
-                (None, _) => errors.push((n, format!("`{code}` is not a command_status"))),
-                (_, _) => errors.push((
-                    n,
-                    format!("action `{action}` is not 0 (permanent) or 1 (temporary)"),
+                (None, _) => Err(format!("`{code}` is not a command_status")),
+                (_, _) => Err(format!(
+                    "action `{action}` is not 0 (permanent) or 1 (temporary)"
                 )),
             }
-        }
-        if errors.is_empty() {
-            Ok(VendorStatuses { entries })
-        } else {
-            Err(errors)
-        }
+        })?;
+        Ok(VendorStatuses { entries })
     }
 
     /// Whether the table says `status` is temporary, and its description; `None` when the table

@@ -9,6 +9,7 @@
 //! with `;` or `#` are comments; empty lines are not allowed.
 
 use super::Tlv;
+use super::vendor_csv::{self, number};
 
 pub const VALID_MO: u8 = 0x01;
 pub const VALID_MT: u8 = 0x02;
@@ -98,37 +99,18 @@ impl VendorTlvs {
     /// Parses the table; every bad line is reported as (line number, problem).
     pub fn parse(text: &str) -> Result<VendorTlvs, Vec<(usize, String)>> {
         let mut entries: Vec<VendorTlv> = Vec::new();
-        let mut errors = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let n = n + 1;
-            let line = line.trim_end_matches('\r');
-            if line.starts_with(';') || line.starts_with('#') {
-                continue;
+        vendor_csv::rows(text, |line| {
+            let row = parse_row(line)?;
+            if entries
+                .iter()
+                .any(|e| e.tag == row.tag || e.name == row.name)
+            {
+                return Err(format!("{} (0x{:04x}) is listed twice", row.name, row.tag));
             }
-            if line.trim().is_empty() {
-                errors.push((n, "empty lines are not allowed".to_string()));
-                continue;
-            }
-            match parse_row(line) {
-                Ok(row)
-                    if entries
-                        .iter()
-                        .any(|e| e.tag == row.tag || e.name == row.name) =>
-                {
-                    errors.push((
-                        n,
-                        format!("{} (0x{:04x}) is listed twice", row.name, row.tag),
-                    ))
-                }
-                Ok(row) => entries.push(row),
-                Err(e) => errors.push((n, e)),
-            }
-        }
-        if errors.is_empty() {
-            Ok(VendorTlvs { entries })
-        } else {
-            Err(errors)
-        }
+            entries.push(row);
+            Ok(())
+        })?;
+        Ok(VendorTlvs { entries })
     }
 
     /// The TLVs every MT message carries: the defaults of the rows valid on MT.
@@ -209,13 +191,6 @@ fn parse_row(line: &str) -> Result<VendorTlv, String> {
         row.default = Some(row.encode(value).map_err(|e| format!("default: {e}"))?);
     }
     Ok(row)
-}
-
-fn number(s: &str) -> Option<u32> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
 }
 
 #[cfg(test)]
