@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the integration tests talk to, on a fresh Debian machine:
 # swaks (SMTP client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
-# and smpplib (SMPP ESME), and the npm `smpp` package (SMSC peer). Idempotent: skips what is there.
+# and smpplib (SMPP ESME), lxml (validates MM7 output against the 3GPP XSDs), and the npm `smpp` package (SMSC peer). Idempotent: skips what is there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -18,8 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-python3 -c 'import aiosmtpd, smpplib' 2>/dev/null || \
-  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'smpplib==2.2.4'
+python3 -c 'import aiosmtpd, smpplib, lxml' 2>/dev/null || \
+  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'smpplib==2.2.4' 'lxml==5.3.0'
 
 if [ -f "$here/tests/peers/package.json" ] && [ ! -d "$here/tests/peers/node_modules/smpp" ]; then
   (cd "$here/tests/peers" && npm ci --silent --no-audit --no-fund)
