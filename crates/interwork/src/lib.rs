@@ -4,5 +4,6 @@
 //! by mail-parser) and SMS texts.
 #![forbid(unsafe_code)]
 
+pub mod mms;
 pub mod mo;
 pub mod mt;
