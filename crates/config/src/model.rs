@@ -86,6 +86,10 @@ pub struct Config {
     pub bindings: BTreeMap<String, Binding>,
     pub binding_groups: BTreeMap<String, BindingGroup>,
     pub esmtp_listener: Option<Listener>,
+    /// The HTTP listener MM7 requests from the MMSC arrive on.
+    pub http_listener: Option<Listener>,
+    /// The `mm7_serv` stanza.
+    pub mm7_serv: Option<Scope>,
     pub loggers: Vec<Logger>,
     pub smpp_loggers: Vec<Logger>,
     pub smpp_bounce_loggers: Vec<Logger>,
@@ -253,6 +257,10 @@ impl Validator {
             "smpp_logger",
             "smpp_bounce_logger",
             "smpp",
+            "HTTP_Listener",
+            "mm7",
+            "mm7_serv",
+            "httpsrv",
         ];
         let Some(kind) = self.known_stanza(st, &allowed, "the global scope") else {
             return;
@@ -294,7 +302,7 @@ impl Validator {
             }
             "ESMTP_Listener" => {
                 let mut listener = cfg.esmtp_listener.take().unwrap_or_default();
-                self.listener(&mut listener, st);
+                self.listener(&mut listener, st, ScopeKind::EsmtpListener);
                 cfg.esmtp_listener = Some(listener);
             }
             "ec_logger" => {
@@ -315,6 +323,17 @@ impl Validator {
             "smpp" => {
                 // Only checked: SMPP is built in (see `debug_level`).
                 self.leaf(&mut Scope::default(), st, ScopeKind::SmppModule);
+            }
+            "mm7" | "httpsrv" => self.leaf(&mut Scope::default(), st, ScopeKind::Mm7Module),
+            "mm7_serv" => {
+                let mut scope = cfg.mm7_serv.take().unwrap_or_default();
+                self.leaf(&mut scope, st, ScopeKind::Mm7Serv);
+                cfg.mm7_serv = Some(scope);
+            }
+            "HTTP_Listener" => {
+                let mut listener = cfg.http_listener.take().unwrap_or_default();
+                self.listener(&mut listener, st, ScopeKind::HttpListener);
+                cfg.http_listener = Some(listener);
             }
             _ => unreachable!("top-level stanza list and match arms agree"),
         }
@@ -375,12 +394,12 @@ impl Validator {
         }
     }
 
-    fn listener(&mut self, listener: &mut Listener, st: &Stanza) {
+    fn listener(&mut self, listener: &mut Listener, st: &Stanza, kind: ScopeKind) {
         for item in &st.items {
             match item {
-                Item::Setting(s) => self.setting(&mut listener.scope, s, ScopeKind::EsmtpListener),
+                Item::Setting(s) => self.setting(&mut listener.scope, s, kind),
                 Item::Stanza(inner) => {
-                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], "ESMTP_Listener")
+                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], kind.name())
                     else {
                         continue;
                     };

@@ -23,6 +23,12 @@ pub enum ScopeKind {
     SmppBounceLogger,
     /// Momentum's `smpp` module stanza.
     SmppModule,
+    HttpListener,
+    /// Momentum's `mm7` and `httpsrv` module stanzas (only `debug_level`).
+    Mm7Module,
+    Mm7Serv,
+    MmsLogger,
+    MmsBounceLogger,
 }
 
 impl ScopeKind {
@@ -39,6 +45,11 @@ impl ScopeKind {
             ScopeKind::SmppLogger => "smpp_logger",
             ScopeKind::SmppBounceLogger => "smpp_bounce_logger",
             ScopeKind::SmppModule => "smpp",
+            ScopeKind::HttpListener => "HTTP_Listener",
+            ScopeKind::Mm7Module => "mm7",
+            ScopeKind::Mm7Serv => "mm7_serv",
+            ScopeKind::MmsLogger => "mms_logger",
+            ScopeKind::MmsBounceLogger => "mms_bounce_logger",
         }
     }
 }
@@ -131,15 +142,18 @@ const G: &[ScopeKind] = &[Global];
 const GD: &[ScopeKind] = &[Global, Domain];
 const SEND: &[ScopeKind] = &[Global, BindingGroup, Binding, Domain];
 const BIND: &[ScopeKind] = &[Global, BindingGroup, Binding];
-const RECV: &[ScopeKind] = &[Global, EsmtpListener, Listen, Peer];
-const LISTENER: &[ScopeKind] = &[EsmtpListener, Listen];
+const RECV: &[ScopeKind] = &[Global, EsmtpListener, HttpListener, Listen, Peer];
+const LISTENER: &[ScopeKind] = &[EsmtpListener, HttpListener, Listen];
 const LOGGER: &[ScopeKind] = &[EcLogger];
 const SMPPLOG: &[ScopeKind] = &[SmppLogger];
 const SMPPBOUNCE: &[ScopeKind] = &[SmppBounceLogger];
 const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger];
-const SMPPMOD: &[ScopeKind] = &[SmppModule];
+const SMPPMOD: &[ScopeKind] = &[SmppModule, Mm7Module, Mm7Serv];
+const MM7SERV: &[ScopeKind] = &[Mm7Serv];
+const HTTPL: &[ScopeKind] = &[HttpListener, Listen, Peer];
 
-const MM7: Status = NotYet("MM7 domains arrive with issue #5 (email <-> MMS)");
+const MM7_LOGS: Status = NotYet("the MMS loggers are not implemented yet (issue #5)");
+const MSTORE: Status = NotYet("mstore (Riak) is not supported by Impulse");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
 const RAM_SQL: Status =
     NotYet("Impulse keeps reverse address mappings in its spool, not through SQL datasources");
@@ -196,7 +210,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("TLS_Verify_Mode", RECV, Str, Some("none"), TLS, "Client certificate verification."),
     opt!("Use_SSL", RECV, Bool, Some("false"), TLS, "Implicit TLS on connect."),
     // ---- Core: sending (global, binding_group, binding, domain) --------------------------------
-    opt!("Delivery_Method", SEND, Enum(&["esmtp", "smtp", "lmtp", "ecstream", "apn", "gcm", "mm7"]), Some("ESMTP"), Yes, "How mail for a domain leaves: ESMTP/SMTP today; MM7 with issue #5."),
+    opt!("Delivery_Method", SEND, Enum(&["esmtp", "smtp", "lmtp", "ecstream", "apn", "gcm", "mm7"]), Some("ESMTP"), Yes, "How mail for a domain leaves: ESMTP/SMTP, or MM7 (with `Routes = (\"mm7://host/path?port=N\")` or `HTTP_Host`). Others are refused at config check."),
     opt!("Gateway", SEND, HostPort, None, Yes, "Smarthost that receives all mail for the scope instead of MX routing (`host` or `host:port`)."),
     opt!("Routes", GD, Routes, None, Yes, "Ordered routes (`smtp://host?port=N&pref=N`, `smtp://host:port`, `__mx__`) tried instead of MX."),
     opt!("Retry_Interval", SEND, Seconds, Some("1200"), Yes, "Delay before the first retry after a temporary failure; doubled after each further failure."),
@@ -252,19 +266,19 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Rejectlog", LOGGER, Path, None, LATER, "Rejected-connection log."),
     opt!("Acctlog", LOGGER, Path, None, LATER, "Accounting log."),
     // ---- HTTP delivery options (MM7 from Momentum 3.5.6) ----------------------------------------
-    opt!("HTTP_Host", SEND, Str, None, MM7, "HTTP Host for MM7 delivery."),
-    opt!("HTTP_URI", SEND, Str, Some(""), MM7, "Request path for MM7 delivery."),
-    opt!("HTTP_Basic_Auth", SEND, Str, None, MM7, "`user:password` for MM7 delivery."),
-    opt!("HTTP_Method", SEND, Str, Some("POST"), MM7, "HTTP method for MM7 delivery."),
-    opt!("HTTP_Version", SEND, Str, Some("1.1"), MM7, "HTTP version for MM7 delivery."),
-    opt!("Delivery_Response_Timeout", SEND, Seconds, None, MM7, "Response wait for HTTP delivery."),
+    opt!("HTTP_Host", SEND, Str, None, Yes, "HTTP Host for MM7 delivery."),
+    opt!("HTTP_URI", SEND, Str, Some(""), Yes, "Request path for MM7 delivery."),
+    opt!("HTTP_Basic_Auth", SEND, Str, None, Yes, "`user:password` for MM7 delivery."),
+    opt!("HTTP_Method", SEND, Enum(&["post"]), Some("POST"), Yes, "HTTP method for MM7 delivery: MM7 is POST only."),
+    opt!("HTTP_Version", SEND, Enum(&["1.0", "1.1"]), Some("1.1"), Yes, "HTTP version for MM7 delivery."),
+    opt!("Delivery_Response_Timeout", SEND, Seconds, None, LATER, "Response wait for HTTP delivery."),
     // ---- SMPP (§2.1) ---------------------------------------------------------------------------
     opt!("SMPP_SMSC_Server", GD, Str, None, Yes, "SMSC address; makes a domain an SMPP domain."),
     opt!("SMPP_SMSC_Port", GD, Int, Some("2775"), Yes, "SMSC TCP port."),
     opt!("SMPP_SMSC_System_ID", SEND, Str, None, Yes, "Bind system_id."),
     opt!("SMPP_SMSC_Password", SEND, Str, None, Yes, "Bind password."),
     opt!("SMPP_SMSC_System_Type", SEND, Str, None, Yes, "Bind system_type."),
-    opt!("debug_level", SMPPMOD, Enum(&["error", "warning", "debug"]), Some("error"), Yes, "Momentum's SMPP module debug level. Checked; Impulse's SMPP logging follows the IMPULSE_LOG filter (e.g. IMPULSE_LOG=impulse_smpp=debug)."),
+    opt!("debug_level", SMPPMOD, Enum(&["error", "warning", "debug"]), Some("error"), Yes, "Momentum's module debug level (smpp, mm7, mm7_serv, httpsrv). Checked; Impulse's logging follows the IMPULSE_LOG filter (e.g. IMPULSE_LOG=impulse_smpp=debug)."),
     opt!("SMPP_Bind_Type", SEND, Enum(&["transceiver", "transmitter", "receiver"]), Some("transceiver"), Yes, "transceiver, transmitter or receiver."),
     opt!("SMPP_ESME_Address", SEND, Str, None, Yes, "source_addr of MT messages."),
     opt!("SMPP_ESME_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "0", "1", "2", "3", "4", "5", "6"]), Some("unknown"), Yes, "source_addr_ton."),
@@ -318,35 +332,46 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Vendor_TLV_Table", SEND, Path, None, Yes, "Vendor TLV CSV (tagName, tagID, type, minLen, maxLen, validIn, default): MT defaults go on every submission; listed MO TLVs become X-SMPP-TLV-<tagName> headers of the mail."),
     opt!("SMPP_Vendor_Command_Status_Table", SEND, Path, None, Yes, "Vendor command_status CSV."),
     // ---- MM7 (§2.2) ----------------------------------------------------------------------------
-    opt!("MM7_MMSC_Server", GD, Str, None, MM7, "MMSC host."),
-    opt!("MM7_MMSC_Port", GD, Int, Some("8080"), MM7, "MMSC port."),
-    opt!("MM7_MMSC_Path", GD, Str, Some("/"), MM7, "MMSC request path."),
-    opt!("MM7_HTTP_Auth_User", SEND, Str, None, MM7, "Basic auth user."),
-    opt!("MM7_HTTP_Auth_Password", SEND, Str, None, MM7, "Basic auth password."),
-    opt!("MM7_Inactivity_Timer", SEND, Seconds, Some("300"), MM7, "Idle MM7 connection lifetime."),
-    opt!("MM7_Response_Timer", SEND, Seconds, Some("10"), MM7, "MM7 response timeout."),
-    opt!("MM7_Version", SEND, Str, Some("6.8.0"), MM7, "MM7Version element."),
-    opt!("MM7_XML_Schema", SEND, Str, None, MM7, "MM7 namespace URI."),
-    opt!("MM7_Namespace", SEND, Str, None, MM7, "MM7 namespace prefix."),
-    opt!("MM7_Use_Namespace_In_Body", SEND, Bool, Some("false"), MM7, "Prefix body elements."),
-    opt!("MM7_SOAP_Env", SEND, Str, Some("env"), MM7, "SOAP envelope prefix."),
-    opt!("MM7_SOAP_Attachment_Simple_MIME", SEND, Bool, Some("true"), MM7, "Plain text/plain attachment."),
-    opt!("MM7_VASPID", SEND, Str, None, MM7, "VASPID."),
-    opt!("MM7_VASID", SEND, Str, Some("MessageSystems-VASID"), MM7, "VASID."),
-    opt!("MM7_Sender_Address", SEND, Str, None, MM7, "SenderAddress XML."),
-    opt!("MM7_Service_Code", SEND, Str, None, MM7, "ServiceCode."),
-    opt!("MM7_Message_Class", SEND, Str, None, MM7, "MessageClass."),
-    opt!("MM7_Delivery_Report", SEND, Bool, Some("false"), MM7, "Request delivery reports."),
-    opt!("MM7_Read_Reply", SEND, Bool, Some("false"), MM7, "Request read replies."),
-    opt!("MM7_Reply_Charging", SEND, Bool, Some("false"), MM7, "Reply charging."),
-    opt!("MM7_Reply_Charging_Size", SEND, Int, Some("0"), MM7, "replyChargingSize."),
-    opt!("MM7_Reply_Deadline", SEND, Str, None, MM7, "replyDeadline."),
-    opt!("MM7_Number_Prefix", SEND, Str, None, MM7, "Prefix of Number recipients."),
-    opt!("MM7_Request_IE_Extended", SEND, Str, None, MM7, "Raw XML appended to requests."),
-    opt!("MM7_Submit_Tracking_Cache", G, Str, Some("ecdb"), MM7, "Delivery-time tracking cache."),
-    opt!("MM7_Submit_Tracking_Schema", G, Str, Some("mm7"), MM7, "Delivery-time tracking schema."),
-    opt!("MM7_MStore_Save_Message", SEND, Bool, Some("true"), MM7, "Save MT for resubmission."),
-    opt!("MM7_MStore_Bucket_Use_Shortcode", G, Bool, Some("true"), MM7, "mstore bucket naming."),
+    opt!("MM7_MMSC_Server", GD, Str, None, Yes, "MMSC host."),
+    opt!("MM7_MMSC_Port", GD, Int, Some("8080"), Yes, "MMSC port."),
+    opt!("MM7_MMSC_Path", GD, Str, Some("/"), Yes, "MMSC request path."),
+    opt!("MM7_HTTP_Auth_User", SEND, Str, None, Yes, "Basic auth user."),
+    opt!("MM7_HTTP_Auth_Password", SEND, Str, None, Yes, "Basic auth password."),
+    opt!("MM7_Inactivity_Timer", SEND, Seconds, Some("300"), Yes, "Idle MM7 connection lifetime."),
+    opt!("MM7_Response_Timer", SEND, Seconds, Some("10"), Yes, "MM7 response timeout."),
+    opt!("MM7_Version", SEND, Str, Some("6.8.0"), Yes, "MM7Version element."),
+    opt!("MM7_XML_Schema", SEND, Str, None, Yes, "MM7 namespace URI."),
+    opt!("MM7_Namespace", SEND, Str, None, Yes, "MM7 namespace prefix."),
+    opt!("MM7_Use_Namespace_In_Body", SEND, Bool, Some("false"), Yes, "Prefix body elements."),
+    opt!("MM7_SOAP_Env", SEND, Str, Some("env"), Yes, "SOAP envelope prefix."),
+    opt!("MM7_SOAP_Attachment_Simple_MIME", SEND, Bool, Some("true"), Yes, "Plain text/plain attachment."),
+    opt!("MM7_VASPID", SEND, Str, None, Yes, "VASPID."),
+    opt!("MM7_VASID", SEND, Str, Some("MessageSystems-VASID"), Yes, "VASID."),
+    opt!("MM7_Sender_Address", SEND, Str, None, Yes, "SenderAddress XML."),
+    opt!("MM7_Service_Code", SEND, Str, None, Yes, "ServiceCode."),
+    opt!("MM7_Message_Class", SEND, Enum(&["personal", "informational", "advertisement", "auto"]), None, Yes, "MessageClass."),
+    opt!("MM7_Delivery_Report", SEND, Bool, Some("false"), Yes, "Request delivery reports."),
+    opt!("MM7_Read_Reply", SEND, Bool, Some("false"), Yes, "Request read replies."),
+    opt!("MM7_Reply_Charging", SEND, Bool, Some("false"), Yes, "Reply charging."),
+    opt!("MM7_Reply_Charging_Size", SEND, Int, Some("0"), Yes, "replyChargingSize."),
+    opt!("MM7_Reply_Deadline", SEND, Str, None, Yes, "replyDeadline."),
+    opt!("MM7_Number_Prefix", SEND, Str, None, Yes, "Prefix of Number recipients."),
+    opt!("MM7_Request_IE_Extended", SEND, Str, None, Yes, "Raw XML appended to requests."),
+    opt!("MM7_Max_Message_Size", SEND, Size, Some("600K"), Yes, "Largest MMS content Impulse submits (Impulse option; 0: no limit); a bigger mail fails permanently with 5.3.4."),
+    // ---- mm7_serv (§2.4) and HTTP_Listener (§2.5) ----------------------------------------------
+    opt!("MM7_VASP_URI_Paths", MM7SERV, List, None, Yes, "HTTP paths (each ending in `/`) under which the MMSC posts DeliverReq, DeliveryReportReq and ReadReplyReq."),
+    opt!("MM7_Server_Version", MM7SERV, Str, Some("6.8.0"), Yes, "MM7Version of the server's answers when the request's own version is not one its schema lists."),
+    opt!("MM7_Server_Default_Email_From_Address", MM7SERV, Str, None, Yes, "From of mail made from an MO MMS whose sender is a number or short code."),
+    opt!("MM7_Server_Default_Email_From_Domain", MM7SERV, Str, None, Yes, "Domain of `<number>@<domain>` From addresses of MO MMS (when no From address is set)."),
+    opt!("MM7_Server_Default_Email_To_Address", MM7SERV, Str, None, Yes, "To of mail made from an MO MMS (its recipient's number is used with the To domain otherwise)."),
+    opt!("MM7_Server_Default_Email_To_Domain", MM7SERV, Str, None, Yes, "Domain of `<number>@<domain>` To addresses of MO MMS."),
+    opt!("Max_Request_Size", HTTPL, Size, Some("0"), Yes, "Largest HTTP request body accepted (0: Impulse's ceiling of 64 MiB); larger gets HTTP 413."),
+    opt!("Disable_Chunked", HTTPL, Bool, Some("false"), Yes, "Accepted for compatibility: Impulse's MM7 answers always carry a Content-Length, never chunked coding."),
+    opt!("Log_Requests_To_Paniclog", HTTPL, Bool, Some("false"), LATER, "Request logging."),
+    opt!("MM7_Submit_Tracking_Cache", G, Str, Some("ecdb"), TRACKING, "Delivery-time tracking cache."),
+    opt!("MM7_Submit_Tracking_Schema", G, Str, Some("mm7"), TRACKING, "Delivery-time tracking schema."),
+    opt!("MM7_MStore_Save_Message", SEND, Bool, Some("true"), MSTORE, "Save MT for resubmission."),
+    opt!("MM7_MStore_Bucket_Use_Shortcode", G, Bool, Some("true"), MSTORE, "mstore bucket naming."),
 ];
 
 #[rustfmt::skip]
@@ -360,17 +385,17 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "ec_logger", named: true, doc: "A core logger instance: mainlog, paniclog, heartbeat.", status: Yes, },
     StanzaDef { kind: "host", named: true, doc: "Per-host options.", status: LATER, },
     StanzaDef { kind: "Control_Listener", named: false, doc: "Console and admin listener.", status: NotYet("the console arrives with issue #6"), },
-    StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7.", status: MM7, },
+    StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7 requests from the MMSC; holds Listen and Peer stanzas.", status: Yes, },
     StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
     StanzaDef { kind: "smpp", named: false, doc: "Momentum's SMPP module stanza: SMPP is built into Impulse, so it only checks `debug_level`.", status: Yes, },
     StanzaDef { kind: "smpp_logger", named: true, doc: "SMPP log.", status: Yes, },
     StanzaDef { kind: "smpp_bounce_logger", named: true, doc: "SMPP bounce log.", status: Yes, },
     StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: RAM_SQL, },
-    StanzaDef { kind: "mm7", named: false, doc: "MM7 client module.", status: MM7, },
-    StanzaDef { kind: "mm7_serv", named: false, doc: "MM7 server module.", status: MM7, },
-    StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: MM7, },
-    StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: MM7, },
-    StanzaDef { kind: "httpsrv", named: false, doc: "HTTP server module.", status: MM7, },
+    StanzaDef { kind: "mm7", named: false, doc: "Momentum's MM7 client module stanza: MM7 is built in, so it only checks `debug_level`.", status: Yes, },
+    StanzaDef { kind: "mm7_serv", named: false, doc: "The MM7 server: which HTTP paths take MM7 requests and how MO MMS become mail.", status: Yes, },
+    StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: MM7_LOGS, },
+    StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: MM7_LOGS, },
+    StanzaDef { kind: "httpsrv", named: false, doc: "Momentum's HTTP server module stanza: built in, only `debug_level` is checked.", status: Yes, },
     StanzaDef { kind: "mstore", named: false, doc: "Riak message store.", status: NotYet("mstore (Riak) is not supported by Impulse"), },
     StanzaDef { kind: "pathway", named: true, doc: "Receiving pathway.", status: LATER, },
     StanzaDef { kind: "pathway_group", named: true, doc: "Receiving pathway group.", status: LATER, },

@@ -197,6 +197,14 @@ pub fn parse_host_port(v: &str, default_port: u16) -> Result<(String, u16), Stri
 pub enum Route {
     /// Deliver by SMTP to this host and port; `pref` orders routes (lower first).
     Smtp { host: String, port: u16, pref: u32 },
+    /// Deliver by MM7 (HTTP POST) to this host, port and path (`mm7://host/path?port=N`,
+    /// `http://host:port/path`).
+    Http {
+        host: String,
+        port: u16,
+        path: String,
+        pref: u32,
+    },
     /// Deliver by MX lookup of the recipient domain.
     Mx,
 }
@@ -208,7 +216,7 @@ pub fn parse_routes(value: &Value) -> Result<Vec<Route>, String> {
     }
     // Stable: equal preferences keep the written order.
     routes.sort_by_key(|r| match r {
-        Route::Smtp { pref, .. } => *pref,
+        Route::Smtp { pref, .. } | Route::Http { pref, .. } => *pref,
         Route::Mx => u32::MAX,
     });
     Ok(routes)
@@ -218,15 +226,50 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
     if text.eq_ignore_ascii_case("__mx__") {
         return Ok(Route::Mx);
     }
-    if text.starts_with("mm7://") || text.starts_with("http://") || text.starts_with("https://") {
+    if text.starts_with("https://") {
         return Err(format!(
-            "route `{text}`: MM7 delivery is not implemented yet in Impulse (MM7 domains arrive with issue #5)"
+            "route `{text}`: HTTPS to the MMSC is not implemented yet (TLS arrives with issue #7)"
         ));
+    }
+    let http = text
+        .strip_prefix("mm7://")
+        .map(|r| (r, 8080))
+        .or_else(|| text.strip_prefix("http://").map(|r| (r, 80)));
+    if let Some((rest, default_port)) = http {
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = match location.find('/') {
+            Some(i) => (&location[..i], location[i..].to_string()),
+            None => (location, "/".to_string()),
+        };
+        let (host, mut port) = parse_host_port(authority, default_port)?;
+        let mut pref = position;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k.to_ascii_lowercase().as_str() {
+                "port" => {
+                    port = v
+                        .parse()
+                        .map_err(|_| format!("route `{text}`: bad port `{v}`"))?
+                }
+                "pref" => {
+                    pref = v
+                        .parse()
+                        .map_err(|_| format!("route `{text}`: bad pref `{v}`"))?
+                }
+                _ => return Err(format!("route `{text}`: unknown parameter `{k}`")),
+            }
+        }
+        return Ok(Route::Http {
+            host,
+            port,
+            path,
+            pref,
+        });
     }
     let rest = text
         .strip_prefix("smtp://")
         .or_else(|| text.strip_prefix("esmtp://"))
-        .ok_or_else(|| format!("route `{text}` must start with smtp:// or be __mx__"))?;
+        .ok_or_else(|| format!("route `{text}` must start with smtp://, mm7:// or http://, or be __mx__"))?;
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = authority.trim_end_matches('/');
     let (host, mut port) = parse_host_port(authority, 25)?;
@@ -312,7 +355,26 @@ mod tests {
                 },
             ]
         );
-        assert!(parse_routes(&Value::scalar("http://x")).is_err());
+        assert_eq!(
+            parse_routes(&Value::scalar("mm7://example.com/mmssend?port=8089")).unwrap(),
+            vec![Route::Http {
+                host: "example.com".into(),
+                port: 8089,
+                path: "/mmssend".into(),
+                pref: 0
+            }]
+        );
+        assert_eq!(
+            parse_routes(&Value::scalar("http://127.0.0.1")).unwrap(),
+            vec![Route::Http {
+                host: "127.0.0.1".into(),
+                port: 80,
+                path: "/".into(),
+                pref: 0
+            }]
+        );
+        assert!(parse_routes(&Value::scalar("https://x")).is_err());
+        assert!(parse_routes(&Value::scalar("ftp://x")).is_err());
     }
 
     #[test]

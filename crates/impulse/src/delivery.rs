@@ -123,6 +123,8 @@ impl SmtpConnector {
             match route {
                 Route::Smtp { host, port, .. } => hops.push(Hop { host, port }),
                 Route::Mx => hops.extend(self.mx(&dest.domain).await?),
+                // An MM7 route on a domain that delivers by SMTP names no SMTP hop.
+                Route::Http { .. } => {}
             }
         }
         Ok(hops)
