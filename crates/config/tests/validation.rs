@@ -28,7 +28,7 @@ fn unknown_option_is_named_with_nearest_known_name() {
 fn all_errors_are_reported_at_once() {
     let e = errors(
         "Retry_Interval = soon\nGatway = \"x\"\nESMTP_Listener { Listen \"nowhere\" { } }\n\
-         domain \"d\" { Relay_Hosts = 127.0.0.1 }\nMM7_VASPID = \"vasp\"\nbogus_stanza { }\n",
+         domain \"d\" { Relay_Hosts = 127.0.0.1 }\nMM7_MStore_Save_Message = true\nbogus_stanza { }\n",
     );
     assert_eq!(e.len(), 6, "{e:#?}");
     assert!(e[0].starts_with(
@@ -42,7 +42,7 @@ fn all_errors_are_reported_at_once() {
     );
     assert!(e[3].contains("cannot be set in domain scope"), "{}", e[3]);
     assert!(e[4].contains(
-        "MM7_VASPID` is not implemented yet in Impulse (MM7 domains arrive with issue #5"
+        "MM7_MStore_Save_Message` is not implemented yet in Impulse (mstore (Riak) is not supported"
     ));
     assert!(e[5].contains("unknown stanza `bogus_stanza`"));
 }
