@@ -399,8 +399,7 @@ impl Validator {
             match item {
                 Item::Setting(s) => self.setting(&mut listener.scope, s, kind),
                 Item::Stanza(inner) => {
-                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], kind.name())
-                    else {
+                    let Some(k) = self.known_stanza(inner, &["Listen", "Peer"], kind.name()) else {
                         continue;
                     };
                     if k == "Peer" {

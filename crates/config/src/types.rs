@@ -269,7 +269,9 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
     let rest = text
         .strip_prefix("smtp://")
         .or_else(|| text.strip_prefix("esmtp://"))
-        .ok_or_else(|| format!("route `{text}` must start with smtp://, mm7:// or http://, or be __mx__"))?;
+        .ok_or_else(|| {
+            format!("route `{text}` must start with smtp://, mm7:// or http://, or be __mx__")
+        })?;
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = authority.trim_end_matches('/');
     let (host, mut port) = parse_host_port(authority, 25)?;

@@ -13,6 +13,7 @@ pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
     let loaded = impulse_config::load(file).and_then(|cfg| {
         let mut more = crate::smpp_logs::validate(&cfg);
         more.extend(crate::smpp_vendor::validate(&cfg));
+        more.extend(crate::mm7_delivery::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }
     });
     match loaded {

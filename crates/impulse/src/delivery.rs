@@ -328,11 +328,14 @@ pub struct Router {
     pub cfg: Arc<Config>,
     pub smtp: SmtpConnector,
     pub smpp: crate::smpp_delivery::SmppConnector,
+    pub mm7: crate::mm7_delivery::Mm7Connector,
 }
 
 pub enum RoutedSession {
     Smtp(Connection),
     Smpp(impulse_smpp::esme::Esme),
+    /// MM7 keeps its HTTP connections in the connector's pool: a session holds nothing.
+    Mm7,
 }
 
 impl Connector for Router {
@@ -341,6 +344,8 @@ impl Connector for Router {
     async fn open(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
         if crate::smpp_delivery::is_smpp_domain(&self.cfg, &dest.domain) {
             self.smpp.open(dest).await.map(RoutedSession::Smpp)
+        } else if crate::mm7_delivery::is_mm7_domain(&self.cfg, &dest.domain) {
+            Ok(RoutedSession::Mm7)
         } else {
             self.smtp.open(dest).await.map(RoutedSession::Smtp)
         }
@@ -355,6 +360,7 @@ impl Connector for Router {
         match session {
             RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
             RoutedSession::Smpp(e) => self.smpp.deliver(e, message, recipients).await,
+            RoutedSession::Mm7 => self.mm7.deliver(message, recipients).await,
         }
     }
 
@@ -362,7 +368,7 @@ impl Connector for Router {
         match session {
             RoutedSession::Smtp(c) => self.smtp.close(c).await,
             // The bind is shared by the domain's sessions; its inactivity timer closes it.
-            RoutedSession::Smpp(_) => {}
+            RoutedSession::Smpp(_) | RoutedSession::Mm7 => {}
         }
     }
 }

@@ -5,9 +5,12 @@
 mod cli_config;
 mod delivery;
 mod demo;
+mod mm7_delivery;
+mod mm7_http;
 mod reception;
 mod serve;
 mod sim;
+mod sim_mmsc;
 mod smpp_delivery;
 mod smpp_logs;
 mod smpp_mo;
@@ -74,6 +77,29 @@ enum SimCommand {
         #[arg(long, default_value_t = 10_000)]
         keep: usize,
     },
+    /// An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
+    Mmsc {
+        /// Address to serve MM7 (HTTP) on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Address of the line-based control port (stats, list, fail, http500, delay, garbage, deliver, report).
+        #[arg(long)]
+        control: Option<String>,
+        /// Write each SubmitReq's envelope and decoded parts under DIR/<message id>/.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// Require HTTP Basic credentials user:password.
+        #[arg(long)]
+        credentials: Option<String>,
+        /// Schema of the DeliverReq and DeliveryReportReq it sends.
+        #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
+        schema: impulse_mm7::Schema,
+    },
+}
+
+fn parse_schema(s: &str) -> Result<impulse_mm7::Schema, String> {
+    impulse_mm7::Schema::from_namespace(s)
+        .ok_or_else(|| format!("unknown MM7 schema {s:?} (REL-5-MM7-1-0 .. REL-6-MM7-1-4)"))
 }
 
 #[derive(Subcommand)]
@@ -128,6 +154,22 @@ fn main() -> ExitCode {
             receipt_delay_ms,
             delivered_percent,
             keep,
+        }),
+        Command::Sim {
+            command:
+                SimCommand::Mmsc {
+                    listen,
+                    control,
+                    dump,
+                    credentials,
+                    schema,
+                },
+        } => sim_mmsc::mmsc(sim_mmsc::MmscArgs {
+            listen,
+            control,
+            dump,
+            credentials,
+            schema,
         }),
         Command::Config {
             command: ConfigCommand::Docs,

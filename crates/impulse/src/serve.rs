@@ -177,6 +177,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
             cfg: cfg.clone(),
             smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
             smpp,
+            mm7: crate::mm7_delivery::Mm7Connector::new(cfg.clone(), spool.clone()),
         },
         ConfigPolicy { cfg: cfg.clone() },
         observer,

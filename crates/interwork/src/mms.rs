@@ -64,7 +64,10 @@ pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, Mm
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(MmsError::Unparsable)?;
-    let subject = msg.subject().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let subject = msg
+        .subject()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let text = msg
         .body_text(0)
         .map(|t| t.trim_end().to_string())
@@ -82,17 +85,33 @@ pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, Mm
             smil = Some(p.contents().to_vec());
             continue;
         }
-        let is_body_text = text_part_ids.contains(&(i as u32)) || msg.html_body.contains(&(i as u32));
+        let is_body_text =
+            text_part_ids.contains(&(i as u32)) || msg.html_body.contains(&(i as u32));
         if is_body_text {
             continue;
         }
         if is_media(&t) {
-            media.push((t, p.attachment_name().map(str::to_string), p.contents().to_vec()));
-        } else if p.is_text() && !matches!(p.body, PartType::Html(_)) && p.attachment_name().is_some() {
+            media.push((
+                t,
+                p.attachment_name().map(str::to_string),
+                p.contents().to_vec(),
+            ));
+        } else if p.is_text()
+            && !matches!(p.body, PartType::Html(_))
+            && p.attachment_name().is_some()
+        {
             // A text attachment is content a handset shows.
-            media.push(("text/plain".into(), p.attachment_name().map(str::to_string), p.contents().to_vec()));
+            media.push((
+                "text/plain".into(),
+                p.attachment_name().map(str::to_string),
+                p.contents().to_vec(),
+            ));
         } else {
-            dropped.push(format!("{t} {}", p.attachment_name().unwrap_or("")).trim().to_string());
+            dropped.push(
+                format!("{t} {}", p.attachment_name().unwrap_or(""))
+                    .trim()
+                    .to_string(),
+            );
         }
     }
     if text.is_none() && media.is_empty() {
@@ -130,7 +149,8 @@ pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, Mm
     let content = if parts.is_empty() && simple_text && smil.is_none() {
         OutContent::Single(text_part.expect("text or media is present"))
     } else {
-        let smil_data = smil.unwrap_or_else(|| generate_smil(text_part.as_ref(), &parts).into_bytes());
+        let smil_data =
+            smil.unwrap_or_else(|| generate_smil(text_part.as_ref(), &parts).into_bytes());
         let mut all = vec![MimePart {
             content_type: "application/smil".into(),
             charset: Some("utf-8".into()),
@@ -158,7 +178,13 @@ const SMIL_ID: &str = "presentation.smil";
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -241,7 +267,12 @@ pub fn to_email(
             .name
             .clone()
             .or_else(|| p.content_location.clone())
-            .unwrap_or_else(|| format!("part{n}.{}", p.content_type.rsplit('/').next().unwrap_or("bin")));
+            .unwrap_or_else(|| {
+                format!(
+                    "part{n}.{}",
+                    p.content_type.rsplit('/').next().unwrap_or("bin")
+                )
+            });
         builder = builder.attachment(p.content_type.clone(), name, p.data.clone());
     }
     builder = builder.text_body(text);
@@ -252,7 +283,9 @@ pub fn to_email(
 mod tests {
     use super::*;
 
-    const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 0xFF, 0xD9];
+    const JPEG: &[u8] = &[
+        0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 0xFF, 0xD9,
+    ];
 
     fn mail_with_image() -> Vec<u8> {
         mail_builder::MessageBuilder::new()
@@ -271,12 +304,17 @@ mod tests {
         let mms = from_email(&mail_with_image(), true, 0).unwrap();
         assert_eq!(mms.subject.as_deref(), Some("Beach"));
         assert_eq!(mms.dropped, vec!["application/pdf terms.pdf".to_string()]);
-        let OutContent::Multi { smil, parts } = &mms.content else { panic!("{mms:?}") };
+        let OutContent::Multi { smil, parts } = &mms.content else {
+            panic!("{mms:?}")
+        };
         assert_eq!(smil.as_deref(), Some(SMIL_ID));
         assert_eq!(parts.len(), 3);
         assert!(parts[0].is_smil());
         let smil_text = String::from_utf8_lossy(&parts[0].data);
-        assert!(smil_text.contains("<img src=\"cid:part1-beach.jpg\""), "{smil_text}");
+        assert!(
+            smil_text.contains("<img src=\"cid:part1-beach.jpg\""),
+            "{smil_text}"
+        );
         assert!(smil_text.contains("dur=\"5000ms\""));
         assert_eq!(parts[1].data, b"Look at this");
         assert_eq!(parts[2].data, JPEG);
@@ -295,7 +333,11 @@ mod tests {
     #[test]
     fn too_big_and_empty_fail_with_clear_reasons() {
         let err = from_email(&mail_with_image(), true, 10).unwrap_err();
-        assert!(err.response().starts_with("554 5.3.4"), "{}", err.response());
+        assert!(
+            err.response().starts_with("554 5.3.4"),
+            "{}",
+            err.response()
+        );
         let err = from_email(b"From: a@b\r\nSubject: x\r\n\r\n   \r\n", true, 0).unwrap_err();
         assert_eq!(err, MmsError::Empty);
     }
@@ -303,11 +345,32 @@ mod tests {
     #[test]
     fn an_mo_mms_becomes_mail_with_its_image_attached() {
         let parts = vec![
-            MimePart { content_type: "application/smil".into(), data: b"<smil/>".to_vec(), ..Default::default() },
-            MimePart { content_type: "text/plain".into(), charset: Some("utf-8".into()), data: "Grüße".as_bytes().to_vec(), ..Default::default() },
-            MimePart { content_type: "image/jpeg".into(), name: Some("p.jpg".into()), data: JPEG.to_vec(), ..Default::default() },
+            MimePart {
+                content_type: "application/smil".into(),
+                data: b"<smil/>".to_vec(),
+                ..Default::default()
+            },
+            MimePart {
+                content_type: "text/plain".into(),
+                charset: Some("utf-8".into()),
+                data: "Grüße".as_bytes().to_vec(),
+                ..Default::default()
+            },
+            MimePart {
+                content_type: "image/jpeg".into(),
+                name: Some("p.jpg".into()),
+                data: JPEG.to_vec(),
+                ..Default::default()
+            },
         ];
-        let raw = to_email("15551234567@mms.example.com", "u@example.com", "Hi", &parts, 0, &[]);
+        let raw = to_email(
+            "15551234567@mms.example.com",
+            "u@example.com",
+            "Hi",
+            &parts,
+            0,
+            &[],
+        );
         let m = MessageParser::default().parse(&raw).unwrap();
         assert_eq!(m.subject(), Some("Hi"));
         assert_eq!(m.body_text(0).unwrap().trim(), "Grüße");

@@ -1,0 +1,451 @@
+//! Delivery over MM7 (Momentum §1.5): a domain whose stanza sets `MM7_MMSC_Server`, or whose
+//! `Delivery_Method` is `mm7`, is an MM7 domain. Each recipient's mail becomes one SubmitReq
+//! (SOAP with attachments) POSTed to the MMSC on a pooled keep-alive connection; the
+//! SubmitRsp status class decides delivered / temporary / permanent
+//! (`StatusCode::is_temporary`, docs/decisions/0008-mm7.md); the MessageID it returns is kept
+//! in the spool so that DeliveryReportReq and ReadReplyReq find the message again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use impulse_config::types::Route;
+use impulse_config::{Config, Resolved, Sending, names, registry};
+use impulse_interwork::mms;
+use impulse_mm7::*;
+use impulse_queue::{Attempt, Verdict};
+use impulse_spool::{
+    Destination, Lease, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
+};
+
+use crate::mm7_http::{self, HttpClient, PostError};
+
+/// Whether mail to `domain` leaves by MM7: its own stanza sets `MM7_MMSC_Server`, or its
+/// effective `Delivery_Method` is `mm7`.
+pub fn is_mm7_domain(cfg: &Config, domain: &str) -> bool {
+    let Some(def) = registry::option("MM7_MMSC_Server") else {
+        return false;
+    };
+    let d = domain.to_ascii_lowercase();
+    let own_server = cfg.domains.get(&d).is_some_and(|s| s.get(def).is_some())
+        || cfg
+            .bindings
+            .values()
+            .any(|b| b.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
+        || cfg
+            .binding_groups
+            .values()
+            .any(|g| g.domains.get(&d).is_some_and(|s| s.get(def).is_some()));
+    own_server
+        || cfg
+            .sending(Some(&d), None)
+            .scalar(names::DELIVERY_METHOD)
+            .is_some_and(|m| m.eq_ignore_ascii_case("mm7"))
+}
+
+/// Where and how a domain's SubmitReqs go, resolved from its sending scope.
+struct Target {
+    url: String,
+    host_header: Option<String>,
+    authorization: Option<String>,
+    http10: bool,
+    response_timer: Duration,
+    schema: Schema,
+    version: String,
+    write: WriteOptions,
+    simple_text: bool,
+    max_size: usize,
+}
+
+fn target(s: &Sending) -> Result<Target, String> {
+    let (host, port, path) = if let Some(server) = s.scalar("MM7_MMSC_Server") {
+        let port = s.u64("MM7_MMSC_Port");
+        let path = s.scalar("MM7_MMSC_Path").unwrap_or_else(|| "/".into());
+        (server, port as u16, path)
+    } else {
+        match s.routes(names::ROUTES).into_iter().find_map(|r| match r {
+            Route::Http {
+                host, port, path, ..
+            } => Some((host, port, path)),
+            _ => None,
+        }) {
+            Some(r) => r,
+            None => match s.scalar("HTTP_Host") {
+                Some(h) => {
+                    let (h, p) = impulse_config::types::parse_host_port(&h, 80)?;
+                    (h, p, "/".into())
+                }
+                None => {
+                    return Err(
+                        "an MM7 domain needs MM7_MMSC_Server, an mm7:// route or HTTP_Host".into(),
+                    );
+                }
+            },
+        }
+    };
+    let uri = s
+        .scalar("HTTP_URI")
+        .filter(|u| !u.is_empty())
+        .unwrap_or(path);
+    let uri = if uri.starts_with('/') {
+        uri
+    } else {
+        format!("/{uri}")
+    };
+    let host_in_url = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let url = format!("http://{host_in_url}:{port}{uri}");
+    let authorization = match (s.scalar("MM7_HTTP_Auth_User"), s.scalar("HTTP_Basic_Auth")) {
+        (Some(user), _) => Some(mm7_http::basic_auth(&format!(
+            "{user}:{}",
+            s.scalar("MM7_HTTP_Auth_Password").unwrap_or_default()
+        ))),
+        (None, Some(up)) => Some(mm7_http::basic_auth(&up)),
+        (None, None) => None,
+    };
+    let schema_uri = s.scalar("MM7_XML_Schema").unwrap_or_default();
+    let schema = if schema_uri.is_empty() {
+        Schema::Rel6_1_4
+    } else {
+        Schema::from_namespace(&schema_uri)
+            .ok_or_else(|| format!("MM7_XML_Schema {schema_uri:?} names no MM7 schema"))?
+    };
+    let prefix = s
+        .bool("MM7_Use_Namespace_In_Body")
+        .then(|| s.scalar("MM7_Namespace").unwrap_or_else(|| "mm7".into()));
+    Ok(Target {
+        url,
+        host_header: s.scalar("HTTP_Host"),
+        authorization,
+        http10: s.scalar("HTTP_Version").as_deref() == Some("1.0"),
+        response_timer: s
+            .seconds("MM7_Response_Timer")
+            .max(Duration::from_millis(100)),
+        schema,
+        version: s
+            .scalar("MM7_Version")
+            .unwrap_or_else(|| schema.newest_version().into()),
+        write: WriteOptions {
+            env_prefix: s.scalar("MM7_SOAP_Env").unwrap_or_else(|| "env".into()),
+            mm7_prefix: prefix,
+        },
+        simple_text: s.bool("MM7_SOAP_Attachment_Simple_MIME"),
+        max_size: s.size("MM7_Max_Message_Size") as usize,
+    })
+}
+
+/// Checks every MM7 domain's settings at config check (the URL can be built, the schema is
+/// known); returns the problems as diagnostics.
+pub fn validate(cfg: &Config) -> Vec<impulse_config::Diagnostic> {
+    let mut domains: Vec<String> = cfg.domains.keys().cloned().collect();
+    for b in cfg.bindings.values() {
+        domains.extend(b.domains.keys().cloned());
+    }
+    domains.sort();
+    domains.dedup();
+    domains
+        .into_iter()
+        .filter(|d| is_mm7_domain(cfg, d))
+        .filter_map(|d| {
+            target(&cfg.sending(Some(&d), None))
+                .err()
+                .map(|e| impulse_config::Diagnostic {
+                    span: None,
+                    message: format!("domain \"{d}\": {e}"),
+                })
+        })
+        .collect()
+}
+
+/// `MM7_Sender_Address` is raw addressType XML (`<ShortCode>28444</ShortCode>`); plain text is
+/// taken as a number, or an e-mail address when it has an `@`.
+fn sender_address(raw: &str) -> Option<Address> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    if let Some(rest) = raw.strip_prefix('<') {
+        let name_end = rest.find(|c: char| c == '>' || c.is_whitespace())?;
+        let name = &rest[..name_end];
+        let value_start = rest.find('>')? + 1;
+        let value_end = rest[value_start..].find('<')? + value_start;
+        let value = rest[value_start..value_end].trim().to_string();
+        let kind = match name
+            .rsplit(':')
+            .next()
+            .unwrap_or(name)
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "shortcode" => AddressKind::ShortCode,
+            "rfc2822address" => AddressKind::Rfc2822,
+            _ => AddressKind::Number,
+        };
+        return Some(Address {
+            kind,
+            value,
+            display_only: false,
+        });
+    }
+    Some(if raw.contains('@') {
+        Address::email(raw)
+    } else {
+        Address::number(raw)
+    })
+}
+
+pub struct Mm7Connector {
+    cfg: Arc<Config>,
+    spool: SqliteSpool,
+    client: HttpClient,
+}
+
+impl Mm7Connector {
+    pub fn new(cfg: Arc<Config>, spool: SqliteSpool) -> Self {
+        let idle = cfg
+            .global()
+            .seconds("MM7_Inactivity_Timer")
+            .max(Duration::from_secs(1));
+        Mm7Connector {
+            client: mm7_http::client(idle),
+            cfg,
+            spool,
+        }
+    }
+
+    /// One SubmitReq per recipient, each with its own result.
+    pub async fn deliver(
+        &self,
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        let Some(first) = recipients.first() else {
+            return Ok(Vec::new());
+        };
+        let s = sending(&self.cfg, &first.destination);
+        let target =
+            target(&s).map_err(|e| attempt(Verdict::Temporary, format!("451 4.3.5 {e}"), None))?;
+        let mms = match mms::from_email(&message.body, target.simple_text, target.max_size) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(recipients
+                    .iter()
+                    .map(|_| attempt(Verdict::Permanent, e.response(), None))
+                    .collect());
+            }
+        };
+        if !mms.dropped.is_empty() {
+            tracing::info!(message = %message.id, dropped = ?mms.dropped, "attachments an MMS cannot carry were left out");
+        }
+        let mut out = Vec::with_capacity(recipients.len());
+        for lease in recipients {
+            out.push(self.submit_one(&s, &target, message, lease, &mms).await);
+        }
+        Ok(out)
+    }
+
+    async fn submit_one(
+        &self,
+        s: &Sending<'_>,
+        t: &Target,
+        message: &StoredMessage,
+        lease: &Lease,
+        mms: &mms::Mms,
+    ) -> Attempt {
+        let local = lease
+            .address
+            .rsplit_once('@')
+            .map_or(lease.address.as_str(), |(l, _)| l);
+        let digits = local.strip_prefix('+').unwrap_or(local);
+        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return attempt(
+                Verdict::Permanent,
+                format!(
+                    "554 5.1.3 recipient {local:?} is not a phone number (digits, optionally after a +)"
+                ),
+                None,
+            );
+        }
+        let number = format!(
+            "{}{digits}",
+            s.scalar("MM7_Number_Prefix").unwrap_or_default()
+        );
+        let reply_charging = s.bool("MM7_Reply_Charging").then(|| ReplyCharging {
+            size: Some(s.u64("MM7_Reply_Charging_Size")).filter(|n| *n > 0),
+            deadline: s.scalar("MM7_Reply_Deadline"),
+        });
+        let transaction_id = format!("{}-{}", message.id, lease.recipient.0);
+        let env = Envelope {
+            transaction_id: transaction_id.clone(),
+            schema: t.schema,
+            version: t.version.clone(),
+            body: Body::SubmitReq(SubmitReq {
+                sender: SenderIdentification {
+                    vaspid: s.scalar("MM7_VASPID"),
+                    vasid: s.scalar("MM7_VASID"),
+                    sender_address: s
+                        .scalar("MM7_Sender_Address")
+                        .as_deref()
+                        .and_then(sender_address),
+                },
+                recipients: vec![Recipient {
+                    kind: RecipientKind::To,
+                    address: Address::number(number),
+                }],
+                service_code: s.scalar("MM7_Service_Code"),
+                message_class: s.scalar("MM7_Message_Class"),
+                timestamp: Some(
+                    jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                ),
+                reply_charging,
+                delivery_report: Some(s.bool("MM7_Delivery_Report")),
+                read_reply: Some(s.bool("MM7_Read_Reply")),
+                subject: mms.subject.clone(),
+                content: Some(ContentRef {
+                    href: format!("cid:{}", multipart::CONTENT_ID),
+                    allow_adaptations: Some(true),
+                }),
+                extension_xml: s.scalar("MM7_Request_IE_Extended"),
+                ..Default::default()
+            }),
+        };
+        let xml = write_envelope(&env, &t.write);
+        let (ctype, body) = write_body(
+            &xml,
+            Some(&mms.content),
+            message.id.0 as u64 ^ (lease.recipient.0 as u64) << 32,
+        );
+        let remote = Some(t.url.clone());
+        let answer = mm7_http::post(
+            &self.client,
+            mm7_http::Post {
+                url: &t.url,
+                host: t.host_header.as_deref(),
+                content_type: &ctype,
+                authorization: t.authorization.as_deref(),
+                http10: t.http10,
+                body,
+                timeout: t.response_timer,
+            },
+        )
+        .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(PostError::Timeout) => {
+                return attempt(
+                    Verdict::Temporary,
+                    format!(
+                        "451 4.4.7 no MM7 response within {:?} (MM7_Response_Timer)",
+                        t.response_timer
+                    ),
+                    remote,
+                );
+            }
+            Err(PostError::Http(e)) => {
+                return attempt(Verdict::Temporary, format!("451 4.4.1 {e}"), remote);
+            }
+        };
+        let http = answer.status.as_u16();
+        let parsed = read_body(answer.content_type.as_deref(), &answer.body)
+            .and_then(|m| read_envelope(&m.envelope, t.schema));
+        let (status, message_id) = match &parsed {
+            Ok(e) => match (&e.body, e.body.status()) {
+                (Body::SubmitRsp(r), _) => (r.status.clone(), r.message_id.clone()),
+                (_, Some(st)) => (st.clone(), None),
+                (other, None) => {
+                    return attempt(
+                        Verdict::Temporary,
+                        format!(
+                            "451 4.5.0 the MMSC answered HTTP {http} with {} instead of a SubmitRsp",
+                            other.name()
+                        ),
+                        remote,
+                    );
+                }
+            },
+            Err(e) => {
+                // No SOAP to read: the HTTP status decides.
+                let verdict = if (400..500).contains(&http) && http != 408 && http != 429 {
+                    Verdict::Permanent
+                } else {
+                    Verdict::Temporary
+                };
+                let code = if verdict == Verdict::Permanent {
+                    "554 5.5.0"
+                } else {
+                    "451 4.5.0"
+                };
+                return attempt(
+                    verdict,
+                    format!(
+                        "{code} the MMSC answered HTTP {http} without a readable MM7 response ({e})"
+                    ),
+                    remote,
+                );
+            }
+        };
+        let text = format!("MM7 {} {}", status.code, status.text.trim());
+        if status.code.is_success() {
+            if let Some(id) = message_id.filter(|m| !m.is_empty() && m != "none") {
+                drop(self.spool.record_submissions(vec![Submission {
+                    key: format!("mm7:{id}"),
+                    smsc_id: id.clone(),
+                    message: message.id.to_string(),
+                    domain: lease.destination.domain.clone(),
+                    recipient: lease.address.clone(),
+                    sender: message.sender.clone(),
+                    segment: 1,
+                    total: 1,
+                    submitted_at: now_millis(),
+                }]));
+                tracing::info!(message = %message.id, recipient = %lease.address, mm7_id = %id, tid = %transaction_id, "MMS accepted by the MMSC");
+            }
+            return attempt(Verdict::Delivered, format!("250 2.0.0 {text}"), remote);
+        }
+        if status.code.is_temporary() {
+            attempt(Verdict::Temporary, format!("451 4.0.0 {text}"), remote)
+        } else {
+            attempt(Verdict::Permanent, format!("554 5.0.0 {text}"), remote)
+        }
+    }
+}
+
+fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
+    let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
+    cfg.sending(Some(&dest.domain), binding)
+}
+
+fn attempt(verdict: Verdict, response: String, remote: Option<String>) -> Attempt {
+    Attempt {
+        verdict,
+        response,
+        remote,
+        stage: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sender_address_from_raw_xml_or_text() {
+        assert_eq!(
+            sender_address("<ShortCode>28444</ShortCode>"),
+            Some(Address::short_code("28444"))
+        );
+        assert_eq!(
+            sender_address(" <Number>+1555</Number> "),
+            Some(Address::number("+1555"))
+        );
+        assert_eq!(
+            sender_address("a@b.example"),
+            Some(Address::email("a@b.example"))
+        );
+        assert_eq!(sender_address(""), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! The HTTP layer under MM7, shared by the client (SubmitReq to the MMSC), the server
+//! (mm7_serv) and the MMSC simulator: a pooled keep-alive client with a response timer, and
+//! an HTTP/1.1 server loop with a body-size limit. hyper does the HTTP.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A client keeping idle connections for `idle` (MM7_Inactivity_Timer / idle_timeout).
+pub fn client(idle: Duration) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(30)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(idle)
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+/// An answer to a POST.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// Why a POST got no answer; every one of them is temporary for the message.
+#[derive(Debug)]
+pub enum PostError {
+    Timeout,
+    Http(String),
+}
+
+impl std::fmt::Display for PostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostError::Timeout => f.write_str("no response within MM7_Response_Timer"),
+            PostError::Http(e) => f.write_str(e),
+        }
+    }
+}
+
+/// `user:password` → the value of an Authorization header.
+pub fn basic_auth(user_pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_pass)
+    )
+}
+
+pub struct Post<'a> {
+    pub url: &'a str,
+    /// The Host header (http_host), when it differs from the URL's.
+    pub host: Option<&'a str>,
+    pub content_type: &'a str,
+    pub authorization: Option<&'a str>,
+    pub http10: bool,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// POSTs and reads the whole answer (at most `MAX_ANSWER` bytes), within `timeout`.
+pub async fn post(client: &HttpClient, p: Post<'_>) -> Result<Answer, PostError> {
+    let mut req = Request::post(p.url)
+        .header("Content-Type", p.content_type)
+        .header("SOAPAction", "\"\"");
+    if let Some(h) = p.host {
+        req = req.header("Host", h);
+    }
+    if let Some(a) = p.authorization {
+        req = req.header("Authorization", a);
+    }
+    if p.http10 {
+        req = req.version(hyper::Version::HTTP_10);
+    }
+    let req = req
+        .body(Full::new(Bytes::from(p.body)))
+        .map_err(|e| PostError::Http(format!("bad request: {e}")))?;
+    let work = async {
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| PostError::Http(format!("HTTP: {}", error_chain(&e))))?;
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(resp.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| PostError::Http(format!("HTTP body: {e}")))?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    };
+    tokio::time::timeout(p.timeout, work)
+        .await
+        .map_err(|_| PostError::Timeout)?
+}
+
+/// The biggest answer read from a peer (an MM7 response is a few hundred bytes).
+const MAX_ANSWER: usize = 1 << 20;
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+/// A request as the handlers see it: already read in full.
+pub struct HttpRequest {
+    pub peer: SocketAddr,
+    pub method: hyper::Method,
+    pub path: String,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Bytes,
+}
+
+pub type Reply = Response<Full<Bytes>>;
+
+pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", content_type)
+        .body(Full::new(body.into()))
+        .expect("static headers are valid")
+}
+
+/// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request body is read in full
+/// up to `max_body` bytes (beyond: 413) and handed to `handler`.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    max_body: usize,
+    handler: Arc<H>,
+    mut stop: watch::Receiver<bool>,
+) where
+    H: Fn(HttpRequest) -> F + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let mut conn_stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handle(req, peer, max_body, &*handler).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                    }
+                }
+                _ = conn_stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+async fn handle<H, F>(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    max_body: usize,
+    handler: &H,
+) -> Reply
+where
+    H: Fn(HttpRequest) -> F,
+    F: Future<Output = Reply>,
+{
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type");
+    let authorization = header("authorization");
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let too_big = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return if too_big {
+                reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "text/plain",
+                    format!("request body larger than {max_body} bytes\n"),
+                )
+            } else {
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    "unreadable request body\n",
+                )
+            };
+        }
+    };
+    handler(HttpRequest {
+        peer,
+        method,
+        path,
+        content_type,
+        authorization,
+        body,
+    })
+    .await
+}

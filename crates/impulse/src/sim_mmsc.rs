@@ -1,0 +1,507 @@
+//! `impulse sim mmsc`: an MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
+//! It accepts SubmitReq (records it, writes its parts to `--dump DIR` when asked, answers
+//! with a SubmitRsp or the fault it was told to inject), and on its control port sends
+//! DeliverReq and DeliveryReportReq to a VASP URL.
+//!
+//! Control commands (one per line, answered with one line, `list` with several and `.`):
+//! `stats`; `list`; `fail CODE [N]` (SubmitRsp with that status); `http500 [N]` (HTTP 500
+//! with an RSErrorRsp fault); `delay MS [N]` (answer late); `garbage [N]` (a body that is not
+//! SOAP); `deliver URL FROM TO SUBJECT [FILE]` (a DeliverReq with a text part and, when FILE is
+//! given, that file as an image); `report URL MESSAGE_ID RECIPIENT STATUS` (a
+//! DeliveryReportReq). Both answer `ok STATUSCODE` or `error REASON`.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::StatusCode as Http;
+use impulse_mm7::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::mm7_http::{self, HttpRequest, Reply, reply};
+
+pub struct MmscArgs {
+    pub listen: String,
+    pub control: Option<String>,
+    pub dump: Option<PathBuf>,
+    pub credentials: Option<String>,
+    pub schema: Schema,
+}
+
+#[derive(Debug, Clone)]
+enum Fault {
+    Status(u32),
+    Http500,
+    Delay(u64),
+    Garbage,
+}
+
+#[derive(Default)]
+struct State {
+    submits: u64,
+    received: VecDeque<String>,
+    faults: VecDeque<Fault>,
+}
+
+/// Submissions kept for `list`.
+const KEEP: usize = 10_000;
+
+pub struct Mmsc {
+    state: Mutex<State>,
+    dump: Option<PathBuf>,
+    authorization: Option<String>,
+    schema: Schema,
+    client: mm7_http::HttpClient,
+}
+
+pub fn mmsc(args: MmscArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("impulse sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let sim = Arc::new(Mmsc {
+            state: Mutex::new(State::default()),
+            dump: args.dump.clone(),
+            authorization: args.credentials.as_deref().map(mm7_http::basic_auth),
+            schema: args.schema,
+            client: mm7_http::client(Duration::from_secs(30)),
+        });
+        let listener = match TcpListener::bind(&args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("impulse sim mmsc: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "mmsc listening on {}",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        );
+        let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let handler_sim = sim.clone();
+        let handler = Arc::new(move |req: HttpRequest| {
+            let sim = handler_sim.clone();
+            async move { sim.on_request(req).await }
+        });
+        tokio::spawn(mm7_http::serve(listener, 64 << 20, handler, stop_rx));
+        if let Some(control) = &args.control {
+            match TcpListener::bind(control).await {
+                Ok(l) => {
+                    println!(
+                        "control listening on {}",
+                        l.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                    );
+                    tokio::spawn(control_loop(l, sim.clone()));
+                }
+                Err(e) => {
+                    eprintln!("impulse sim mmsc: cannot listen on {control}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn soap(status: Http, xml: String) -> Reply {
+    reply(status, "text/xml; charset=\"utf-8\"", xml)
+}
+
+fn fault(schema: Schema, version: &str, tid: &str, code: StatusCode, text: &str) -> String {
+    write_envelope(
+        &Envelope {
+            transaction_id: if tid.is_empty() {
+                "none".into()
+            } else {
+                tid.into()
+            },
+            schema,
+            version: version.into(),
+            body: Body::Fault(impulse_mm7::Fault {
+                code: if code.class() == Class::Client {
+                    "Client"
+                } else {
+                    "Server"
+                }
+                .into(),
+                string: text.into(),
+                detail: Some(ErrorRsp {
+                    side: Side::Relay,
+                    status: Status::with_text(code, text),
+                }),
+            }),
+        },
+        &WriteOptions::default(),
+    )
+}
+
+impl Mmsc {
+    async fn on_request(&self, req: HttpRequest) -> Reply {
+        let schema = self.schema;
+        let newest = schema.newest_version();
+        if req.method != hyper::Method::POST {
+            return soap(
+                Http::METHOD_NOT_ALLOWED,
+                fault(
+                    schema,
+                    newest,
+                    "",
+                    StatusCode::CLIENT_ERROR,
+                    "MM7 requests are POSTs",
+                ),
+            );
+        }
+        if let Some(want) = &self.authorization
+            && req.authorization.as_deref() != Some(want.as_str())
+        {
+            return soap(
+                Http::UNAUTHORIZED,
+                fault(
+                    schema,
+                    newest,
+                    "",
+                    StatusCode::OPERATION_RESTRICTED,
+                    "Operation restricted: bad or missing credentials",
+                ),
+            );
+        }
+        let msg = match read_body(req.content_type.as_deref(), &req.body) {
+            Ok(m) => m,
+            Err(e) => {
+                return soap(
+                    Http::INTERNAL_SERVER_ERROR,
+                    fault(schema, newest, "", e.code, &e.message),
+                );
+            }
+        };
+        let env = match read_envelope(&msg.envelope, schema) {
+            Ok(e) => e,
+            Err(e) => {
+                return soap(
+                    Http::INTERNAL_SERVER_ERROR,
+                    fault(schema, newest, "", e.code, &e.message),
+                );
+            }
+        };
+        let version = if env.schema.accepts_version(&env.version) {
+            env.version.clone()
+        } else {
+            env.schema.newest_version().to_string()
+        };
+        let answer = |body: Body| {
+            write_envelope(
+                &Envelope {
+                    transaction_id: env.transaction_id.clone(),
+                    schema: env.schema,
+                    version: version.clone(),
+                    body,
+                },
+                &WriteOptions::default(),
+            )
+        };
+        let Body::SubmitReq(submit) = &env.body else {
+            let ok = Status::new(StatusCode::SUCCESS);
+            let body = match &env.body {
+                Body::CancelReq(_) => Body::CancelRsp(ok),
+                Body::ReplaceReq(_) => Body::ReplaceRsp(ok),
+                other => {
+                    let text = format!("{} is not a request an MMSC serves", other.name());
+                    return soap(
+                        Http::INTERNAL_SERVER_ERROR,
+                        fault(
+                            env.schema,
+                            &version,
+                            &env.transaction_id,
+                            StatusCode::UNSUPPORTED_OPERATION,
+                            &text,
+                        ),
+                    );
+                }
+            };
+            return soap(Http::OK, answer(body));
+        };
+        let injected = self
+            .state
+            .lock()
+            .map(|mut s| s.faults.pop_front())
+            .unwrap_or(None);
+        match injected {
+            Some(Fault::Http500) => {
+                return soap(
+                    Http::INTERNAL_SERVER_ERROR,
+                    fault(
+                        env.schema,
+                        &version,
+                        &env.transaction_id,
+                        StatusCode::SERVER_ERROR,
+                        "Server Error",
+                    ),
+                );
+            }
+            Some(Fault::Garbage) => return reply(Http::OK, "text/xml", "<<<this is not SOAP"),
+            Some(Fault::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Some(Fault::Status(code)) => {
+                let status = Status::new(StatusCode(code));
+                return soap(
+                    Http::OK,
+                    answer(Body::SubmitRsp(SubmitRsp {
+                        status,
+                        message_id: Some("none".into()),
+                    })),
+                );
+            }
+            None => {}
+        }
+        let n = {
+            let mut s = self.state.lock().expect("sim state");
+            s.submits += 1;
+            s.submits
+        };
+        let message_id = format!("mmsc-{n:08}");
+        let content = msg.content(submit.content.as_ref().map(|c| c.href.as_str()));
+        let parts: Vec<&MimePart> = content
+            .map(|c| c.parts.iter().collect())
+            .unwrap_or_default();
+        let rcpts: Vec<String> = submit
+            .recipients
+            .iter()
+            .map(|r| r.address.value.clone())
+            .collect();
+        let line = format!(
+            "id={message_id} tid={} version={} schema={} to={} subject={:?} vasp={} parts={}",
+            env.transaction_id,
+            env.version,
+            env.schema,
+            rcpts.join(","),
+            submit.subject.as_deref().unwrap_or(""),
+            submit.sender.vaspid.as_deref().unwrap_or("-"),
+            parts
+                .iter()
+                .map(|p| format!("{}:{}", p.content_type, p.data.len()))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        if let Some(dir) = &self.dump {
+            let d = dir.join(&message_id);
+            let _ = std::fs::create_dir_all(&d);
+            let _ = std::fs::write(d.join("envelope.xml"), &msg.envelope);
+            for (i, p) in parts.iter().enumerate() {
+                let name = p
+                    .name
+                    .clone()
+                    .or(p.content_location.clone())
+                    .unwrap_or_else(|| format!("part{i}"));
+                let name: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let _ = std::fs::write(d.join(format!("{i}-{name}")), &p.data);
+            }
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.received.push_back(line);
+            if s.received.len() > KEEP {
+                s.received.pop_front();
+            }
+        }
+        let status = Status::new(StatusCode::SUCCESS);
+        soap(
+            Http::OK,
+            answer(Body::SubmitRsp(SubmitRsp {
+                status,
+                message_id: Some(message_id),
+            })),
+        )
+    }
+
+    async fn send(&self, url: &str, env: Envelope, content: Option<OutContent>) -> String {
+        let xml = write_envelope(&env, &WriteOptions::default());
+        let (ctype, body) = write_body(&xml, content.as_ref(), impulse_spool::now_millis() as u64);
+        let answer = mm7_http::post(
+            &self.client,
+            mm7_http::Post {
+                url,
+                host: None,
+                content_type: &ctype,
+                authorization: None,
+                http10: false,
+                body,
+                timeout: Duration::from_secs(30),
+            },
+        )
+        .await;
+        match answer {
+            Ok(a) => {
+                let parsed = read_body(a.content_type.as_deref(), &a.body)
+                    .and_then(|m| read_envelope(&m.envelope, env.schema));
+                match parsed {
+                    Ok(e) => match e.body.status() {
+                        Some(s) => format!("ok {} http={}", s.code, a.status.as_u16()),
+                        None => format!("error {} without a status", e.body.name()),
+                    },
+                    Err(e) => format!("error http={} {e}", a.status.as_u16()),
+                }
+            }
+            Err(e) => format!("error {e}"),
+        }
+    }
+}
+
+async fn control_loop(listener: TcpListener, sim: Arc<Mmsc>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let out = command(&sim, line.trim()).await;
+                if w.write_all(out.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn count(arg: Option<&&str>) -> usize {
+    arg.and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
+fn push_faults(sim: &Mmsc, f: Fault, n: usize) -> String {
+    if let Ok(mut s) = sim.state.lock() {
+        for _ in 0..n {
+            s.faults.push_back(f.clone());
+        }
+    }
+    "ok\n".into()
+}
+
+async fn command(sim: &Mmsc, line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let tid = format!("sim-{}", impulse_spool::now_millis());
+    match words.as_slice() {
+        ["stats"] => {
+            let s = sim.state.lock().expect("sim state");
+            format!("submits={} pending_faults={}\n", s.submits, s.faults.len())
+        }
+        ["list"] => {
+            let s = sim.state.lock().expect("sim state");
+            let mut out: String = s.received.iter().map(|l| format!("{l}\n")).collect();
+            out.push_str(".\n");
+            out
+        }
+        ["fail", code, rest @ ..] => match code.parse() {
+            Ok(c) => push_faults(sim, Fault::Status(c), count(rest.first())),
+            Err(_) => "error fail needs a numeric status code\n".into(),
+        },
+        ["http500", rest @ ..] => push_faults(sim, Fault::Http500, count(rest.first())),
+        ["garbage", rest @ ..] => push_faults(sim, Fault::Garbage, count(rest.first())),
+        ["delay", ms, rest @ ..] => match ms.parse() {
+            Ok(ms) => push_faults(sim, Fault::Delay(ms), count(rest.first())),
+            Err(_) => "error delay needs milliseconds\n".into(),
+        },
+        ["deliver", url, from, to, subject, rest @ ..] => {
+            let mut parts = vec![MimePart {
+                content_type: "text/plain".into(),
+                charset: Some("utf-8".into()),
+                name: Some("text.txt".into()),
+                content_id: Some("text.txt".into()),
+                data: format!("MMS from {from}").into_bytes(),
+                ..Default::default()
+            }];
+            if let Some(file) = rest.first() {
+                match std::fs::read(file) {
+                    Ok(data) => {
+                        let name = std::path::Path::new(file)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().to_string());
+                        parts.push(MimePart {
+                            content_type: if file.ends_with(".png") {
+                                "image/png"
+                            } else {
+                                "image/jpeg"
+                            }
+                            .into(),
+                            content_id: Some("image1".into()),
+                            name,
+                            data,
+                            ..Default::default()
+                        });
+                    }
+                    Err(e) => return format!("error cannot read {file}: {e}\n"),
+                }
+            }
+            let env = Envelope {
+                transaction_id: tid,
+                schema: sim.schema,
+                version: sim.schema.newest_version().into(),
+                body: Body::DeliverReq(DeliverReq {
+                    relay_server_id: Some("impulse-sim-mmsc".into()),
+                    sender: Some(Address::number(*from)),
+                    recipients: vec![Recipient {
+                        kind: RecipientKind::To,
+                        address: if to.contains('@') {
+                            Address::email(*to)
+                        } else {
+                            Address::short_code(*to)
+                        },
+                    }],
+                    timestamp: Some(
+                        jiff::Timestamp::now()
+                            .strftime("%Y-%m-%dT%H:%M:%SZ")
+                            .to_string(),
+                    ),
+                    subject: Some(subject.replace('_', " ")),
+                    content: Some(ContentRef {
+                        href: format!("cid:{}", multipart::CONTENT_ID),
+                        allow_adaptations: None,
+                    }),
+                    ..Default::default()
+                }),
+            };
+            let content = OutContent::Multi { smil: None, parts };
+            format!("{}\n", sim.send(url, env, Some(content)).await)
+        }
+        ["report", url, message_id, recipient, status] => {
+            let env = Envelope {
+                transaction_id: tid,
+                schema: sim.schema,
+                version: sim.schema.newest_version().into(),
+                body: Body::DeliveryReportReq(DeliveryReportReq {
+                    relay_server_id: Some("impulse-sim-mmsc".into()),
+                    message_id: message_id.to_string(),
+                    recipient: Address::number(*recipient),
+                    sender: Address::short_code("0"),
+                    date: jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                    status: MmStatus::parse(status),
+                    status_extension: None,
+                    status_text: Some(format!("{status} by the simulator")),
+                }),
+            };
+            format!("{}\n", sim.send(url, env, None).await)
+        }
+        _ => "error unknown command\n".into(),
+    }
+}
