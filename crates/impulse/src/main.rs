@@ -7,6 +7,7 @@ mod delivery;
 mod demo;
 mod mm7_delivery;
 mod mm7_http;
+mod mm7_serv;
 mod reception;
 mod serve;
 mod sim;

@@ -222,6 +222,34 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     } else {
         tracing::warn!("no ESMTP_Listener configured: Impulse receives no mail by SMTP");
     }
+    if let Some(listener) = &cfg.http_listener {
+        let server = Arc::new(crate::mm7_serv::Mm7Server::new(
+            cfg.clone(),
+            spool.clone(),
+            reception_cell.clone(),
+        ));
+        for listen in &listener.listens {
+            let socket = TcpListener::bind(listen.addr).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {} (HTTP_Listener Listen \"{}\"): {e}",
+                    listen.addr,
+                    listen.written
+                )
+            })?;
+            tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
+            let server = server.clone();
+            let handler = Arc::new(move |req| {
+                let server = server.clone();
+                async move { server.handle(req).await }
+            });
+            tasks.push(tokio::spawn(crate::mm7_http::serve(
+                socket,
+                crate::mm7_serv::max_body(&listen.scope, &listener.scope),
+                handler,
+                stop_rx.clone(),
+            )));
+        }
+    }
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
     Ok(Running {
         stop_tx,

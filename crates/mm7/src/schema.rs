@@ -67,6 +67,13 @@ impl Schema {
             .find(|s| upper.contains(s.name()))
     }
 
+    /// The schema named anywhere in a (possibly unreadable) message, so that even the fault
+    /// answering it can be written in the peer's own schema.
+    pub fn sniff(bytes: &[u8]) -> Option<Schema> {
+        let head = &bytes[..bytes.len().min(64 * 1024)];
+        Schema::from_namespace(&String::from_utf8_lossy(head))
+    }
+
     /// The `MM7Version` values this schema's versionType enumerates.
     pub fn versions(self) -> &'static [&'static str] {
         match self {

@@ -318,3 +318,93 @@ impl SimSmsc {
             .collect()
     }
 }
+
+/// A running `impulse sim mmsc`, writing what it receives under `dump`.
+pub struct SimMmsc {
+    pub http: u16,
+    pub control: u16,
+    pub dump: PathBuf,
+    _proc: Proc,
+}
+
+impl SimMmsc {
+    pub fn start(dump: &Path, extra: &[&str]) -> SimMmsc {
+        let (http, control) = (free_port(), free_port());
+        let child = Command::new(impulse_bin())
+            .args(["sim", "mmsc", "--listen", &format!("127.0.0.1:{http}")])
+            .args(["--control", &format!("127.0.0.1:{control}")])
+            .arg("--dump")
+            .arg(dump)
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let proc = Proc(child);
+        wait_for("MMSC simulator", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", control)).is_ok()
+        });
+        SimMmsc {
+            http,
+            control,
+            dump: dump.to_path_buf(),
+            _proc: proc,
+        }
+    }
+
+    /// One control command; `list` returns its lines up to the closing `.`.
+    pub fn control(&self, cmd: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.control)).unwrap();
+        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        let mut r = BufReader::new(s);
+        let mut out = String::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap() == 0 || cmd != "list" {
+                return out + &line;
+            }
+            if line.trim_end() == "." {
+                return out;
+            }
+            out.push_str(&line);
+        }
+    }
+
+    pub fn submits(&self) -> Vec<String> {
+        self.control("list").lines().map(str::to_string).collect()
+    }
+
+    pub fn wait_submits(&self, n: usize) -> Vec<String> {
+        wait_for(
+            &format!("{n} SubmitReq at the MMSC"),
+            Duration::from_secs(20),
+            || self.submits().len() >= n,
+        );
+        self.submits()
+    }
+}
+
+/// One HTTP/1.0 POST by hand (for malformed requests no client library would send); returns
+/// the status code and the body.
+pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}

@@ -1,0 +1,411 @@
+//! mm7_serv (Momentum §1.6, §1.7): the VASP side of MM7 on the HTTP_Listener. The MMSC POSTs
+//! under one of `MM7_VASP_URI_Paths`:
+//! - DeliverReq (an MO MMS) becomes a mail, spooled durably *before* DeliverRsp is sent;
+//! - DeliveryReportReq and ReadReplyReq are matched through the MessageID kept at submission,
+//!   logged, and a negative delivery report mails the original sender;
+//! - anything unreadable gets an HTTP 500 SOAP Fault whose VASPErrorRsp carries the MM7 status
+//!   (2007 format corrupt, 4004 validation error, 4003 unsupported operation).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use hyper::StatusCode as Http;
+use impulse_config::types::list_items;
+use impulse_config::{Config, Scope, registry};
+use impulse_interwork::mms;
+use impulse_interwork::mo::{self, MailCharset};
+use impulse_mm7::*;
+use impulse_spool::{Spool, SqliteSpool};
+
+use crate::mm7_http::{HttpRequest, Reply, reply};
+use crate::reception::Reception;
+
+/// Impulse's ceiling on an HTTP request body when `Max_Request_Size` is 0.
+const MAX_BODY: usize = 64 << 20;
+
+pub struct Mm7Server {
+    pub cfg: Arc<Config>,
+    pub spool: SqliteSpool,
+    pub reception: Arc<OnceLock<Arc<Reception>>>,
+    paths: Vec<String>,
+}
+
+fn serv_option(cfg: &Config, name: &str) -> Option<String> {
+    let scope = cfg.mm7_serv.as_ref()?;
+    let def = registry::option(name)?;
+    scope
+        .get(def)
+        .and_then(|e| e.value.as_scalar().map(str::to_string))
+        .or_else(|| def.default.map(str::to_string))
+}
+
+/// The body limit of a Listen of the HTTP_Listener (its own value, else the listener's).
+pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
+    let def = registry::option("Max_Request_Size").expect("registered");
+    let v = listen
+        .get(def)
+        .or_else(|| listener.get(def))
+        .and_then(|e| e.value.as_scalar().map(str::to_string))
+        .and_then(|v| impulse_config::types::parse_size(&v).ok())
+        .unwrap_or(0) as usize;
+    if v == 0 { MAX_BODY } else { v.min(MAX_BODY) }
+}
+
+impl Mm7Server {
+    pub fn new(
+        cfg: Arc<Config>,
+        spool: SqliteSpool,
+        reception: Arc<OnceLock<Arc<Reception>>>,
+    ) -> Self {
+        let paths = cfg
+            .mm7_serv
+            .as_ref()
+            .and_then(|s| s.get(registry::option("MM7_VASP_URI_Paths")?))
+            .map(|e| list_items(&e.value).iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default();
+        Mm7Server {
+            cfg,
+            spool,
+            reception,
+            paths,
+        }
+    }
+
+    pub async fn handle(&self, req: HttpRequest) -> Reply {
+        if !self.paths.iter().any(|p| req.path.starts_with(p.as_str())) {
+            return reply(
+                Http::NOT_FOUND,
+                "text/plain",
+                "no MM7 service at this path (see MM7_VASP_URI_Paths)\n",
+            );
+        }
+        let fallback = Schema::Rel6_1_4;
+        if req.method != hyper::Method::POST {
+            return fault(
+                fallback,
+                "",
+                "",
+                StatusCode::CLIENT_ERROR,
+                "MM7 requests are HTTP POSTs",
+                Http::METHOD_NOT_ALLOWED,
+            );
+        }
+        let msg = match read_body(req.content_type.as_deref(), &req.body) {
+            Ok(m) => m,
+            Err(e) => {
+                return fault(
+                    fallback,
+                    "",
+                    "",
+                    e.code,
+                    &e.message,
+                    Http::INTERNAL_SERVER_ERROR,
+                );
+            }
+        };
+        let env = match read_envelope(&msg.envelope, fallback) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(peer = %req.peer, error = %e, "unreadable MM7 request");
+                let schema = Schema::sniff(&msg.envelope).unwrap_or(fallback);
+                return fault(
+                    schema,
+                    "",
+                    "",
+                    e.code,
+                    &e.message,
+                    Http::INTERNAL_SERVER_ERROR,
+                );
+            }
+        };
+        let version = self.answer_version(&env);
+        let respond = |body: Body| {
+            let xml = write_envelope(
+                &Envelope {
+                    transaction_id: env.transaction_id.clone(),
+                    schema: env.schema,
+                    version: version.clone(),
+                    body,
+                },
+                &WriteOptions::default(),
+            );
+            reply(Http::OK, "text/xml; charset=\"utf-8\"", xml)
+        };
+        match &env.body {
+            Body::DeliverReq(d) => {
+                let status = self.on_deliver(d, &msg, &env, req.peer).await;
+                if status.code == StatusCode::SERVER_ERROR {
+                    return fault(
+                        env.schema,
+                        &version,
+                        &env.transaction_id,
+                        status.code,
+                        &status.text,
+                        Http::INTERNAL_SERVER_ERROR,
+                    );
+                }
+                respond(Body::DeliverRsp(DeliverRsp {
+                    status,
+                    service_code: None,
+                }))
+            }
+            Body::DeliveryReportReq(r) => {
+                let status = self.on_report(r).await;
+                if status.code == StatusCode::SERVER_ERROR {
+                    return fault(
+                        env.schema,
+                        &version,
+                        &env.transaction_id,
+                        status.code,
+                        &status.text,
+                        Http::INTERNAL_SERVER_ERROR,
+                    );
+                }
+                respond(Body::DeliveryReportRsp(status))
+            }
+            Body::ReadReplyReq(r) => {
+                let found = self
+                    .spool
+                    .find_submissions(vec![format!("mm7:{}", r.message_id)])
+                    .await
+                    .unwrap_or_default();
+                match found.first() {
+                    Some(sub) => {
+                        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = %r.status, "MM7 read reply");
+                        respond(Body::ReadReplyRsp(Status::new(StatusCode::SUCCESS)))
+                    }
+                    None => {
+                        tracing::warn!(mm7_id = %r.message_id, status = %r.status, "MM7 read reply for an unknown MessageID");
+                        respond(Body::ReadReplyRsp(Status::new(
+                            StatusCode::MESSAGE_ID_NOT_FOUND,
+                        )))
+                    }
+                }
+            }
+            other => {
+                let text = format!("{} is not a request a VASP serves", other.name());
+                fault(
+                    env.schema,
+                    &version,
+                    &env.transaction_id,
+                    StatusCode::UNSUPPORTED_OPERATION,
+                    &text,
+                    Http::INTERNAL_SERVER_ERROR,
+                )
+            }
+        }
+    }
+
+    /// The request's own version when its schema lists it, else `MM7_Server_Version` when the
+    /// schema lists that, else the schema's newest.
+    fn answer_version(&self, env: &Envelope) -> String {
+        if env.schema.accepts_version(&env.version) {
+            return env.version.clone();
+        }
+        match serv_option(&self.cfg, "MM7_Server_Version") {
+            Some(v) if env.schema.accepts_version(&v) => v,
+            _ => env.schema.newest_version().to_string(),
+        }
+    }
+
+    async fn on_deliver(
+        &self,
+        d: &DeliverReq,
+        msg: &SoapMessage,
+        env: &Envelope,
+        peer: SocketAddr,
+    ) -> Status {
+        let Some(reception) = self.reception.get() else {
+            return Status::with_text(StatusCode::SERVER_ERROR, "not ready");
+        };
+        let opt = |n: &str| serv_option(&self.cfg, n).filter(|v| !v.is_empty());
+        let sender = d.sender.clone().map(|a| a.value).unwrap_or_default();
+        let from = match (&d.sender, opt("MM7_Server_Default_Email_From_Address")) {
+            (Some(a), _) if a.kind == AddressKind::Rfc2822 => a.value.clone(),
+            (_, Some(f)) => f,
+            (_, None) => {
+                let domain = opt("MM7_Server_Default_Email_From_Domain")
+                    .unwrap_or_else(|| reception.hostname.clone());
+                format!(
+                    "{}@{domain}",
+                    sender
+                        .trim_start_matches('+')
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                )
+            }
+        };
+        let first = d.recipients.first().map(|r| r.address.clone());
+        let to = match (first, opt("MM7_Server_Default_Email_To_Address")) {
+            (Some(a), _) if a.kind == AddressKind::Rfc2822 => Some(a.value),
+            (_, Some(t)) => Some(t),
+            (Some(a), None) => opt("MM7_Server_Default_Email_To_Domain").map(|dom| {
+                format!(
+                    "{}@{dom}",
+                    a.value
+                        .trim_start_matches('+')
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                )
+            }),
+            (None, None) => None,
+        };
+        let Some(to) = to.filter(|t| t.contains('@')) else {
+            tracing::warn!(%sender, "MO MMS with no e-mail recipient: set mm7_server_default_email_to_address or _to_domain");
+            return Status::with_text(
+                StatusCode::ADDRESS_NOT_FOUND,
+                "no e-mail address for the recipient",
+            );
+        };
+        let parts: Vec<MimePart> = msg
+            .content(d.content.as_ref().map(|c| c.href.as_str()))
+            .map(|a| a.parts.clone())
+            .unwrap_or_default();
+        let mut headers = vec![(
+            "X-MM7-Transaction-ID".to_string(),
+            env.transaction_id.clone(),
+        )];
+        if let Some(l) = &d.linked_id {
+            headers.push(("X-MM7-Linked-ID".into(), l.clone()));
+        }
+        let subject = d.subject.clone().unwrap_or_default();
+        let mail = mms::to_email(
+            &from,
+            &to,
+            &subject,
+            &parts,
+            impulse_spool::now_millis() / 1000,
+            &headers,
+        );
+        match reception
+            .spool_message(
+                from.clone(),
+                vec![to.clone()],
+                mail,
+                peer.ip().to_string(),
+                "mm7",
+            )
+            .await
+        {
+            Ok(id) => {
+                tracing::info!(message = %id, %from, %to, tid = %env.transaction_id, parts = parts.len(), "MO MMS spooled");
+                Status::new(StatusCode::SUCCESS)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "MO MMS not spooled; the MMSC is asked to retry");
+                Status::with_text(
+                    StatusCode::SERVER_ERROR,
+                    "the message could not be stored; retry later",
+                )
+            }
+        }
+    }
+
+    async fn on_report(&self, r: &DeliveryReportReq) -> Status {
+        let found = match self
+            .spool
+            .find_submissions(vec![format!("mm7:{}", r.message_id)])
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "delivery report look-up failed");
+                return Status::with_text(StatusCode::SERVER_ERROR, "look-up failed; retry later");
+            }
+        };
+        let Some(sub) = found.into_iter().next() else {
+            tracing::warn!(mm7_id = %r.message_id, status = r.status.as_str(), "MM7 delivery report for an unknown MessageID");
+            return Status::new(StatusCode::MESSAGE_ID_NOT_FOUND);
+        };
+        let negative = r.status.is_negative();
+        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = r.status.as_str(), negative, latency_s = (impulse_spool::now_millis() - sub.submitted_at) / 1000, "MM7 delivery report");
+        if !negative || sub.sender.is_empty() {
+            return Status::new(StatusCode::SUCCESS);
+        }
+        let Some(reception) = self.reception.get() else {
+            return Status::with_text(StatusCode::SERVER_ERROR, "not ready");
+        };
+        let number = sub.recipient.split('@').next().unwrap_or_default();
+        let status = r.status.as_str();
+        let body = format!(
+            "Your message {} to {} was reported by the MMSC as {status}: it could not be delivered.\n\nMM7 message id {}.\nStatus text: {}\n",
+            sub.message,
+            sub.recipient,
+            r.message_id,
+            r.status_text.as_deref().unwrap_or("-"),
+        );
+        let mail = mo::build_email(
+            &format!("MAILER-DAEMON@{}", reception.hostname),
+            &sub.sender,
+            &format!("Undelivered MMS to {number} ({status})"),
+            &body,
+            MailCharset::Utf8,
+            impulse_spool::now_millis() / 1000,
+            &[],
+        );
+        // From the null sender, as bounces are: a notice never causes another notice.
+        match reception
+            .spool_message(
+                String::new(),
+                vec![sub.sender.clone()],
+                mail,
+                "mmsc".into(),
+                "mm7",
+            )
+            .await
+        {
+            Ok(_) => Status::new(StatusCode::SUCCESS),
+            Err(e) => {
+                tracing::error!(error = %e, "MMS failure notice not spooled; the MMSC is asked to retry");
+                Status::with_text(
+                    StatusCode::SERVER_ERROR,
+                    "could not store the notice; retry later",
+                )
+            }
+        }
+    }
+}
+
+/// An HTTP error with a SOAP Fault whose detail is a VASPErrorRsp with `code`.
+fn fault(
+    schema: Schema,
+    version: &str,
+    tid: &str,
+    code: StatusCode,
+    text: &str,
+    http: Http,
+) -> Reply {
+    let version = if schema.accepts_version(version) {
+        version
+    } else {
+        schema.newest_version()
+    };
+    let xml = write_envelope(
+        &Envelope {
+            transaction_id: if tid.is_empty() {
+                "unknown".into()
+            } else {
+                tid.into()
+            },
+            schema,
+            version: version.into(),
+            body: Body::Fault(Fault {
+                code: if code.class() == Class::Client || code == StatusCode::VALIDATION_ERROR {
+                    "Client"
+                } else {
+                    "Server"
+                }
+                .into(),
+                string: text.into(),
+                detail: Some(ErrorRsp {
+                    side: Side::Vasp,
+                    status: Status::with_text(code, text),
+                }),
+            }),
+        },
+        &WriteOptions::default(),
+    );
+    reply(http, "text/xml; charset=\"utf-8\"", xml)
+}

@@ -1,0 +1,288 @@
+//! Email ⇄ MMS end to end through real sockets: SMTP client (swaks) → Impulse → MMSC
+//! simulator over MM7, and MMSC → Impulse's mm7_serv → mail at an SMTP sink (aiosmtpd).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Impulse, SimMmsc, Sink, http_post, swaks, wait_for};
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// A JPEG-looking file with every byte value in it (CR, LF, NUL, 0xFF…).
+fn jpeg() -> Vec<u8> {
+    let mut v = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    v.extend((0..=255u8).cycle().take(30_000));
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    sink: Sink,
+    mmsc: SimMmsc,
+    imp: Impulse,
+    http: u16,
+}
+
+fn setup(domain_extra: &str, global_extra: &str) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let sink = Sink::start(&dir.join("sink"));
+    let mmsc = SimMmsc::start(&dir.join("dump"), &[]);
+    let http = common::free_port();
+    let config = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+         ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} }}\n\
+         mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.example.com\" \
+           mm7_server_default_email_to_address = \"inbox@example.com\" }}\n\
+         domain \"example.com\" {{ }}\ndomain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
+         domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {}\n  MM7_MMSC_Path = \"/mm7/submit\"\n  \
+           MM7_VASPID = \"vasp-01\"\n  MM7_Sender_Address = \"<ShortCode>28444</ShortCode>\"\n  MM7_Delivery_Report = true\n  {domain_extra}\n}}\n\
+         {global_extra}\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+        sink.port, mmsc.http
+    );
+    let imp = Impulse::start(&dir, &config);
+    wait_for("the MM7 listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
+    });
+    Setup {
+        _tmp: tmp,
+        dir,
+        sink,
+        mmsc,
+        imp,
+        http,
+    }
+}
+
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .unwrap_or("")
+}
+
+#[test]
+fn a_mail_with_a_jpeg_becomes_a_submitreq_with_the_image_byte_identical() {
+    let s = setup("", "");
+    let image = s.dir.join("beach.jpg");
+    std::fs::write(&image, jpeg()).unwrap();
+    let (ok, t) = swaks(
+        s.imp.smtp_port,
+        "alice@example.org",
+        "15551234567@mms.example.com",
+        &[
+            "--header",
+            "Subject: Greetings from Orlando",
+            "--body",
+            "Wish you were here",
+            "--attach-type",
+            "image/jpeg",
+            "--attach",
+            image.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{t}");
+    let got = s.mmsc.wait_submits(1);
+    let line = &got[0];
+    assert_eq!(field(line, "to"), "15551234567", "{line}");
+    assert_eq!(field(line, "vasp"), "vasp-01");
+    assert_eq!(field(line, "schema"), "REL-6-MM7-1-4");
+    assert!(
+        line.contains("subject=\"Greetings from Orlando\""),
+        "{line}"
+    );
+    let id = field(line, "id");
+    let dump = s.mmsc.dump.join(id);
+    let mut files: Vec<String> = std::fs::read_dir(&dump)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let image_file = files
+        .iter()
+        .find(|f| f.ends_with("beach.jpg"))
+        .unwrap_or_else(|| panic!("{files:?}"));
+    assert_eq!(
+        std::fs::read(dump.join(image_file)).unwrap(),
+        jpeg(),
+        "image changed on the way"
+    );
+    let text_file = files.iter().find(|f| f.ends_with("text.txt")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dump.join(text_file)).unwrap(),
+        "Wish you were here"
+    );
+    assert!(
+        files.iter().any(|f| f.ends_with(".smil")),
+        "a SMIL presentation is generated: {files:?}"
+    );
+    let envelope = std::fs::read_to_string(dump.join("envelope.xml")).unwrap();
+    assert!(
+        envelope.contains("<DeliveryReport>true</DeliveryReport>"),
+        "{envelope}"
+    );
+    assert!(
+        envelope.contains("<SenderAddress>\n<ShortCode>28444</ShortCode>"),
+        "{envelope}"
+    );
+    wait_for(
+        "the delivery in the mainlog",
+        Duration::from_secs(10),
+        || s.imp.mainlog().contains("@D@"),
+    );
+
+    // A negative delivery report for that MessageID mails the sender; a positive one does not.
+    let url = format!("http://127.0.0.1:{}/mm7/reports", s.http);
+    let answer = s
+        .mmsc
+        .control(&format!("report {url} {id} 15551234567 Retrieved"));
+    assert!(answer.starts_with("ok 1000"), "{answer}");
+    let answer = s
+        .mmsc
+        .control(&format!("report {url} {id} 15551234567 Rejected"));
+    assert!(answer.starts_with("ok 1000"), "{answer}");
+    let mails = s.sink.wait_count(1, Duration::from_secs(20));
+    assert!(
+        mails[0].contains("Undelivered MMS to 15551234567 (Rejected)"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("alice@example.org"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.sink.count(), 1, "the positive report sends nothing");
+    // A report for a MessageID Impulse never got: 2005.
+    let answer = s
+        .mmsc
+        .control(&format!("report {url} no-such-id 15551234567 Rejected"));
+    assert!(answer.starts_with("ok 2005"), "{answer}");
+}
+
+#[test]
+fn an_mo_mms_with_an_image_arrives_as_mail_with_the_image_attached() {
+    let s = setup("", "");
+    let image = s.dir.join("photo.jpg");
+    std::fs::write(&image, jpeg()).unwrap();
+    let url = format!("http://127.0.0.1:{}/mm7/inbox", s.http);
+    let answer = s.mmsc.control(&format!(
+        "deliver {url} +15557654321 28444 Beach_photo {}",
+        image.display()
+    ));
+    assert!(answer.starts_with("ok 1000"), "{answer}");
+    let mails = s.sink.wait_count(1, Duration::from_secs(20));
+    let m = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    assert_eq!(m.subject(), Some("Beach photo"));
+    assert_eq!(
+        m.from().unwrap().first().unwrap().address(),
+        Some("15557654321@mms.example.com")
+    );
+    assert_eq!(
+        m.to().unwrap().first().unwrap().address(),
+        Some("inbox@example.com")
+    );
+    assert!(m.body_text(0).unwrap().contains("MMS from +15557654321"));
+    let att = m.attachment(0).expect("the image is attached");
+    assert_eq!(att.attachment_name(), Some("photo.jpg"));
+    assert_eq!(
+        att.contents(),
+        jpeg().as_slice(),
+        "image changed on the way"
+    );
+    assert!(m.header_raw("X-MM7-Transaction-ID").is_some());
+}
+
+#[test]
+fn mmsc_refusals_bounce_and_its_outages_are_retried() {
+    let s = setup("MM7_Response_Timer = 1", "Retry_Interval = 1");
+    // A permanent refusal (2002 address error): a bounce to the sender naming the status.
+    s.mmsc.control("fail 2002");
+    let (ok, t) = swaks(
+        s.imp.smtp_port,
+        "alice@example.org",
+        "15551110000@mms.example.com",
+        &["--body", "one"],
+    );
+    assert!(ok, "{t}");
+    let mails = s.sink.wait_count(1, Duration::from_secs(20));
+    assert!(mails[0].contains("MM7 2002"), "{}", mails[0]);
+    assert_eq!(
+        s.mmsc.submits().len(),
+        0,
+        "a refused SubmitReq is not recorded as accepted"
+    );
+
+    // HTTP 500 with an RSErrorRsp, a body that is not SOAP, and an answer later than
+    // MM7_Response_Timer: each is temporary, and the message gets through afterwards.
+    s.mmsc.control("http500");
+    s.mmsc.control("garbage");
+    s.mmsc.control("delay 3000");
+    let (ok, t) = swaks(
+        s.imp.smtp_port,
+        "alice@example.org",
+        "15552220000@mms.example.com",
+        &["--body", "two"],
+    );
+    assert!(ok, "{t}");
+    let got = s.mmsc.wait_submits(1);
+    assert_eq!(field(&got[got.len() - 1], "to"), "15552220000");
+    wait_for(
+        "three temporary failures logged",
+        Duration::from_secs(20),
+        || s.imp.mainlog().matches("@T@").count() >= 3,
+    );
+    let log = s.imp.mainlog();
+    assert!(log.contains("MM7 3000"), "{log}");
+    assert!(log.contains("MM7_Response_Timer"), "{log}");
+    assert_eq!(s.sink.count(), 1, "no bounce for temporary failures");
+
+    // A recipient that is not a number fails at once, with the reason.
+    let (ok, t) = swaks(
+        s.imp.smtp_port,
+        "alice@example.org",
+        "bob@mms.example.com",
+        &["--body", "three"],
+    );
+    assert!(ok, "{t}");
+    let mails = s.sink.wait_count(2, Duration::from_secs(20));
+    assert!(mails[1].contains("not a phone number"), "{}", mails[1]);
+}
+
+#[test]
+fn bad_requests_to_mm7_serv_get_protocol_errors_and_harm_nothing() {
+    let s = setup("", "");
+    let (code, body) = http_post(s.http, "/mm7/", "text/xml", b"<<< not xml");
+    assert_eq!(code, 500, "{body}");
+    assert!(
+        body.contains("VASPErrorRsp") && body.contains("<StatusCode>2007</StatusCode>"),
+        "{body}"
+    );
+    let (code, body) = http_post(s.http, "/elsewhere/", "text/xml", b"<x/>");
+    assert_eq!(code, 404, "{body}");
+    let no_tid = "<e:Envelope xmlns:e=\"http://schemas.xmlsoap.org/soap/envelope/\"><e:Body>\
+        <DeliverReq xmlns=\"http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2\">\
+        <MM7Version>5.3.0</MM7Version><Sender><Number>1</Number></Sender></DeliverReq></e:Body></e:Envelope>";
+    let (code, body) = http_post(s.http, "/mm7/", "text/xml", no_tid.as_bytes());
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("<StatusCode>4004</StatusCode>"), "{body}");
+    assert!(
+        body.contains("REL-5-MM7-1-2"),
+        "answered in the request's own schema: {body}"
+    );
+    let (code, body) = http_post(
+        s.http,
+        "/mm7/",
+        "multipart/related; boundary=zz",
+        b"--zz\r\nbroken",
+    );
+    assert_eq!(code, 500, "{body}");
+    // Still serving afterwards.
+    let url = format!("http://127.0.0.1:{}/mm7/", s.http);
+    let answer = s
+        .mmsc
+        .control(&format!("deliver {url} 15550001111 28444 after"));
+    assert!(answer.starts_with("ok 1000"), "{answer}");
+    s.sink.wait_count(1, Duration::from_secs(20));
+}
