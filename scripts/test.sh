@@ -17,6 +17,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run smpp_frames -- -runs=200000 -max_total_time=60 2>&1 | tail -n 3)
 echo "fuzz smoke run: smpp_frames finished without a crash"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run mm7_reader -- -runs=100000 -max_total_time=60 2>&1 | tail -n 3)
+echo "fuzz smoke run: mm7_reader finished without a crash"
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
