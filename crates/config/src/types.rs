@@ -241,24 +241,8 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
             Some(i) => (&location[..i], location[i..].to_string()),
             None => (location, "/".to_string()),
         };
-        let (host, mut port) = parse_host_port(authority, default_port)?;
-        let mut pref = position;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k.to_ascii_lowercase().as_str() {
-                "port" => {
-                    port = v
-                        .parse()
-                        .map_err(|_| format!("route `{text}`: bad port `{v}`"))?
-                }
-                "pref" => {
-                    pref = v
-                        .parse()
-                        .map_err(|_| format!("route `{text}`: bad pref `{v}`"))?
-                }
-                _ => return Err(format!("route `{text}`: unknown parameter `{k}`")),
-            }
-        }
+        let (host, port) = parse_host_port(authority, default_port)?;
+        let (port, pref) = route_query(text, query, port, position, &[])?;
         return Ok(Route::Http {
             host,
             port,
@@ -274,8 +258,19 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
         })?;
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = authority.trim_end_matches('/');
-    let (host, mut port) = parse_host_port(authority, 25)?;
-    let mut pref = position;
+    let (host, port) = parse_host_port(authority, 25)?;
+    let (port, pref) = route_query(text, query, port, position, &["ttl", "type"])?;
+    Ok(Route::Smtp { host, port, pref })
+}
+
+/// A route's `?port=N&pref=M` (plus `ignored` parameters); anything else is an error.
+fn route_query(
+    text: &str,
+    query: &str,
+    mut port: u16,
+    mut pref: u32,
+    ignored: &[&str],
+) -> Result<(u16, u32), String> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k.to_ascii_lowercase().as_str() {
@@ -289,11 +284,11 @@ fn parse_route(text: &str, position: u32) -> Result<Route, String> {
                     .parse()
                     .map_err(|_| format!("route `{text}`: bad pref `{v}`"))?
             }
-            "ttl" | "type" => {}
+            k if ignored.contains(&k) => {}
             _ => return Err(format!("route `{text}`: unknown parameter `{k}`")),
         }
     }
-    Ok(Route::Smtp { host, port, pref })
+    Ok((port, pref))
 }
 
 /// `N` messages per second, or `N/secs`.

@@ -377,35 +377,10 @@ fn fault(
     text: &str,
     http: Http,
 ) -> Reply {
-    let version = if schema.accepts_version(version) {
-        version
-    } else {
-        schema.newest_version()
-    };
-    let xml = write_envelope(
-        &Envelope {
-            transaction_id: if tid.is_empty() {
-                "unknown".into()
-            } else {
-                tid.into()
-            },
-            schema,
-            version: version.into(),
-            body: Body::Fault(Fault {
-                code: if code.class() == Class::Client || code == StatusCode::VALIDATION_ERROR {
-                    "Client"
-                } else {
-                    "Server"
-                }
-                .into(),
-                string: text.into(),
-                detail: Some(ErrorRsp {
-                    side: Side::Vasp,
-                    status: Status::with_text(code, text),
-                }),
-            }),
-        },
-        &WriteOptions::default(),
-    );
-    reply(http, "text/xml; charset=\"utf-8\"", xml)
+    let env = Envelope::fault(schema, version, tid, Side::Vasp, code, text);
+    reply(
+        http,
+        "text/xml; charset=\"utf-8\"",
+        write_envelope(&env, &WriteOptions::default()),
+    )
 }

@@ -123,28 +123,7 @@ fn soap(status: Http, xml: String) -> Reply {
 
 fn fault(schema: Schema, version: &str, tid: &str, code: StatusCode, text: &str) -> String {
     write_envelope(
-        &Envelope {
-            transaction_id: if tid.is_empty() {
-                "none".into()
-            } else {
-                tid.into()
-            },
-            schema,
-            version: version.into(),
-            body: Body::Fault(impulse_mm7::Fault {
-                code: if code.class() == Class::Client {
-                    "Client"
-                } else {
-                    "Server"
-                }
-                .into(),
-                string: text.into(),
-                detail: Some(ErrorRsp {
-                    side: Side::Relay,
-                    status: Status::with_text(code, text),
-                }),
-            }),
-        },
+        &Envelope::fault(schema, version, tid, Side::Relay, code, text),
         &WriteOptions::default(),
     )
 }

@@ -367,6 +367,46 @@ pub struct ErrorRsp {
     pub status: Status,
 }
 
+impl Envelope {
+    /// A SOAP Fault answering a request that could not be served: faultcode `Client` for
+    /// client errors (2xxx, 4004 validation), `Server` otherwise, the status in an RSErrorRsp
+    /// (`Side::Relay`) or VASPErrorRsp (`Side::Vasp`). The version is the request's when its
+    /// schema lists it, else the schema's newest.
+    pub fn fault(
+        schema: Schema,
+        version: &str,
+        tid: &str,
+        side: Side,
+        code: StatusCode,
+        text: &str,
+    ) -> Envelope {
+        let client =
+            code.class() == crate::status::Class::Client || code == StatusCode::VALIDATION_ERROR;
+        Envelope {
+            transaction_id: if tid.trim().is_empty() {
+                "unknown".into()
+            } else {
+                tid.into()
+            },
+            schema,
+            version: if schema.accepts_version(version) {
+                version
+            } else {
+                schema.newest_version()
+            }
+            .into(),
+            body: Body::Fault(Fault {
+                code: if client { "Client" } else { "Server" }.into(),
+                string: text.into(),
+                detail: Some(ErrorRsp {
+                    side,
+                    status: Status::with_text(code, text),
+                }),
+            }),
+        }
+    }
+}
+
 /// A SOAP 1.1 Fault, with an RSErrorRsp/VASPErrorRsp as its detail when the peer gave one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {

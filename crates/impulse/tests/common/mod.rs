@@ -293,21 +293,8 @@ impl SimSmsc {
 
     /// One control command; `list` returns its lines up to the closing `.`.
     pub fn control(&self, cmd: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.control)).unwrap();
-        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-        let mut r = BufReader::new(s);
-        let mut out = String::new();
-        loop {
-            let mut line = String::new();
-            let multi_line = ["list", "tlvs", "times"].iter().any(|c| cmd.starts_with(c));
-            if r.read_line(&mut line).unwrap() == 0 || !multi_line {
-                return out + &line;
-            }
-            if line.trim_end() == "." {
-                return out;
-            }
-            out.push_str(&line);
-        }
+        let multi_line = ["list", "tlvs", "times"].iter().any(|c| cmd.starts_with(c));
+        control(self.control, cmd, multi_line)
     }
 
     /// The messages received so far: (id, system_id, source, dest, data_coding, text).
@@ -353,20 +340,7 @@ impl SimMmsc {
 
     /// One control command; `list` returns its lines up to the closing `.`.
     pub fn control(&self, cmd: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.control)).unwrap();
-        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-        let mut r = BufReader::new(s);
-        let mut out = String::new();
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).unwrap() == 0 || cmd != "list" {
-                return out + &line;
-            }
-            if line.trim_end() == "." {
-                return out;
-            }
-            out.push_str(&line);
-        }
+        control(self.control, cmd, cmd == "list")
     }
 
     pub fn submits(&self) -> Vec<String> {
@@ -407,4 +381,22 @@ pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (code, body)
+}
+
+/// One command on a simulator's control port; a multi-line answer is read up to its `.`.
+fn control(port: u16, cmd: &str, multi_line: bool) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut out = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap() == 0 || !multi_line {
+            return out + &line;
+        }
+        if line.trim_end() == "." {
+            return out;
+        }
+        out.push_str(&line);
+    }
 }
