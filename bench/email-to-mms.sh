@@ -14,11 +14,7 @@ N=${1:-5000}; SIZE=${2:-30720}; S=${3:-20}; ROUNDS=${4:-3}
 command -v smtp-source >/dev/null || bash scripts/install-test-deps.sh
 cargo build --release -p impulse --locked -q
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
-submits() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | sed -E 's/submits=([0-9]+).*/\1/'; }
-now() { date +%s.%N; }
-user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
+. bench/lib.sh
 
 impulse_round() {
   local http ctl smtp t0 t1
@@ -58,14 +54,13 @@ sink_round() {
   python3 -c "print(round($N/($t1-$t0)))"
 }
 
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 imp=(); ref=()
 for r in $(seq "$ROUNDS"); do
   i=$(impulse_round); s=$(sink_round)
   echo "round $r: impulse $i SubmitReq/s, smtp-sink $s msg/s"
   imp+=("$i"); ref+=("$s")
 done
-mi=$(echo "${imp[@]}" | median); ms=$(echo "${ref[@]}" | median)
+mi=$(median "${imp[@]}"); ms=$(median "${ref[@]}")
 echo "impulse (SMTP -> spool -> MM7 SubmitReq, $SIZE bytes) median: $mi SubmitReq/s (runs: ${imp[*]})"
 echo "smtp-sink (SMTP only, same load) median: $ms msg/s (runs: ${ref[*]})"
 python3 -c "print('ratio impulse/smtp-sink: %.2f' % ($mi/$ms))"

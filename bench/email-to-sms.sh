@@ -23,11 +23,8 @@ if ! command -v bearerbox >/dev/null || ! command -v wrk >/dev/null; then
 fi
 cargo build --release -p impulse --locked -q
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
-submits() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | sed -E 's/submits=([0-9]+).*/\1/'; }
+. bench/lib.sh
 bound() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | grep -q "bound=1"; }
-now() { date +%s.%N; }
 
 impulse_round() {
   local smpp ctl smtp t0 t1
@@ -113,7 +110,6 @@ CONF
   python3 -c "print(round($last/($t1-$t0)))"
 }
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ours=(); theirs=()
 for r in $(seq "$ROUNDS"); do
   ours+=("$(impulse_round "$r")"); theirs+=("$(kannel_round)")

@@ -20,11 +20,10 @@ cp -r "$src" "$ref/crate"
 (cd "$ref/crate" && cargo build --release -q --example perf_esme)
 perf_esme="$ref/crate/target/release/examples/perf_esme"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 p=$(port)
 target/release/impulse sim smsc --listen "127.0.0.1:$p" --receipt-delay-ms 0 >/dev/null & sleep 0.5
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "count=$COUNT rounds=$ROUNDS machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for w in 1 10 64; do
   ours=(); p50s=(); p99s=(); theirs=()

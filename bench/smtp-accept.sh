@@ -10,9 +10,7 @@ N=${1:-50000}; S=${2:-20}; L=${3:-1024}; ROUNDS=${4:-3}
 command -v smtp-source >/dev/null || bash scripts/install-test-deps.sh
 cargo build --release -p impulse --locked -q
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+. bench/lib.sh
 send() { local t0 t1; t0=$(date +%s.%N); smtp-source -s "$S" -l "$L" -m "$N" -f bench@example.org -t sink@example.com "127.0.0.1:$1"; t1=$(date +%s.%N); python3 -c "print(round($N/($t1-$t0)))"; }
 
 ref_port=$(port); smtp-sink "${user[@]}" -c "127.0.0.1:$ref_port" 1000 >/dev/null & wait_port "$ref_port"
@@ -33,7 +31,6 @@ CONF
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "round $r: smtp-sink ${refs[-1]} msg/s, impulse ${imps[-1]} msg/s" >&2
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mr=$(median "${refs[@]}"); mi=$(median "${imps[@]}")
 echo "messages=$N sessions=$S size=$L rounds=$ROUNDS"
 echo "smtp-sink median: $mr msg/s (runs: ${refs[*]})"
