@@ -96,6 +96,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether a `domain` stanza for `domain` itself (global, or inside a binding or
+    /// binding_group) sets `option`; a value inherited from an outer scope does not count.
+    pub fn domain_stanza_sets(&self, domain: &str, option: &str) -> bool {
+        let Some(def) = crate::registry::option(option) else {
+            return false;
+        };
+        let d = domain.to_ascii_lowercase();
+        let sets = |domains: &BTreeMap<String, Scope>| {
+            domains.get(&d).is_some_and(|s| s.get(def).is_some())
+        };
+        sets(&self.domains)
+            || self.bindings.values().any(|b| sets(&b.domains))
+            || self.binding_groups.values().any(|g| sets(&g.domains))
+    }
+
     /// Whether a `domain` stanza names `domain` in any scope: mail to it is accepted from anyone.
     pub fn is_configured_domain(&self, domain: &str) -> bool {
         let d = domain.to_ascii_lowercase();

@@ -21,7 +21,7 @@ use crate::reception::Reception;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The sending scope of a destination; the default binding is `default` when one is configured.
-fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
+pub(crate) fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
     let binding = if dest.binding.is_empty() {
         cfg.bindings.contains_key("default").then_some("default")
     } else {

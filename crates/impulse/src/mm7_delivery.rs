@@ -5,39 +5,28 @@
 //! (`StatusCode::is_temporary`, docs/decisions/0008-mm7.md); the MessageID it returns is kept
 //! in the spool so that DeliveryReportReq and ReadReplyReq find the message again.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_config::types::Route;
-use impulse_config::{Config, Resolved, Sending, names, registry};
-use impulse_interwork::mms;
+use impulse_config::{Config, Resolved, Sending, names};
+use impulse_interwork::{mms, mt};
 use impulse_mm7::*;
 use impulse_queue::{Attempt, Verdict};
 use impulse_spool::{
     Destination, Lease, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
 };
 
+use crate::delivery::sending;
 use crate::mm7_http::{self, HttpClient, PostError};
 
 /// Whether mail to `domain` leaves by MM7: its own stanza sets `MM7_MMSC_Server`, or its
 /// effective `Delivery_Method` is `mm7`.
 pub fn is_mm7_domain(cfg: &Config, domain: &str) -> bool {
-    let Some(def) = registry::option("MM7_MMSC_Server") else {
-        return false;
-    };
-    let d = domain.to_ascii_lowercase();
-    let own_server = cfg.domains.get(&d).is_some_and(|s| s.get(def).is_some())
+    cfg.domain_stanza_sets(domain, "MM7_MMSC_Server")
         || cfg
-            .bindings
-            .values()
-            .any(|b| b.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
-        || cfg
-            .binding_groups
-            .values()
-            .any(|g| g.domains.get(&d).is_some_and(|s| s.get(def).is_some()));
-    own_server
-        || cfg
-            .sending(Some(&d), None)
+            .sending(Some(&domain.to_ascii_lowercase()), None)
             .scalar(names::DELIVERY_METHOD)
             .is_some_and(|m| m.eq_ignore_ascii_case("mm7"))
 }
@@ -54,6 +43,11 @@ struct Target {
     write: WriteOptions,
     simple_text: bool,
     max_size: usize,
+    /// `MM7_Number_Prefix`.
+    number_prefix: String,
+    /// What every SubmitReq of the destination carries; each gets its recipient, time stamp
+    /// and subject.
+    template: SubmitReq,
 }
 
 fn target(s: &Sending) -> Result<Target, String> {
@@ -133,6 +127,31 @@ fn target(s: &Sending) -> Result<Target, String> {
         },
         simple_text: s.bool("MM7_SOAP_Attachment_Simple_MIME"),
         max_size: s.size("MM7_Max_Message_Size") as usize,
+        number_prefix: s.scalar("MM7_Number_Prefix").unwrap_or_default(),
+        template: SubmitReq {
+            sender: SenderIdentification {
+                vaspid: s.scalar("MM7_VASPID"),
+                vasid: s.scalar("MM7_VASID"),
+                sender_address: s
+                    .scalar("MM7_Sender_Address")
+                    .as_deref()
+                    .and_then(sender_address),
+            },
+            service_code: s.scalar("MM7_Service_Code"),
+            message_class: s.scalar("MM7_Message_Class"),
+            reply_charging: s.bool("MM7_Reply_Charging").then(|| ReplyCharging {
+                size: Some(s.u64("MM7_Reply_Charging_Size")).filter(|n| *n > 0),
+                deadline: s.scalar("MM7_Reply_Deadline"),
+            }),
+            delivery_report: Some(s.bool("MM7_Delivery_Report")),
+            read_reply: Some(s.bool("MM7_Read_Reply")),
+            content: Some(ContentRef {
+                href: format!("cid:{}", multipart::CONTENT_ID),
+                allow_adaptations: Some(true),
+            }),
+            extension_xml: s.scalar("MM7_Request_IE_Extended"),
+            ..Default::default()
+        },
     })
 }
 
@@ -200,6 +219,9 @@ pub struct Mm7Connector {
     cfg: Arc<Config>,
     spool: SqliteSpool,
     client: HttpClient,
+    /// Each destination's settings, resolved once (the configuration does not change while
+    /// Impulse runs).
+    targets: Mutex<HashMap<Destination, Arc<Target>>>,
 }
 
 impl Mm7Connector {
@@ -212,7 +234,18 @@ impl Mm7Connector {
             client: mm7_http::client(idle),
             cfg,
             spool,
+            targets: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn target(&self, dest: &Destination) -> Result<Arc<Target>, String> {
+        let mut cache = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = cache.get(dest) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(target(&sending(&self.cfg, dest))?);
+        cache.insert(dest.clone(), t.clone());
+        Ok(t)
     }
 
     /// One SubmitReq per recipient, each with its own result.
@@ -224,9 +257,9 @@ impl Mm7Connector {
         let Some(first) = recipients.first() else {
             return Ok(Vec::new());
         };
-        let s = sending(&self.cfg, &first.destination);
-        let target =
-            target(&s).map_err(|e| attempt(Verdict::Temporary, format!("451 4.3.5 {e}"), None))?;
+        let target = self
+            .target(&first.destination)
+            .map_err(|e| attempt(Verdict::Temporary, format!("451 4.3.5 {e}"), None))?;
         let mms = match mms::from_email(&message.body, target.simple_text, target.max_size) {
             Ok(m) => m,
             Err(e) => {
@@ -241,76 +274,39 @@ impl Mm7Connector {
         }
         let mut out = Vec::with_capacity(recipients.len());
         for lease in recipients {
-            out.push(self.submit_one(&s, &target, message, lease, &mms).await);
+            out.push(self.submit_one(&target, message, lease, &mms).await);
         }
         Ok(out)
     }
 
     async fn submit_one(
         &self,
-        s: &Sending<'_>,
         t: &Target,
         message: &StoredMessage,
         lease: &Lease,
         mms: &mms::Mms,
     ) -> Attempt {
-        let local = lease
-            .address
-            .rsplit_once('@')
-            .map_or(lease.address.as_str(), |(l, _)| l);
-        let digits = local.strip_prefix('+').unwrap_or(local);
-        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return attempt(
-                Verdict::Permanent,
-                format!(
-                    "554 5.1.3 recipient {local:?} is not a phone number (digits, optionally after a +)"
-                ),
-                None,
-            );
-        }
-        let number = format!(
-            "{}{digits}",
-            s.scalar("MM7_Number_Prefix").unwrap_or_default()
-        );
-        let reply_charging = s.bool("MM7_Reply_Charging").then(|| ReplyCharging {
-            size: Some(s.u64("MM7_Reply_Charging_Size")).filter(|n| *n > 0),
-            deadline: s.scalar("MM7_Reply_Deadline"),
-        });
+        let digits = match mt::destination(&lease.address) {
+            Ok(d) => d,
+            Err(e) => return attempt(Verdict::Permanent, e.response(), None),
+        };
         let transaction_id = format!("{}-{}", message.id, lease.recipient.0);
         let env = Envelope {
             transaction_id: transaction_id.clone(),
             schema: t.schema,
             version: t.version.clone(),
             body: Body::SubmitReq(SubmitReq {
-                sender: SenderIdentification {
-                    vaspid: s.scalar("MM7_VASPID"),
-                    vasid: s.scalar("MM7_VASID"),
-                    sender_address: s
-                        .scalar("MM7_Sender_Address")
-                        .as_deref()
-                        .and_then(sender_address),
-                },
                 recipients: vec![Recipient {
                     kind: RecipientKind::To,
-                    address: Address::number(number),
+                    address: Address::number(format!("{}{digits}", t.number_prefix)),
                 }],
-                service_code: s.scalar("MM7_Service_Code"),
-                message_class: s.scalar("MM7_Message_Class"),
                 timestamp: Some(
                     jiff::Timestamp::now()
                         .strftime("%Y-%m-%dT%H:%M:%SZ")
                         .to_string(),
                 ),
-                reply_charging,
-                delivery_report: Some(s.bool("MM7_Delivery_Report")),
-                read_reply: Some(s.bool("MM7_Read_Reply")),
                 subject: mms.subject.clone(),
-                content: Some(ContentRef {
-                    href: format!("cid:{}", multipart::CONTENT_ID),
-                    allow_adaptations: Some(true),
-                }),
-                extension_xml: s.scalar("MM7_Request_IE_Extended"),
-                ..Default::default()
+                ..t.template.clone()
             }),
         };
         let xml = write_envelope(&env, &t.write);
@@ -412,11 +408,6 @@ impl Mm7Connector {
             attempt(Verdict::Permanent, format!("554 5.0.0 {text}"), remote)
         }
     }
-}
-
-fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
-    let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
-    cfg.sending(Some(&dest.domain), binding)
 }
 
 fn attempt(verdict: Verdict, response: String, remote: Option<String>) -> Attempt {

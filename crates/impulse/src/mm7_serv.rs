@@ -13,7 +13,6 @@ use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
 use impulse_config::{Config, Scope, registry};
 use impulse_interwork::mms;
-use impulse_interwork::mo::{self, MailCharset};
 use impulse_mm7::*;
 use impulse_spool::{Spool, SqliteSpool};
 
@@ -336,24 +335,9 @@ impl Mm7Server {
             r.message_id,
             r.status_text.as_deref().unwrap_or("-"),
         );
-        let mail = mo::build_email(
-            &format!("MAILER-DAEMON@{}", reception.hostname),
-            &sub.sender,
-            &format!("Undelivered MMS to {number} ({status})"),
-            &body,
-            MailCharset::Utf8,
-            impulse_spool::now_millis() / 1000,
-            &[],
-        );
-        // From the null sender, as bounces are: a notice never causes another notice.
+        let subject = format!("Undelivered MMS to {number} ({status})");
         match reception
-            .spool_message(
-                String::new(),
-                vec![sub.sender.clone()],
-                mail,
-                "mmsc".into(),
-                "mm7",
-            )
+            .notify_sender(&sub.sender, &subject, &body, "mmsc".into(), "mm7")
             .await
         {
             Ok(_) => Status::new(StatusCode::SUCCESS),

@@ -97,6 +97,30 @@ impl Reception {
         }
         Ok(id)
     }
+
+    /// Spools a plain-text notice to `to` (a receipt or delivery report the original sender
+    /// asked for or must know about), from MAILER-DAEMON and with the null envelope sender, as
+    /// bounces are: a notice must never cause another notice.
+    pub async fn notify_sender(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        peer: String,
+        protocol: &str,
+    ) -> Result<String, String> {
+        let mail = impulse_interwork::mo::build_email(
+            &format!("MAILER-DAEMON@{}", self.hostname),
+            to,
+            subject,
+            body,
+            impulse_interwork::mo::MailCharset::Utf8,
+            now_millis() / 1000,
+            &[],
+        );
+        self.spool_message(String::new(), vec![to.to_string()], mail, peer, protocol)
+            .await
+    }
 }
 
 impl Inbound for Reception {

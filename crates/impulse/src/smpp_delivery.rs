@@ -34,19 +34,7 @@ use submit::{MultiTarget, Submitted};
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
 /// sets the default server, it does not turn every domain into SMS).
 pub fn is_smpp_domain(cfg: &Config, domain: &str) -> bool {
-    let Some(def) = registry::option("SMPP_SMSC_Server") else {
-        return false;
-    };
-    let d = domain.to_ascii_lowercase();
-    cfg.domains.get(&d).is_some_and(|s| s.get(def).is_some())
-        || cfg
-            .bindings
-            .values()
-            .any(|b| b.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
-        || cfg
-            .binding_groups
-            .values()
-            .any(|g| g.domains.get(&d).is_some_and(|s| s.get(def).is_some()))
+    cfg.domain_stanza_sets(domain, "SMPP_SMSC_Server")
 }
 
 fn ton(s: &str) -> u8 {

@@ -288,25 +288,8 @@ async fn on_receipt(
         r.err.as_deref().unwrap_or("-"),
         r.done_date.as_deref().unwrap_or("-"),
     );
-    let from = format!("MAILER-DAEMON@{}", reception.hostname);
-    let mail = mo::build_email(
-        &from,
-        &sub.sender,
-        &subject,
-        &body,
-        MailCharset::Utf8,
-        impulse_spool::now_millis() / 1000,
-        &[],
-    );
-    // From the null sender, as bounces are: a notice must never cause another notice.
     match reception
-        .spool_message(
-            String::new(),
-            vec![sub.sender.clone()],
-            mail,
-            ctx.smsc.clone(),
-            "smpp",
-        )
+        .notify_sender(&sub.sender, &subject, &body, ctx.smsc.clone(), "smpp")
         .await
     {
         Ok(_) => CommandStatus::ESME_ROK,

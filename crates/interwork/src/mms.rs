@@ -10,6 +10,7 @@
 //! MMS → email: the text parts become the body, media become attachments, SMIL is dropped
 //! (it is presentation, not content).
 
+use impulse_mm7::multipart::type_of;
 use impulse_mm7::{MimePart, OutContent};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
@@ -49,16 +50,6 @@ fn is_media(t: &str) -> bool {
     t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/")
 }
 
-fn part_type(p: &mail_parser::MessagePart) -> String {
-    match p.content_type() {
-        Some(t) => match t.subtype() {
-            Some(s) => format!("{}/{}", t.ctype(), s).to_ascii_lowercase(),
-            None => t.ctype().to_ascii_lowercase(),
-        },
-        None => "text/plain".into(),
-    }
-}
-
 /// Converts an email to MMS content; `limit` is the largest size allowed (0: no limit).
 pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, MmsError> {
     let msg = MessageParser::default()
@@ -72,7 +63,6 @@ pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, Mm
         .body_text(0)
         .map(|t| t.trim_end().to_string())
         .filter(|t| !t.trim().is_empty());
-    let text_part_ids: Vec<u32> = msg.text_body.clone();
     let mut media = Vec::new();
     let mut smil = None;
     let mut dropped = Vec::new();
@@ -80,13 +70,13 @@ pub fn from_email(raw: &[u8], simple_text: bool, limit: usize) -> Result<Mms, Mm
         if i == 0 || matches!(p.body, PartType::Multipart(_) | PartType::Message(_)) {
             continue;
         }
-        let t = part_type(p);
+        let t = type_of(p);
         if t == "application/smil" || t == "application/smil+xml" {
             smil = Some(p.contents().to_vec());
             continue;
         }
         let is_body_text =
-            text_part_ids.contains(&(i as u32)) || msg.html_body.contains(&(i as u32));
+            msg.text_body.contains(&(i as u32)) || msg.html_body.contains(&(i as u32));
         if is_body_text {
             continue;
         }
@@ -236,19 +226,7 @@ pub fn to_email(
     date: i64,
     extra_headers: &[(String, String)],
 ) -> Vec<u8> {
-    use mail_builder::MessageBuilder;
-
-    let mut builder = MessageBuilder::new()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .date(date);
-    for (name, value) in extra_headers {
-        builder = builder.header(
-            name.clone(),
-            mail_builder::headers::text::Text::new(value.clone()),
-        );
-    }
+    let mut builder = crate::mo::headers(from, to, subject, date, extra_headers);
     let mut text = String::new();
     let mut n = 0;
     for p in parts {

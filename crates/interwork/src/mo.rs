@@ -137,21 +137,10 @@ pub fn build_email(
     date: i64,
     extra_headers: &[(String, String)],
 ) -> Vec<u8> {
-    use mail_builder::MessageBuilder;
     use mail_builder::headers::content_type::ContentType;
     use mail_builder::mime::MimePart;
 
-    let mut builder = MessageBuilder::new()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .date(date);
-    for (name, value) in extra_headers {
-        builder = builder.header(
-            name.clone(),
-            mail_builder::headers::text::Text::new(value.clone()),
-        );
-    }
+    let mut builder = headers(from, to, subject, date, extra_headers);
     let latin1: Option<Vec<u8>> = match charset {
         MailCharset::Latin1 => body
             .chars()
@@ -172,6 +161,29 @@ pub fn build_email(
         _ => builder.text_body(body.to_string()),
     };
     builder.write_to_vec().unwrap_or_default()
+}
+
+/// The headers of a mail Impulse writes from an SMS or MMS: From, To, Subject, Date and the
+/// protocol's own `extra_headers`.
+pub(crate) fn headers<'x>(
+    from: &'x str,
+    to: &'x str,
+    subject: &'x str,
+    date: i64,
+    extra_headers: &[(String, String)],
+) -> mail_builder::MessageBuilder<'x> {
+    let mut builder = mail_builder::MessageBuilder::new()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .date(date);
+    for (name, value) in extra_headers {
+        builder = builder.header(
+            name.clone(),
+            mail_builder::headers::text::Text::new(value.clone()),
+        );
+    }
+    builder
 }
 
 #[cfg(test)]

@@ -175,7 +175,8 @@ fn part_id(p: &MessagePart) -> Option<String> {
     p.content_id().map(|id| bare_id(id).to_string())
 }
 
-fn type_of(p: &MessagePart) -> String {
+/// A part's `type/subtype`, lower case; text/plain when it has no Content-Type (RFC 2045).
+pub fn type_of(p: &MessagePart) -> String {
     match p.content_type() {
         Some(t) => match t.subtype() {
             Some(sub) => format!("{}/{}", t.ctype(), sub).to_ascii_lowercase(),
@@ -283,17 +284,17 @@ fn push(out: &mut Vec<u8>, s: &str) {
 
 /// `=_` never occurs in base64; the text parts are checked.
 fn boundary(seed: u64, level: u8, content: &OutContent) -> String {
+    let texts: Vec<&MimePart> = match content {
+        OutContent::Single(p) => vec![p],
+        OutContent::Multi { parts, .. } => parts.iter().collect(),
+    };
+    let texts: Vec<&MimePart> = texts.into_iter().filter(|p| sent_as_text(p)).collect();
     let mut n = seed;
     loop {
         let b = format!("=_impulse_{level}_{n:016x}");
-        let texts: Vec<&MimePart> = match content {
-            OutContent::Single(p) => vec![p],
-            OutContent::Multi { parts, .. } => parts.iter().collect(),
-        };
         let clash = texts
             .iter()
-            .filter(|p| sent_as_text(p))
-            .any(|p| memchr_find(&p.data, b.as_bytes()));
+            .any(|p| memchr::memmem::find(&p.data, b.as_bytes()).is_some());
         if !clash {
             return b;
         }
@@ -301,10 +302,6 @@ fn boundary(seed: u64, level: u8, content: &OutContent) -> String {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
     }
-}
-
-fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Text (and SMIL) that is valid UTF-8 with no NUL goes as 8bit (MM7 runs over HTTP, which is

@@ -4,6 +4,8 @@
 //! namespace the message uses, and an unknown `MM7Version` is kept, not refused.
 //! roxmltree parses (no DTDs, a node limit for untrusted input).
 
+use std::borrow::Cow;
+
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::error::ReadError;
@@ -76,10 +78,10 @@ pub fn read_envelope(xml: &[u8], fallback: Schema) -> Result<Envelope, ReadError
 
 /// The XML text: UTF-8 as is (after a BOM); otherwise decoded by the encoding its XML
 /// declaration names (GB2312 and others, mm7-notes.md §10.13).
-fn decode_xml(xml: &[u8]) -> Result<String, ReadError> {
+fn decode_xml(xml: &[u8]) -> Result<Cow<'_, str>, ReadError> {
     let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
     if let Ok(s) = std::str::from_utf8(xml) {
-        return Ok(s.to_string());
+        return Ok(Cow::Borrowed(s));
     }
     let head = String::from_utf8_lossy(&xml[..xml.len().min(200)]);
     let label = head
@@ -97,7 +99,7 @@ fn decode_xml(xml: &[u8]) -> Result<String, ReadError> {
     if errors {
         return Err(ReadError::corrupt(format!("the XML is not valid {label}")));
     }
-    Ok(s.into_owned())
+    Ok(Cow::Owned(s.into_owned()))
 }
 
 fn is(n: Node, name: &str) -> bool {
