@@ -93,6 +93,8 @@ pub struct Config {
     pub loggers: Vec<Logger>,
     pub smpp_loggers: Vec<Logger>,
     pub smpp_bounce_loggers: Vec<Logger>,
+    pub mms_loggers: Vec<Logger>,
+    pub mms_bounce_loggers: Vec<Logger>,
 }
 
 impl Config {
@@ -271,6 +273,8 @@ impl Validator {
             "ec_logger",
             "smpp_logger",
             "smpp_bounce_logger",
+            "mms_logger",
+            "mms_bounce_logger",
             "smpp",
             "HTTP_Listener",
             "mm7",
@@ -334,6 +338,16 @@ impl Validator {
                 let mut scope = Scope::default();
                 self.leaf(&mut scope, st, ScopeKind::SmppBounceLogger);
                 cfg.smpp_bounce_loggers.push(Logger { name, scope });
+            }
+            "mms_logger" => {
+                let mut scope = Scope::default();
+                self.leaf(&mut scope, st, ScopeKind::MmsLogger);
+                cfg.mms_loggers.push(Logger { name, scope });
+            }
+            "mms_bounce_logger" => {
+                let mut scope = Scope::default();
+                self.leaf(&mut scope, st, ScopeKind::MmsBounceLogger);
+                cfg.mms_bounce_loggers.push(Logger { name, scope });
             }
             "smpp" => {
                 // Only checked: SMPP is built in (see `debug_level`).

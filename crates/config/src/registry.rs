@@ -145,14 +145,14 @@ const BIND: &[ScopeKind] = &[Global, BindingGroup, Binding];
 const RECV: &[ScopeKind] = &[Global, EsmtpListener, HttpListener, Listen, Peer];
 const LISTENER: &[ScopeKind] = &[EsmtpListener, HttpListener, Listen];
 const LOGGER: &[ScopeKind] = &[EcLogger];
-const SMPPLOG: &[ScopeKind] = &[SmppLogger];
-const SMPPBOUNCE: &[ScopeKind] = &[SmppBounceLogger];
-const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger];
+const SMPPLOG: &[ScopeKind] = &[SmppLogger, MmsLogger];
+const SMPPBOUNCE: &[ScopeKind] = &[SmppBounceLogger, MmsBounceLogger];
+const MMSLOG: &[ScopeKind] = &[MmsLogger];
+const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger, MmsLogger, MmsBounceLogger];
 const SMPPMOD: &[ScopeKind] = &[SmppModule, Mm7Module, Mm7Serv];
 const MM7SERV: &[ScopeKind] = &[Mm7Serv];
 const HTTPL: &[ScopeKind] = &[HttpListener, Listen, Peer];
 
-const MM7_LOGS: Status = NotYet("the MMS loggers are not implemented yet (issue #5)");
 const MSTORE: Status = NotYet("mstore (Riak) is not supported by Impulse");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
 const RAM_SQL: Status =
@@ -196,7 +196,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Always_Allow", RECV, Bool, None, LATER, "Peer access control."),
     opt!("Always_Deny", RECV, Bool, None, LATER, "Peer access control."),
     opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
-    opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
+    opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger, MmsLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
     opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
     opt!("SMTP_Extensions", RECV, List, None, LATER, "Extra EHLO keywords."),
     opt!("Enable_Authentication", RECV, Bool, Some("false"), TLS, "SMTP AUTH."),
@@ -233,35 +233,36 @@ pub static OPTIONS: &[OptionDef] = &[
     // ---- ec_logger ----------------------------------------------------------------------------
     opt!("Mainlog", LOGGER, Path, None, Yes, "Mainlog file: reception, delivery, tempfail, permfail records (`@`-delimited)."),
     opt!("Paniclog", LOGGER, Path, None, Yes, "Paniclog file: errors that need an operator."),
-    opt!("Heartbeat", HEARTBEAT, Seconds, Some("60"), Yes, "Seconds between `M1` heartbeat records in the mainlog (0: none)."),
-    // ---- smpp_logger and smpp_bounce_logger (§2.6, §2.7) --------------------------------------
-    opt!("Logfile", SMPPLOG, Path, Some("/var/log/ecelerity/smpplog.ec"), Yes, "SMPP log file (`@`-delimited R, D, S, T, P, X records)."),
-    opt!("Logmode", SMPPLOG, Str, Some("0644"), Yes, "Octal permissions of a new SMPP log file."),
-    opt!("Log_Reception", SMPPLOG, Bool, Some("true"), Yes, "Write R records (SMS received)."),
-    opt!("Log_Reception_Format", SMPPLOG, Str, Some("%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"), Yes, "Layout of R records (macros of §5.2)."),
-    opt!("Log_Delivery", SMPPLOG, Bool, Some("true"), Yes, "Write D records (SMS accepted by the SMSC)."),
-    opt!("Log_Delivery_Format", SMPPLOG, Str, Some("%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"), Yes, "Layout of D records."),
-    opt!("Log_Status", SMPPLOG, Bool, Some("true"), Yes, "Write S records (delivery receipts)."),
-    opt!("Log_Status_Format", SMPPLOG, Str, Some("%t@S@%sa@%da@%d@%g@%b@%H@%rm@%drl@%T@%S@%e"), Yes, "Layout of S records."),
+    opt!("Heartbeat", HEARTBEAT, Seconds, Some("60"), Yes, "Seconds between heartbeat records (`M1` in the mainlog, `M` in the mobile logs; 0: none)."),
+    // ---- smpp_logger, smpp_bounce_logger, mms_logger, mms_bounce_logger (§2.6–§2.9) ---------
+    opt!("Logfile", SMPPLOG, Path, Some("/var/log/ecelerity/smpplog.ec"), Yes, "SMPP or MMS log file (`@`-delimited R, D, S, T, P, X records); mms_logger's default is `/var/log/ecelerity/mmslog.ec`."),
+    opt!("Logmode", SMPPLOG, Str, Some("0644"), Yes, "Octal permissions of a new SMPP or MMS log file."),
+    opt!("Log_Heartbeat_Format", MMSLOG, Str, Some("%t@M"), Yes, "Layout of the MMS log's heartbeat records."),
+    opt!("Log_Reception", SMPPLOG, Bool, Some("true"), Yes, "Write R records (SMS or MMS received)."),
+    opt!("Log_Reception_Format", SMPPLOG, Str, Some("%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"), Yes, "Layout of R records (macros of §5.2; mms_logger: §5.3, default `%t@R@%i@%sa@%da@%d@%P@%PG@%H@%B@%S@%e@\"%ti\"`)."),
+    opt!("Log_Delivery", SMPPLOG, Bool, Some("true"), Yes, "Write D records (message accepted by the SMSC or MMSC)."),
+    opt!("Log_Delivery_Format", SMPPLOG, Str, Some("%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"), Yes, "Layout of D records (mms_logger default `%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@\"%rm\"@\"%ti\"`)."),
+    opt!("Log_Status", SMPPLOG, Bool, Some("true"), Yes, "Write S records (delivery receipts, MM7 delivery reports and read replies)."),
+    opt!("Log_Status_Format", SMPPLOG, Str, Some("%t@S@%sa@%da@%d@%g@%b@%H@%rm@%drl@%T@%S@%e"), Yes, "Layout of S records (mms_logger default `%t@S@%sa@%da@%d@%g@%b@%H@\"%rm\"@%drl@%S@%e`)."),
     opt!("Log_Tempfail", SMPPLOG, Bool, Some("true"), Yes, "Write T records (temporary failures)."),
-    opt!("Log_Tempfail_Format", SMPPLOG, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records."),
+    opt!("Log_Tempfail_Format", SMPPLOG, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records (mms_logger default `%t@T@%i@%sa@%da@%d@%g@%b@%H@%S@%e`)."),
     opt!("Log_Permfail", SMPPLOG, Bool, Some("true"), Yes, "Write P records (permanent failures)."),
-    opt!("Log_Permfail_Format", SMPPLOG, Str, Some("%t@P@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of P records."),
-    opt!("Log_Conversion", SMPPLOG, Bool, Some("true"), Yes, "Write X records (email/SMS conversions)."),
+    opt!("Log_Permfail_Format", SMPPLOG, Str, Some("%t@P@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of P records (mms_logger default `%t@P@%i@%sa@%da@%d@%g@%b@%H@%S@%e`)."),
+    opt!("Log_Conversion", SMPPLOG, Bool, Some("true"), Yes, "Write X records (email/SMS or email/MMS conversions)."),
     opt!("Log_Conversion_Format", SMPPLOG, Str, Some("%t@X@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of X records."),
-    opt!("Namespace", SMPPLOG, Str, None, Yes, "Macro namespaces: accepted for compatibility, no effect (Impulse has one macro set)."),
+    opt!("Namespace", SMPPLOG, Str, None, Yes, "Macro namespaces: accepted for compatibility, no effect (each log has one macro set)."),
     opt!("Thread_Pool", SMPPLOG, Str, None, Yes, "Logger thread pool: accepted for compatibility, no effect."),
-    opt!("Bounce_Logfile", SMPPBOUNCE, Path, Some("/var/log/ecelerity/smppbouncelog.ec"), Yes, "SMPP bounce log file (I, O, T records and M heartbeats)."),
+    opt!("Bounce_Logfile", SMPPBOUNCE, Path, Some("/var/log/ecelerity/smppbouncelog.ec"), Yes, "SMPP or MMS bounce log file (I, O, T records and M heartbeats); mms_bounce_logger's default is `/var/log/ecelerity/mmsbouncelog.ec`."),
     opt!("Bounce_Logmode", SMPPBOUNCE, Str, Some("0644"), Yes, "Octal permissions of a new bounce log file."),
     opt!("Bounce_Concurrency", SMPPBOUNCE, Int, Some("1"), Yes, "Accepted for compatibility, no effect (one writer thread)."),
     opt!("Bounce_Thread_Pool", SMPPBOUNCE, Str, None, Yes, "Accepted for compatibility, no effect."),
     opt!("Bounce_Namespace", SMPPBOUNCE, Str, None, Yes, "Accepted for compatibility, no effect."),
     opt!("Log_Bounce_Heartbeat_Format", SMPPBOUNCE, Str, Some("%t@M"), Yes, "Layout of heartbeat records."),
-    opt!("Log_Bounce_Inband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write I records (SMS failed permanently)."),
+    opt!("Log_Bounce_Inband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write I records (SMS or MMS failed permanently)."),
     opt!("Log_Bounce_Inband_Format", SMPPBOUNCE, Str, Some("%t@I@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of I records."),
-    opt!("Log_Bounce_Outband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write O records (receipt reported a final failure)."),
+    opt!("Log_Bounce_Outband", SMPPBOUNCE, Bool, Some("true"), Yes, "Write O records (receipt or delivery report told of a final failure)."),
     opt!("Log_Bounce_Outband_Format", SMPPBOUNCE, Str, Some("%t@O@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of O records."),
-    opt!("Log_Bounce_Transient", SMPPBOUNCE, Bool, Some("true"), Yes, "Write T records (SMS failed temporarily)."),
+    opt!("Log_Bounce_Transient", SMPPBOUNCE, Bool, Some("true"), Yes, "Write T records (SMS or MMS failed temporarily)."),
     opt!("Log_Bounce_Transient_Format", SMPPBOUNCE, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records."),
     opt!("Rejectlog", LOGGER, Path, None, LATER, "Rejected-connection log."),
     opt!("Acctlog", LOGGER, Path, None, LATER, "Accounting log."),
@@ -393,8 +394,8 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "Datasource", named: true, doc: "Datasource for reverse address mappings.", status: RAM_SQL, },
     StanzaDef { kind: "mm7", named: false, doc: "Momentum's MM7 client module stanza: MM7 is built in, so it only checks `debug_level`.", status: Yes, },
     StanzaDef { kind: "mm7_serv", named: false, doc: "The MM7 server: which HTTP paths take MM7 requests and how MO MMS become mail.", status: Yes, },
-    StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: MM7_LOGS, },
-    StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: MM7_LOGS, },
+    StanzaDef { kind: "mms_logger", named: true, doc: "MMS log.", status: Yes, },
+    StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: Yes, },
     StanzaDef { kind: "httpsrv", named: false, doc: "Momentum's HTTP server module stanza: built in, only `debug_level` is checked.", status: Yes, },
     StanzaDef { kind: "mstore", named: false, doc: "Riak message store.", status: NotYet("mstore (Riak) is not supported by Impulse"), },
     StanzaDef { kind: "pathway", named: true, doc: "Receiving pathway.", status: LATER, },

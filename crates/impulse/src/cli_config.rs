@@ -11,7 +11,7 @@ pub const EXIT_CONFIG: u8 = 2;
 pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
     // The configuration crate checks what it knows; the binary adds what only it knows.
     let loaded = impulse_config::load(file).and_then(|cfg| {
-        let mut more = crate::smpp_logs::validate(&cfg);
+        let mut more = crate::mobile_logs::validate(&cfg);
         more.extend(crate::smpp_vendor::validate(&cfg));
         more.extend(crate::mm7_delivery::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }

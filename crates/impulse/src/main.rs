@@ -8,12 +8,12 @@ mod demo;
 mod mm7_delivery;
 mod mm7_http;
 mod mm7_serv;
+mod mobile_logs;
 mod reception;
 mod serve;
 mod sim;
 mod sim_mmsc;
 mod smpp_delivery;
-mod smpp_logs;
 mod smpp_mo;
 mod smpp_vendor;
 

@@ -18,8 +18,11 @@ use impulse_spool::{
     Destination, Lease, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
 };
 
+use impulse_telemetry::{LogFields, Record};
+
 use crate::delivery::sending;
 use crate::mm7_http::{self, HttpClient, PostError};
+use crate::mobile_logs::MobileLogs;
 
 /// Whether mail to `domain` leaves by MM7: its own stanza sets `MM7_MMSC_Server`, or its
 /// effective `Delivery_Method` is `mm7`.
@@ -34,6 +37,8 @@ pub fn is_mm7_domain(cfg: &Config, domain: &str) -> bool {
 /// Where and how a domain's SubmitReqs go, resolved from its sending scope.
 struct Target {
     url: String,
+    /// `host:port` of the MMSC, for the logs.
+    peer: String,
     host_header: Option<String>,
     authorization: Option<String>,
     http10: bool,
@@ -90,7 +95,8 @@ fn target(s: &Sending) -> Result<Target, String> {
     } else {
         host
     };
-    let url = format!("http://{host_in_url}:{port}{uri}");
+    let peer = format!("{host_in_url}:{port}");
+    let url = format!("http://{peer}{uri}");
     let authorization = match (s.scalar("MM7_HTTP_Auth_User"), s.scalar("HTTP_Basic_Auth")) {
         (Some(user), _) => Some(mm7_http::basic_auth(&format!(
             "{user}:{}",
@@ -111,6 +117,7 @@ fn target(s: &Sending) -> Result<Target, String> {
         .then(|| s.scalar("MM7_Namespace").unwrap_or_else(|| "mm7".into()));
     Ok(Target {
         url,
+        peer,
         host_header: s.scalar("HTTP_Host"),
         authorization,
         http10: s.scalar("HTTP_Version").as_deref() == Some("1.0"),
@@ -219,13 +226,14 @@ pub struct Mm7Connector {
     cfg: Arc<Config>,
     spool: SqliteSpool,
     client: HttpClient,
+    logs: Arc<MobileLogs>,
     /// Each destination's settings, resolved once (the configuration does not change while
     /// Impulse runs).
     targets: Mutex<HashMap<Destination, Arc<Target>>>,
 }
 
 impl Mm7Connector {
-    pub fn new(cfg: Arc<Config>, spool: SqliteSpool) -> Self {
+    pub fn new(cfg: Arc<Config>, spool: SqliteSpool, logs: Arc<MobileLogs>) -> Self {
         let idle = cfg
             .global()
             .seconds("MM7_Inactivity_Timer")
@@ -234,6 +242,7 @@ impl Mm7Connector {
             client: mm7_http::client(idle),
             cfg,
             spool,
+            logs,
             targets: Mutex::new(HashMap::new()),
         }
     }
@@ -263,6 +272,16 @@ impl Mm7Connector {
         let mms = match mms::from_email(&message.body, target.simple_text, target.max_size) {
             Ok(m) => m,
             Err(e) => {
+                for lease in recipients {
+                    let fields = log_fields(&target, message, lease, "");
+                    self.logs.failed(
+                        &LogFields {
+                            error: e.response(),
+                            ..fields
+                        },
+                        true,
+                    );
+                }
                 return Ok(recipients
                     .iter()
                     .map(|_| attempt(Verdict::Permanent, e.response(), None))
@@ -279,6 +298,8 @@ impl Mm7Connector {
         Ok(out)
     }
 
+    /// Submits to one recipient and logs the outcome (X, then D, T or P; I or T in the bounce
+    /// log).
     async fn submit_one(
         &self,
         t: &Target,
@@ -288,17 +309,82 @@ impl Mm7Connector {
     ) -> Attempt {
         let digits = match mt::destination(&lease.address) {
             Ok(d) => d,
-            Err(e) => return attempt(Verdict::Permanent, e.response(), None),
+            Err(e) => {
+                self.logs.failed(
+                    &LogFields {
+                        error: e.response(),
+                        ..log_fields(t, message, lease, "")
+                    },
+                    true,
+                );
+                return attempt(Verdict::Permanent, e.response(), None);
+            }
         };
+        let number = format!("{}{digits}", t.number_prefix);
         let transaction_id = format!("{}-{}", message.id, lease.recipient.0);
-        let env = Envelope {
+        let fields = LogFields {
             transaction_id: transaction_id.clone(),
+            size: mms.size,
+            ..log_fields(t, message, lease, &number)
+        };
+        self.logs.record(
+            Record::Conversion,
+            &LogFields {
+                error: "ec_message to mm7".into(),
+                ..fields.clone()
+            },
+        );
+        let (result, status) = self
+            .exchange(t, message, lease, mms, &number, &transaction_id)
+            .await;
+        let (code, text, remote_id) = status
+            .map(|(s, id)| (s.code.to_string(), s.text, id.unwrap_or_default()))
+            .unwrap_or_default();
+        match result.verdict {
+            Verdict::Delivered => self.logs.record(
+                Record::Delivery,
+                &LogFields {
+                    status: code,
+                    remote_id,
+                    ..fields
+                },
+            ),
+            verdict => self.logs.failed(
+                &LogFields {
+                    status: code,
+                    error: if text.is_empty() {
+                        result.response.clone()
+                    } else {
+                        text
+                    },
+                    ..fields
+                },
+                verdict == Verdict::Permanent,
+            ),
+        }
+        result
+    }
+
+    /// One SubmitReq and its answer: the attempt's outcome and, when the MMSC gave one, the
+    /// MM7 status and MessageID. An accepted submission's MessageID is kept in the spool for
+    /// its reports.
+    async fn exchange(
+        &self,
+        t: &Target,
+        message: &StoredMessage,
+        lease: &Lease,
+        mms: &mms::Mms,
+        number: &str,
+        transaction_id: &str,
+    ) -> (Attempt, Option<(Status, Option<String>)>) {
+        let env = Envelope {
+            transaction_id: transaction_id.to_string(),
             schema: t.schema,
             version: t.version.clone(),
             body: Body::SubmitReq(SubmitReq {
                 recipients: vec![Recipient {
                     kind: RecipientKind::To,
-                    address: Address::number(format!("{}{digits}", t.number_prefix)),
+                    address: Address::number(number),
                 }],
                 timestamp: Some(
                     jiff::Timestamp::now()
@@ -332,17 +418,15 @@ impl Mm7Connector {
         let answer = match answer {
             Ok(a) => a,
             Err(PostError::Timeout) => {
-                return attempt(
-                    Verdict::Temporary,
-                    format!(
-                        "451 4.4.7 no MM7 response within {:?} (MM7_Response_Timer)",
-                        t.response_timer
-                    ),
-                    remote,
+                let response = format!(
+                    "451 4.4.7 no MM7 response within {:?} (MM7_Response_Timer)",
+                    t.response_timer
                 );
+                return (attempt(Verdict::Temporary, response, remote), None);
             }
             Err(PostError::Http(e)) => {
-                return attempt(Verdict::Temporary, format!("451 4.4.1 {e}"), remote);
+                let response = format!("451 4.4.1 {e}");
+                return (attempt(Verdict::Temporary, response, remote), None);
             }
         };
         let http = answer.status.as_u16();
@@ -353,14 +437,11 @@ impl Mm7Connector {
                 (Body::SubmitRsp(r), _) => (r.status.clone(), r.message_id.clone()),
                 (_, Some(st)) => (st.clone(), None),
                 (other, None) => {
-                    return attempt(
-                        Verdict::Temporary,
-                        format!(
-                            "451 4.5.0 the MMSC answered HTTP {http} with {} instead of a SubmitRsp",
-                            other.name()
-                        ),
-                        remote,
+                    let response = format!(
+                        "451 4.5.0 the MMSC answered HTTP {http} with {} instead of a SubmitRsp",
+                        other.name()
                     );
+                    return (attempt(Verdict::Temporary, response, remote), None);
                 }
             },
             Err(e) => {
@@ -375,18 +456,16 @@ impl Mm7Connector {
                 } else {
                     "451 4.5.0"
                 };
-                return attempt(
-                    verdict,
-                    format!(
-                        "{code} the MMSC answered HTTP {http} without a readable MM7 response ({e})"
-                    ),
-                    remote,
+                let response = format!(
+                    "{code} the MMSC answered HTTP {http} without a readable MM7 response ({e})"
                 );
+                return (attempt(verdict, response, remote), None);
             }
         };
         let text = format!("MM7 {} {}", status.code, status.text.trim());
-        if status.code.is_success() {
-            if let Some(id) = message_id.filter(|m| !m.is_empty() && m != "none") {
+        let message_id = message_id.filter(|m| !m.is_empty() && m != "none");
+        let result = if status.code.is_success() {
+            if let Some(id) = &message_id {
                 drop(self.spool.record_submissions(vec![Submission {
                     key: format!("mm7:{id}"),
                     smsc_id: id.clone(),
@@ -400,13 +479,49 @@ impl Mm7Connector {
                 }]));
                 tracing::info!(message = %message.id, recipient = %lease.address, mm7_id = %id, tid = %transaction_id, "MMS accepted by the MMSC");
             }
-            return attempt(Verdict::Delivered, format!("250 2.0.0 {text}"), remote);
-        }
-        if status.code.is_temporary() {
+            attempt(Verdict::Delivered, format!("250 2.0.0 {text}"), remote)
+        } else if status.code.is_temporary() {
             attempt(Verdict::Temporary, format!("451 4.0.0 {text}"), remote)
         } else {
             attempt(Verdict::Permanent, format!("554 5.0.0 {text}"), remote)
-        }
+        };
+        (result, Some((status, message_id)))
+    }
+}
+
+/// The MMS log's source address (`%sa`) of what a destination submits: the SenderAddress of
+/// its SubmitReqs when `MM7_Sender_Address` sets one, else the mail's sender.
+fn log_source(template: &SubmitReq, mail_sender: &str) -> String {
+    template
+        .sender
+        .sender_address
+        .as_ref()
+        .map_or_else(|| mail_sender.to_string(), |a| a.value.clone())
+}
+
+/// [`log_source`] for a report about a submission to `domain`, found again from the
+/// configuration.
+pub fn report_source(cfg: &Config, domain: &str, mail_sender: &str) -> String {
+    let dest = Destination {
+        domain: domain.to_string(),
+        binding: String::new(),
+    };
+    match target(&sending(cfg, &dest)) {
+        Ok(t) => log_source(&t.template, mail_sender),
+        Err(_) => mail_sender.to_string(),
+    }
+}
+
+/// What every MMS log record about `lease` shares.
+fn log_fields(t: &Target, message: &StoredMessage, lease: &Lease, number: &str) -> LogFields {
+    LogFields {
+        message_id: message.id.to_string(),
+        domain: lease.destination.domain.clone(),
+        binding: lease.destination.binding.clone(),
+        host: t.peer.clone(),
+        source: log_source(&t.template, &message.sender),
+        dest: number.to_string(),
+        ..LogFields::default()
     }
 }
 

@@ -16,7 +16,10 @@ use impulse_interwork::mms;
 use impulse_mm7::*;
 use impulse_spool::{Spool, SqliteSpool};
 
+use impulse_telemetry::{BounceRecord, LogFields, Record};
+
 use crate::mm7_http::{HttpRequest, Reply, reply};
+use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 
 /// Impulse's ceiling on an HTTP request body when `Max_Request_Size` is 0.
@@ -26,6 +29,7 @@ pub struct Mm7Server {
     pub cfg: Arc<Config>,
     pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
+    logs: Arc<MobileLogs>,
     paths: Vec<String>,
 }
 
@@ -55,6 +59,7 @@ impl Mm7Server {
         cfg: Arc<Config>,
         spool: SqliteSpool,
         reception: Arc<OnceLock<Arc<Reception>>>,
+        logs: Arc<MobileLogs>,
     ) -> Self {
         let paths = cfg
             .mm7_serv
@@ -66,6 +71,7 @@ impl Mm7Server {
             cfg,
             spool,
             reception,
+            logs,
             paths,
         }
     }
@@ -132,7 +138,7 @@ impl Mm7Server {
         };
         match &env.body {
             Body::DeliverReq(d) => {
-                let status = self.on_deliver(d, &msg, &env, req.peer).await;
+                let status = self.on_deliver(d, &msg, &env, &req).await;
                 if status.code == StatusCode::SERVER_ERROR {
                     return fault(
                         env.schema,
@@ -149,7 +155,7 @@ impl Mm7Server {
                 }))
             }
             Body::DeliveryReportReq(r) => {
-                let status = self.on_report(r).await;
+                let status = self.on_report(r, req.peer).await;
                 if status.code == StatusCode::SERVER_ERROR {
                     return fault(
                         env.schema,
@@ -171,6 +177,14 @@ impl Mm7Server {
                 match found.first() {
                     Some(sub) => {
                         tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = %r.status, "MM7 read reply");
+                        self.logs.record(
+                            Record::Status,
+                            &LogFields {
+                                status: r.status.clone(),
+                                error: r.status_text.clone().unwrap_or_default(),
+                                ..self.status_fields(sub, &r.message_id, req.peer)
+                            },
+                        );
                         respond(Body::ReadReplyRsp(Status::new(StatusCode::SUCCESS)))
                     }
                     None => {
@@ -207,15 +221,61 @@ impl Mm7Server {
         }
     }
 
+    /// Spools the mail an MO MMS becomes and logs its reception (X and R, with the error when
+    /// it could not be taken).
     async fn on_deliver(
         &self,
         d: &DeliverReq,
         msg: &SoapMessage,
         env: &Envelope,
-        peer: SocketAddr,
+        req: &HttpRequest,
     ) -> Status {
+        let mut fields = LogFields {
+            transaction_id: env.transaction_id.clone(),
+            source: d
+                .sender
+                .as_ref()
+                .map(|a| a.value.clone())
+                .unwrap_or_default(),
+            dest: d
+                .recipients
+                .first()
+                .map(|r| r.address.value.clone())
+                .unwrap_or_default(),
+            host: req.peer.ip().to_string(),
+            size: req.body.len(),
+            ..LogFields::default()
+        };
+        let (status, id) = self.spool_deliver(d, msg, env, req.peer).await;
+        fields.status = status.code.to_string();
+        fields.error = status.text.clone();
+        if let Some(id) = id {
+            fields.message_id = id;
+            self.logs.record(
+                Record::Conversion,
+                &LogFields {
+                    error: "mm7 to ec_message".into(),
+                    ..fields.clone()
+                },
+            );
+        }
+        self.logs.record(Record::Reception, &fields);
+        status
+    }
+
+    /// The mail's id when it was spooled.
+    async fn spool_deliver(
+        &self,
+        d: &DeliverReq,
+        msg: &SoapMessage,
+        env: &Envelope,
+        peer: SocketAddr,
+    ) -> (Status, Option<String>) {
         let Some(reception) = self.reception.get() else {
-            return Status::with_text(StatusCode::SERVER_ERROR, "not ready");
+            return (
+                Status::with_text(StatusCode::SERVER_ERROR, "not ready"),
+                None,
+            );
         };
         let opt = |n: &str| serv_option(&self.cfg, n).filter(|v| !v.is_empty());
         let sender = d.sender.clone().map(|a| a.value).unwrap_or_default();
@@ -253,10 +313,11 @@ impl Mm7Server {
         };
         let Some(to) = to.filter(|t| t.contains('@')) else {
             tracing::warn!(%sender, "MO MMS with no e-mail recipient: set mm7_server_default_email_to_address or _to_domain");
-            return Status::with_text(
+            let status = Status::with_text(
                 StatusCode::ADDRESS_NOT_FOUND,
                 "no e-mail address for the recipient",
             );
+            return (status, None);
         };
         let parts: Vec<MimePart> = msg
             .content(d.content.as_ref().map(|c| c.href.as_str()))
@@ -290,19 +351,22 @@ impl Mm7Server {
         {
             Ok(id) => {
                 tracing::info!(message = %id, %from, %to, tid = %env.transaction_id, parts = parts.len(), "MO MMS spooled");
-                Status::new(StatusCode::SUCCESS)
+                (Status::new(StatusCode::SUCCESS), Some(id.to_string()))
             }
             Err(e) => {
                 tracing::error!(error = %e, "MO MMS not spooled; the MMSC is asked to retry");
-                Status::with_text(
+                let status = Status::with_text(
                     StatusCode::SERVER_ERROR,
                     "the message could not be stored; retry later",
-                )
+                );
+                (status, None)
             }
         }
     }
 
-    async fn on_report(&self, r: &DeliveryReportReq) -> Status {
+    /// Logs a delivery report (S; O in the bounce log when negative) and mails the sender of a
+    /// negative one.
+    async fn on_report(&self, r: &DeliveryReportReq, peer: SocketAddr) -> Status {
         let found = match self
             .spool
             .find_submissions(vec![format!("mm7:{}", r.message_id)])
@@ -320,6 +384,15 @@ impl Mm7Server {
         };
         let negative = r.status.is_negative();
         tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = r.status.as_str(), negative, latency_s = (impulse_spool::now_millis() - sub.submitted_at) / 1000, "MM7 delivery report");
+        let fields = LogFields {
+            status: r.status.as_str().to_string(),
+            error: r.status_text.clone().unwrap_or_default(),
+            ..self.status_fields(&sub, &r.message_id, peer)
+        };
+        self.logs.record(Record::Status, &fields);
+        if negative {
+            self.logs.bounce(BounceRecord::OutOfBand, &fields);
+        }
         if !negative || sub.sender.is_empty() {
             return Status::new(StatusCode::SUCCESS);
         }
@@ -348,6 +421,32 @@ impl Mm7Server {
                     "could not store the notice; retry later",
                 )
             }
+        }
+    }
+
+    /// What the S record of a report or read reply about submission `sub` says: the original
+    /// message (`%i`, `%I`), its source and recipient, the MMSC's MessageID and the latency.
+    fn status_fields(
+        &self,
+        sub: &impulse_spool::Submission,
+        mm7_id: &str,
+        peer: SocketAddr,
+    ) -> LogFields {
+        LogFields {
+            message_id: sub.message.clone(),
+            original_id: sub.message.clone(),
+            domain: sub.domain.clone(),
+            source: crate::mm7_delivery::report_source(&self.cfg, &sub.domain, &sub.sender),
+            dest: sub
+                .recipient
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            remote_id: mm7_id.to_string(),
+            host: peer.ip().to_string(),
+            receipt_latency: Some((impulse_spool::now_millis() - sub.submitted_at) / 1000),
+            ..LogFields::default()
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use impulse_config::{Config, Resolved, names};
 use impulse_queue::Scheduler;
 use impulse_spool::SqliteSpool;
-use impulse_telemetry::{Mainlog, PaniclogLayer};
+use impulse_telemetry::{Dialect, Mainlog, PaniclogLayer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::prelude::*;
@@ -17,6 +17,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli_config::{EXIT_CONFIG, load_or_report};
 use crate::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
+use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 use crate::smpp_delivery::SmppConnector;
 
@@ -118,7 +119,8 @@ pub struct Running {
     reception: Arc<Reception>,
     /// Persistent SMPP binds, unbound cleanly on stop.
     persistent: Vec<impulse_smpp::esme::Esme>,
-    smpp_logs: Arc<crate::smpp_logs::SmppLogs>,
+    smpp_logs: Arc<MobileLogs>,
+    mms_logs: Arc<MobileLogs>,
 }
 
 impl Running {
@@ -135,6 +137,7 @@ impl Running {
             log.flush();
         }
         self.smpp_logs.flush();
+        self.mms_logs.flush();
     }
 }
 
@@ -157,7 +160,8 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     };
 
     let reception_cell = Arc::new(OnceLock::new());
-    let smpp_logs = Arc::new(crate::smpp_logs::SmppLogs::open(&cfg)?);
+    let smpp_logs = Arc::new(MobileLogs::open(&cfg, Dialect::Smpp)?);
+    let mms_logs = Arc::new(MobileLogs::open(&cfg, Dialect::Mms)?);
     let smpp = SmppConnector::new(
         cfg.clone(),
         spool.clone(),
@@ -177,7 +181,11 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
             cfg: cfg.clone(),
             smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
             smpp,
-            mm7: crate::mm7_delivery::Mm7Connector::new(cfg.clone(), spool.clone()),
+            mm7: crate::mm7_delivery::Mm7Connector::new(
+                cfg.clone(),
+                spool.clone(),
+                mms_logs.clone(),
+            ),
         },
         ConfigPolicy { cfg: cfg.clone() },
         observer,
@@ -227,6 +235,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
             cfg.clone(),
             spool.clone(),
             reception_cell.clone(),
+            mms_logs.clone(),
         ));
         for listen in &listener.listens {
             let socket = TcpListener::bind(listen.addr).await.map_err(|e| {
@@ -258,6 +267,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         reception,
         persistent,
         smpp_logs,
+        mms_logs,
     })
 }
 

@@ -22,11 +22,11 @@ use impulse_spool::{
 };
 use tokio::sync::mpsc;
 
+use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
-use crate::smpp_logs::SmppLogs;
 use crate::smpp_mo::MoContext;
 use crate::smpp_vendor;
-use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
+use impulse_telemetry::{LogFields, Record};
 
 mod submit;
 use submit::{MultiTarget, Submitted};
@@ -248,7 +248,7 @@ pub struct SmppConnector {
     /// connector.
     settings: Mutex<HashMap<Destination, Arc<DomainSettings>>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
-    logs: Arc<SmppLogs>,
+    logs: Arc<MobileLogs>,
 }
 
 impl SmppConnector {
@@ -257,7 +257,7 @@ impl SmppConnector {
         cfg: Arc<Config>,
         spool: SqliteSpool,
         reception: Arc<OnceLock<Arc<Reception>>>,
-        logs: Arc<SmppLogs>,
+        logs: Arc<MobileLogs>,
     ) -> Self {
         SmppConnector {
             cfg,
@@ -378,7 +378,7 @@ impl SmppConnector {
         };
         let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
-        let base = |lease: &Lease, number: &str| SmsFields {
+        let base = |lease: &Lease, number: &str| LogFields {
             message_id: message.id.to_string(),
             domain: lease.destination.domain.clone(),
             binding: lease.destination.binding.clone(),
@@ -389,7 +389,7 @@ impl SmppConnector {
             dest: number.to_string(),
             dest_ton: s.dest_ton,
             dest_npi: s.dest_npi,
-            ..SmsFields::default()
+            ..LogFields::default()
         };
         let sms = match mt::convert(&message.body, &message.sender, &s.mt) {
             // data_sm carries the whole text in one message_payload: no segments.
@@ -400,8 +400,8 @@ impl SmppConnector {
             Ok(sms) => sms,
             Err(e) => {
                 for lease in recipients {
-                    self.failed(
-                        &SmsFields {
+                    self.logs.failed(
+                        &LogFields {
                             error: e.response(),
                             ..base(lease, "")
                         },
@@ -423,8 +423,8 @@ impl SmppConnector {
             let number = match dest {
                 Ok(n) => n,
                 Err(response) => {
-                    self.failed(
-                        &SmsFields {
+                    self.logs.failed(
+                        &LogFields {
                             error: response.clone(),
                             ..base(lease, "")
                         },
@@ -434,7 +434,7 @@ impl SmppConnector {
                     continue;
                 }
             };
-            let fields = SmsFields {
+            let fields = LogFields {
                 data_coding: sms.data_coding,
                 size: sms.text.len(),
                 segment: sms.segments.len().to_string(),
@@ -442,8 +442,8 @@ impl SmppConnector {
                 ..base(lease, &number)
             };
             self.logs.record(
-                SmppRecord::Conversion,
-                &SmsFields {
+                Record::Conversion,
+                &LogFields {
                     error: "ec_message to smpp".into(),
                     ..fields.clone()
                 },
@@ -507,16 +507,16 @@ impl SmppConnector {
             match attempt.verdict {
                 Verdict::Delivered => {
                     self.logs.record(
-                        SmppRecord::Delivery,
-                        &SmsFields {
+                        Record::Delivery,
+                        &LogFields {
                             remote_id: done.ids.join(","),
                             ..fields
                         },
                     );
                     self.remember_sender(&first.destination, &s, number, &sms);
                 }
-                verdict => self.failed(
-                    &SmsFields {
+                verdict => self.logs.failed(
+                    &LogFields {
                         error: attempt.response.clone(),
                         ..fields
                     },
@@ -529,17 +529,6 @@ impl SmppConnector {
             .into_iter()
             .map(|a| a.unwrap_or_else(|| temporary("451 4.3.0 internal error".into())))
             .collect())
-    }
-
-    /// A failed attempt in the SMPP log (P or T) and the bounce log (I or T).
-    fn failed(&self, fields: &SmsFields, permanent: bool) {
-        if permanent {
-            self.logs.record(SmppRecord::PermFail, fields);
-            self.logs.bounce(BounceRecord::InBand, fields);
-        } else {
-            self.logs.record(SmppRecord::TempFail, fields);
-            self.logs.bounce(BounceRecord::Transient, fields);
-        }
     }
 
     /// Stores each accepted segment's SMSC id for matching its delivery receipt: under the one
@@ -643,7 +632,7 @@ struct Pending<'a> {
     /// Number (or distribution list name) it goes to.
     number: String,
     /// What its SMPP log records share.
-    fields: SmsFields,
+    fields: LogFields,
     /// Segments the SMSC accepted on earlier tries.
     accepted: Vec<(u32, String)>,
 }

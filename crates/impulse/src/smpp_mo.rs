@@ -24,10 +24,10 @@ use impulse_smpp::text;
 use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
 use tokio::sync::mpsc;
 
+use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 use crate::smpp_delivery::configured_id_format;
-use crate::smpp_logs::SmppLogs;
-use impulse_telemetry::{BounceRecord, SmppRecord, SmsFields};
+use impulse_telemetry::{BounceRecord, LogFields, Record};
 
 /// How long the parts of a concatenated MO wait for the rest.
 const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,7 +38,7 @@ pub struct MoContext {
     pub cfg: Arc<Config>,
     pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
-    pub logs: Arc<SmppLogs>,
+    pub logs: Arc<MobileLogs>,
     /// The SMSC's address, for the logs.
     pub smsc: String,
     /// The bind's `SMPP_Vendor_TLV_Table`: listed MO TLVs become mail headers.
@@ -235,7 +235,7 @@ async fn on_receipt(
         })
         .unwrap_or_default();
     let failed = r.state.is_some_and(|s| s.is_failure() && s.is_final());
-    let fields = SmsFields {
+    let fields = LogFields {
         message_id: sub.message.clone(),
         domain: dest.domain.clone(),
         binding: dest.binding.clone(),
@@ -248,13 +248,13 @@ async fn on_receipt(
         status: stat.clone(),
         error: r.err.clone().unwrap_or_default(),
         segment: sub.segment.to_string(),
-        ..SmsFields::default()
+        ..LogFields::default()
     };
-    ctx.logs.record(SmppRecord::Status, &fields);
+    ctx.logs.record(Record::Status, &fields);
     if failed {
         ctx.logs.bounce(
             BounceRecord::OutOfBand,
-            &SmsFields {
+            &LogFields {
                 error: format!("{stat} err:{}", r.err.as_deref().unwrap_or("-")),
                 ..fields
             },
@@ -387,7 +387,7 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     {
         Ok(id) => {
             tracing::info!(domain = %dest.domain, source = %m.source, dest = %m.dest, message = %id, "MO spooled as mail");
-            let fields = SmsFields {
+            let fields = LogFields {
                 message_id: id,
                 domain: dest.domain.clone(),
                 binding: dest.binding.clone(),
@@ -398,12 +398,12 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
                 size: m.text.len(),
                 segment: m.parts.to_string(),
                 text: m.text.clone(),
-                ..SmsFields::default()
+                ..LogFields::default()
             };
-            ctx.logs.record(SmppRecord::Reception, &fields);
+            ctx.logs.record(Record::Reception, &fields);
             ctx.logs.record(
-                SmppRecord::Conversion,
-                &SmsFields {
+                Record::Conversion,
+                &LogFields {
                     error: "smpp to ec_message".into(),
                     ..fields
                 },

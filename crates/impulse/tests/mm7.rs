@@ -42,7 +42,9 @@ fn setup(domain_extra: &str, global_extra: &str) -> Setup {
          domain \"example.com\" {{ }}\ndomain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
          domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {}\n  MM7_MMSC_Path = \"/mm7/submit\"\n  \
            MM7_VASPID = \"vasp-01\"\n  MM7_Sender_Address = \"<ShortCode>28444</ShortCode>\"\n  MM7_Delivery_Report = true\n  {domain_extra}\n}}\n\
-         {global_extra}\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+         {global_extra}\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
+         mms_logger \"m\" {{ logfile = \"{{LOG}}/mmslog.ec\" }}\n\
+         mms_bounce_logger \"b\" {{ bounce_logfile = \"{{LOG}}/mmsbouncelog.ec\" }}\n",
         sink.port, mmsc.http
     );
     let imp = Impulse::start(&dir, &config);
@@ -57,6 +59,28 @@ fn setup(domain_extra: &str, global_extra: &str) -> Setup {
         imp,
         http,
     }
+}
+
+/// The `@`-separated fields of the first record of type `kind` in a mobile log that contains
+/// `needle`, without the time stamp; waits for it.
+fn record(s: &Setup, log: &str, kind: &str, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    wait_for(
+        &format!("a {kind} record in {log}"),
+        Duration::from_secs(10),
+        || {
+            found = s
+                .imp
+                .log(log)
+                .lines()
+                .filter(|l| l.contains(needle))
+                .map(|l| l.split('@').skip(1).map(str::to_string).collect::<Vec<_>>())
+                .find(|f| f[0] == kind)
+                .unwrap_or_default();
+            !found.is_empty()
+        },
+    );
+    found
 }
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -135,6 +159,30 @@ fn a_mail_with_a_jpeg_becomes_a_submitreq_with_the_image_byte_identical() {
         || s.imp.mainlog().contains("@D@"),
     );
 
+    // The MMS log: the conversion and the delivery with the MMSC's MessageID and the
+    // TransactionID (§2.8 default layouts).
+    let x = record(&s, "mmslog.ec", "X", "ec_message to mm7");
+    assert_eq!(x[2..5], ["28444", "15551234567", "mms.example.com"]);
+    let d = record(&s, "mmslog.ec", "D", "");
+    let mmsc = format!("127.0.0.1:{}", s.mmsc.http);
+    assert_eq!(
+        d[2..8],
+        [
+            "28444",
+            "15551234567",
+            "mms.example.com",
+            "default",
+            "default",
+            &mmsc
+        ]
+    );
+    assert!(d[8].parse::<usize>().unwrap() > 30_000, "size {d:?}");
+    assert_eq!(d[9], format!("\"{id}\""));
+    assert!(
+        d[10].starts_with('"') && d[10].len() > 2,
+        "transaction id {d:?}"
+    );
+
     // A negative delivery report for that MessageID mails the sender; a positive one does not.
     let url = format!("http://127.0.0.1:{}/mm7/reports", s.http);
     let answer = s
@@ -154,6 +202,27 @@ fn a_mail_with_a_jpeg_becomes_a_submitreq_with_the_image_byte_identical() {
     assert!(mails[0].contains("alice@example.org"));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(s.sink.count(), 1, "the positive report sends nothing");
+    // Both reports are S records; the negative one is also an O record in the bounce log.
+    let statuses: Vec<String> = s
+        .imp
+        .log("mmslog.ec")
+        .lines()
+        .filter(|l| l.contains("@S@"))
+        .map(|l| l.split('@').nth(10).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["Retrieved", "Rejected"],
+        "{}",
+        s.imp.log("mmslog.ec")
+    );
+    let sr = record(&s, "mmslog.ec", "S", "Rejected");
+    assert_eq!(sr[1..4], ["28444", "15551234567", "mms.example.com"]);
+    assert_eq!(sr[7], format!("\"{id}\""));
+    assert!(sr[8].parse::<u64>().is_ok(), "latency {sr:?}");
+    let o = record(&s, "mmsbouncelog.ec", "O", "");
+    assert_eq!(o[2..5], ["28444", "15551234567", "mms.example.com"]);
+    assert!(!s.imp.log("mmsbouncelog.ec").contains("@I@"));
     // A report for a MessageID Impulse never got: 2005.
     let answer = s
         .mmsc
@@ -191,7 +260,18 @@ fn an_mo_mms_with_an_image_arrives_as_mail_with_the_image_attached() {
         jpeg().as_slice(),
         "image changed on the way"
     );
-    assert!(m.header_raw("X-MM7-Transaction-ID").is_some());
+    let tid = m
+        .header_raw("X-MM7-Transaction-ID")
+        .expect("transaction id header");
+    // The MMS log's R record: sender, recipient, MMSC address, size, status and TransactionID.
+    let r = record(&s, "mmslog.ec", "R", "");
+    assert_eq!(r[2..4], ["+15557654321", "28444"]);
+    assert_eq!(r[7], "127.0.0.1");
+    assert!(r[8].parse::<usize>().unwrap() > 30_000, "size {r:?}");
+    assert_eq!(r[9], "1000");
+    assert_eq!(r[11], format!("\"{}\"", tid.trim()));
+    assert!(!r[1].is_empty(), "the mail's id {r:?}");
+    record(&s, "mmslog.ec", "X", "mm7 to ec_message");
 }
 
 #[test]
@@ -213,6 +293,10 @@ fn mmsc_refusals_bounce_and_its_outages_are_retried() {
         0,
         "a refused SubmitReq is not recorded as accepted"
     );
+    // P in the MMS log with the MM7 status, I in the bounce log.
+    let p = record(&s, "mmslog.ec", "P", "15551110000");
+    assert_eq!(p[8], "2002", "{p:?}");
+    record(&s, "mmsbouncelog.ec", "I", "15551110000");
 
     // HTTP 500 with an RSErrorRsp, a body that is not SOAP, and an answer later than
     // MM7_Response_Timer: each is temporary, and the message gets through afterwards.
@@ -236,6 +320,9 @@ fn mmsc_refusals_bounce_and_its_outages_are_retried() {
     let log = s.imp.mainlog();
     assert!(log.contains("MM7 3000"), "{log}");
     assert!(log.contains("MM7_Response_Timer"), "{log}");
+    let temp = record(&s, "mmslog.ec", "T", "@3000@");
+    assert_eq!(temp[3], "15552220000");
+    record(&s, "mmsbouncelog.ec", "T", "15552220000");
     assert_eq!(s.sink.count(), 1, "no bounce for temporary failures");
 
     // A recipient that is not a number fails at once, with the reason.

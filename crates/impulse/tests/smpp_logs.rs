@@ -156,7 +156,8 @@ fn bad_logger_settings_are_refused_with_their_place() {
     let conf = tmp.path().join("l.conf");
     std::fs::write(
         &conf,
-        "smpp_logger \"a\" {\n  logfile = \"jlog:///var/log/x=>sub\"\n  log_delivery_format = \"%t@D@%q\"\n  logmode = 999\n}\n",
+        "smpp_logger \"a\" {\n  logfile = \"jlog:///var/log/x=>sub\"\n  log_delivery_format = \"%t@D@%q\"\n  logmode = 999\n}\n\
+         mms_logger \"m\" {\n  log_status_format = \"%t@S@%sg\"\n}\n",
     )
     .unwrap();
     let out = Command::new(impulse_bin())
@@ -177,6 +178,13 @@ fn bad_logger_settings_are_refused_with_their_place() {
     assert!(
         err.contains(&format!(
             "{file}:4:3: error: Logmode `999` is not an octal file mode"
+        )),
+        "{err}"
+    );
+    // An SMPP-only macro in an MMS log's format.
+    assert!(
+        err.contains(&format!(
+            "{file}:7:3: error: log_status_format: unknown macro `%sg`"
         )),
         "{err}"
     );

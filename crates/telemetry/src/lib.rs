@@ -1,16 +1,16 @@
 //! Logs an operator reads: Momentum's `@`-delimited mainlog (§6.7: R, D, T, P records and the
-//! M1 heartbeat) written by an `ec_logger`, and the paniclog, which receives every warning and
+//! M1 heartbeat) written by an `ec_logger`, the SMPP and MMS logs and bounce logs, and the paniclog, which receives every warning and
 //! error event from `tracing`. Human-readable logs go to stderr through tracing-subscriber.
 #![forbid(unsafe_code)]
 
 mod logfile;
 mod mainlog;
+mod mobilelog;
 mod paniclog;
-mod smpplog;
 
 pub use mainlog::{Delivery, Failure, Mainlog, Reception};
+pub use mobilelog::{BounceRecord, Dialect, Format, LogFields, MobileLog, Record};
 pub use paniclog::PaniclogLayer;
-pub use smpplog::{BounceRecord, Format, SmppLog, SmppRecord, SmsFields};
 
 /// Keeps a field out of the `@`-delimited format's way: no `@`, no line breaks.
 pub fn field(s: &str) -> String {

@@ -176,7 +176,12 @@ impl Impulse {
     }
 
     pub fn mainlog(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log/mainlog.ec")).unwrap_or_default()
+        self.log("mainlog.ec")
+    }
+
+    /// A log file under `{LOG}`, empty when it does not exist (yet).
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("log").join(name)).unwrap_or_default()
     }
 
     pub fn stderr(&self) -> String {

@@ -1,7 +1,8 @@
-//! The SMPP log (`smpp_logger`) and SMPP bounce log (`smpp_bounce_logger`) of Momentum §2.6,
-//! §2.7 and §5.2: one `@`-delimited record per event, laid out by format strings of `%`
-//! macros. Formats are parsed once, at configuration check (an unknown macro is an error
-//! there), and rendered from a [`SmsFields`] per event.
+//! The mobile logs of Momentum: the SMPP log (`smpp_logger`, §2.6, §5.2), the MMS log
+//! (`mms_logger`, §2.8, §5.3) and their bounce logs (`smpp_bounce_logger`,
+//! `mms_bounce_logger`, §2.7, §2.9): one `@`-delimited record per event, laid out by format
+//! strings of `%` macros. Formats are parsed once, at configuration check (a macro the log's
+//! [`Dialect`] does not know is an error there), and rendered from [`LogFields`] per event.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,10 +36,21 @@ enum Macro {
     Segment,
     Text,
     ReceiptLatency,
+    OriginalId,
+    TransactionId,
+    Pathway,
+    PathwayGroup,
 }
 
-/// Longest names first, so `%drl` is not read as `%d` then `rl`.
-const MACROS: &[(&str, Macro)] = &[
+/// Which macro set a log understands: the SMPP log's (§5.2) or the MMS log's (§5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Smpp,
+    Mms,
+}
+
+/// The SMPP log's macros, longest names first so `%drl` is not read as `%d` then `rl`.
+const SMPP_MACROS: &[(&str, Macro)] = &[
     ("text", Macro::Text),
     ("drl", Macro::ReceiptLatency),
     ("dc", Macro::DataCoding),
@@ -63,6 +75,36 @@ const MACROS: &[(&str, Macro)] = &[
     ("B", Macro::Size),
 ];
 
+/// The MMS log's macros (§5.3), longest names first.
+const MMS_MACROS: &[(&str, Macro)] = &[
+    ("drl", Macro::ReceiptLatency),
+    ("ti", Macro::TransactionId),
+    ("rm", Macro::RemoteId),
+    ("sa", Macro::SourceAddr),
+    ("da", Macro::DestAddr),
+    ("PG", Macro::PathwayGroup),
+    ("P", Macro::Pathway),
+    ("t", Macro::Time),
+    ("i", Macro::MessageId),
+    ("I", Macro::OriginalId),
+    ("d", Macro::Domain),
+    ("g", Macro::BindingGroup),
+    ("b", Macro::Binding),
+    ("H", Macro::Host),
+    ("S", Macro::Status),
+    ("e", Macro::Error),
+    ("B", Macro::Size),
+];
+
+impl Dialect {
+    fn macros(self) -> &'static [(&'static str, Macro)] {
+        match self {
+            Dialect::Smpp => SMPP_MACROS,
+            Dialect::Mms => MMS_MACROS,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
     Literal(String),
@@ -74,7 +116,7 @@ enum Piece {
 pub struct Format(Vec<Piece>);
 
 impl Format {
-    pub fn parse(s: &str) -> Result<Format, String> {
+    pub fn parse(s: &str, dialect: Dialect) -> Result<Format, String> {
         let mut pieces = Vec::new();
         let mut lit = String::new();
         let mut rest = s;
@@ -86,7 +128,11 @@ impl Format {
                 rest = r;
                 continue;
             }
-            let Some((name, m)) = MACROS.iter().find(|(name, _)| rest.starts_with(name)) else {
+            let Some((name, m)) = dialect
+                .macros()
+                .iter()
+                .find(|(name, _)| rest.starts_with(name))
+            else {
                 return Err(format!(
                     "unknown macro `%{}` in format {s:?}",
                     rest.chars().take(4).collect::<String>()
@@ -105,7 +151,7 @@ impl Format {
         Ok(Format(pieces))
     }
 
-    pub fn render(&self, f: &SmsFields) -> String {
+    pub fn render(&self, f: &LogFields) -> String {
         let mut out = String::with_capacity(128);
         for p in &self.0 {
             match p {
@@ -135,6 +181,10 @@ impl Format {
                         Macro::Size => write!(out, "{}", f.size),
                         Macro::Segment => write!(out, "{}", field(&f.segment)),
                         Macro::Text => write!(out, "{}", text(&f.text)),
+                        Macro::OriginalId => write!(out, "{}", field(&f.original_id)),
+                        Macro::TransactionId => write!(out, "{}", field(&f.transaction_id)),
+                        Macro::Pathway => write!(out, "{}", field(&f.pathway)),
+                        Macro::PathwayGroup => write!(out, "{}", field(&f.pathway_group)),
                         Macro::ReceiptLatency => write!(
                             out,
                             "{}",
@@ -154,12 +204,19 @@ fn or_default(s: &str) -> &str {
 
 /// What a record can say; unset fields render empty.
 #[derive(Clone, Debug, Default)]
-pub struct SmsFields {
+pub struct LogFields {
     pub message_id: String,
+    /// The message a report or reply is about (MMS log `%I`).
+    pub original_id: String,
+    /// The MM7 TransactionID (`%ti`).
+    pub transaction_id: String,
+    /// Receiving pathway and pathway group (`%P`, `%PG`): the listener that took the message.
+    pub pathway: String,
+    pub pathway_group: String,
     pub domain: String,
     pub binding_group: String,
     pub binding: String,
-    /// The SMSC's address.
+    /// The SMSC's or MMSC's address.
     pub host: String,
     pub data_coding: u8,
     pub source: String,
@@ -168,7 +225,7 @@ pub struct SmsFields {
     pub dest: String,
     pub dest_npi: u8,
     pub dest_ton: u8,
-    /// The SMSC's message id(s), comma-separated for several segments.
+    /// The SMSC's message id(s), comma-separated for several segments; the MMSC's MessageID.
     pub remote_id: String,
     pub status_type: String,
     pub status: String,
@@ -181,9 +238,9 @@ pub struct SmsFields {
     pub receipt_latency: Option<i64>,
 }
 
-/// The six record types of the SMPP log.
+/// The six record types of the SMPP and MMS logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmppRecord {
+pub enum Record {
     Reception,
     Delivery,
     Status,
@@ -192,8 +249,8 @@ pub enum SmppRecord {
     Conversion,
 }
 
-impl SmppRecord {
-    pub const ALL: [SmppRecord; 6] = [
+impl Record {
+    pub const ALL: [Record; 6] = [
         Self::Reception,
         Self::Delivery,
         Self::Status,
@@ -202,20 +259,34 @@ impl SmppRecord {
         Self::Conversion,
     ];
 
-    /// The option stem (`log_reception`, `log_reception_format`) and the default format.
-    pub fn option(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Reception => ("log_reception", "%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"),
-            Self::Delivery => ("log_delivery", "%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"),
-            Self::Status => ("log_status", "%t@S@%sa@%da@%d@%g@%b@%H@%rm@%drl@%T@%S@%e"),
-            Self::TempFail => ("log_tempfail", "%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"),
-            Self::PermFail => ("log_permfail", "%t@P@%i@%sa@%da@%d@%g@%b@%H@%e"),
-            Self::Conversion => ("log_conversion", "%t@X@%i@%sa@%da@%d@%g@%b@%H@%e"),
+    /// The option stem (`log_reception`, `log_reception_format`) and the log's default
+    /// format (§2.6 for SMPP, §2.8 for MMS).
+    pub fn option(self, dialect: Dialect) -> (&'static str, &'static str) {
+        use Dialect::*;
+        match (self, dialect) {
+            (Self::Reception, Smpp) => ("log_reception", "%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"),
+            (Self::Reception, Mms) => (
+                "log_reception",
+                "%t@R@%i@%sa@%da@%d@%P@%PG@%H@%B@%S@%e@\"%ti\"",
+            ),
+            (Self::Delivery, Smpp) => ("log_delivery", "%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"),
+            (Self::Delivery, Mms) => (
+                "log_delivery",
+                "%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@\"%rm\"@\"%ti\"",
+            ),
+            (Self::Status, Smpp) => ("log_status", "%t@S@%sa@%da@%d@%g@%b@%H@%rm@%drl@%T@%S@%e"),
+            (Self::Status, Mms) => ("log_status", "%t@S@%sa@%da@%d@%g@%b@%H@\"%rm\"@%drl@%S@%e"),
+            (Self::TempFail, Smpp) => ("log_tempfail", "%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"),
+            (Self::TempFail, Mms) => ("log_tempfail", "%t@T@%i@%sa@%da@%d@%g@%b@%H@%S@%e"),
+            (Self::PermFail, Smpp) => ("log_permfail", "%t@P@%i@%sa@%da@%d@%g@%b@%H@%e"),
+            (Self::PermFail, Mms) => ("log_permfail", "%t@P@%i@%sa@%da@%d@%g@%b@%H@%S@%e"),
+            (Self::Conversion, _) => ("log_conversion", "%t@X@%i@%sa@%da@%d@%g@%b@%H@%e"),
         }
     }
 }
 
-/// The three record types of the SMPP bounce log (the heartbeat is the fourth).
+/// The three record types of the SMPP and MMS bounce logs (the heartbeat is the fourth); both
+/// have the same defaults (§2.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BounceRecord {
     /// An MT failed permanently.
@@ -238,47 +309,47 @@ impl BounceRecord {
     }
 }
 
-/// An open SMPP log: each record type with its format, or `None` when switched off.
+/// An open mobile log: each record type with its format, or `None` when switched off.
 #[derive(Clone)]
-pub struct SmppLog {
+pub struct MobileLog {
     file: LogFile,
     formats: Vec<Option<Format>>,
 }
 
-impl SmppLog {
+impl MobileLog {
     /// `formats` in the order of `kinds`; a heartbeat line is added when `heartbeat` is set.
     pub fn open(
         path: &Path,
         mode: u32,
         formats: Vec<Option<Format>>,
         heartbeat: Option<(Duration, Format)>,
-    ) -> std::io::Result<SmppLog> {
+    ) -> std::io::Result<MobileLog> {
         let beat: Option<crate::logfile::Heartbeat> = heartbeat.map(|(every, format)| {
             (
                 every,
-                Box::new(move |_| format.render(&SmsFields::default())) as _,
+                Box::new(move |_| format.render(&LogFields::default())) as _,
             )
         });
-        Ok(SmppLog {
+        Ok(MobileLog {
             file: LogFile::open(path, mode, beat)?,
             formats,
         })
     }
 
-    fn write(&self, index: usize, fields: &SmsFields) {
+    fn write(&self, index: usize, fields: &LogFields) {
         if let Some(Some(f)) = self.formats.get(index) {
             self.file.write(&f.render(fields));
         }
     }
 
-    pub fn record(&self, kind: SmppRecord, fields: &SmsFields) {
+    pub fn record(&self, kind: Record, fields: &LogFields) {
         self.write(
-            SmppRecord::ALL.iter().position(|k| *k == kind).unwrap_or(0),
+            Record::ALL.iter().position(|k| *k == kind).unwrap_or(0),
             fields,
         );
     }
 
-    pub fn bounce(&self, kind: BounceRecord, fields: &SmsFields) {
+    pub fn bounce(&self, kind: BounceRecord, fields: &LogFields) {
         self.write(
             BounceRecord::ALL
                 .iter()
@@ -299,8 +370,8 @@ mod tests {
 
     #[test]
     fn default_formats_render_in_momentum_order() {
-        let f = Format::parse(SmppRecord::Delivery.option().1).unwrap();
-        let line = f.render(&SmsFields {
+        let f = Format::parse(Record::Delivery.option(Dialect::Smpp).1, Dialect::Smpp).unwrap();
+        let line = f.render(&LogFields {
             message_id: "00000000002A".into(),
             source: "12345".into(),
             dest: "4445551234".into(),
@@ -328,9 +399,9 @@ mod tests {
                 "a1,a2"
             ]
         );
-        let s = Format::parse(SmppRecord::Status.option().1)
+        let s = Format::parse(Record::Status.option(Dialect::Smpp).1, Dialect::Smpp)
             .unwrap()
-            .render(&SmsFields {
+            .render(&LogFields {
                 receipt_latency: Some(7),
                 status: "DELIVRD".into(),
                 ..Default::default()
@@ -340,13 +411,67 @@ mod tests {
 
     #[test]
     fn macros_are_checked() {
-        assert!(Format::parse("%t@%zz").is_err());
+        assert!(Format::parse("%t@%zz", Dialect::Smpp).is_err());
         assert_eq!(
-            Format::parse("100%% %text").unwrap().render(&SmsFields {
-                text: "hi\nthere".into(),
-                ..Default::default()
-            }),
+            Format::parse("100%% %text", Dialect::Smpp)
+                .unwrap()
+                .render(&LogFields {
+                    text: "hi\nthere".into(),
+                    ..Default::default()
+                }),
             "100% hi there"
         );
+    }
+
+    #[test]
+    fn mms_formats_know_mms_macros_only() {
+        let line = Format::parse(Record::Reception.option(Dialect::Mms).1, Dialect::Mms)
+            .unwrap()
+            .render(&LogFields {
+                message_id: "00000000002A".into(),
+                source: "+15551234567".into(),
+                dest: "28444".into(),
+                pathway: "127.0.0.1:8089".into(),
+                size: 1200,
+                status: "Success".into(),
+                transaction_id: "tx-1".into(),
+                ..Default::default()
+            });
+        let fields: Vec<&str> = line.split('@').collect();
+        assert_eq!(
+            &fields[1..],
+            [
+                "R",
+                "00000000002A",
+                "+15551234567",
+                "28444",
+                "",
+                "127.0.0.1:8089",
+                "",
+                "",
+                "1200",
+                "Success",
+                "",
+                "\"tx-1\""
+            ]
+        );
+        // `%PG` is the pathway group, not `%P` then `G`; `%I` is the original message id.
+        assert_eq!(
+            Format::parse("%PG|%P|%I", Dialect::Mms)
+                .unwrap()
+                .render(&LogFields {
+                    pathway: "p".into(),
+                    pathway_group: "pg".into(),
+                    original_id: "o".into(),
+                    ..Default::default()
+                }),
+            "pg|p|o"
+        );
+        assert!(
+            Format::parse("%ti", Dialect::Smpp).unwrap()
+                != Format::parse("%ti", Dialect::Mms).unwrap()
+        );
+        assert!(Format::parse("%sg", Dialect::Mms).is_err());
+        assert!(Format::parse("%I", Dialect::Smpp).is_err());
     }
 }
