@@ -55,6 +55,8 @@ pub mod names {
     pub const ENABLE: &str = "Enable";
     pub const RELAY_HOSTS: &str = "Relay_Hosts";
     pub const OPEN_RELAY: &str = "Open_Relay";
+    pub const ALWAYS_ALLOW: &str = "Always_Allow";
+    pub const ALWAYS_DENY: &str = "Always_Deny";
     pub const MAX_MESSAGE_SIZE: &str = "Max_Message_Size";
     pub const MAX_RECIPIENTS_PER_MESSAGE: &str = "Max_Recipients_Per_Message";
     pub const MAX_RECEPTIONS_PER_CONNECTION: &str = "Max_Receptions_Per_Connection";
@@ -85,6 +87,8 @@ pub mod names {
         ENABLE,
         RELAY_HOSTS,
         OPEN_RELAY,
+        ALWAYS_ALLOW,
+        ALWAYS_DENY,
         MAX_MESSAGE_SIZE,
         MAX_RECIPIENTS_PER_MESSAGE,
         MAX_RECEPTIONS_PER_CONNECTION,

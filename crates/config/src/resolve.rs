@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::ast::{Span, Value};
-use crate::model::{Config, Peer, Scope};
+use crate::model::{Config, Listener, Peer, Scope};
 use crate::registry::{self, OptionDef};
 use crate::types::{self, Route};
 
@@ -115,6 +115,17 @@ impl Config {
     pub fn receiving(&self, listen: Option<SocketAddr>, peer: IpAddr) -> Receiving<'_> {
         Receiving {
             cfg: self,
+            listener: self.esmtp_listener.as_ref().map(|l| (l, "ESMTP_Listener")),
+            listen,
+            peer,
+        }
+    }
+
+    /// Receiving options for an HTTP request from `peer` to the HTTP_Listener's `listen`.
+    pub fn http_receiving(&self, listen: Option<SocketAddr>, peer: IpAddr) -> Receiving<'_> {
+        Receiving {
+            cfg: self,
+            listener: self.http_listener.as_ref().map(|l| (l, "HTTP_Listener")),
             listen,
             peer,
         }
@@ -191,6 +202,8 @@ impl Resolved for Sending<'_> {
 /// Receiving options for a connection from `peer` to `listen`.
 pub struct Receiving<'a> {
     cfg: &'a Config,
+    /// The listener and its stanza name.
+    listener: Option<(&'a Listener, &'static str)>,
     listen: Option<SocketAddr>,
     peer: IpAddr,
 }
@@ -205,7 +218,7 @@ fn best_peer(peers: &[Peer], ip: IpAddr) -> Option<&Peer> {
 impl Resolved for Receiving<'_> {
     fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)> {
         let cfg = self.cfg;
-        if let Some(listener) = &cfg.esmtp_listener {
+        if let Some((listener, name)) = self.listener {
             let listen = self
                 .listen
                 .and_then(|a| listener.listens.iter().find(|l| l.addr == a));
@@ -233,7 +246,7 @@ impl Resolved for Receiving<'_> {
             {
                 return Some(found);
             }
-            if let Some(found) = hit(Some(&listener.scope), def, || "ESMTP_Listener".to_string()) {
+            if let Some(found) = hit(Some(&listener.scope), def, || name.to_string()) {
                 return Some(found);
             }
         }

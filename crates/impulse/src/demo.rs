@@ -25,6 +25,7 @@ impl Inbound for MailSink {
         let limits = Limits {
             hostname: "mail.example.org".into(),
             relay_any: true,
+            denied: false,
             max_message_size: 0,
             max_recipients: 100,
             max_receptions: 0,

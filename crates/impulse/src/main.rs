@@ -92,6 +92,9 @@ enum SimCommand {
         /// Require HTTP Basic credentials user:password.
         #[arg(long)]
         credentials: Option<String>,
+        /// HTTP Basic credentials user:password sent with DeliverReq and DeliveryReportReq.
+        #[arg(long)]
+        vasp_credentials: Option<String>,
         /// Schema of the DeliverReq and DeliveryReportReq it sends.
         #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
         schema: impulse_mm7::Schema,
@@ -163,6 +166,7 @@ fn main() -> ExitCode {
                     control,
                     dump,
                     credentials,
+                    vasp_credentials,
                     schema,
                 },
         } => sim_mmsc::mmsc(sim_mmsc::MmscArgs {
@@ -170,6 +174,7 @@ fn main() -> ExitCode {
             control,
             dump,
             credentials,
+            vasp_credentials,
             schema,
         }),
         Command::Config {

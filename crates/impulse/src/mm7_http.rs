@@ -138,7 +138,6 @@ pub struct HttpRequest {
     pub method: hyper::Method,
     pub path: String,
     pub content_type: Option<String>,
-    pub authorization: Option<String>,
     pub body: Bytes,
 }
 
@@ -152,17 +151,36 @@ pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> 
         .expect("static headers are valid")
 }
 
-/// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request body is read in full
-/// up to `max_body` bytes (beyond: 413) and handed to `handler`.
-pub async fn serve<H, F>(
+/// What a server run by [`serve`] does with requests.
+pub trait Service: Send + Sync + 'static {
+    /// Decides on a request from `peer` to `local` before its body is read (peer rules,
+    /// credentials): `Some` is the answer, and the body is not read.
+    fn admit(
+        &self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        authorization: Option<&str>,
+    ) -> Option<Reply> {
+        let _ = (local, peer, authorization);
+        None
+    }
+
+    /// Answers an admitted request, read in full.
+    fn call(&self, req: HttpRequest) -> impl Future<Output = Reply> + Send;
+}
+
+/// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request is first put to
+/// [`Service::admit`]; its body is then read in full up to `max_body` bytes (beyond: 413) and
+/// handed to [`Service::call`].
+pub async fn serve<S: Service>(
     listener: TcpListener,
     max_body: usize,
-    handler: Arc<H>,
+    service: Arc<S>,
     mut stop: watch::Receiver<bool>,
-) where
-    H: Fn(HttpRequest) -> F + Send + Sync + 'static,
-    F: Future<Output = Reply> + Send + 'static,
-{
+) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -176,12 +194,12 @@ pub async fn serve<H, F>(
             _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
+        let service = service.clone();
         let mut conn_stop = stop.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handle(req, peer, max_body, &*handler).await) }
+                let service = service.clone();
+                async move { Ok::<_, Infallible>(handle(req, local, peer, max_body, &*service).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
@@ -202,16 +220,13 @@ pub async fn serve<H, F>(
     }
 }
 
-async fn handle<H, F>(
+async fn handle<S: Service>(
     req: Request<Incoming>,
+    local: SocketAddr,
     peer: SocketAddr,
     max_body: usize,
-    handler: &H,
-) -> Reply
-where
-    H: Fn(HttpRequest) -> F,
-    F: Future<Output = Reply>,
-{
+    service: &S,
+) -> Reply {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -220,6 +235,9 @@ where
     };
     let content_type = header("content-type");
     let authorization = header("authorization");
+    if let Some(refused) = service.admit(local, peer, authorization.as_deref()) {
+        return refused;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let body = match Limited::new(req.into_body(), max_body).collect().await {
@@ -243,13 +261,13 @@ where
             };
         }
     };
-    handler(HttpRequest {
-        peer,
-        method,
-        path,
-        content_type,
-        authorization,
-        body,
-    })
-    .await
+    service
+        .call(HttpRequest {
+            peer,
+            method,
+            path,
+            content_type,
+            body,
+        })
+        .await
 }

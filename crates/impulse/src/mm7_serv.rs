@@ -5,20 +5,23 @@
 //!   logged, and a negative delivery report mails the original sender;
 //! - anything unreadable gets an HTTP 500 SOAP Fault whose VASPErrorRsp carries the MM7 status
 //!   (2007 format corrupt, 4004 validation error, 4003 unsupported operation).
+//!
+//! Before a body is read, the HTTP_Listener's rules for the peer apply: `Always_Deny` answers
+//! 403, and `Auth_Credentials` asks for HTTP Basic credentials (401), unless `Always_Allow`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
-use impulse_config::{Config, Scope, registry};
+use impulse_config::{Config, Diagnostic, Resolved, Scope, names, registry};
 use impulse_interwork::mms;
 use impulse_mm7::*;
 use impulse_spool::{Spool, SqliteSpool};
 
 use impulse_telemetry::{BounceRecord, LogFields, Record};
 
-use crate::mm7_http::{HttpRequest, Reply, reply};
+use crate::mm7_http::{self, HttpRequest, Reply, reply};
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 
@@ -52,6 +55,109 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
         .and_then(|v| impulse_config::types::parse_size(&v).ok())
         .unwrap_or(0) as usize;
     if v == 0 { MAX_BODY } else { v.min(MAX_BODY) }
+}
+
+/// Every `Auth_Credentials` entry of the HTTP_Listener must be `user:password`.
+pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+    let Some(listener) = &cfg.http_listener else {
+        return Vec::new();
+    };
+    let Some(def) = registry::option(AUTH_CREDENTIALS) else {
+        return Vec::new();
+    };
+    let scopes = std::iter::once(&listener.scope)
+        .chain(listener.peers.iter().map(|p| &p.scope))
+        .chain(
+            listener
+                .listens
+                .iter()
+                .flat_map(|l| std::iter::once(&l.scope).chain(l.peers.iter().map(|p| &p.scope))),
+        );
+    scopes
+        .filter_map(|s| s.get(def))
+        .filter(|e| list_items(&e.value).iter().any(|c| !c.contains(':')))
+        .map(|e| Diagnostic {
+            span: Some(e.span.clone()),
+            message: "Auth_Credentials: every entry must be `user:password`".into(),
+        })
+        .collect()
+}
+
+const AUTH_CREDENTIALS: &str = "Auth_Credentials";
+
+/// Whether `authorization` (an HTTP `Authorization` header) carries Basic credentials equal
+/// to one of `allowed` (`user:password`). Compared without early exit, so the time taken does
+/// not tell how much of a guess was right.
+fn basic_matches(authorization: Option<&str>, allowed: &[&str]) -> bool {
+    use base64::Engine;
+    let Some(encoded) = authorization.and_then(|a| {
+        let (scheme, rest) = a.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
+    }) else {
+        return false;
+    };
+    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return false;
+    };
+    let mut any = false;
+    for want in allowed {
+        let want = want.as_bytes();
+        let mut diff = u8::from(want.len() != given.len());
+        for (i, w) in want.iter().enumerate() {
+            diff |= w ^ given.get(i).copied().unwrap_or(0);
+        }
+        any |= diff == 0;
+    }
+    any
+}
+
+impl mm7_http::Service for Mm7Server {
+    fn admit(
+        &self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        authorization: Option<&str>,
+    ) -> Option<Reply> {
+        let r = self.cfg.http_receiving(Some(local), peer.ip());
+        if r.bool(names::ALWAYS_ALLOW) {
+            return None;
+        }
+        if r.bool(names::ALWAYS_DENY) {
+            tracing::warn!(%peer, "MM7 request refused: the peer has Always_Deny");
+            return Some(fault(
+                Schema::Rel6_1_4,
+                "",
+                "",
+                StatusCode::OPERATION_RESTRICTED,
+                "this peer may not send MM7 requests here",
+                Http::FORBIDDEN,
+            ));
+        }
+        let (credentials, _) = r.effective(AUTH_CREDENTIALS)?;
+        if basic_matches(authorization, &list_items(&credentials)) {
+            return None;
+        }
+        tracing::warn!(%peer, given = authorization.is_some(), "MM7 request refused: bad or missing HTTP Basic credentials");
+        let mut answer = fault(
+            Schema::Rel6_1_4,
+            "",
+            "",
+            StatusCode::IMPROPER_IDENTIFICATION,
+            "HTTP Basic credentials required",
+            Http::UNAUTHORIZED,
+        );
+        answer.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static(
+                "Basic realm=\"impulse-mm7\", charset=\"UTF-8\"",
+            ),
+        );
+        Some(answer)
+    }
+
+    fn call(&self, req: HttpRequest) -> impl std::future::Future<Output = Reply> + Send {
+        self.handle(req)
+    }
 }
 
 impl Mm7Server {
@@ -466,4 +572,35 @@ fn fault(
         "text/xml; charset=\"utf-8\"",
         write_envelope(&env, &WriteOptions::default()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_must_match_one_entry_exactly() {
+        let allowed = ["mmsc:s3cret", "other:pw"];
+        // base64("mmsc:s3cret"), base64("other:pw"), base64("mmsc:s3cre"), base64("mmsc:s3cret!")
+        assert!(basic_matches(Some("Basic bW1zYzpzM2NyZXQ="), &allowed));
+        assert!(basic_matches(Some("basic  b3RoZXI6cHc= "), &allowed));
+        assert!(!basic_matches(Some("Basic bW1zYzpzM2NyZQ=="), &allowed));
+        assert!(!basic_matches(Some("Basic bW1zYzpzM2NyZXQh"), &allowed));
+        assert!(!basic_matches(Some("Bearer bW1zYzpzM2NyZXQ="), &allowed));
+        assert!(!basic_matches(Some("Basic !!!"), &allowed));
+        assert!(!basic_matches(None, &allowed));
+    }
+
+    #[test]
+    fn credentials_without_a_password_are_refused_at_check() {
+        let cfg = impulse_config::from_str(
+            std::path::Path::new("t.conf"),
+            "HTTP_Listener {\n  Listen \"127.0.0.1:8089\" {\n    Auth_Credentials = ( \"justauser\" )\n  }\n}\n",
+        )
+        .unwrap();
+        let diags = validate(&cfg);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("user:password"));
+        assert_eq!(diags[0].span.as_ref().unwrap().line, 3);
+    }
 }

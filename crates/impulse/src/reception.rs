@@ -126,13 +126,16 @@ impl Reception {
 impl Inbound for Reception {
     fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration) {
         let r = self.cfg.receiving(Some(local), peer.ip());
-        let relay_any = r.bool(names::OPEN_RELAY)
+        let allowed = r.bool(names::ALWAYS_ALLOW);
+        let relay_any = allowed
+            || r.bool(names::OPEN_RELAY)
             || r.cidrs(names::RELAY_HOSTS)
                 .iter()
                 .any(|c| c.contains(peer.ip()));
         let limits = Limits {
             hostname: self.hostname.clone(),
             relay_any,
+            denied: !allowed && r.bool(names::ALWAYS_DENY),
             max_message_size: r.size(names::MAX_MESSAGE_SIZE),
             max_recipients: r.u64(names::MAX_RECIPIENTS_PER_MESSAGE).max(1) as usize,
             max_receptions: r.u64(names::MAX_RECEPTIONS_PER_CONNECTION),

@@ -246,15 +246,10 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
                 )
             })?;
             tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
-            let server = server.clone();
-            let handler = Arc::new(move |req| {
-                let server = server.clone();
-                async move { server.handle(req).await }
-            });
             tasks.push(tokio::spawn(crate::mm7_http::serve(
                 socket,
                 crate::mm7_serv::max_body(&listen.scope, &listener.scope),
-                handler,
+                server.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -11,6 +11,8 @@
 //! DeliveryReportReq). Both answer `ok STATUSCODE` or `error REASON`.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,7 @@ pub struct MmscArgs {
     pub control: Option<String>,
     pub dump: Option<PathBuf>,
     pub credentials: Option<String>,
+    pub vasp_credentials: Option<String>,
     pub schema: Schema,
 }
 
@@ -53,6 +56,8 @@ pub struct Mmsc {
     state: Mutex<State>,
     dump: Option<PathBuf>,
     authorization: Option<String>,
+    /// What DeliverReq and DeliveryReportReq carry in `Authorization`.
+    vasp_authorization: Option<String>,
     schema: Schema,
     client: mm7_http::HttpClient,
 }
@@ -73,6 +78,7 @@ pub fn mmsc(args: MmscArgs) -> ExitCode {
             state: Mutex::new(State::default()),
             dump: args.dump.clone(),
             authorization: args.credentials.as_deref().map(mm7_http::basic_auth),
+            vasp_authorization: args.vasp_credentials.as_deref().map(mm7_http::basic_auth),
             schema: args.schema,
             client: mm7_http::client(Duration::from_secs(30)),
         });
@@ -91,12 +97,7 @@ pub fn mmsc(args: MmscArgs) -> ExitCode {
                 .unwrap_or_default()
         );
         let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let handler_sim = sim.clone();
-        let handler = Arc::new(move |req: HttpRequest| {
-            let sim = handler_sim.clone();
-            async move { sim.on_request(req).await }
-        });
-        tokio::spawn(mm7_http::serve(listener, 64 << 20, handler, stop_rx));
+        tokio::spawn(mm7_http::serve(listener, 64 << 20, sim.clone(), stop_rx));
         if let Some(control) = &args.control {
             match TcpListener::bind(control).await {
                 Ok(l) => {
@@ -128,6 +129,30 @@ fn fault(schema: Schema, version: &str, tid: &str, code: StatusCode, text: &str)
     )
 }
 
+impl mm7_http::Service for Mmsc {
+    /// With `--credentials`, a request without them gets a 401 whose Fault says 2001
+    /// (operation restricted), as some MMSCs answer.
+    fn admit(&self, _: SocketAddr, _: SocketAddr, authorization: Option<&str>) -> Option<Reply> {
+        let want = self.authorization.as_deref()?;
+        (authorization != Some(want)).then(|| {
+            soap(
+                Http::UNAUTHORIZED,
+                fault(
+                    self.schema,
+                    self.schema.newest_version(),
+                    "",
+                    StatusCode::OPERATION_RESTRICTED,
+                    "Operation restricted: bad or missing credentials",
+                ),
+            )
+        })
+    }
+
+    fn call(&self, req: HttpRequest) -> impl Future<Output = Reply> + Send {
+        self.on_request(req)
+    }
+}
+
 impl Mmsc {
     async fn on_request(&self, req: HttpRequest) -> Reply {
         let schema = self.schema;
@@ -141,20 +166,6 @@ impl Mmsc {
                     "",
                     StatusCode::CLIENT_ERROR,
                     "MM7 requests are POSTs",
-                ),
-            );
-        }
-        if let Some(want) = &self.authorization
-            && req.authorization.as_deref() != Some(want.as_str())
-        {
-            return soap(
-                Http::UNAUTHORIZED,
-                fault(
-                    schema,
-                    newest,
-                    "",
-                    StatusCode::OPERATION_RESTRICTED,
-                    "Operation restricted: bad or missing credentials",
                 ),
             );
         }
@@ -322,7 +333,7 @@ impl Mmsc {
                 url,
                 host: None,
                 content_type: &ctype,
-                authorization: None,
+                authorization: self.vasp_authorization.as_deref(),
                 http10: false,
                 body,
                 timeout: Duration::from_secs(30),

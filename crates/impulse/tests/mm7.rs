@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Impulse, SimMmsc, Sink, http_post, swaks, wait_for};
+use common::{Impulse, SimMmsc, Sink, http_post, http_request, swaks, wait_for};
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// A JPEG-looking file with every byte value in it (CR, LF, NUL, 0xFF…).
@@ -28,15 +28,25 @@ struct Setup {
 }
 
 fn setup(domain_extra: &str, global_extra: &str) -> Setup {
+    setup_with(domain_extra, global_extra, "", &[])
+}
+
+/// With `listener_extra` inside the HTTP_Listener stanza and `mmsc_args` for the simulator.
+fn setup_with(
+    domain_extra: &str,
+    global_extra: &str,
+    listener_extra: &str,
+    mmsc_args: &[&str],
+) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let sink = Sink::start(&dir.join("sink"));
-    let mmsc = SimMmsc::start(&dir.join("dump"), &[]);
+    let mmsc = SimMmsc::start(&dir.join("dump"), mmsc_args);
     let http = common::free_port();
     let config = format!(
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} {listener_extra} }}\n\
          mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.example.com\" \
            mm7_server_default_email_to_address = \"inbox@example.com\" }}\n\
          domain \"example.com\" {{ }}\ndomain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
@@ -370,6 +380,48 @@ fn bad_requests_to_mm7_serv_get_protocol_errors_and_harm_nothing() {
     let answer = s
         .mmsc
         .control(&format!("deliver {url} 15550001111 28444 after"));
+    assert!(answer.starts_with("ok 1000"), "{answer}");
+    s.sink.wait_count(1, Duration::from_secs(20));
+}
+
+#[test]
+fn the_mm7_listener_asks_for_credentials_and_applies_peer_rules() {
+    let s = setup_with(
+        "",
+        "",
+        "Auth_Credentials = ( \"mmsc:s3cret\" )\n\
+         Peer \"127.0.0.3/32\" { Always_Deny = true }\n\
+         Peer \"127.0.0.4/32\" { Always_Allow = true }",
+        &["--vasp-credentials", "mmsc:s3cret"],
+    );
+    let garbage = b"<<< not xml";
+    // No credentials, then wrong ones: 401 with a Basic challenge; the body is not looked at.
+    let (code, head, body) = http_request("127.0.0.1", s.http, "/mm7/", &[], "text/xml", garbage);
+    assert_eq!(code, 401, "{head}\n{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic realm="),
+        "{head}"
+    );
+    assert!(body.contains("<StatusCode>4001</StatusCode>"), "{body}");
+    let wrong = "Authorization: Basic bW1zYzpndWVzcw=="; // mmsc:guess
+    let (code, _, _) = http_request("127.0.0.1", s.http, "/mm7/", &[wrong], "text/xml", garbage);
+    assert_eq!(code, 401);
+    // The right ones get through to the MM7 layer (which finds the body unreadable).
+    let right = "Authorization: Basic bW1zYzpzM2NyZXQ="; // mmsc:s3cret
+    let (code, _, body) = http_request("127.0.0.1", s.http, "/mm7/", &[right], "text/xml", garbage);
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("<StatusCode>2007</StatusCode>"), "{body}");
+    // A denied peer is refused even with the right credentials; a trusted one needs none.
+    let (code, _, body) = http_request("127.0.0.3", s.http, "/mm7/", &[right], "text/xml", garbage);
+    assert_eq!(code, 403, "{body}");
+    let (code, _, body) = http_request("127.0.0.4", s.http, "/mm7/", &[], "text/xml", garbage);
+    assert_eq!(code, 500, "admitted without credentials: {body}");
+    // An MMSC that sends its credentials delivers as usual.
+    let url = format!("http://127.0.0.1:{}/mm7/inbox", s.http);
+    let answer = s
+        .mmsc
+        .control(&format!("deliver {url} +15557654321 28444 hello"));
     assert!(answer.starts_with("ok 1000"), "{answer}");
     s.sink.wait_count(1, Duration::from_secs(20));
 }

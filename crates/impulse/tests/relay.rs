@@ -202,3 +202,34 @@ fn pipelined_transaction_gets_every_reply_in_order() {
         got[0]
     );
 }
+
+#[test]
+fn peer_rules_refuse_or_trust_a_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let imp = Impulse::start(
+        tmp.path(),
+        &config(
+            sink.port,
+            "  Peer \"127.0.0.3/32\" { Always_Deny = true }\n  Peer \"127.0.0.4/32\" { Always_Allow = true }\n",
+        ),
+    );
+    let send = |from_ip: &str| {
+        swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            "bob@elsewhere.example",
+            &["--local-interface", from_ip, "--body", "hi"],
+        )
+    };
+    let (ok, t) = send("127.0.0.3");
+    assert!(!ok, "{t}");
+    assert!(t.contains("554 5.7.1 impulse.test access denied"), "{t}");
+    // 127.0.0.1 may not relay to a domain that is not configured; a trusted peer may.
+    let (ok, t) = send("127.0.0.1");
+    assert!(!ok && t.contains("550 5.7.1 Relaying denied"), "{t}");
+    let (ok, t) = send("127.0.0.4");
+    assert!(ok, "{t}");
+    let mails = sink.wait_count(1, Duration::from_secs(20));
+    assert!(mails[0].contains("bob@elsewhere.example"), "{}", mails[0]);
+}

@@ -365,12 +365,41 @@ impl SimMmsc {
 /// One HTTP/1.0 POST by hand (for malformed requests no client library would send); returns
 /// the status code and the body.
 pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let (code, _, body) = http_request("127.0.0.1", port, path, &[], content_type, body);
+    (code, body)
+}
+
+/// An HTTP/1.0 POST from the loopback address `from` to 127.0.0.1:`port` with extra header
+/// lines; returns the status, the response head and the body.
+pub fn http_request(
+    from: &str,
+    port: u16,
+    path: &str,
+    headers: &[&str],
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     use std::io::Read;
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
+    });
+    let mut s = stream.into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
     let mut out = Vec::new();
@@ -381,11 +410,8 @@ pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (code, head.to_string(), body.to_string())
 }
 
 /// One command on a simulator's control port; a multi-line answer is read up to its `.`.

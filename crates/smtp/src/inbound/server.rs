@@ -105,6 +105,10 @@ async fn connection<I: Inbound>(
     let mut session = Session::new(limits);
     let mut out = Vec::with_capacity(1024);
     session.greeting().write_to(&mut out);
+    if session.limits().denied {
+        wr.write_all(&out).await?;
+        return wr.shutdown().await;
+    }
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut mode = Mode::Command { discarding: false };
     let mut close = false;

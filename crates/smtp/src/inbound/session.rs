@@ -17,8 +17,10 @@ const MAX_BAD_COMMANDS: u32 = 20;
 pub struct Limits {
     /// Name used in the greeting, EHLO reply and Received: header.
     pub hostname: String,
-    /// The peer may relay to any domain (Relay_Hosts or Open_Relay).
+    /// The peer may relay to any domain (Relay_Hosts, Always_Allow or Open_Relay).
     pub relay_any: bool,
+    /// The peer is refused (Always_Deny): greeted with 554, then the connection closes.
+    pub denied: bool,
     pub max_message_size: u64,
     pub max_recipients: usize,
     /// 0: no limit.
@@ -87,6 +89,9 @@ impl Session {
     }
 
     pub fn greeting(&self) -> Reply {
+        if self.limits.denied {
+            return Reply::new(554, format!("5.7.1 {} access denied", self.limits.hostname));
+        }
         Reply::new(220, format!("{} ESMTP Impulse", self.limits.hostname))
     }
 
@@ -305,6 +310,7 @@ mod tests {
         Session::new(Limits {
             hostname: "mx.test".into(),
             relay_any: false,
+            denied: false,
             max_message_size: 1000,
             max_recipients: 2,
             max_receptions: 0,
