@@ -1,6 +1,7 @@
-//! `impulse demo`: email → SMS → receipt → SMS reply → email, with nothing to set up. Everything
-//! runs in this process on 127.0.0.1: the SMSC simulator, a mail sink (Impulse's own SMTP
-//! listener keeping what it gets in memory), and Impulse with an embedded configuration.
+//! `impulse demo`: email → SMS → receipt → SMS reply → email, then email with a picture → MMS
+//! and an MMS from a handset → email, with nothing to set up. Everything runs in this process
+//! on 127.0.0.1: the SMSC and MMSC simulators, a mail sink (Impulse's own SMTP listener keeping
+//! what it gets in memory), and Impulse with an embedded configuration.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,6 +14,10 @@ use impulse_smtp::outbound::Connection;
 use tokio::net::TcpListener;
 
 use crate::serve;
+use crate::sim_mmsc::{Mmsc, MmscArgs};
+
+/// A 1×1 GIF: the demo's picture.
+const PICTURE: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
 
 /// A mail server that accepts anything and keeps it.
 #[derive(Default)]
@@ -80,7 +85,8 @@ pub fn run() -> ExitCode {
 }
 
 async fn demo() -> anyhow::Result<()> {
-    println!("Impulse demo: email -> SMS -> delivery receipt -> SMS reply -> email");
+    println!("Impulse demo: email -> SMS -> delivery receipt -> SMS reply -> email,");
+    println!("             email with a picture -> MMS, MMS from a handset -> email");
     println!("Everything runs in this process, on 127.0.0.1 only.\n");
 
     let sim = Smsc::start(
@@ -104,8 +110,17 @@ async fn demo() -> anyhow::Result<()> {
         sink_stop_rx,
     ));
     let smtp_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
-
+    let http_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
     let dir = std::env::temp_dir().join(format!("impulse-demo-{}", std::process::id()));
+    let (mmsc, mmsc_addr) = Mmsc::start(&MmscArgs {
+        listen: "127.0.0.1:0".into(),
+        control: None,
+        dump: Some(dir.join("mmsc")),
+        credentials: None,
+        vasp_credentials: None,
+        schema: impulse_mm7::Schema::Rel6_1_4,
+    })
+    .await?;
     let config = [
         "# The demo's configuration (Momentum syntax)".to_string(),
         format!("Spoolbase = \"{}\"", dir.join("spool").display()),
@@ -122,6 +137,20 @@ async fn demo() -> anyhow::Result<()> {
         "  SMPP_Max_Sms_Subject_Size = 20".into(),
         "  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )".into(),
         "  SMPP_Persistent_Connections = [ default = 1 ]    # a bind kept open for replies".into(),
+        "}".into(),
+        "domain \"mms.example.com\" {".into(),
+        "  MM7_MMSC_Server = \"127.0.0.1\"".into(),
+        format!("  MM7_MMSC_Port = {}", mmsc_addr.port()),
+        "  MM7_MMSC_Path = \"/mm7\"".into(),
+        "  MM7_Sender_Address = \"<ShortCode>12345</ShortCode>\"".into(),
+        "}".into(),
+        format!(
+            "HTTP_Listener {{ Listen \"127.0.0.1:{http_port}\" {{ }} }}    # MM7 from the MMSC"
+        ),
+        "mm7_serv {".into(),
+        "  mm7_vasp_uri_paths = ( \"/mm7/\" )".into(),
+        "  mm7_server_default_email_from_domain = \"mms.example.com\"".into(),
+        "  mm7_server_default_email_to_address = \"alice@example.org\"".into(),
         "}".into(),
     ]
     .join("\n");
@@ -223,11 +252,140 @@ async fn demo() -> anyhow::Result<()> {
         .join("\n");
     println!("{}", indent(&shown));
 
+    mms(impulse_addr, &mmsc, &dir, http_port, &sink).await?;
+
     running.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "Done. Try it yourself: `impulse sim smsc --listen 127.0.0.1:2775 --control 127.0.0.1:2776`"
     );
-    println!("and `impulse serve -c your.conf` with a domain that sets SMPP_SMSC_Server.");
+    println!("and `impulse serve -c your.conf` with a domain that sets SMPP_SMSC_Server;");
+    println!("`impulse sim mmsc --listen 127.0.0.1:8080` for MMS (a domain with MM7_MMSC_Server).");
+    Ok(())
+}
+
+/// Steps 6 to 8: a mail with a picture becomes an MM7 SubmitReq at the MMSC, and an MMS from a
+/// handset (DeliverReq) becomes a mail with the picture attached.
+async fn mms(
+    impulse: SocketAddr,
+    mmsc: &Mmsc,
+    dir: &std::path::Path,
+    http_port: u16,
+    sink: &MailSink,
+) -> anyhow::Result<()> {
+    use base64::Engine;
+    let picture = base64::engine::general_purpose::STANDARD.encode(PICTURE);
+    let mail = format!(
+        "From: Alice <alice@example.org>\r\nTo: 4445551234@mms.example.com\r\n\
+         Subject: Our table\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThis is where we sit.\r\n\
+         --b1\r\nContent-Type: image/gif; name=\"table.gif\"\r\n\
+         Content-Disposition: attachment; filename=\"table.gif\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{picture}\r\n--b1--\r\n"
+    );
+    println!(
+        "6. alice@example.org mails a picture to an MMS number (mms.example.com is an MM7 domain):"
+    );
+    println!("{}", indent(&mail));
+    let mut client = Connection::connect(&[impulse], None, "alice-laptop", Duration::from_secs(10))
+        .await
+        .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
+    let replies = client
+        .send(
+            "alice@example.org",
+            &["4445551234@mms.example.com".to_string()],
+            mail.as_bytes(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
+    client.quit().await;
+    println!("   Impulse: {}\n", replies[0].0);
+
+    let line = wait("the SubmitReq at the MMSC", || {
+        mmsc.received().into_iter().next()
+    })
+    .await?;
+    let id = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("id="))
+        .unwrap_or_default()
+        .to_string();
+    println!("7. The MMSC receives an MM7 SubmitReq (SOAP with attachments over HTTP):");
+    println!("    | {line}");
+    let dumped = dir.join("mmsc").join(&id);
+    let envelope = std::fs::read_to_string(dumped.join("envelope.xml")).unwrap_or_default();
+    println!("{}", indent(&envelope));
+    let same = std::fs::read_dir(&dumped)
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                e.file_name().to_string_lossy().ends_with("table.gif")
+                    && std::fs::read(e.path()).is_ok_and(|b| b == PICTURE)
+            })
+        })
+        .unwrap_or(false);
+    println!(
+        "   The picture arrived {} ({} bytes), next to the text and a generated SMIL.\n",
+        if same {
+            "byte for byte"
+        } else {
+            "CHANGED (a bug!)"
+        },
+        PICTURE.len()
+    );
+
+    println!("8. The handset +14445551234 sends an MMS with a photo to short code 12345;");
+    println!("   the MMSC posts it to Impulse's MM7 listener as a DeliverReq.");
+    let url = format!("http://127.0.0.1:{http_port}/mm7/inbox");
+    let answer = mmsc
+        .deliver(
+            &url,
+            "+14445551234",
+            "12345",
+            "Photo from the beach",
+            Some(("beach.gif".into(), PICTURE.to_vec())),
+        )
+        .await;
+    println!(
+        "   Impulse answers with a DeliverRsp: {answer} (1000 = Success, sent once the mail is spooled)\n"
+    );
+    let (env, body) = wait("the MMS as email", || {
+        sink.got.lock().ok().and_then(|g| g.get(1).cloned())
+    })
+    .await?;
+    println!(
+        "   Alice's mail server receives it as an email (envelope {} -> {}):",
+        env.sender,
+        env.recipients.join(", ")
+    );
+    let parsed = mail_parser::MessageParser::default().parse(&body);
+    if let Some(m) = parsed {
+        use mail_parser::MimeHeaders;
+        println!(
+            "    | From: {}",
+            m.from()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or("-")
+        );
+        println!("    | Subject: {}", m.subject().unwrap_or("-"));
+        println!("    | Text: {}", m.body_text(0).unwrap_or_default().trim());
+        for a in m.attachments() {
+            println!(
+                "    | Attachment: {} ({}, {} bytes{})",
+                a.attachment_name().unwrap_or("-"),
+                a.content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+                    .unwrap_or_default(),
+                a.contents().len(),
+                if a.contents() == PICTURE {
+                    ", the same picture"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!();
     Ok(())
 }

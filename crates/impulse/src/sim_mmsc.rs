@@ -60,6 +60,8 @@ pub struct Mmsc {
     vasp_authorization: Option<String>,
     schema: Schema,
     client: mm7_http::HttpClient,
+    /// Kept so that the HTTP server runs as long as the simulator.
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 pub fn mmsc(args: MmscArgs) -> ExitCode {
@@ -74,30 +76,14 @@ pub fn mmsc(args: MmscArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let sim = Arc::new(Mmsc {
-            state: Mutex::new(State::default()),
-            dump: args.dump.clone(),
-            authorization: args.credentials.as_deref().map(mm7_http::basic_auth),
-            vasp_authorization: args.vasp_credentials.as_deref().map(mm7_http::basic_auth),
-            schema: args.schema,
-            client: mm7_http::client(Duration::from_secs(30)),
-        });
-        let listener = match TcpListener::bind(&args.listen).await {
-            Ok(l) => l,
+        let (sim, addr) = match Mmsc::start(&args).await {
+            Ok(x) => x,
             Err(e) => {
                 eprintln!("impulse sim mmsc: cannot listen on {}: {e}", args.listen);
                 return ExitCode::FAILURE;
             }
         };
-        println!(
-            "mmsc listening on {}",
-            listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-        );
-        let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(mm7_http::serve(listener, 64 << 20, sim.clone(), stop_rx));
+        println!("mmsc listening on {addr}");
         if let Some(control) = &args.control {
             match TcpListener::bind(control).await {
                 Ok(l) => {
@@ -154,6 +140,97 @@ impl mm7_http::Service for Mmsc {
 }
 
 impl Mmsc {
+    /// Serves MM7 on `args.listen` (control port aside) until the process ends.
+    pub async fn start(args: &MmscArgs) -> std::io::Result<(Arc<Mmsc>, SocketAddr)> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sim = Arc::new(Mmsc {
+            state: Mutex::new(State::default()),
+            dump: args.dump.clone(),
+            authorization: args.credentials.as_deref().map(mm7_http::basic_auth),
+            vasp_authorization: args.vasp_credentials.as_deref().map(mm7_http::basic_auth),
+            schema: args.schema,
+            client: mm7_http::client(Duration::from_secs(30)),
+            _stop: stop_tx,
+        });
+        let listener = TcpListener::bind(&args.listen).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(mm7_http::serve(listener, 64 << 20, sim.clone(), stop_rx));
+        Ok((sim, addr))
+    }
+
+    /// One line per accepted SubmitReq (`id=… to=… subject=… parts=type:size,…`), oldest
+    /// first.
+    pub fn received(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .map(|s| s.received.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends a DeliverReq to the VASP at `url`: a text part and, when given, an image
+    /// (`name`, bytes). Answers `ok STATUS http=CODE` or `error REASON`.
+    pub async fn deliver(
+        &self,
+        url: &str,
+        from: &str,
+        to: &str,
+        subject: &str,
+        image: Option<(String, Vec<u8>)>,
+    ) -> String {
+        let mut parts = vec![MimePart {
+            content_type: "text/plain".into(),
+            charset: Some("utf-8".into()),
+            name: Some("text.txt".into()),
+            content_id: Some("text.txt".into()),
+            data: format!("MMS from {from}").into_bytes(),
+            ..Default::default()
+        }];
+        if let Some((name, data)) = image {
+            let content_type = match name.rsplit('.').next() {
+                Some("png") => "image/png",
+                Some("gif") => "image/gif",
+                _ => "image/jpeg",
+            };
+            parts.push(MimePart {
+                content_type: content_type.into(),
+                content_id: Some("image1".into()),
+                name: Some(name),
+                data,
+                ..Default::default()
+            });
+        }
+        let env = Envelope {
+            transaction_id: format!("sim-{}", impulse_spool::now_millis()),
+            schema: self.schema,
+            version: self.schema.newest_version().into(),
+            body: Body::DeliverReq(DeliverReq {
+                relay_server_id: Some("impulse-sim-mmsc".into()),
+                sender: Some(Address::number(from)),
+                recipients: vec![Recipient {
+                    kind: RecipientKind::To,
+                    address: if to.contains('@') {
+                        Address::email(to)
+                    } else {
+                        Address::short_code(to)
+                    },
+                }],
+                timestamp: Some(
+                    jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                ),
+                subject: Some(subject.to_string()),
+                content: Some(ContentRef {
+                    href: format!("cid:{}", multipart::CONTENT_ID),
+                    allow_adaptations: None,
+                }),
+                ..Default::default()
+            }),
+        };
+        let content = OutContent::Multi { smil: None, parts };
+        self.send(url, env, Some(content)).await
+    }
+
     async fn on_request(&self, req: HttpRequest) -> Reply {
         let schema = self.schema;
         let newest = schema.newest_version();
@@ -411,66 +488,21 @@ async fn command(sim: &Mmsc, line: &str) -> String {
             Err(_) => "error delay needs milliseconds\n".into(),
         },
         ["deliver", url, from, to, subject, rest @ ..] => {
-            let mut parts = vec![MimePart {
-                content_type: "text/plain".into(),
-                charset: Some("utf-8".into()),
-                name: Some("text.txt".into()),
-                content_id: Some("text.txt".into()),
-                data: format!("MMS from {from}").into_bytes(),
-                ..Default::default()
-            }];
-            if let Some(file) = rest.first() {
-                match std::fs::read(file) {
+            let image = match rest.first() {
+                Some(file) => match std::fs::read(file) {
                     Ok(data) => {
                         let name = std::path::Path::new(file)
                             .file_name()
-                            .map(|n| n.to_string_lossy().to_string());
-                        parts.push(MimePart {
-                            content_type: if file.ends_with(".png") {
-                                "image/png"
-                            } else {
-                                "image/jpeg"
-                            }
-                            .into(),
-                            content_id: Some("image1".into()),
-                            name,
-                            data,
-                            ..Default::default()
-                        });
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_else(|| "image.jpg".into());
+                        Some((name, data))
                     }
                     Err(e) => return format!("error cannot read {file}: {e}\n"),
-                }
-            }
-            let env = Envelope {
-                transaction_id: tid,
-                schema: sim.schema,
-                version: sim.schema.newest_version().into(),
-                body: Body::DeliverReq(DeliverReq {
-                    relay_server_id: Some("impulse-sim-mmsc".into()),
-                    sender: Some(Address::number(*from)),
-                    recipients: vec![Recipient {
-                        kind: RecipientKind::To,
-                        address: if to.contains('@') {
-                            Address::email(*to)
-                        } else {
-                            Address::short_code(*to)
-                        },
-                    }],
-                    timestamp: Some(
-                        jiff::Timestamp::now()
-                            .strftime("%Y-%m-%dT%H:%M:%SZ")
-                            .to_string(),
-                    ),
-                    subject: Some(subject.replace('_', " ")),
-                    content: Some(ContentRef {
-                        href: format!("cid:{}", multipart::CONTENT_ID),
-                        allow_adaptations: None,
-                    }),
-                    ..Default::default()
-                }),
+                },
+                None => None,
             };
-            let content = OutContent::Multi { smil: None, parts };
-            format!("{}\n", sim.send(url, env, Some(content)).await)
+            let subject = subject.replace('_', " ");
+            format!("{}\n", sim.deliver(url, from, to, &subject, image).await)
         }
         ["report", url, message_id, recipient, status] => {
             let env = Envelope {

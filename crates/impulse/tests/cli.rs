@@ -108,4 +108,21 @@ fn the_demo_shows_the_whole_round_trip() {
     );
     assert!(text.contains("reverse address mapping"), "{text}");
     assert!(text.contains("| Yes! See you at 7. Keep the 20."), "{text}");
+    // The MMS part: a mail with a picture reaches the MMSC as a SubmitReq with the picture
+    // intact, and an MO MMS reaches the mail sink with it attached.
+    assert!(
+        text.contains("to=4445551234 subject=\"Our table\"") && text.contains("image/gif:43"),
+        "{text}"
+    );
+    assert!(text.contains("<ShortCode>12345</ShortCode>"), "{text}");
+    assert!(text.contains("The picture arrived byte for byte"), "{text}");
+    assert!(text.contains("DeliverRsp: ok 1000"), "{text}");
+    assert!(
+        text.contains("envelope 14445551234@mms.example.com -> alice@example.org"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Attachment: beach.gif (image/gif, 43 bytes, the same picture)"),
+        "{text}"
+    );
 }
