@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_config::types::Route;
-use impulse_config::{Config, Resolved, Sending, names};
+use impulse_config::{Config, Resolved, Sending, names, registry};
 use impulse_interwork::{mms, mt};
 use impulse_mm7::*;
 use impulse_queue::{Attempt, Verdict};
@@ -43,6 +43,9 @@ struct Target {
     authorization: Option<String>,
     http10: bool,
     response_timer: Duration,
+    /// How long an idle keep-alive connection to the MMSC is kept: `Idle_Timeout` when the
+    /// configuration sets it (3.5.6 style), else `MM7_Inactivity_Timer`.
+    idle: Duration,
     schema: Schema,
     version: String,
     write: WriteOptions,
@@ -124,6 +127,13 @@ fn target(s: &Sending) -> Result<Target, String> {
         response_timer: s
             .seconds("MM7_Response_Timer")
             .max(Duration::from_millis(100)),
+        idle: registry::option(names::IDLE_TIMEOUT)
+            .and_then(|def| s.find(def))
+            .map_or_else(
+                || s.seconds("MM7_Inactivity_Timer"),
+                |_| s.seconds(names::IDLE_TIMEOUT),
+            )
+            .max(Duration::from_secs(1)),
         schema,
         version: s
             .scalar("MM7_Version")
@@ -225,25 +235,22 @@ fn sender_address(raw: &str) -> Option<Address> {
 pub struct Mm7Connector {
     cfg: Arc<Config>,
     spool: SqliteSpool,
-    client: HttpClient,
     logs: Arc<MobileLogs>,
     /// Each destination's settings, resolved once (the configuration does not change while
     /// Impulse runs).
     targets: Mutex<HashMap<Destination, Arc<Target>>>,
+    /// One keep-alive pool per idle timeout in use.
+    clients: Mutex<HashMap<Duration, HttpClient>>,
 }
 
 impl Mm7Connector {
     pub fn new(cfg: Arc<Config>, spool: SqliteSpool, logs: Arc<MobileLogs>) -> Self {
-        let idle = cfg
-            .global()
-            .seconds("MM7_Inactivity_Timer")
-            .max(Duration::from_secs(1));
         Mm7Connector {
-            client: mm7_http::client(idle),
             cfg,
             spool,
             logs,
             targets: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
         }
     }
 
@@ -255,6 +262,16 @@ impl Mm7Connector {
         let t = Arc::new(target(&sending(&self.cfg, dest))?);
         cache.insert(dest.clone(), t.clone());
         Ok(t)
+    }
+
+    /// The keep-alive pool whose idle connections live for `idle`.
+    fn client(&self, idle: Duration) -> HttpClient {
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(idle)
+            .or_insert_with(|| mm7_http::client(idle))
+            .clone()
     }
 
     /// One SubmitReq per recipient, each with its own result.
@@ -403,7 +420,7 @@ impl Mm7Connector {
         );
         let remote = Some(t.url.clone());
         let answer = mm7_http::post(
-            &self.client,
+            &self.client(t.idle),
             mm7_http::Post {
                 url: &t.url,
                 host: t.host_header.as_deref(),

@@ -4,7 +4,7 @@
 //! DeliverReq and DeliveryReportReq to a VASP URL.
 //!
 //! Control commands (one per line, answered with one line, `list` with several and `.`):
-//! `stats`; `list`; `fail CODE [N]` (SubmitRsp with that status); `http500 [N]` (HTTP 500
+//! `stats` (submissions, pending faults, TCP connections seen); `list`; `fail CODE [N]` (SubmitRsp with that status); `http500 [N]` (HTTP 500
 //! with an RSErrorRsp fault); `delay MS [N]` (answer late); `garbage [N]` (a body that is not
 //! SOAP); `deliver URL FROM TO SUBJECT [FILE]` (a DeliverReq with a text part and, when FILE is
 //! given, that file as an image); `report URL MESSAGE_ID RECIPIENT STATUS` (a
@@ -45,6 +45,8 @@ enum Fault {
 #[derive(Default)]
 struct State {
     submits: u64,
+    /// Client addresses seen: one per TCP connection (keep-alive reuses one).
+    peers: std::collections::HashSet<SocketAddr>,
     received: VecDeque<String>,
     faults: VecDeque<Fault>,
 }
@@ -118,7 +120,10 @@ fn fault(schema: Schema, version: &str, tid: &str, code: StatusCode, text: &str)
 impl mm7_http::Service for Mmsc {
     /// With `--credentials`, a request without them gets a 401 whose Fault says 2001
     /// (operation restricted), as some MMSCs answer.
-    fn admit(&self, _: SocketAddr, _: SocketAddr, authorization: Option<&str>) -> Option<Reply> {
+    fn admit(&self, _: SocketAddr, peer: SocketAddr, authorization: Option<&str>) -> Option<Reply> {
+        if let Ok(mut s) = self.state.lock() {
+            s.peers.insert(peer);
+        }
         let want = self.authorization.as_deref()?;
         (authorization != Some(want)).then(|| {
             soap(
@@ -469,7 +474,12 @@ async fn command(sim: &Mmsc, line: &str) -> String {
     match words.as_slice() {
         ["stats"] => {
             let s = sim.state.lock().expect("sim state");
-            format!("submits={} pending_faults={}\n", s.submits, s.faults.len())
+            format!(
+                "submits={} pending_faults={} connections={}\n",
+                s.submits,
+                s.faults.len(),
+                s.peers.len()
+            )
         }
         ["list"] => {
             let s = sim.state.lock().expect("sim state");

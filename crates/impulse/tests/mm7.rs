@@ -425,3 +425,37 @@ fn the_mm7_listener_asks_for_credentials_and_applies_peer_rules() {
     assert!(answer.starts_with("ok 1000"), "{answer}");
     s.sink.wait_count(1, Duration::from_secs(20));
 }
+
+#[test]
+fn submissions_reuse_a_connection_until_idle_timeout_closes_it() {
+    let s = setup("Idle_Timeout = 3", "");
+    let send = |to: &str| {
+        let (ok, t) = swaks(s.imp.smtp_port, "alice@example.org", to, &["--body", "hi"]);
+        assert!(ok, "{t}");
+    };
+    let connections = || {
+        let stats = s.mmsc.control("stats");
+        stats
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("connections="))
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("{stats}"))
+    };
+    send("15550000001@mms.example.com");
+    s.mmsc.wait_submits(1);
+    send("15550000002@mms.example.com");
+    s.mmsc.wait_submits(2);
+    assert_eq!(
+        connections(),
+        1,
+        "the second SubmitReq reuses the kept-alive connection"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    send("15550000003@mms.example.com");
+    s.mmsc.wait_submits(3);
+    assert_eq!(
+        connections(),
+        2,
+        "idle longer than Idle_Timeout: a new connection"
+    );
+}
