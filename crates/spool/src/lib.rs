@@ -168,6 +168,29 @@ pub struct RecipientInfo {
     pub received_at: Millis,
 }
 
+/// Which queued recipients an operator's command acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every recipient of a domain, whatever its binding.
+    Domain(String),
+    /// Every recipient of a message.
+    Message(MessageId),
+}
+
+/// What one destination's queue holds, for the console and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub destination: Destination,
+    /// Being delivered, or due now.
+    pub active: u64,
+    /// Waiting for a later try.
+    pub delayed: u64,
+    /// Unreadable records kept aside.
+    pub quarantined: u64,
+    /// When the oldest message still queued here was received.
+    pub oldest: Millis,
+}
+
 /// Queued work per destination, for the scheduler's start and periodic rescans.
 #[derive(Clone, Debug)]
 pub struct DestinationDue {
@@ -309,4 +332,18 @@ pub trait Spool: Send + Sync + 'static {
         &self,
         id: MessageId,
     ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+
+    /// Every destination's queue: active (leased or due by `now`), delayed, quarantined.
+    fn queue_counts(
+        &self,
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<QueueCounts>, SpoolError>> + Send;
+
+    /// Makes the selected queued (not leased) recipients due at `due`; returns the
+    /// destinations that had any, so the scheduler can be told.
+    fn reschedule(
+        &self,
+        selection: Selection,
+        due: Millis,
+    ) -> impl Future<Output = Result<Vec<Destination>, SpoolError>> + Send;
 }

@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
-    Outcome, RecipientId, RecipientInfo, RecipientState, ReverseMapping, Spool, SpoolError,
-    StoredMessage, Submission,
+    Outcome, QueueCounts, RecipientId, RecipientInfo, RecipientState, ReverseMapping, Selection,
+    Spool, SpoolError, StoredMessage, Submission,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -93,6 +93,11 @@ enum Request {
     ),
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
     Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
+    Reschedule(
+        Selection,
+        Millis,
+        oneshot::Sender<Result<Vec<Destination>, SpoolError>>,
+    ),
 }
 
 /// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
@@ -277,6 +282,7 @@ enum Produced {
     Enqueue(Result<MessageId, SpoolError>),
     Lease(Result<Leased, SpoolError>),
     Unit(Result<(), SpoolError>),
+    Destinations(Result<Vec<Destination>, SpoolError>),
 }
 
 impl Produced {
@@ -285,6 +291,7 @@ impl Produced {
             Produced::Enqueue(r) => r.is_ok(),
             Produced::Lease(r) => r.is_ok(),
             Produced::Unit(r) => r.is_ok(),
+            Produced::Destinations(r) => r.is_ok(),
         }
     }
 }
@@ -296,6 +303,7 @@ fn execute(conn: &Connection, req: &Request) -> Produced {
         Request::Record(o, _) => Produced::Unit(record(conn, o)),
         Request::Mapping(m, _) => Produced::Unit(save_mapping(conn, m)),
         Request::Submissions(subs, _) => Produced::Unit(save_submissions(conn, subs)),
+        Request::Reschedule(sel, due, _) => Produced::Destinations(reschedule(conn, sel, *due)),
     }
 }
 
@@ -370,6 +378,7 @@ fn answer(req: Request, produced: Produced) {
     match (req, produced) {
         (Request::Enqueue(_, tx), Produced::Enqueue(r)) => drop(tx.send(r)),
         (Request::Lease(.., tx), Produced::Lease(r)) => drop(tx.send(r)),
+        (Request::Reschedule(.., tx), Produced::Destinations(r)) => drop(tx.send(r)),
         (
             Request::Record(_, tx) | Request::Mapping(_, tx) | Request::Submissions(_, tx),
             Produced::Unit(r),
@@ -594,6 +603,39 @@ fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError>
 const INFO_COLUMNS: &str = "r.id, r.message_id, coalesce(m.sender, ''), r.address, r.domain, r.binding, r.state, \
                             r.due, r.attempts, r.last_response, coalesce(m.received_at, 0)";
 
+/// The WHERE clause (with `?1`) of a selection and its parameter.
+fn selection_filter(sel: &Selection) -> (&'static str, rusqlite::types::Value) {
+    match sel {
+        Selection::Domain(d) => ("domain = ?1", d.to_ascii_lowercase().into()),
+        Selection::Message(m) => ("message_id = ?1", m.0.into()),
+    }
+}
+
+fn reschedule(
+    conn: &Connection,
+    sel: &Selection,
+    due: Millis,
+) -> Result<Vec<Destination>, SpoolError> {
+    let (filter, param) = selection_filter(sel);
+    let mut st = conn
+        .prepare_cached(&format!(
+            "UPDATE recipients SET due = ?2 WHERE state = ?3 AND {filter} RETURNING domain, binding"
+        ))
+        .map_err(storage)?;
+    let rows = st
+        .query_map(params![param, due, STATE_QUEUED], |r| {
+            Ok(Destination {
+                domain: r.get(0)?,
+                binding: r.get(1)?,
+            })
+        })
+        .map_err(storage)?;
+    let mut dests: Vec<Destination> = rows.collect::<Result<_, _>>().map_err(storage)?;
+    dests.sort_by(|a, b| (&a.domain, &a.binding).cmp(&(&b.domain, &b.binding)));
+    dests.dedup();
+    Ok(dests)
+}
+
 fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
     Ok(RecipientInfo {
         recipient: RecipientId(row.get(0)?),
@@ -778,6 +820,50 @@ impl Spool for SqliteSpool {
             Ok(out)
         })
         .await
+    }
+
+    async fn queue_counts(&self, now: Millis) -> Result<Vec<QueueCounts>, SpoolError> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT domain, binding,
+                        sum(state = ?2 OR (state = ?1 AND due <= ?4)),
+                        sum(state = ?1 AND due > ?4),
+                        sum(state = ?3),
+                        min(received_at)
+                     FROM recipients r JOIN messages m ON m.id = r.message_id
+                     GROUP BY domain, binding ORDER BY domain, binding",
+                )
+                .map_err(storage)?;
+            let rows = st
+                .query_map(
+                    params![STATE_QUEUED, STATE_LEASED, STATE_QUARANTINED, now],
+                    |r| {
+                        Ok(QueueCounts {
+                            destination: Destination {
+                                domain: r.get(0)?,
+                                binding: r.get(1)?,
+                            },
+                            active: r.get::<_, i64>(2)? as u64,
+                            delayed: r.get::<_, i64>(3)? as u64,
+                            quarantined: r.get::<_, i64>(4)? as u64,
+                            oldest: r.get(5)?,
+                        })
+                    },
+                )
+                .map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn reschedule(
+        &self,
+        selection: Selection,
+        due: Millis,
+    ) -> Result<Vec<Destination>, SpoolError> {
+        self.write(|tx| Request::Reschedule(selection, due, tx))
+            .await
     }
 
     async fn inspect(&self, id: MessageId) -> Result<Vec<RecipientInfo>, SpoolError> {

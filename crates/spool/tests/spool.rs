@@ -3,8 +3,8 @@
 //! an unreadable record is reported instead of stopping anything.
 
 use impulse_spool::{
-    Destination, Lease, Leased, MessageId, NewMessage, NewRecipient, Outcome, RecipientState,
-    Spool, SpoolError, SqliteSpool,
+    Destination, Lease, Leased, MessageId, NewMessage, NewRecipient, Outcome, QueueCounts,
+    RecipientState, Selection, Spool, SpoolError, SqliteSpool,
 };
 
 fn flat(l: Leased) -> Vec<Lease> {
@@ -503,5 +503,98 @@ async fn recipients_sharing_an_smsc_id_keep_their_submissions_after_migration() 
             "b@sms.example.com",
             "old@sms.example.com"
         ]
+    );
+}
+
+#[tokio::test]
+async fn queue_counts_and_operator_reschedules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = SqliteSpool::open(dir.path()).unwrap();
+    spool
+        .enqueue(message(&[("a@one.example", "one.example")], 1000))
+        .await
+        .unwrap();
+    spool
+        .enqueue(message(&[("b@one.example", "one.example")], 1100))
+        .await
+        .unwrap();
+    let other = spool
+        .enqueue(message(&[("c@two.example", "two.example")], 1200))
+        .await
+        .unwrap();
+    let counts = |now| {
+        let spool = spool.clone();
+        async move {
+            spool
+                .queue_counts(now)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c: QueueCounts| (c.destination.domain, c.active, c.delayed, c.oldest))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        counts(2000).await,
+        [
+            ("one.example".into(), 2, 0, 1000),
+            ("two.example".into(), 1, 0, 1200)
+        ]
+    );
+    // One recipient fails temporarily: delayed until 50,000.
+    let leased = flat(
+        spool
+            .lease_due(&dest("one.example"), 2000, 1)
+            .await
+            .unwrap(),
+    );
+    spool
+        .record(vec![(
+            leased[0].recipient,
+            Outcome::Retry {
+                due: 50_000,
+                response: "451 busy".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    assert_eq!(counts(2000).await[0], ("one.example".into(), 1, 1, 1000));
+    // flush domain: due now again (the domain is matched whatever its case).
+    let touched = spool
+        .reschedule(Selection::Domain("ONE.example".into()), 2000)
+        .await
+        .unwrap();
+    assert_eq!(touched, [dest("one.example")]);
+    assert_eq!(counts(2000).await[0], ("one.example".into(), 2, 0, 1000));
+    // A leased recipient is left alone and counts as active.
+    let leased = flat(
+        spool
+            .lease_due(&dest("one.example"), 2000, 1)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(leased.len(), 1);
+    spool
+        .reschedule(Selection::Domain("one.example".into()), 90_000)
+        .await
+        .unwrap();
+    assert_eq!(counts(2000).await[0], ("one.example".into(), 1, 1, 1000));
+    // message retry: only that message's recipients.
+    spool
+        .reschedule(Selection::Message(other), 80_000)
+        .await
+        .unwrap();
+    let touched = spool
+        .reschedule(Selection::Message(other), 2000)
+        .await
+        .unwrap();
+    assert_eq!(touched, [dest("two.example")]);
+    assert_eq!(counts(2000).await[1], ("two.example".into(), 1, 0, 1200));
+    assert!(
+        spool
+            .reschedule(Selection::Message(MessageId(999)), 2000)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
