@@ -16,7 +16,8 @@ use std::path::Path;
 pub use ast::{Diagnostic, Span, Value};
 pub use load::{load_file, load_str};
 pub use model::{
-    Binding, BindingGroup, Config, Entry, Listen, Listener, Logger, Peer, Scope, parse_listen_addr,
+    Binding, BindingGroup, Config, ControlAddr, ControlListener, ControlSocket, Entry, Listen,
+    Listener, Logger, Peer, Scope, parse_listen_addr,
 };
 pub use parse::parse_str;
 pub use resolve::{Origin, Receiving, Resolved, Sending};

@@ -70,6 +70,27 @@ pub struct Listener {
     pub peers: Vec<Peer>,
 }
 
+/// Where the console listens: a Unix socket path or a loopback TCP address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlAddr {
+    Unix(std::path::PathBuf),
+    Tcp(SocketAddr),
+}
+
+#[derive(Clone, Debug)]
+pub struct ControlSocket {
+    /// As written (`"/var/run/impulse/control"`, `"127.0.0.1:2025"`).
+    pub written: String,
+    pub addr: ControlAddr,
+}
+
+/// The `Control_Listener` stanza: the console's sockets and their options.
+#[derive(Clone, Debug, Default)]
+pub struct ControlListener {
+    pub scope: Scope,
+    pub sockets: Vec<ControlSocket>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Logger {
     pub name: String,
@@ -90,6 +111,8 @@ pub struct Config {
     pub http_listener: Option<Listener>,
     /// The `mm7_serv` stanza.
     pub mm7_serv: Option<Scope>,
+    /// The console's listener.
+    pub control_listener: Option<ControlListener>,
     pub loggers: Vec<Logger>,
     pub smpp_loggers: Vec<Logger>,
     pub smpp_bounce_loggers: Vec<Logger>,
@@ -275,6 +298,7 @@ impl Validator {
             "smpp_bounce_logger",
             "mms_logger",
             "mms_bounce_logger",
+            "Control_Listener",
             "smpp",
             "HTTP_Listener",
             "mm7",
@@ -323,6 +347,11 @@ impl Validator {
                 let mut listener = cfg.esmtp_listener.take().unwrap_or_default();
                 self.listener(&mut listener, st, ScopeKind::EsmtpListener);
                 cfg.esmtp_listener = Some(listener);
+            }
+            "Control_Listener" => {
+                let mut control = cfg.control_listener.take().unwrap_or_default();
+                self.control_listener(&mut control, st);
+                cfg.control_listener = Some(control);
             }
             "ec_logger" => {
                 let mut scope = Scope::default();
@@ -439,6 +468,53 @@ impl Validator {
                         listener.listens.push(l);
                     }
                 }
+            }
+        }
+    }
+
+    /// `Listen` stanzas name a Unix socket path (starting with `/`) or a loopback TCP address;
+    /// TCP needs `Auth_Credentials`, since anyone on the host can connect to it.
+    fn control_listener(&mut self, control: &mut ControlListener, st: &Stanza) {
+        let mut tcp = Vec::new();
+        for item in &st.items {
+            match item {
+                Item::Setting(s) => self.setting(&mut control.scope, s, ScopeKind::ControlListener),
+                Item::Stanza(inner) => {
+                    if self
+                        .known_stanza(inner, &["Listen"], "Control_Listener")
+                        .is_none()
+                    {
+                        continue;
+                    }
+                    self.leaf(&mut Scope::default(), inner, ScopeKind::Listen);
+                    let written = inner.name.clone().unwrap_or_default();
+                    let addr = if written.starts_with('/') {
+                        ControlAddr::Unix(written.clone().into())
+                    } else {
+                        match parse_listen_addr(&written) {
+                            Ok(a) if a.ip().is_loopback() => {
+                                tcp.push(inner.span.clone());
+                                ControlAddr::Tcp(a)
+                            }
+                            Ok(_) => {
+                                self.err(&inner.span, format!("Control_Listener Listen \"{written}\": the console listens on a Unix socket or a loopback address only (it has no TLS yet)"));
+                                continue;
+                            }
+                            Err(e) => {
+                                self.err(&inner.span, format!("Control_Listener Listen: {e} (or a Unix socket path starting with `/`)"));
+                                continue;
+                            }
+                        }
+                    };
+                    control.sockets.push(ControlSocket { written, addr });
+                }
+            }
+        }
+        let has_credentials = registry::option("Auth_Credentials")
+            .is_some_and(|def| control.scope.get(def).is_some());
+        if !has_credentials {
+            for span in tcp {
+                self.err(&span, "Control_Listener: a TCP Listen needs Auth_Credentials (a Unix socket is guarded by its file mode)");
             }
         }
     }

@@ -29,6 +29,7 @@ pub enum ScopeKind {
     Mm7Serv,
     MmsLogger,
     MmsBounceLogger,
+    ControlListener,
 }
 
 impl ScopeKind {
@@ -50,6 +51,7 @@ impl ScopeKind {
             ScopeKind::Mm7Serv => "mm7_serv",
             ScopeKind::MmsLogger => "mms_logger",
             ScopeKind::MmsBounceLogger => "mms_bounce_logger",
+            ScopeKind::ControlListener => "Control_Listener",
         }
     }
 }
@@ -152,6 +154,8 @@ const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger, MmsLogger, MmsBoun
 const SMPPMOD: &[ScopeKind] = &[SmppModule, Mm7Module, Mm7Serv];
 const MM7SERV: &[ScopeKind] = &[Mm7Serv];
 const HTTPL: &[ScopeKind] = &[HttpListener, Listen, Peer];
+const AUTHED: &[ScopeKind] = &[HttpListener, Listen, Peer, ControlListener];
+const CONTROL: &[ScopeKind] = &[ControlListener];
 
 const MSTORE: Status = NotYet("mstore (Riak) is not supported by Impulse");
 const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
@@ -195,7 +199,8 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Prohibited_Hosts", RECV, Cidrs, None, LATER, "Peers refused at connect."),
     opt!("Always_Allow", RECV, Bool, Some("false"), Yes, "Trust the peer: over SMTP it may relay to any domain; over HTTP it needs no credentials. Wins over Always_Deny."),
     opt!("Always_Deny", RECV, Bool, Some("false"), Yes, "Refuse the peer (usually in a Peer scope): SMTP greets it with 554 and closes; HTTP answers 403."),
-    opt!("Auth_Credentials", HTTPL, List, None, Yes, "`user:password` pairs (Impulse option): when set, each HTTP request must carry one of them as Basic credentials (401 otherwise), unless the peer has Always_Allow."),
+    opt!("Auth_Credentials", AUTHED, List, None, Yes, "`user:password` pairs (Impulse option): on the HTTP_Listener each request must carry one of them as Basic credentials (401 otherwise) unless the peer has Always_Allow; on the Control_Listener a TCP console must log in with one."),
+    opt!("File_Mode", CONTROL, Str, Some("0660"), Yes, "Octal permissions of the console's Unix socket."),
     opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
     opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger, MmsLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
     opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
@@ -386,7 +391,7 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "Peer", named: true, doc: "Options for clients in an IP/CIDR range (inside a listener or Listen).", status: Yes, },
     StanzaDef { kind: "ec_logger", named: true, doc: "A core logger instance: mainlog, paniclog, heartbeat.", status: Yes, },
     StanzaDef { kind: "host", named: true, doc: "Per-host options.", status: LATER, },
-    StanzaDef { kind: "Control_Listener", named: false, doc: "Console and admin listener.", status: NotYet("the console arrives with issue #6"), },
+    StanzaDef { kind: "Control_Listener", named: false, doc: "The console's listener: `Listen \"/path/to/socket\" { }` and `Listen \"127.0.0.1:2025\" { }` (TCP needs Auth_Credentials).", status: Yes, },
     StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7 requests from the MMSC; holds Listen and Peer stanzas.", status: Yes, },
     StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
     StanzaDef { kind: "smpp", named: false, doc: "Momentum's SMPP module stanza: SMPP is built into Impulse, so it only checks `debug_level`.", status: Yes, },

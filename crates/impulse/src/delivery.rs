@@ -14,6 +14,7 @@ use impulse_smtp::reply::Class;
 use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
 use impulse_telemetry::{Delivery, Failure, Mainlog};
 
+use crate::counters::Counters;
 use crate::reception::Reception;
 
 /// How long to wait for any one reply from a remote server (RFC 5321 §4.5.3.2 allows more
@@ -209,6 +210,7 @@ pub struct DeliveryObserver {
     pub hostname: String,
     /// Set once the reception side exists (it needs the scheduler, which needs this observer).
     pub reception: Arc<OnceLock<Arc<Reception>>>,
+    pub counters: Arc<Counters>,
 }
 
 impl Observer for DeliveryObserver {
@@ -220,6 +222,12 @@ impl Observer for DeliveryObserver {
             .map(|r| r.lease.message.to_string())
             .unwrap_or_default();
         for r in reports {
+            match r.outcome {
+                Outcome::Delivered { .. } => Counters::add(&self.counters.delivered),
+                Outcome::Retry { .. } => Counters::add(&self.counters.deferred),
+                Outcome::Failed { .. } => Counters::add(&self.counters.failed),
+                _ => {}
+            }
             let seconds = (now - r.lease.received_at) / 1000;
             let remote = r.attempt.remote.as_deref().unwrap_or("");
             match (r.outcome, &self.mainlog) {

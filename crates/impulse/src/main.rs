@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod cli_config;
+mod control;
+mod counters;
+mod credentials;
 mod delivery;
 mod demo;
 mod mm7_delivery;
@@ -35,8 +38,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show email -> SMS -> receipt -> SMS reply -> email, with nothing to set up.
+    /// Show email -> SMS -> receipt -> SMS reply -> email and email <-> MMS, with nothing to set up.
     Demo,
+    /// Talk to a running Impulse: one COMMAND, or an interactive shell without one.
+    Console {
+        /// Find the console socket in this configuration's Control_Listener.
+        #[arg(short, long, env = "IMPULSE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The console's Unix socket.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The console's loopback TCP address (password in IMPULSE_CONSOLE_PASSWORD).
+        #[arg(long)]
+        tcp: Option<String>,
+        /// User for a TCP console.
+        #[arg(long)]
+        user: Option<String>,
+        /// The command (`help` lists them); none starts an interactive shell.
+        command: Vec<String>,
+    },
     /// Run the gateway with a configuration file.
     Serve {
         /// Configuration file (ecelerity.conf syntax).
@@ -129,6 +149,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve::run(&config),
         Command::Demo => demo::run(),
+        Command::Console {
+            config,
+            socket,
+            tcp,
+            user,
+            command,
+        } => control::console::run(control::console::ConsoleArgs {
+            config,
+            socket,
+            tcp,
+            user,
+            command,
+        }),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => cli_config::check(&file),

@@ -57,22 +57,20 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
     if v == 0 { MAX_BODY } else { v.min(MAX_BODY) }
 }
 
-/// Every `Auth_Credentials` entry of the HTTP_Listener must be `user:password`.
+/// Every `Auth_Credentials` entry (HTTP_Listener, Control_Listener) must be `user:password`.
 pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
-    let Some(listener) = &cfg.http_listener else {
-        return Vec::new();
-    };
     let Some(def) = registry::option(AUTH_CREDENTIALS) else {
         return Vec::new();
     };
-    let scopes = std::iter::once(&listener.scope)
-        .chain(listener.peers.iter().map(|p| &p.scope))
-        .chain(
-            listener
-                .listens
-                .iter()
-                .flat_map(|l| std::iter::once(&l.scope).chain(l.peers.iter().map(|p| &p.scope))),
-        );
+    let http =
+        cfg.http_listener.iter().flat_map(|listener| {
+            std::iter::once(&listener.scope)
+                .chain(listener.peers.iter().map(|p| &p.scope))
+                .chain(listener.listens.iter().flat_map(|l| {
+                    std::iter::once(&l.scope).chain(l.peers.iter().map(|p| &p.scope))
+                }))
+        });
+    let scopes = http.chain(cfg.control_listener.iter().map(|c| &c.scope));
     scopes
         .filter_map(|s| s.get(def))
         .filter(|e| list_items(&e.value).iter().any(|c| !c.contains(':')))
@@ -86,8 +84,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
 const AUTH_CREDENTIALS: &str = "Auth_Credentials";
 
 /// Whether `authorization` (an HTTP `Authorization` header) carries Basic credentials equal
-/// to one of `allowed` (`user:password`). Compared without early exit, so the time taken does
-/// not tell how much of a guess was right.
+/// to one of `allowed` (`user:password`).
 fn basic_matches(authorization: Option<&str>, allowed: &[&str]) -> bool {
     use base64::Engine;
     let Some(encoded) = authorization.and_then(|a| {
@@ -96,19 +93,9 @@ fn basic_matches(authorization: Option<&str>, allowed: &[&str]) -> bool {
     }) else {
         return false;
     };
-    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
-        return false;
-    };
-    let mut any = false;
-    for want in allowed {
-        let want = want.as_bytes();
-        let mut diff = u8::from(want.len() != given.len());
-        for (i, w) in want.iter().enumerate() {
-            diff |= w ^ given.get(i).copied().unwrap_or(0);
-        }
-        any |= diff == 0;
-    }
-    any
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .is_ok_and(|given| crate::credentials::matches(&given, allowed))
 }
 
 impl mm7_http::Service for Mm7Server {

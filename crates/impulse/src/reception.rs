@@ -12,12 +12,15 @@ use impulse_smtp::inbound::{Envelope, Inbound, Limits};
 use impulse_spool::{Destination, NewMessage, NewRecipient, Spool, SqliteSpool, now_millis};
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
+use crate::counters::Counters;
+
 pub struct Reception {
     pub cfg: Arc<Config>,
     pub spool: SqliteSpool,
     pub scheduler: Handle,
     pub mainlog: Option<Mainlog>,
     pub hostname: String,
+    pub counters: Arc<Counters>,
 }
 
 /// The domain part of an address, lower-cased; the whole address when it has no `@`.
@@ -95,6 +98,7 @@ impl Reception {
         for d in dests {
             self.scheduler.queued(d, received_at);
         }
+        Counters::add(&self.counters.received);
         Ok(id)
     }
 

@@ -16,6 +16,7 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli_config::{EXIT_CONFIG, load_or_report};
+use crate::counters::Counters;
 use crate::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
@@ -105,7 +106,10 @@ pub fn run(config: &Path) -> ExitCode {
 
 async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
     let running = start(cfg).await?;
-    wait_for_signal().await;
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = running.shutdown.notified() => {}
+    }
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())
@@ -121,6 +125,8 @@ pub struct Running {
     persistent: Vec<impulse_smpp::esme::Esme>,
     smpp_logs: Arc<MobileLogs>,
     mms_logs: Arc<MobileLogs>,
+    /// Notified by the console's `shutdown`.
+    pub shutdown: Arc<tokio::sync::Notify>,
 }
 
 impl Running {
@@ -169,11 +175,13 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         smpp_logs.clone(),
     );
     let persistent = smpp.start_persistent();
+    let counters = Arc::new(Counters::default());
     let observer = DeliveryObserver {
         cfg: cfg.clone(),
         mainlog: mainlog.clone(),
         hostname: hostname.clone(),
         reception: reception_cell.clone(),
+        counters: counters.clone(),
     };
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
@@ -196,6 +204,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         scheduler: handle,
         mainlog,
         hostname,
+        counters: counters.clone(),
     });
     let _ = reception_cell.set(reception.clone());
 
@@ -254,6 +263,16 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
             )));
         }
     }
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let control = Arc::new(crate::control::Context {
+        cfg: cfg.clone(),
+        spool: spool.clone(),
+        scheduler: reception.scheduler.clone(),
+        counters,
+        shutdown: shutdown.clone(),
+        paniclog: logger_path(&cfg, names::PANICLOG),
+    });
+    tasks.extend(crate::control::start(&cfg, control, stop_rx.clone()).await?);
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
     Ok(Running {
         stop_tx,
@@ -263,6 +282,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         persistent,
         smpp_logs,
         mms_logs,
+        shutdown,
     })
 }
 

@@ -131,12 +131,15 @@ mod node_smsc {
             n
         }
 
-        /// Waits for a logged event line containing `needle`.
+        /// Waits (at most 30 s in all, however chatty the peer is) for a logged event line
+        /// containing `needle`.
         fn expect(&self, needle: &str) -> String {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
             loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
                 let line = self
                     .lines
-                    .recv_timeout(Duration::from_secs(10))
+                    .recv_timeout(left.min(Duration::from_secs(10)))
                     .unwrap_or_else(|_| {
                         panic!("node SMSC never logged {needle} (is `npm ci` done in tests/peers?)")
                     });

@@ -1,0 +1,381 @@
+//! The console's commands (Momentum §5.1 names): parsed from one line and answered with text.
+//! They read the spool and the counters and act through the spool and the scheduler; they
+//! never block the delivery path for longer than one spool read.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use impulse_config::Config;
+use impulse_queue::Handle;
+use impulse_spool::{
+    Destination, MessageId, QueueCounts, RecipientState, Selection, Spool, SqliteSpool, now_millis,
+};
+use tokio::sync::Notify;
+
+use crate::counters::Counters;
+
+/// What the commands work on.
+pub struct Context {
+    pub cfg: Arc<Config>,
+    pub spool: SqliteSpool,
+    pub scheduler: Handle,
+    pub counters: Arc<Counters>,
+    /// Notified by `shutdown`; the server stops as on SIGTERM.
+    pub shutdown: Arc<Notify>,
+    pub paniclog: Option<PathBuf>,
+}
+
+/// The answer to a command: its text, and whether it is an error.
+pub struct Answer {
+    pub text: String,
+    pub error: bool,
+}
+
+fn ok(text: String) -> Answer {
+    Answer { text, error: false }
+}
+
+fn error(text: impl Into<String>) -> Answer {
+    Answer {
+        text: text.into(),
+        error: true,
+    }
+}
+
+pub const HELP: &str = "\
+summary [with-mobile]          counters since start and queue totals
+active | delayed               queued recipients per domain
+domain DOMAIN                  one domain's queue
+showqueue [binding B] DOMAIN [LIMIT,OFFSET]
+                               messages queued for a domain (default 100,0)
+message details ID             a message's recipients, attempts and last response
+message retry ID               try a message's queued recipients now
+flush domain DOMAIN            try a domain's queued recipients now
+paniclog [LINES]               the end of the paniclog (default 20 lines)
+version                        Impulse's version
+shutdown                       stop accepting, finish in-flight work, exit
+help                           this list";
+
+/// Commands Momentum has that Impulse does not have yet: refused by name.
+const NOT_YET: &[&str] = &["fail", "reroute", "config", "reopen", "show", "binding"];
+
+pub async fn execute(ctx: &Context, line: &str) -> Answer {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [] => ok(String::new()),
+        ["help"] => ok(HELP.to_string()),
+        ["version"] => ok(format!("Impulse {}", env!("CARGO_PKG_VERSION"))),
+        ["summary"] => summary(ctx, false).await,
+        ["summary", "with-mobile"] => summary(ctx, true).await,
+        ["active"] => per_domain(ctx, |c| c.active, "active").await,
+        ["delayed"] => per_domain(ctx, |c| c.delayed, "delayed").await,
+        ["domain", d] => domain(ctx, d).await,
+        ["showqueue", rest @ ..] => showqueue(ctx, rest).await,
+        ["message", "details", id] => details(ctx, id).await,
+        ["message", "retry", id] => match id.parse::<MessageId>() {
+            Ok(m) => reschedule(ctx, Selection::Message(m), &format!("message {m}")).await,
+            Err(_) => error(format!("`{id}` is not a message id")),
+        },
+        ["flush", "domain", d] => {
+            reschedule(
+                ctx,
+                Selection::Domain(d.to_string()),
+                &format!("domain {d}"),
+            )
+            .await
+        }
+        ["paniclog", rest @ ..] => paniclog(ctx, rest.first().and_then(|n| n.parse().ok())),
+        ["shutdown"] => {
+            ctx.shutdown.notify_one();
+            ok("shutting down: no new connections; work in flight finishes or goes back to the spool".into())
+        }
+        [first, ..] if NOT_YET.contains(first) => error(format!(
+            "`{line}` is not implemented yet in Impulse (issue #6); see `help`"
+        )),
+        _ => error(format!("unknown command `{line}`; see `help`")),
+    }
+}
+
+async fn counts(ctx: &Context) -> Result<Vec<QueueCounts>, Answer> {
+    ctx.spool
+        .queue_counts(now_millis())
+        .await
+        .map_err(|e| error(format!("spool: {e}")))
+}
+
+fn uptime(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!(
+        "{}d {:02}:{:02}:{:02}",
+        s / 86400,
+        s / 3600 % 24,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+async fn summary(ctx: &Context, mobile: bool) -> Answer {
+    let all = match counts(ctx).await {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let c = &ctx.counters;
+    let sum = |f: fn(&QueueCounts) -> u64| all.iter().map(f).sum::<u64>();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Impulse {} up {}",
+        env!("CARGO_PKG_VERSION"),
+        uptime(now_millis() - c.started_at)
+    );
+    let _ = writeln!(
+        out,
+        "Messages received:        {}",
+        Counters::get(&c.received)
+    );
+    let _ = writeln!(
+        out,
+        "Recipients delivered:     {}",
+        Counters::get(&c.delivered)
+    );
+    let _ = writeln!(
+        out,
+        "Temporary failures:       {}",
+        Counters::get(&c.deferred)
+    );
+    let _ = writeln!(
+        out,
+        "Permanent failures:       {}",
+        Counters::get(&c.failed)
+    );
+    let _ = writeln!(out, "Active queue:             {}", sum(|q| q.active));
+    let _ = writeln!(out, "Delayed queue:            {}", sum(|q| q.delayed));
+    let _ = write!(out, "Quarantined:              {}", sum(|q| q.quarantined));
+    if mobile {
+        for (title, is) in [
+            (
+                "SMPP",
+                crate::smpp_delivery::is_smpp_domain as fn(&Config, &str) -> bool,
+            ),
+            ("MM7", crate::mm7_delivery::is_mm7_domain),
+        ] {
+            let _ = write!(out, "\n{title} domains:");
+            let mut any = false;
+            for d in ctx.cfg.domains.keys().filter(|d| is(&ctx.cfg, d)) {
+                any = true;
+                let (a, l) = all
+                    .iter()
+                    .filter(|q| q.destination.domain == *d)
+                    .fold((0, 0), |(a, l), q| (a + q.active, l + q.delayed));
+                let _ = write!(out, "\n  {d:<32} active {a:>7}  delayed {l:>7}");
+            }
+            if !any {
+                out.push_str(" none");
+            }
+        }
+    }
+    ok(out)
+}
+
+async fn per_domain(ctx: &Context, pick: fn(&QueueCounts) -> u64, what: &str) -> Answer {
+    let all = match counts(ctx).await {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let lines: Vec<String> = all
+        .iter()
+        .filter(|q| pick(q) > 0)
+        .map(|q| format!("{:>8} {}", pick(q), label(&q.destination)))
+        .collect();
+    if lines.is_empty() {
+        return ok(format!("no {what} recipients"));
+    }
+    ok(lines.join("\n"))
+}
+
+/// `binding/domain` as Momentum prints queues; the binding is `default` when unset.
+fn label(d: &Destination) -> String {
+    let b = if d.binding.is_empty() {
+        "default"
+    } else {
+        d.binding.as_str()
+    };
+    format!("{b}/{}", d.domain)
+}
+
+async fn domain(ctx: &Context, domain: &str) -> Answer {
+    let all = match counts(ctx).await {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let domain = domain.to_ascii_lowercase();
+    let mut out = format!("Domain {domain}");
+    let mine: Vec<&QueueCounts> = all
+        .iter()
+        .filter(|q| q.destination.domain == domain)
+        .collect();
+    if mine.is_empty() {
+        out.push_str("\n  nothing queued");
+    }
+    for q in mine {
+        let _ = write!(
+            out,
+            "\n  {:<24} active {}  delayed {}  quarantined {}  oldest {}",
+            label(&q.destination),
+            q.active,
+            q.delayed,
+            q.quarantined,
+            timestamp(q.oldest)
+        );
+    }
+    ok(out)
+}
+
+fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// `showqueue [binding B] DOMAIN [LIMIT,OFFSET]`.
+async fn showqueue(ctx: &Context, args: &[&str]) -> Answer {
+    let (binding, rest) = match args {
+        ["binding", b, rest @ ..] => (b.to_string(), rest),
+        rest => (String::new(), rest),
+    };
+    let (domain, page) = match rest {
+        [d] => (d, None),
+        [d, p] => (d, Some(*p)),
+        _ => return error("usage: showqueue [binding B] DOMAIN [LIMIT,OFFSET]"),
+    };
+    let (limit, offset) = match page.map(|p| p.split_once(',')) {
+        None => (100, 0),
+        Some(Some((l, o))) => match (l.trim().parse(), o.trim().parse()) {
+            (Ok(l), Ok(o)) => (l, o),
+            _ => return error(format!("`{}` is not LIMIT,OFFSET", page.unwrap_or(""))),
+        },
+        Some(None) => return error(format!("`{}` is not LIMIT,OFFSET", page.unwrap_or(""))),
+    };
+    let binding = if binding == "default" {
+        String::new()
+    } else {
+        binding
+    };
+    let dest = Destination {
+        domain: domain.to_ascii_lowercase(),
+        binding,
+    };
+    let rows = match ctx.spool.list(Some(&dest), limit, offset).await {
+        Ok(r) => r,
+        Err(e) => return error(format!("spool: {e}")),
+    };
+    if rows.is_empty() {
+        return ok(format!("nothing queued for {}", label(&dest)));
+    }
+    let now = now_millis();
+    let mut out = String::new();
+    for r in rows {
+        let queue = match r.state {
+            RecipientState::Leased => "active",
+            RecipientState::Queued if r.due <= now => "active",
+            RecipientState::Queued => "delayed",
+            RecipientState::Quarantined => "quarantined",
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = write!(
+            out,
+            "[{queue}/{}] {} Created: {}\n  From: <{}>\n  To: <{}>",
+            label(&r.destination).split('/').next().unwrap_or("default"),
+            r.message,
+            timestamp(r.received_at),
+            r.sender,
+            r.address
+        );
+        if r.attempts > 0 {
+            let _ = write!(
+                out,
+                "\n  Attempts: {}  Next try: {}  Last: {}",
+                r.attempts,
+                timestamp(r.due),
+                r.last_response.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    ok(out)
+}
+
+async fn details(ctx: &Context, id: &str) -> Answer {
+    let Ok(m) = id.parse::<MessageId>() else {
+        return error(format!("`{id}` is not a message id"));
+    };
+    let rows = match ctx.spool.inspect(m).await {
+        Ok(r) => r,
+        Err(e) => return error(format!("spool: {e}")),
+    };
+    let Some(first) = rows.first() else {
+        return error(format!(
+            "message {m} is not in the spool (delivered, failed, or never received)"
+        ));
+    };
+    let mut out = format!(
+        "Message {m}\n  Received: {}\n  From: <{}>",
+        timestamp(first.received_at),
+        first.sender
+    );
+    let now = now_millis();
+    for r in &rows {
+        let state = match r.state {
+            RecipientState::Leased => "being delivered".to_string(),
+            RecipientState::Queued if r.due <= now => "due now".to_string(),
+            RecipientState::Queued => format!("next try {}", timestamp(r.due)),
+            RecipientState::Quarantined => "quarantined".to_string(),
+        };
+        let _ = write!(
+            out,
+            "\n  To: <{}> ({}) {state}, {} attempt(s), last: {}",
+            r.address,
+            label(&r.destination),
+            r.attempts,
+            r.last_response.as_deref().unwrap_or("-")
+        );
+    }
+    ok(out)
+}
+
+async fn reschedule(ctx: &Context, selection: Selection, what: &str) -> Answer {
+    let now = now_millis();
+    match ctx.spool.reschedule(selection, now).await {
+        Ok(dests) if dests.is_empty() => error(format!("{what}: nothing queued to retry")),
+        Ok(dests) => {
+            for d in &dests {
+                ctx.scheduler.queued(d.clone(), now);
+            }
+            ok(format!(
+                "{what}: queued recipients are due now ({})",
+                dests.iter().map(label).collect::<Vec<_>>().join(", ")
+            ))
+        }
+        Err(e) => error(format!("spool: {e}")),
+    }
+}
+
+fn paniclog(ctx: &Context, lines: Option<usize>) -> Answer {
+    let Some(path) = &ctx.paniclog else {
+        return error("no paniclog is configured (ec_logger { paniclog = ... })");
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let all: Vec<&str> = text.lines().collect();
+            let n = lines.unwrap_or(20).min(all.len());
+            if n == 0 {
+                return ok("the paniclog is empty".into());
+            }
+            ok(all[all.len() - n..].join("\n"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ok("the paniclog is empty".into()),
+        Err(e) => error(format!("{}: {e}", path.display())),
+    }
+}

@@ -1,0 +1,207 @@
+//! The Control_Listener (Momentum §5.1, §6.3): the console's Unix sockets and loopback TCP
+//! ports, and the line protocol they speak.
+//!
+//! Protocol: the client sends one command per line; each answer is its lines followed by a
+//! line holding a single `.` (a line of the answer that starts with `.` gets another `.` in
+//! front, as in SMTP). An answer whose first line starts with `error:` is a refusal. Over TCP
+//! the first line must be `login USER PASSWORD` with one of the listener's
+//! `Auth_Credentials`; a wrong one closes the connection. A Unix socket is guarded by its file
+//! mode (`File_Mode`).
+
+pub mod commands;
+pub mod console;
+
+use std::sync::Arc;
+
+use impulse_config::types::list_items;
+use impulse_config::{Config, ControlAddr, registry};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+
+pub use commands::Context;
+
+/// The longest command line read; a longer one is refused and the connection closed.
+const MAX_LINE: usize = 4096;
+
+/// Writes an answer in the protocol's framing.
+fn frame(text: &str, error: bool) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 && error {
+            out.push_str("error: ");
+        } else if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if text.is_empty() && error {
+        out.push_str("error:\n");
+    }
+    out.push_str(".\n");
+    out
+}
+
+/// Starts serving every socket of the configuration's Control_Listener.
+pub async fn start(
+    cfg: &Config,
+    ctx: Arc<Context>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let Some(control) = &cfg.control_listener else {
+        return Ok(Vec::new());
+    };
+    let credentials: Arc<Vec<String>> = Arc::new(
+        registry::option("Auth_Credentials")
+            .and_then(|def| control.scope.get(def))
+            .map(|e| list_items(&e.value).iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+    );
+    let mode = registry::option("File_Mode")
+        .and_then(|def| control.scope.get(def))
+        .and_then(|e| e.value.as_scalar().map(str::to_string))
+        .unwrap_or_else(|| "0660".into());
+    let mode = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
+        .map_err(|_| anyhow::anyhow!("File_Mode `{mode}` is not an octal file mode"))?;
+    let mut tasks = Vec::new();
+    for socket in &control.sockets {
+        match &socket.addr {
+            ControlAddr::Unix(path) => {
+                // A socket file left by a previous run would make bind fail.
+                if std::fs::symlink_metadata(path).is_ok_and(|m| {
+                    use std::os::unix::fs::FileTypeExt;
+                    m.file_type().is_socket()
+                }) {
+                    let _ = std::fs::remove_file(path);
+                }
+                let listener = UnixListener::bind(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {} (Control_Listener): {e}",
+                        path.display()
+                    )
+                })?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+                tracing::info!(path = %path.display(), "console listening");
+                let (ctx, mut stop) = (ctx.clone(), stop.clone());
+                let path = path.clone();
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            r = listener.accept() => match r {
+                                Ok((stream, _)) => {
+                                    tokio::spawn(session(stream, ctx.clone(), None));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "console accept failed");
+                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                }
+                            },
+                            _ = stop.changed() => break,
+                        }
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }));
+            }
+            ControlAddr::Tcp(addr) => {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {addr} (Control_Listener): {e}")
+                })?;
+                tracing::info!(addr = %listener.local_addr()?, "console listening");
+                let (ctx, mut stop, creds) = (ctx.clone(), stop.clone(), credentials.clone());
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            r = listener.accept() => match r {
+                                Ok((stream, _)) => {
+                                    tokio::spawn(session(stream, ctx.clone(), Some(creds.clone())));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "console accept failed");
+                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                }
+                            },
+                            _ = stop.changed() => break,
+                        }
+                    }
+                }));
+            }
+        }
+    }
+    Ok(tasks)
+}
+
+/// One console connection; `login` holds the credentials a TCP client must give first.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    ctx: Arc<Context>,
+    login: Option<Arc<Vec<String>>>,
+) {
+    let (r, mut w) = tokio::io::split(stream);
+    let mut r = BufReader::new(r);
+    let mut authenticated = login.is_none();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_line(&mut line)
+            .await
+        {
+            Ok(0) | Err(_) => return,
+            Ok(n) if n > MAX_LINE => {
+                let _ = w
+                    .write_all(frame("command line too long", true).as_bytes())
+                    .await;
+                return;
+            }
+            Ok(_) => {}
+        }
+        let command = line.trim();
+        if !authenticated {
+            let mut words = command.split_whitespace();
+            let ok = match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("login"), Some(user), Some(password), None) => crate::credentials::matches(
+                    format!("{user}:{password}").as_bytes(),
+                    login.as_deref().map(Vec::as_slice).unwrap_or_default(),
+                ),
+                _ => false,
+            };
+            let answer = if ok {
+                frame("logged in", false)
+            } else {
+                tracing::warn!("console login refused");
+                frame("login USER PASSWORD first (credentials refused)", true)
+            };
+            if w.write_all(answer.as_bytes()).await.is_err() || !ok {
+                return;
+            }
+            authenticated = true;
+            continue;
+        }
+        if command == "quit" || command == "exit" {
+            let _ = w.write_all(frame("bye", false).as_bytes()).await;
+            return;
+        }
+        let answer = commands::execute(&ctx, command).await;
+        if w.write_all(frame(&answer.text, answer.error).as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_framed_and_dot_stuffed() {
+        assert_eq!(frame("a\n.b", false), "a\n..b\n.\n");
+        assert_eq!(frame("no such thing", true), "error: no such thing\n.\n");
+        assert_eq!(frame("", false), ".\n");
+    }
+}

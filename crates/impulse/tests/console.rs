@@ -1,0 +1,187 @@
+//! The console (`impulse console`) against a running Impulse over its Control_Listener: a
+//! Unix socket and a loopback TCP port with a login, with mail queued for a domain whose
+//! server is down and an SMPP domain bound to the SMSC simulator.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Impulse, SimSmsc, Sink, free_port, impulse_bin, swaks, wait_for};
+
+/// Runs `impulse console --socket SOCK COMMAND...`; returns success and stdout.
+fn console(sock: &std::path::Path, command: &str) -> (bool, String) {
+    let out = Command::new(impulse_bin())
+        .arg("console")
+        .arg("--socket")
+        .arg(sock)
+        .args(command.split_whitespace())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn ok(sock: &std::path::Path, command: &str) -> String {
+    let (ok, out) = console(sock, command);
+    assert!(ok, "`{command}` failed: {out}");
+    out
+}
+
+#[test]
+fn console_commands_show_and_move_the_queues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = SimSmsc::start(&[]);
+    let down = free_port();
+    let tcp = free_port();
+    let sock = tmp.path().join("control.sock");
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Retry_Interval = 600\n\
+         domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n}}\n\
+         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{tcp}\" {{ }}\n}}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
+        sim.smpp,
+        sock.display()
+    );
+    let mut imp = Impulse::start(tmp.path(), &conf);
+    for i in 0..3 {
+        let (sent, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("user{i}@slow.example"),
+            &["--body", "queued"],
+        );
+        assert!(sent, "{t}");
+    }
+    let (sent, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "4445551234@sms.example.com",
+        &["--body", "an sms"],
+    );
+    assert!(sent, "{t}");
+    wait_for("three delayed recipients", Duration::from_secs(20), || {
+        console(&sock, "delayed")
+            .1
+            .contains("3 default/slow.example")
+    });
+
+    let summary = ok(&sock, "summary");
+    assert!(summary.contains("Messages received:        4"), "{summary}");
+    assert!(summary.contains("Delayed queue:            3"), "{summary}");
+    assert!(summary.contains("Temporary failures:       3"), "{summary}");
+    wait_for("the SMS delivered", Duration::from_secs(20), || {
+        ok(&sock, "summary").contains("Recipients delivered:     1")
+    });
+    let mobile = ok(&sock, "summary with-mobile");
+    assert!(
+        mobile.contains("SMPP domains:\n  sms.example.com"),
+        "{mobile}"
+    );
+    assert!(mobile.contains("MM7 domains: none"), "{mobile}");
+
+    let domain = ok(&sock, "domain slow.example");
+    assert!(domain.contains("default/slow.example"), "{domain}");
+    assert!(domain.contains("active 0  delayed 3"), "{domain}");
+
+    let queue = ok(&sock, "showqueue slow.example");
+    assert_eq!(queue.matches("[delayed/default]").count(), 3, "{queue}");
+    assert!(queue.contains("From: <alice@example.org>"), "{queue}");
+    assert!(queue.contains("To: <user2@slow.example>"), "{queue}");
+    assert!(queue.contains("Attempts: 1"), "{queue}");
+    let page = ok(&sock, "showqueue slow.example 1,1");
+    assert_eq!(page.matches("Created:").count(), 1, "{page}");
+    assert!(page.contains("user1@slow.example"), "{page}");
+
+    let id = queue
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let details = ok(&sock, &format!("message details {id}"));
+    assert!(details.contains(&format!("Message {id}")), "{details}");
+    assert!(details.contains("1 attempt(s)"), "{details}");
+    assert!(details.contains("next try"), "{details}");
+
+    // The server comes back: `message retry` sends one message now, `flush domain` the rest,
+    // long before Retry_Interval.
+    let sink = Sink::start_on(down, &tmp.path().join("sink"));
+    let retried = ok(&sock, &format!("message retry {id}"));
+    assert!(retried.contains("due now"), "{retried}");
+    sink.wait_count(1, Duration::from_secs(20));
+    ok(&sock, "flush domain slow.example");
+    sink.wait_count(3, Duration::from_secs(20));
+    wait_for("an empty queue", Duration::from_secs(20), || {
+        ok(&sock, "domain slow.example").contains("nothing queued")
+    });
+    let (failed, out) = console(&sock, "flush domain slow.example");
+    assert!(!failed && out.starts_with("error: "), "{out}");
+
+    // Errors are answered, not fatal.
+    let (done, out) = console(&sock, "no such command");
+    assert!(!done && out.contains("unknown command"), "{out}");
+    let (done, out) = console(&sock, "fail domain slow.example");
+    assert!(!done && out.contains("not implemented yet"), "{out}");
+    assert!(ok(&sock, "version").starts_with("Impulse "));
+    ok(&sock, "paniclog 5");
+
+    // TCP: the login comes first; anything else closes the connection.
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+        (s.try_clone().unwrap(), BufReader::new(s))
+    };
+    let answer = |w: &mut std::net::TcpStream, r: &mut BufReader<std::net::TcpStream>, l: &str| {
+        w.write_all(format!("{l}\n").as_bytes()).unwrap();
+        let mut out = String::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 || line == ".\n" {
+                return out;
+            }
+            out.push_str(&line);
+        }
+    };
+    let closed = |r: &mut BufReader<std::net::TcpStream>| {
+        let mut rest = String::new();
+        r.read_line(&mut rest).map_or(true, |n| n == 0)
+    };
+    for first in ["version", "login ops wrong", "login ops"] {
+        let (mut w, mut r) = connect();
+        let refused = answer(&mut w, &mut r, first);
+        assert!(refused.starts_with("error: "), "{first}: {refused}");
+        assert!(closed(&mut r), "{first}: the connection is closed");
+    }
+    let (mut w, mut r) = connect();
+    assert_eq!(answer(&mut w, &mut r, "login ops s3cret"), "logged in\n");
+    assert!(answer(&mut w, &mut r, "version").starts_with("Impulse "));
+    let out = Command::new(impulse_bin())
+        .args([
+            "console",
+            "--tcp",
+            &format!("127.0.0.1:{tcp}"),
+            "--user",
+            "ops",
+            "domain",
+            "slow.example",
+        ])
+        .env("IMPULSE_CONSOLE_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing queued"));
+
+    // `shutdown` stops Impulse as SIGTERM does.
+    ok(&sock, "shutdown");
+    let mut proc = imp.proc.take().unwrap();
+    wait_for("Impulse to exit", Duration::from_secs(20), || {
+        proc.0.try_wait().unwrap().is_some()
+    });
+    assert!(proc.0.try_wait().unwrap().unwrap().success());
+    assert!(!sock.exists(), "the socket file is removed on exit");
+}
