@@ -14,7 +14,7 @@ pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
         let mut more = crate::mobile_logs::validate(&cfg);
         more.extend(crate::smpp_vendor::validate(&cfg));
         more.extend(crate::mm7_delivery::validate(&cfg));
-        more.extend(crate::mm7_serv::validate(&cfg));
+        more.extend(crate::credentials::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }
     });
     match loaded {

@@ -1,6 +1,9 @@
 //! Checking a client's `user:password` against configured `Auth_Credentials` (HTTP Basic on
 //! the MM7 listener, `login` on the console).
 
+use impulse_config::types::list_items;
+use impulse_config::{Config, Diagnostic, registry};
+
 /// Whether `given` equals one of `allowed`. Every entry is compared in full, without early
 /// exit, so the time taken does not tell how much of a guess was right.
 pub fn matches<S: AsRef<str>>(given: &[u8], allowed: &[S]) -> bool {
@@ -14,6 +17,30 @@ pub fn matches<S: AsRef<str>>(given: &[u8], allowed: &[S]) -> bool {
         any |= diff == 0;
     }
     any
+}
+
+/// Every `Auth_Credentials` entry (HTTP_Listener, Control_Listener) must be `user:password`.
+pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+    let Some(def) = registry::option("Auth_Credentials") else {
+        return Vec::new();
+    };
+    let http =
+        cfg.http_listener.iter().flat_map(|listener| {
+            std::iter::once(&listener.scope)
+                .chain(listener.peers.iter().map(|p| &p.scope))
+                .chain(listener.listens.iter().flat_map(|l| {
+                    std::iter::once(&l.scope).chain(l.peers.iter().map(|p| &p.scope))
+                }))
+        });
+    let scopes = http.chain(cfg.control_listener.iter().map(|c| &c.scope));
+    scopes
+        .filter_map(|s| s.get(def))
+        .filter(|e| list_items(&e.value).iter().any(|c| !c.contains(':')))
+        .map(|e| Diagnostic {
+            span: Some(e.span.clone()),
+            message: "Auth_Credentials: every entry must be `user:password`".into(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -60,6 +60,20 @@ async fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> anyhow::Result
     }
 }
 
+/// Sends `mail` from alice@example.org to `to` over SMTP and shows Impulse's answer.
+async fn send_mail(impulse: SocketAddr, to: &str, mail: &str) -> anyhow::Result<()> {
+    let mut client = Connection::connect(&[impulse], None, "alice-laptop", Duration::from_secs(10))
+        .await
+        .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
+    let replies = client
+        .send("alice@example.org", &[to.to_string()], mail.as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
+    client.quit().await;
+    println!("   Impulse: {}\n", replies[0].0);
+    Ok(())
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    | {l}\n")).collect()
 }
@@ -177,24 +191,7 @@ async fn demo() -> anyhow::Result<()> {
         "1. alice@example.org sends this email over SMTP to Impulse ({impulse_addr}):\n{}",
         indent(mail)
     );
-    let mut client = Connection::connect(
-        &[impulse_addr],
-        None,
-        "alice-laptop",
-        Duration::from_secs(10),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
-    let replies = client
-        .send(
-            "alice@example.org",
-            &["4445551234@sms.example.com".to_string()],
-            mail.as_bytes(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
-    client.quit().await;
-    println!("   Impulse: {}\n", replies[0].0);
+    send_mail(impulse_addr, "4445551234@sms.example.com", mail).await?;
 
     // 2. The SMS at the SMSC.
     let sms = wait("the SMS at the SMSC", || sim.received().into_iter().next()).await?;
@@ -288,19 +285,7 @@ async fn mms(
         "6. alice@example.org mails a picture to an MMS number (mms.example.com is an MM7 domain):"
     );
     println!("{}", indent(&mail));
-    let mut client = Connection::connect(&[impulse], None, "alice-laptop", Duration::from_secs(10))
-        .await
-        .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
-    let replies = client
-        .send(
-            "alice@example.org",
-            &["4445551234@mms.example.com".to_string()],
-            mail.as_bytes(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
-    client.quit().await;
-    println!("   Impulse: {}\n", replies[0].0);
+    send_mail(impulse, "4445551234@mms.example.com", &mail).await?;
 
     let line = wait("the SubmitReq at the MMSC", || {
         mmsc.received().into_iter().next()

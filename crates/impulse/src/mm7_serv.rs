@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
-use impulse_config::{Config, Diagnostic, Resolved, Scope, names, registry};
+use impulse_config::{Config, Resolved, Scope, names, registry};
 use impulse_interwork::mms;
 use impulse_mm7::*;
 use impulse_spool::{Spool, SqliteSpool};
@@ -55,30 +55,6 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
         .and_then(|v| impulse_config::types::parse_size(&v).ok())
         .unwrap_or(0) as usize;
     if v == 0 { MAX_BODY } else { v.min(MAX_BODY) }
-}
-
-/// Every `Auth_Credentials` entry (HTTP_Listener, Control_Listener) must be `user:password`.
-pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
-    let Some(def) = registry::option(AUTH_CREDENTIALS) else {
-        return Vec::new();
-    };
-    let http =
-        cfg.http_listener.iter().flat_map(|listener| {
-            std::iter::once(&listener.scope)
-                .chain(listener.peers.iter().map(|p| &p.scope))
-                .chain(listener.listens.iter().flat_map(|l| {
-                    std::iter::once(&l.scope).chain(l.peers.iter().map(|p| &p.scope))
-                }))
-        });
-    let scopes = http.chain(cfg.control_listener.iter().map(|c| &c.scope));
-    scopes
-        .filter_map(|s| s.get(def))
-        .filter(|e| list_items(&e.value).iter().any(|c| !c.contains(':')))
-        .map(|e| Diagnostic {
-            span: Some(e.span.clone()),
-            message: "Auth_Credentials: every entry must be `user:password`".into(),
-        })
-        .collect()
 }
 
 const AUTH_CREDENTIALS: &str = "Auth_Credentials";
@@ -585,7 +561,7 @@ mod tests {
             "HTTP_Listener {\n  Listen \"127.0.0.1:8089\" {\n    Auth_Credentials = ( \"justauser\" )\n  }\n}\n",
         )
         .unwrap();
-        let diags = validate(&cfg);
+        let diags = crate::credentials::validate(&cfg);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(diags[0].message.contains("user:password"));
         assert_eq!(diags[0].span.as_ref().unwrap().line, 3);

@@ -194,14 +194,18 @@ async fn per_domain(ctx: &Context, pick: fn(&QueueCounts) -> u64, what: &str) ->
     ok(lines.join("\n"))
 }
 
-/// `binding/domain` as Momentum prints queues; the binding is `default` when unset.
-fn label(d: &Destination) -> String {
-    let b = if d.binding.is_empty() {
+/// The binding's name; `default` when unset.
+fn binding_name(d: &Destination) -> &str {
+    if d.binding.is_empty() {
         "default"
     } else {
-        d.binding.as_str()
-    };
-    format!("{b}/{}", d.domain)
+        &d.binding
+    }
+}
+
+/// `binding/domain` as Momentum prints queues.
+fn label(d: &Destination) -> String {
+    format!("{}/{}", binding_name(d), d.domain)
 }
 
 async fn domain(ctx: &Context, domain: &str) -> Answer {
@@ -288,7 +292,7 @@ async fn showqueue(ctx: &Context, args: &[&str]) -> Answer {
         let _ = write!(
             out,
             "[{queue}/{}] {} Created: {}\n  From: <{}>\n  To: <{}>",
-            label(&r.destination).split('/').next().unwrap_or("default"),
+            binding_name(&r.destination),
             r.message,
             timestamp(r.received_at),
             r.sender,
