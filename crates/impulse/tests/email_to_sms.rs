@@ -19,6 +19,17 @@ fn config(sim: &SimSmsc, sink_port: u16, extra: &str) -> String {
     )
 }
 
+/// What each test runs against: a temporary directory, a mail sink, an SMSC simulator started
+/// with `sim_args`, and Impulse with `extra` inside the SMPP domain's stanza. Bound in this
+/// order, they are dropped the other way round: Impulse stops first.
+fn gateway(sim_args: &[&str], extra: &str) -> (tempfile::TempDir, Sink, SimSmsc, Impulse) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(sim_args);
+    let imp = Impulse::start(tmp.path(), &config(&sim, sink.port, extra));
+    (tmp, sink, sim, imp)
+}
+
 fn send(imp: &Impulse, to: &str, subject: &str, body: &str, extra: &[&str]) {
     let mut args = vec!["--header", &format!("Subject: {subject}")]
         .into_iter()
@@ -42,10 +53,7 @@ fn received(sim: &SimSmsc, n: usize) -> Vec<Vec<String>> {
 
 #[test]
 fn plain_and_gsm_extension_text() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&["--credentials", "impulse:secret"]);
-    let imp = Impulse::start(tmp.path(), &config(&sim, sink.port, ""));
+    let (_tmp, _sink, sim, imp) = gateway(&["--credentials", "impulse:secret"], "");
     send(
         &imp,
         "4445551234@sms.example.com",
@@ -67,16 +75,9 @@ fn plain_and_gsm_extension_text() {
 
 #[test]
 fn emoji_goes_as_ucs2_and_long_text_by_sar() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
-        ),
+    let (_tmp, _sink, sim, imp) = gateway(
+        &[],
+        "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
     );
     send(
         &imp,
@@ -104,16 +105,9 @@ fn emoji_goes_as_ucs2_and_long_text_by_sar() {
 
 #[test]
 fn long_text_by_udh_and_an_invalid_number_bounces() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_ESME_UDH_Segment = true\n  SMPP_Max_Sms_Subject_Size = 0\n",
-        ),
+    let (_tmp, sink, sim, imp) = gateway(
+        &[],
+        "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_ESME_UDH_Segment = true\n  SMPP_Max_Sms_Subject_Size = 0\n",
     );
     let long = "x".repeat(200);
     send(&imp, "4445551234@sms.example.com", "x", &long, &[]);
@@ -138,10 +132,7 @@ fn long_text_by_udh_and_an_invalid_number_bounces() {
 
 #[test]
 fn smsc_refusals_retry_or_bounce() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(tmp.path(), &config(&sim, sink.port, ""));
+    let (_tmp, sink, sim, imp) = gateway(&[], "");
     // A temporary refusal (ESME_RMSGQFUL) is retried and then accepted.
     assert_eq!(sim.control("fail 0x14 1").trim(), "ok");
     send(&imp, "4445551234@sms.example.com", "t", "retried", &[]);
@@ -161,16 +152,9 @@ fn smsc_refusals_retry_or_bounce() {
 #[test]
 fn the_interworking_sizes_of_the_spec_give_its_exact_text() {
     // Momentum §4.5 sizes, and its worked example (§1.3 step 5).
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_Max_Sms_Message_Size = 140\n  SMPP_Sms_Segment_Size = 140\n  SMPP_Max_Sms_From_Size = 12\n  SMPP_Max_Sms_Subject_Size = 10\n",
-        ),
+    let (_tmp, _sink, sim, imp) = gateway(
+        &[],
+        "  SMPP_Max_Sms_Message_Size = 140\n  SMPP_Sms_Segment_Size = 140\n  SMPP_Max_Sms_From_Size = 12\n  SMPP_Max_Sms_Subject_Size = 10\n",
     );
     let (ok, t) = swaks(
         imp.smtp_port,
@@ -192,13 +176,7 @@ fn the_interworking_sizes_of_the_spec_give_its_exact_text() {
 
 #[test]
 fn html_only_mail_and_attachments() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(&sim, sink.port, "  SMPP_Max_Sms_Subject_Size = 0\n"),
-    );
+    let (tmp, _sink, sim, imp) = gateway(&[], "  SMPP_Max_Sms_Subject_Size = 0\n");
     // HTML only: its text is sent, without markup.
     let (ok, t) = swaks(
         imp.smtp_port,
@@ -312,16 +290,9 @@ fn email_to_sms_and_back_through_node_smpp() {
 
 #[test]
 fn an_accepted_segment_is_not_sent_again_when_another_is_retried() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
-        ),
+    let (_tmp, _sink, sim, imp) = gateway(
+        &[],
+        "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
     );
     // The first segment is accepted, the second refused with ESME_RMSGQFUL (temporary).
     assert_eq!(sim.control("fail 0 1").trim(), "ok");
@@ -412,16 +383,9 @@ fn a_vendor_status_table_turns_a_refusal_into_a_retry() {
 
 #[test]
 fn data_sm_carries_the_whole_text_in_one_pdu() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_ESME_Submit_Data_SM = true\n  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
-        ),
+    let (_tmp, _sink, sim, imp) = gateway(
+        &[],
+        "  SMPP_ESME_Submit_Data_SM = true\n  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_Max_Sms_Subject_Size = 0\n",
     );
     let long = "y".repeat(400);
     send(&imp, "4445551234@sms.example.com", "x", &long, &[]);
@@ -439,16 +403,9 @@ fn data_sm_carries_the_whole_text_in_one_pdu() {
 /// delivered number's receipt is matched to its own recipient although they share the id.
 #[test]
 fn submit_multi_reaches_every_number_in_one_pdu() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&["--credentials", "impulse:secret"]);
-    let imp = Impulse::start(
-        tmp.path(),
-        &config(
-            &sim,
-            sink.port,
-            "  SMPP_ESME_Submit_Submit_Multi = true\n  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )\n  SMPP_Notify_Deliver_Receipt = ( \"DELIVRD\" )\n",
-        ),
+    let (_tmp, sink, sim, imp) = gateway(
+        &["--credentials", "impulse:secret"],
+        "  SMPP_ESME_Submit_Submit_Multi = true\n  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )\n  SMPP_Notify_Deliver_Receipt = ( \"DELIVRD\" )\n",
     );
     // ESME_RINVDSTADR: permanent.
     assert_eq!(sim.control("refuse 4445550003 0x0B").trim(), "ok");
