@@ -146,6 +146,20 @@ impl Config {
                 .values()
                 .any(|g| g.domains.contains_key(&d))
     }
+
+    /// Every domain a `domain` stanza names, in any scope, sorted, once each.
+    pub fn domain_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .domains
+            .keys()
+            .chain(self.bindings.values().flat_map(|b| b.domains.keys()))
+            .chain(self.binding_groups.values().flat_map(|g| g.domains.keys()))
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
 }
 
 /// Validates parsed items into a [`Config`], or returns every problem found.

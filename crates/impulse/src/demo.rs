@@ -79,23 +79,15 @@ fn indent(text: &str) -> String {
 }
 
 pub fn run() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("impulse demo: {e}");
-            return ExitCode::FAILURE;
+    crate::block_on("impulse demo", async {
+        match demo().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("impulse demo failed: {e:#}");
+                ExitCode::FAILURE
+            }
         }
-    };
-    match runtime.block_on(demo()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("impulse demo failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn demo() -> anyhow::Result<()> {

@@ -41,22 +41,7 @@ enum Command {
     /// Show email -> SMS -> receipt -> SMS reply -> email and email <-> MMS, with nothing to set up.
     Demo,
     /// Talk to a running Impulse: one COMMAND, or an interactive shell without one.
-    Console {
-        /// Find the console socket in this configuration's Control_Listener.
-        #[arg(short, long, env = "IMPULSE_CONFIG")]
-        config: Option<PathBuf>,
-        /// The console's Unix socket.
-        #[arg(long)]
-        socket: Option<PathBuf>,
-        /// The console's loopback TCP address (password in IMPULSE_CONSOLE_PASSWORD).
-        #[arg(long)]
-        tcp: Option<String>,
-        /// User for a TCP console.
-        #[arg(long)]
-        user: Option<String>,
-        /// The command (`help` lists them); none starts an interactive shell.
-        command: Vec<String>,
-    },
+    Console(control::console::ConsoleArgs),
     /// Run the gateway with a configuration file.
     Serve {
         /// Configuration file (ecelerity.conf syntax).
@@ -78,52 +63,9 @@ enum Command {
 #[derive(Subcommand)]
 enum SimCommand {
     /// An SMSC (SMPP 3.4 server) for tests, benchmarks and trying Impulse out.
-    Smsc {
-        /// Address to serve SMPP on.
-        #[arg(long, default_value = "127.0.0.1:2775")]
-        listen: String,
-        /// Address of the line-based control port (stats, list, times, mo, fail, drop, delay, disconnect, garbage).
-        #[arg(long)]
-        control: Option<String>,
-        /// Accepted credentials as system_id:password (repeatable); none accepts any bind.
-        #[arg(long = "credentials")]
-        credentials: Vec<String>,
-        /// Delay of delivery receipts, in milliseconds.
-        #[arg(long, default_value_t = 100)]
-        receipt_delay_ms: u64,
-        /// Percentage of receipts that report DELIVRD (the rest UNDELIV).
-        #[arg(long, default_value_t = 100)]
-        delivered_percent: u8,
-        /// Messages kept for the control port's `list` and `times` (counters count everything).
-        #[arg(long, default_value_t = 10_000)]
-        keep: usize,
-    },
+    Smsc(sim::SmscArgs),
     /// An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
-    Mmsc {
-        /// Address to serve MM7 (HTTP) on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Address of the line-based control port (stats, list, fail, http500, delay, garbage, deliver, report).
-        #[arg(long)]
-        control: Option<String>,
-        /// Write each SubmitReq's envelope and decoded parts under DIR/<message id>/.
-        #[arg(long)]
-        dump: Option<PathBuf>,
-        /// Require HTTP Basic credentials user:password.
-        #[arg(long)]
-        credentials: Option<String>,
-        /// HTTP Basic credentials user:password sent with DeliverReq and DeliveryReportReq.
-        #[arg(long)]
-        vasp_credentials: Option<String>,
-        /// Schema of the DeliverReq and DeliveryReportReq it sends.
-        #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
-        schema: impulse_mm7::Schema,
-    },
-}
-
-fn parse_schema(s: &str) -> Result<impulse_mm7::Schema, String> {
-    impulse_mm7::Schema::from_namespace(s)
-        .ok_or_else(|| format!("unknown MM7 schema {s:?} (REL-5-MM7-1-0 .. REL-6-MM7-1-4)"))
+    Mmsc(sim_mmsc::MmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -144,24 +86,27 @@ enum ConfigCommand {
     Docs,
 }
 
+/// Runs a subcommand's work on a multi-threaded runtime (`serve` builds its own, sized by the
+/// configuration).
+fn block_on(who: &str, work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("{who}: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve::run(&config),
         Command::Demo => demo::run(),
-        Command::Console {
-            config,
-            socket,
-            tcp,
-            user,
-            command,
-        } => control::console::run(control::console::ConsoleArgs {
-            config,
-            socket,
-            tcp,
-            user,
-            command,
-        }),
+        Command::Console(args) => control::console::run(args),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => cli_config::check(&file),
@@ -175,41 +120,11 @@ fn main() -> ExitCode {
                 },
         } => cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
         Command::Sim {
-            command:
-                SimCommand::Smsc {
-                    listen,
-                    control,
-                    credentials,
-                    receipt_delay_ms,
-                    delivered_percent,
-                    keep,
-                },
-        } => sim::smsc(sim::SmscArgs {
-            listen,
-            control,
-            credentials,
-            receipt_delay_ms,
-            delivered_percent,
-            keep,
-        }),
+            command: SimCommand::Smsc(args),
+        } => sim::smsc(args),
         Command::Sim {
-            command:
-                SimCommand::Mmsc {
-                    listen,
-                    control,
-                    dump,
-                    credentials,
-                    vasp_credentials,
-                    schema,
-                },
-        } => sim_mmsc::mmsc(sim_mmsc::MmscArgs {
-            listen,
-            control,
-            dump,
-            credentials,
-            vasp_credentials,
-            schema,
-        }),
+            command: SimCommand::Mmsc(args),
+        } => sim_mmsc::mmsc(args),
         Command::Config {
             command: ConfigCommand::Docs,
         } => {

@@ -175,17 +175,11 @@ fn target(s: &Sending) -> Result<Target, String> {
 /// Checks every MM7 domain's settings at config check (the URL can be built, the schema is
 /// known); returns the problems as diagnostics.
 pub fn validate(cfg: &Config) -> Vec<impulse_config::Diagnostic> {
-    let mut domains: Vec<String> = cfg.domains.keys().cloned().collect();
-    for b in cfg.bindings.values() {
-        domains.extend(b.domains.keys().cloned());
-    }
-    domains.sort();
-    domains.dedup();
-    domains
+    cfg.domain_names()
         .into_iter()
         .filter(|d| is_mm7_domain(cfg, d))
         .filter_map(|d| {
-            target(&cfg.sending(Some(&d), None))
+            target(&cfg.sending(Some(d), None))
                 .err()
                 .map(|e| impulse_config::Diagnostic {
                     span: None,
@@ -516,17 +510,18 @@ fn log_source(template: &SubmitReq, mail_sender: &str) -> String {
         .map_or_else(|| mail_sender.to_string(), |a| a.value.clone())
 }
 
-/// [`log_source`] for a report about a submission to `domain`, found again from the
-/// configuration.
+/// [`log_source`] for a report about a submission to `domain`: only its
+/// `MM7_Sender_Address` is looked up, not the whole destination.
 pub fn report_source(cfg: &Config, domain: &str, mail_sender: &str) -> String {
     let dest = Destination {
         domain: domain.to_string(),
         binding: String::new(),
     };
-    match target(&sending(cfg, &dest)) {
-        Ok(t) => log_source(&t.template, mail_sender),
-        Err(_) => mail_sender.to_string(),
-    }
+    sending(cfg, &dest)
+        .scalar("MM7_Sender_Address")
+        .as_deref()
+        .and_then(sender_address)
+        .map_or_else(|| mail_sender.to_string(), |a| a.value)
 }
 
 /// What every MMS log record about `lease` shares.

@@ -194,48 +194,37 @@ impl Mm7Server {
         };
         let version = self.answer_version(&env);
         let respond = |body: Body| {
-            let xml = write_envelope(
-                &Envelope {
-                    transaction_id: env.transaction_id.clone(),
-                    schema: env.schema,
-                    version: version.clone(),
-                    body,
-                },
-                &WriteOptions::default(),
-            );
+            let xml = write_envelope(&env.reply(&version, body), &WriteOptions::default());
             reply(Http::OK, "text/xml; charset=\"utf-8\"", xml)
+        };
+        // A server error (nothing stored) is a Fault, so that the MMSC sends again.
+        let respond_or_fault = |status: Status, body: fn(Status) -> Body| {
+            if status.code == StatusCode::SERVER_ERROR {
+                fault(
+                    env.schema,
+                    &version,
+                    &env.transaction_id,
+                    status.code,
+                    &status.text,
+                    Http::INTERNAL_SERVER_ERROR,
+                )
+            } else {
+                respond(body(status))
+            }
         };
         match &env.body {
             Body::DeliverReq(d) => {
                 let status = self.on_deliver(d, &msg, &env, &req).await;
-                if status.code == StatusCode::SERVER_ERROR {
-                    return fault(
-                        env.schema,
-                        &version,
-                        &env.transaction_id,
-                        status.code,
-                        &status.text,
-                        Http::INTERNAL_SERVER_ERROR,
-                    );
-                }
-                respond(Body::DeliverRsp(DeliverRsp {
-                    status,
-                    service_code: None,
-                }))
+                respond_or_fault(status, |status| {
+                    Body::DeliverRsp(DeliverRsp {
+                        status,
+                        service_code: None,
+                    })
+                })
             }
             Body::DeliveryReportReq(r) => {
                 let status = self.on_report(r, req.peer).await;
-                if status.code == StatusCode::SERVER_ERROR {
-                    return fault(
-                        env.schema,
-                        &version,
-                        &env.transaction_id,
-                        status.code,
-                        &status.text,
-                        Http::INTERNAL_SERVER_ERROR,
-                    );
-                }
-                respond(Body::DeliveryReportRsp(status))
+                respond_or_fault(status, Body::DeliveryReportRsp)
             }
             Body::ReadReplyReq(r) => {
                 let found = self

@@ -5,12 +5,25 @@ use std::time::Duration;
 
 use impulse_smpp::sim::{SimConfig, Smsc};
 
+#[derive(clap::Args)]
 pub struct SmscArgs {
+    /// Address to serve SMPP on.
+    #[arg(long, default_value = "127.0.0.1:2775")]
     pub listen: String,
+    /// Address of the line-based control port (stats, list, times, mo, fail, drop, delay, disconnect, garbage).
+    #[arg(long)]
     pub control: Option<String>,
+    /// Accepted credentials as system_id:password (repeatable); none accepts any bind.
+    #[arg(long = "credentials")]
     pub credentials: Vec<String>,
+    /// Delay of delivery receipts, in milliseconds.
+    #[arg(long, default_value_t = 100)]
     pub receipt_delay_ms: u64,
+    /// Percentage of receipts that report DELIVRD (the rest UNDELIV).
+    #[arg(long, default_value_t = 100)]
     pub delivered_percent: u8,
+    /// Messages kept for the control port's `list` and `times` (counters count everything).
+    #[arg(long, default_value_t = 10_000)]
     pub keep: usize,
 }
 
@@ -29,17 +42,7 @@ pub fn smsc(args: SmscArgs) -> ExitCode {
         receipt_delivered_percent: args.delivered_percent,
         keep: args.keep,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("impulse sim: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    crate::block_on("impulse sim", async {
         let sim = match Smsc::start(&args.listen, cfg).await {
             Ok(s) => s,
             Err(e) => {

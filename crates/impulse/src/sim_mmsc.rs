@@ -25,13 +25,31 @@ use tokio::net::TcpListener;
 
 use crate::mm7_http::{self, HttpRequest, Reply, reply};
 
+#[derive(clap::Args)]
 pub struct MmscArgs {
+    /// Address to serve MM7 (HTTP) on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Address of the line-based control port (stats, list, fail, http500, delay, garbage, deliver, report).
+    #[arg(long)]
     pub control: Option<String>,
+    /// Write each SubmitReq's envelope and decoded parts under DIR/<message id>/.
+    #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Require HTTP Basic credentials user:password.
+    #[arg(long)]
     pub credentials: Option<String>,
+    /// HTTP Basic credentials user:password sent with DeliverReq and DeliveryReportReq.
+    #[arg(long)]
     pub vasp_credentials: Option<String>,
+    /// Schema of the DeliverReq and DeliveryReportReq it sends.
+    #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
     pub schema: Schema,
+}
+
+fn parse_schema(s: &str) -> Result<Schema, String> {
+    Schema::from_namespace(s)
+        .ok_or_else(|| format!("unknown MM7 schema {s:?} (REL-5-MM7-1-0 .. REL-6-MM7-1-4)"))
 }
 
 #[derive(Debug, Clone)]
@@ -67,17 +85,7 @@ pub struct Mmsc {
 }
 
 pub fn mmsc(args: MmscArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("impulse sim: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    crate::block_on("impulse sim mmsc", async {
         let (sim, addr) = match Mmsc::start(&args).await {
             Ok(x) => x,
             Err(e) => {
@@ -274,17 +282,8 @@ impl Mmsc {
         } else {
             env.schema.newest_version().to_string()
         };
-        let answer = |body: Body| {
-            write_envelope(
-                &Envelope {
-                    transaction_id: env.transaction_id.clone(),
-                    schema: env.schema,
-                    version: version.clone(),
-                    body,
-                },
-                &WriteOptions::default(),
-            )
-        };
+        let answer =
+            |body: Body| write_envelope(&env.reply(&version, body), &WriteOptions::default());
         let Body::SubmitReq(submit) = &env.body else {
             let ok = Status::new(StatusCode::SUCCESS);
             let body = match &env.body {

@@ -368,6 +368,16 @@ pub struct ErrorRsp {
 }
 
 impl Envelope {
+    /// The answer to this request: its TransactionID and schema, `version`, and `body`.
+    pub fn reply(&self, version: &str, body: Body) -> Envelope {
+        Envelope {
+            transaction_id: self.transaction_id.clone(),
+            schema: self.schema,
+            version: version.to_string(),
+            body,
+        }
+    }
+
     /// A SOAP Fault answering a request that could not be served: faultcode `Client` for
     /// client errors (2xxx, 4004 validation), `Server` otherwise, the status in an RSErrorRsp
     /// (`Side::Relay`) or VASPErrorRsp (`Side::Vasp`). The version is the request's when its

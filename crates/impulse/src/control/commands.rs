@@ -162,7 +162,12 @@ async fn summary(ctx: &Context, mobile: bool) -> Answer {
         ] {
             let _ = write!(out, "\n{title} domains:");
             let mut any = false;
-            for d in ctx.cfg.domains.keys().filter(|d| is(&ctx.cfg, d)) {
+            for d in ctx
+                .cfg
+                .domain_names()
+                .into_iter()
+                .filter(|d| is(&ctx.cfg, d))
+            {
                 any = true;
                 let (a, l) = all
                     .iter()

@@ -10,11 +10,21 @@ use std::process::ExitCode;
 
 use impulse_config::ControlAddr;
 
+#[derive(clap::Args)]
 pub struct ConsoleArgs {
+    /// Find the console socket in this configuration's Control_Listener.
+    #[arg(short, long, env = "IMPULSE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The console's Unix socket.
+    #[arg(long)]
     pub socket: Option<PathBuf>,
+    /// The console's loopback TCP address (password in IMPULSE_CONSOLE_PASSWORD).
+    #[arg(long)]
     pub tcp: Option<String>,
+    /// User for a TCP console.
+    #[arg(long)]
     pub user: Option<String>,
+    /// The command (`help` lists them); none starts an interactive shell.
     pub command: Vec<String>,
 }
 
