@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the integration tests talk to, on a fresh Debian machine:
 # swaks (SMTP client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
-# and smpplib (SMPP ESME), lxml (validates MM7 output against the 3GPP XSDs), and the npm `smpp` package (SMSC peer). Idempotent: skips what is there.
+# and smpplib (SMPP ESME), lxml (validates MM7 output against the 3GPP XSDs), the npm `smpp` package (SMSC peer) and
+# Chromium (renders the status page headless). Idempotent: skips what is there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -9,6 +10,8 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 need_apt=()
 command -v swaks >/dev/null || need_apt+=(swaks)
+# Headless Chromium renders the admin status page in the operations test.
+command -v chromium >/dev/null || need_apt+=(chromium)
 { command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; } || need_apt+=(postfix)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -70,11 +70,14 @@ pub struct Listener {
     pub peers: Vec<Peer>,
 }
 
-/// Where the console listens: a Unix socket path or a loopback TCP address.
+/// Where the console listens: a Unix socket path or a loopback TCP address; or, written
+/// `http://127.0.0.1:PORT`, where the read-only admin HTTP API, `/metrics` and the status page
+/// are served (an Impulse addition).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlAddr {
     Unix(std::path::PathBuf),
     Tcp(SocketAddr),
+    Http(SocketAddr),
 }
 
 #[derive(Clone, Debug)]
@@ -486,8 +489,10 @@ impl Validator {
         }
     }
 
-    /// `Listen` stanzas name a Unix socket path (starting with `/`) or a loopback TCP address;
-    /// TCP needs `Auth_Credentials`, since anyone on the host can connect to it.
+    /// `Listen` stanzas name a Unix socket path (starting with `/`), a loopback TCP address, or
+    /// `http://` and a loopback address for the admin HTTP listener. TCP needs
+    /// `Auth_Credentials`, since anyone on the host can connect to it; the HTTP listener only
+    /// reads, and asks for Basic credentials when `Auth_Credentials` is set.
     fn control_listener(&mut self, control: &mut ControlListener, st: &Stanza) {
         let mut tcp = Vec::new();
         for item in &st.items {
@@ -504,6 +509,18 @@ impl Validator {
                     let written = inner.name.clone().unwrap_or_default();
                     let addr = if written.starts_with('/') {
                         ControlAddr::Unix(written.clone().into())
+                    } else if let Some(http) = written.strip_prefix("http://") {
+                        match parse_listen_addr(http.trim_end_matches('/')) {
+                            Ok(a) if a.ip().is_loopback() => ControlAddr::Http(a),
+                            Ok(_) => {
+                                self.err(&inner.span, format!("Control_Listener Listen \"{written}\": the admin HTTP listener listens on a loopback address only (it has no TLS yet)"));
+                                continue;
+                            }
+                            Err(e) => {
+                                self.err(&inner.span, format!("Control_Listener Listen: {e}"));
+                                continue;
+                            }
+                        }
                     } else {
                         match parse_listen_addr(&written) {
                             Ok(a) if a.ip().is_loopback() => {

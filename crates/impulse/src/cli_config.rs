@@ -1,4 +1,5 @@
-//! `impulse config check` and `impulse config eval`.
+//! Loading a configuration with every check (the configuration crate's and the binary's), and
+//! `impulse config check` / `impulse config eval`, which the console's `config eval` shares.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,16 +9,20 @@ use impulse_config::{Resolved, registry};
 /// Exit status for a configuration that does not validate.
 pub const EXIT_CONFIG: u8 = 2;
 
-pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
-    // The configuration crate checks what it knows; the binary adds what only it knows.
-    let loaded = impulse_config::load(file).and_then(|cfg| {
+/// Parses and validates `file`: the configuration crate checks what it knows; the binary adds
+/// what only it knows. Used at start and by a reload.
+pub fn load(file: &Path) -> Result<impulse_config::Config, Vec<impulse_config::Diagnostic>> {
+    impulse_config::load(file).and_then(|cfg| {
         let mut more = crate::mobile_logs::validate(&cfg);
         more.extend(crate::smpp_vendor::validate(&cfg));
         more.extend(crate::mm7_delivery::validate(&cfg));
         more.extend(crate::credentials::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }
-    });
-    match loaded {
+    })
+}
+
+pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
+    match load(file) {
         Ok(cfg) => Some(cfg),
         Err(diags) => {
             for d in &diags {
@@ -43,21 +48,33 @@ pub fn eval(file: &Path, domain: Option<&str>, binding: Option<&str>, option: &s
     let Some(cfg) = load_or_report(file) else {
         return ExitCode::from(EXIT_CONFIG);
     };
+    match evaluate(&cfg, domain, binding, option) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// The effective value of `option` for a domain and binding, with the scope it comes from.
+pub fn evaluate(
+    cfg: &impulse_config::Config,
+    domain: Option<&str>,
+    binding: Option<&str>,
+    option: &str,
+) -> Result<String, String> {
     let Some(def) = registry::option(option) else {
         let hint = registry::suggest(option, registry::OPTIONS.iter().map(|o| o.name))
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
-        eprintln!("unknown option `{option}`{hint}");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(format!("unknown option `{option}`{hint}"));
     };
-    match cfg.sending(domain, binding).effective(def.name) {
-        Some((value, origin)) => {
-            println!("{} = {value}    # from {origin}", def.name);
-            ExitCode::SUCCESS
-        }
-        None => {
-            println!("{} is not set    # no default", def.name);
-            ExitCode::SUCCESS
-        }
-    }
+    Ok(match cfg.sending(domain, binding).effective(def.name) {
+        Some((value, origin)) => format!("{} = {value}    # from {origin}", def.name),
+        None => format!("{} is not set    # no default", def.name),
+    })
 }

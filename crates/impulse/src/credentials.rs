@@ -1,5 +1,5 @@
 //! Checking a client's `user:password` against configured `Auth_Credentials` (HTTP Basic on
-//! the MM7 listener, `login` on the console).
+//! the MM7 listener and the admin HTTP listener, `login` on the console).
 
 use impulse_config::types::list_items;
 use impulse_config::{Config, Diagnostic, registry};
@@ -17,6 +17,21 @@ pub fn matches<S: AsRef<str>>(given: &[u8], allowed: &[S]) -> bool {
         any |= diff == 0;
     }
     any
+}
+
+/// Whether `authorization` (an HTTP `Authorization` header) carries Basic credentials equal
+/// to one of `allowed` (`user:password`).
+pub fn basic_matches<S: AsRef<str>>(authorization: Option<&str>, allowed: &[S]) -> bool {
+    use base64::Engine;
+    let Some(encoded) = authorization.and_then(|a| {
+        let (scheme, rest) = a.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
+    }) else {
+        return false;
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .is_ok_and(|given| matches(&given, allowed))
 }
 
 /// Every `Auth_Credentials` entry (HTTP_Listener, Control_Listener) must be `user:password`.
@@ -45,6 +60,31 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn basic_credentials_must_match_one_entry_exactly() {
+        let allowed = ["mmsc:s3cret", "other:pw"];
+        // base64("mmsc:s3cret"), base64("other:pw"), base64("mmsc:s3cre"), base64("mmsc:s3cret!")
+        assert!(super::basic_matches(
+            Some("Basic bW1zYzpzM2NyZXQ="),
+            &allowed
+        ));
+        assert!(super::basic_matches(Some("basic  b3RoZXI6cHc= "), &allowed));
+        assert!(!super::basic_matches(
+            Some("Basic bW1zYzpzM2NyZQ=="),
+            &allowed
+        ));
+        assert!(!super::basic_matches(
+            Some("Basic bW1zYzpzM2NyZXQh"),
+            &allowed
+        ));
+        assert!(!super::basic_matches(
+            Some("Bearer bW1zYzpzM2NyZXQ="),
+            &allowed
+        ));
+        assert!(!super::basic_matches(Some("Basic !!!"), &allowed));
+        assert!(!super::basic_matches(None, &allowed));
+    }
+
     #[test]
     fn only_a_whole_entry_matches() {
         let allowed = ["ops:secret", "other:pw"];

@@ -15,6 +15,7 @@ use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
 use impulse_telemetry::{Delivery, Failure, Mainlog};
 
 use crate::counters::Counters;
+use crate::live::LiveConfig;
 use crate::reception::Reception;
 
 /// How long to wait for any one reply from a remote server (RFC 5321 §4.5.3.2 allows more
@@ -32,15 +33,16 @@ pub(crate) fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a>
 }
 
 pub struct ConfigPolicy {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
 }
 
 impl Policy for ConfigPolicy {
     fn policy(&self, dest: &Destination) -> DestinationPolicy {
-        let s = sending(&self.cfg, dest);
+        let cfg = self.cfg.get();
+        let s = sending(&cfg, dest);
         // An SMPP domain has one bind, shared by its delivery sessions: twice the window keeps
         // the window full while half the sessions record their outcomes.
-        let max_connections = if crate::smpp_delivery::is_smpp_domain(&self.cfg, &dest.domain) {
+        let max_connections = if crate::smpp_delivery::is_smpp_domain(&cfg, &dest.domain) {
             2 * s.u64("SMPP_Command_Window_Size").max(1) as usize
         } else {
             s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize
@@ -61,13 +63,13 @@ impl Policy for ConfigPolicy {
 }
 
 pub struct SmtpConnector {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub hostname: String,
     resolver: OnceLock<Option<TokioResolver>>,
 }
 
 impl SmtpConnector {
-    pub fn new(cfg: Arc<Config>, hostname: String) -> Self {
+    pub fn new(cfg: LiveConfig, hostname: String) -> Self {
         SmtpConnector {
             cfg,
             hostname,
@@ -109,7 +111,8 @@ impl SmtpConnector {
 
     /// Gateway, else Routes, else MX (Momentum §6.5).
     async fn hops(&self, dest: &Destination) -> Result<Vec<Hop>, Attempt> {
-        let s = sending(&self.cfg, dest);
+        let cfg = self.cfg.get();
+        let s = sending(&cfg, dest);
         if let Some(gateway) = s.scalar(names::GATEWAY) {
             let (host, port) = parse_host_port(&gateway, 25)
                 .map_err(|e| temporary(format!("451 4.3.5 {e}"), None, 0))?;
@@ -162,7 +165,8 @@ impl Connector for SmtpConnector {
         let addrs = addresses(&hops)
             .await
             .map_err(|e| temporary(e.response, None, 0))?;
-        let s = sending(&self.cfg, dest);
+        let cfg = self.cfg.get();
+        let s = sending(&cfg, dest);
         let bind = s.scalar(names::BIND_ADDRESS).and_then(|a| a.parse().ok());
         let ehlo = s
             .scalar(names::EHLO_HOSTNAME)
@@ -205,7 +209,7 @@ impl Connector for SmtpConnector {
 
 /// Writes mainlog records and sends bounces.
 pub struct DeliveryObserver {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub mainlog: Option<Mainlog>,
     pub hostname: String,
     /// Set once the reception side exists (it needs the scheduler, which needs this observer).
@@ -221,11 +225,31 @@ impl Observer for DeliveryObserver {
             .first()
             .map(|r| r.lease.message.to_string())
             .unwrap_or_default();
+        let cfg = self.cfg.get();
         for r in reports {
+            let domain = &r.lease.destination.domain;
+            let labels = || {
+                [
+                    (
+                        "protocol",
+                        crate::metrics::protocol_of(&cfg, domain).to_string(),
+                    ),
+                    ("domain", crate::metrics::domain_label(&cfg, domain)),
+                ]
+            };
             match r.outcome {
-                Outcome::Delivered { .. } => Counters::add(&self.counters.delivered),
-                Outcome::Retry { .. } => Counters::add(&self.counters.deferred),
-                Outcome::Failed { .. } => Counters::add(&self.counters.failed),
+                Outcome::Delivered { .. } => {
+                    Counters::add(&self.counters.delivered);
+                    metrics::counter!("impulse_recipients_delivered_total", &labels()).increment(1);
+                }
+                Outcome::Retry { .. } => {
+                    Counters::add(&self.counters.deferred);
+                    metrics::counter!("impulse_recipients_deferred_total", &labels()).increment(1);
+                }
+                Outcome::Failed { .. } => {
+                    Counters::add(&self.counters.failed);
+                    metrics::counter!("impulse_recipients_failed_total", &labels()).increment(1);
+                }
                 _ => {}
             }
             let seconds = (now - r.lease.received_at) / 1000;
@@ -276,11 +300,12 @@ impl DeliveryObserver {
     /// One DSN per message listing its failed recipients, unless the sender is the null
     /// sender (never bounce a bounce) or Generate_Bounces is off for the destination.
     async fn bounce(&self, message: Option<&StoredMessage>, reports: &[Report<'_>]) {
+        let cfg = self.cfg.get();
         let failed: Vec<FailedRecipient> = reports
             .iter()
             .filter_map(|r| match r.outcome {
                 Outcome::Failed { response }
-                    if sending(&self.cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) =>
+                    if sending(&cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) =>
                 {
                     Some(FailedRecipient {
                         address: r.lease.address.clone(),
@@ -333,15 +358,16 @@ impl DeliveryObserver {
 
 /// Chooses the delivery method of a destination: SMPP for SMPP domains, SMTP for the rest.
 pub struct Router {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub smtp: SmtpConnector,
-    pub smpp: crate::smpp_delivery::SmppConnector,
-    pub mm7: crate::mm7_delivery::Mm7Connector,
+    pub smpp: Arc<crate::smpp_delivery::SmppConnector>,
+    pub mm7: Arc<crate::mm7_delivery::Mm7Connector>,
 }
 
 pub enum RoutedSession {
     Smtp(Connection),
-    Smpp(impulse_smpp::esme::Esme),
+    /// The bind is looked up at each delivery, so that a reload's new bind takes over.
+    Smpp,
     /// MM7 keeps its HTTP connections in the connector's pool: a session holds nothing.
     Mm7,
 }
@@ -350,9 +376,10 @@ impl Connector for Router {
     type Session = RoutedSession;
 
     async fn open(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
-        if crate::smpp_delivery::is_smpp_domain(&self.cfg, &dest.domain) {
-            self.smpp.open(dest).await.map(RoutedSession::Smpp)
-        } else if crate::mm7_delivery::is_mm7_domain(&self.cfg, &dest.domain) {
+        let cfg = self.cfg.get();
+        if crate::smpp_delivery::is_smpp_domain(&cfg, &dest.domain) {
+            self.smpp.open(dest).await.map(|_| RoutedSession::Smpp)
+        } else if crate::mm7_delivery::is_mm7_domain(&cfg, &dest.domain) {
             Ok(RoutedSession::Mm7)
         } else {
             self.smtp.open(dest).await.map(RoutedSession::Smtp)
@@ -367,7 +394,7 @@ impl Connector for Router {
     ) -> Result<Vec<Attempt>, Attempt> {
         match session {
             RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
-            RoutedSession::Smpp(e) => self.smpp.deliver(e, message, recipients).await,
+            RoutedSession::Smpp => self.smpp.deliver(message, recipients).await,
             RoutedSession::Mm7 => self.mm7.deliver(message, recipients).await,
         }
     }
@@ -376,7 +403,7 @@ impl Connector for Router {
         match session {
             RoutedSession::Smtp(c) => self.smtp.close(c).await,
             // The bind is shared by the domain's sessions; its inactivity timer closes it.
-            RoutedSession::Smpp(_) | RoutedSession::Mm7 => {}
+            RoutedSession::Smpp | RoutedSession::Mm7 => {}
         }
     }
 }

@@ -170,7 +170,7 @@ async fn demo() -> anyhow::Result<()> {
                 .join("\n")
         )
     })?;
-    let running = serve::start(Arc::new(cfg)).await?;
+    let running = serve::start(Arc::new(cfg), None).await?;
     let impulse_addr: SocketAddr = ([127, 0, 0, 1], smtp_port).into();
     wait("the SMPP bind", || {
         (sim.bound_sessions() >= 1).then_some(())

@@ -21,6 +21,7 @@ use impulse_spool::{
 use impulse_telemetry::{LogFields, Record};
 
 use crate::delivery::sending;
+use crate::live::LiveConfig;
 use crate::mm7_http::{self, HttpClient, PostError};
 use crate::mobile_logs::MobileLogs;
 
@@ -226,26 +227,65 @@ fn sender_address(raw: &str) -> Option<Address> {
     })
 }
 
+/// What one MM7 domain's SubmitReqs did since start, for the console and the status page.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Mm7DomainStats {
+    pub domain: String,
+    pub url: String,
+    /// SubmitReqs sent and not yet answered.
+    pub in_flight: u64,
+    pub submitted: u64,
+    pub accepted: u64,
+    /// Answered with a temporary failure, or not answered.
+    pub deferred: u64,
+    pub refused: u64,
+    /// The last MM7 status code, or what happened instead (`timeout`, `HTTP 500`).
+    pub last_status: String,
+}
+
 pub struct Mm7Connector {
-    cfg: Arc<Config>,
+    cfg: LiveConfig,
     spool: SqliteSpool,
     logs: Arc<MobileLogs>,
-    /// Each destination's settings, resolved once (the configuration does not change while
-    /// Impulse runs).
+    /// Each destination's settings, resolved once per configuration (a reload empties it).
     targets: Mutex<HashMap<Destination, Arc<Target>>>,
     /// One keep-alive pool per idle timeout in use.
     clients: Mutex<HashMap<Duration, HttpClient>>,
+    stats: Mutex<std::collections::BTreeMap<String, Mm7DomainStats>>,
 }
 
 impl Mm7Connector {
-    pub fn new(cfg: Arc<Config>, spool: SqliteSpool, logs: Arc<MobileLogs>) -> Self {
+    pub fn new(cfg: LiveConfig, spool: SqliteSpool, logs: Arc<MobileLogs>) -> Self {
         Mm7Connector {
             cfg,
             spool,
             logs,
             targets: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
+            stats: Mutex::new(std::collections::BTreeMap::new()),
         }
+    }
+
+    /// Each MM7 domain's SubmitReq figures since start.
+    pub fn stats(&self) -> Vec<Mm7DomainStats> {
+        self.stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn note(&self, domain: &str, url: &str, change: impl FnOnce(&mut Mm7DomainStats)) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = stats
+            .entry(domain.to_string())
+            .or_insert_with(|| Mm7DomainStats {
+                domain: domain.to_string(),
+                ..Mm7DomainStats::default()
+            });
+        entry.url = url.to_string();
+        change(entry);
     }
 
     fn target(&self, dest: &Destination) -> Result<Arc<Target>, String> {
@@ -253,9 +293,18 @@ impl Mm7Connector {
         if let Some(t) = cache.get(dest) {
             return Ok(t.clone());
         }
-        let t = Arc::new(target(&sending(&self.cfg, dest))?);
+        let t = Arc::new(target(&sending(&self.cfg.get(), dest))?);
         cache.insert(dest.clone(), t.clone());
         Ok(t)
+    }
+
+    /// Forgets the settings resolved under the previous configuration: the next SubmitReq of
+    /// each domain resolves them again. Requests under way finish with the old ones.
+    pub fn reconfigured(&self) {
+        self.targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// The keep-alive pool whose idle connections live for `idle`.
@@ -345,9 +394,28 @@ impl Mm7Connector {
                 ..fields.clone()
             },
         );
+        let domain = &lease.destination.domain;
+        self.note(domain, &t.url, |s| s.in_flight += 1);
         let (result, status) = self
             .exchange(t, message, lease, mms, &number, &transaction_id)
             .await;
+        let class = status
+            .as_ref()
+            .map_or("none", |(s, _)| crate::metrics::mm7_status_class(s.code.0));
+        metrics::counter!("impulse_mm7_transactions_total", "direction" => "out", "request" => "SubmitReq", "status" => class).increment(1);
+        self.note(domain, &t.url, |s| {
+            s.in_flight = s.in_flight.saturating_sub(1);
+            s.submitted += 1;
+            match result.verdict {
+                Verdict::Delivered => s.accepted += 1,
+                Verdict::Temporary => s.deferred += 1,
+                Verdict::Permanent => s.refused += 1,
+            }
+            s.last_status = match &status {
+                Some((st, _)) => st.code.0.to_string(),
+                None => result.response.clone(),
+            };
+        });
         let (code, text, remote_id) = status
             .map(|(s, id)| (s.code.to_string(), s.text, id.unwrap_or_default()))
             .unwrap_or_default();

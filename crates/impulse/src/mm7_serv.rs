@@ -21,6 +21,7 @@ use impulse_spool::{Spool, SqliteSpool};
 
 use impulse_telemetry::{BounceRecord, LogFields, Record};
 
+use crate::live::LiveConfig;
 use crate::mm7_http::{self, HttpRequest, Reply, reply};
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
@@ -29,11 +30,16 @@ use crate::reception::Reception;
 const MAX_BODY: usize = 64 << 20;
 
 pub struct Mm7Server {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<MobileLogs>,
     paths: Vec<String>,
+}
+
+/// Counts an MM7 request Impulse answered, by the class of the status it answered with.
+fn count_in(request: &'static str, code: StatusCode) {
+    metrics::counter!("impulse_mm7_transactions_total", "direction" => "in", "request" => request, "status" => crate::metrics::mm7_status_class(code.0)).increment(1);
 }
 
 fn serv_option(cfg: &Config, name: &str) -> Option<String> {
@@ -59,21 +65,6 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
 
 const AUTH_CREDENTIALS: &str = "Auth_Credentials";
 
-/// Whether `authorization` (an HTTP `Authorization` header) carries Basic credentials equal
-/// to one of `allowed` (`user:password`).
-fn basic_matches(authorization: Option<&str>, allowed: &[&str]) -> bool {
-    use base64::Engine;
-    let Some(encoded) = authorization.and_then(|a| {
-        let (scheme, rest) = a.trim().split_once(' ')?;
-        scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
-    }) else {
-        return false;
-    };
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .is_ok_and(|given| crate::credentials::matches(&given, allowed))
-}
-
 impl mm7_http::Service for Mm7Server {
     fn admit(
         &self,
@@ -81,7 +72,8 @@ impl mm7_http::Service for Mm7Server {
         peer: SocketAddr,
         authorization: Option<&str>,
     ) -> Option<Reply> {
-        let r = self.cfg.http_receiving(Some(local), peer.ip());
+        let cfg = self.cfg.get();
+        let r = cfg.http_receiving(Some(local), peer.ip());
         if r.bool(names::ALWAYS_ALLOW) {
             return None;
         }
@@ -97,7 +89,7 @@ impl mm7_http::Service for Mm7Server {
             ));
         }
         let (credentials, _) = r.effective(AUTH_CREDENTIALS)?;
-        if basic_matches(authorization, &list_items(&credentials)) {
+        if crate::credentials::basic_matches(authorization, &list_items(&credentials)) {
             return None;
         }
         tracing::warn!(%peer, given = authorization.is_some(), "MM7 request refused: bad or missing HTTP Basic credentials");
@@ -124,13 +116,15 @@ impl mm7_http::Service for Mm7Server {
 }
 
 impl Mm7Server {
+    /// The listener's paths are taken once: a reload does not move them.
     pub fn new(
-        cfg: Arc<Config>,
+        cfg: LiveConfig,
         spool: SqliteSpool,
         reception: Arc<OnceLock<Arc<Reception>>>,
         logs: Arc<MobileLogs>,
     ) -> Self {
         let paths = cfg
+            .get()
             .mm7_serv
             .as_ref()
             .and_then(|s| s.get(registry::option("MM7_VASP_URI_Paths")?))
@@ -167,6 +161,7 @@ impl Mm7Server {
         let msg = match read_body(req.content_type.as_deref(), &req.body) {
             Ok(m) => m,
             Err(e) => {
+                count_in("unreadable", e.code);
                 return fault(
                     fallback,
                     "",
@@ -181,6 +176,7 @@ impl Mm7Server {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(peer = %req.peer, error = %e, "unreadable MM7 request");
+                count_in("unreadable", e.code);
                 let schema = Schema::sniff(&msg.envelope).unwrap_or(fallback);
                 return fault(
                     schema,
@@ -215,6 +211,7 @@ impl Mm7Server {
         match &env.body {
             Body::DeliverReq(d) => {
                 let status = self.on_deliver(d, &msg, &env, &req).await;
+                count_in("DeliverReq", status.code);
                 respond_or_fault(status, |status| {
                     Body::DeliverRsp(DeliverRsp {
                         status,
@@ -224,6 +221,7 @@ impl Mm7Server {
             }
             Body::DeliveryReportReq(r) => {
                 let status = self.on_report(r, req.peer).await;
+                count_in("DeliveryReportReq", status.code);
                 respond_or_fault(status, Body::DeliveryReportRsp)
             }
             Body::ReadReplyReq(r) => {
@@ -243,10 +241,12 @@ impl Mm7Server {
                                 ..self.status_fields(sub, &r.message_id, req.peer)
                             },
                         );
+                        count_in("ReadReplyReq", StatusCode::SUCCESS);
                         respond(Body::ReadReplyRsp(Status::new(StatusCode::SUCCESS)))
                     }
                     None => {
                         tracing::warn!(mm7_id = %r.message_id, status = %r.status, "MM7 read reply for an unknown MessageID");
+                        count_in("ReadReplyReq", StatusCode::MESSAGE_ID_NOT_FOUND);
                         respond(Body::ReadReplyRsp(Status::new(
                             StatusCode::MESSAGE_ID_NOT_FOUND,
                         )))
@@ -273,7 +273,7 @@ impl Mm7Server {
         if env.schema.accepts_version(&env.version) {
             return env.version.clone();
         }
-        match serv_option(&self.cfg, "MM7_Server_Version") {
+        match serv_option(&self.cfg.get(), "MM7_Server_Version") {
             Some(v) if env.schema.accepts_version(&v) => v,
             _ => env.schema.newest_version().to_string(),
         }
@@ -335,7 +335,8 @@ impl Mm7Server {
                 None,
             );
         };
-        let opt = |n: &str| serv_option(&self.cfg, n).filter(|v| !v.is_empty());
+        let cfg = self.cfg.get();
+        let opt = |n: &str| serv_option(&cfg, n).filter(|v| !v.is_empty());
         let sender = d.sender.clone().map(|a| a.value).unwrap_or_default();
         let from = match (&d.sender, opt("MM7_Server_Default_Email_From_Address")) {
             (Some(a), _) if a.kind == AddressKind::Rfc2822 => a.value.clone(),
@@ -494,7 +495,7 @@ impl Mm7Server {
             message_id: sub.message.clone(),
             original_id: sub.message.clone(),
             domain: sub.domain.clone(),
-            source: crate::mm7_delivery::report_source(&self.cfg, &sub.domain, &sub.sender),
+            source: crate::mm7_delivery::report_source(&self.cfg.get(), &sub.domain, &sub.sender),
             dest: sub
                 .recipient
                 .split('@')
@@ -528,20 +529,6 @@ fn fault(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_must_match_one_entry_exactly() {
-        let allowed = ["mmsc:s3cret", "other:pw"];
-        // base64("mmsc:s3cret"), base64("other:pw"), base64("mmsc:s3cre"), base64("mmsc:s3cret!")
-        assert!(basic_matches(Some("Basic bW1zYzpzM2NyZXQ="), &allowed));
-        assert!(basic_matches(Some("basic  b3RoZXI6cHc= "), &allowed));
-        assert!(!basic_matches(Some("Basic bW1zYzpzM2NyZQ=="), &allowed));
-        assert!(!basic_matches(Some("Basic bW1zYzpzM2NyZXQh"), &allowed));
-        assert!(!basic_matches(Some("Bearer bW1zYzpzM2NyZXQ="), &allowed));
-        assert!(!basic_matches(Some("Basic !!!"), &allowed));
-        assert!(!basic_matches(None, &allowed));
-    }
 
     #[test]
     fn credentials_without_a_password_are_refused_at_check() {

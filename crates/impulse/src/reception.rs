@@ -6,16 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use impulse_config::{Config, Resolved, names};
+use impulse_config::{Resolved, names};
 use impulse_queue::Handle;
 use impulse_smtp::inbound::{Envelope, Inbound, Limits};
 use impulse_spool::{Destination, NewMessage, NewRecipient, Spool, SqliteSpool, now_millis};
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
 use crate::counters::Counters;
+use crate::live::LiveConfig;
 
 pub struct Reception {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub spool: SqliteSpool,
     pub scheduler: Handle,
     pub mainlog: Option<Mainlog>,
@@ -99,6 +100,8 @@ impl Reception {
             self.scheduler.queued(d, received_at);
         }
         Counters::add(&self.counters.received);
+        metrics::counter!("impulse_messages_received_total", "protocol" => protocol.to_string())
+            .increment(1);
         Ok(id)
     }
 
@@ -129,7 +132,8 @@ impl Reception {
 
 impl Inbound for Reception {
     fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration) {
-        let r = self.cfg.receiving(Some(local), peer.ip());
+        let cfg = self.cfg.get();
+        let r = cfg.receiving(Some(local), peer.ip());
         let allowed = r.bool(names::ALWAYS_ALLOW);
         let relay_any = allowed
             || r.bool(names::OPEN_RELAY)
@@ -151,7 +155,7 @@ impl Inbound for Reception {
     }
 
     fn accepts_domain(&self, domain: &str) -> bool {
-        self.cfg.is_configured_domain(domain)
+        self.cfg.get().is_configured_domain(domain)
     }
 
     async fn accept(

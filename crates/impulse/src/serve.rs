@@ -1,6 +1,8 @@
 //! `impulse serve`: load and validate the configuration, then build: open the spool and logs,
-//! start the scheduler, bind the listeners. Stops cleanly on SIGTERM or SIGINT; whatever was
-//! being delivered then is delivered again after the next start (the spool kept it leased).
+//! start the scheduler, bind the listeners. Stops cleanly on SIGTERM or SIGINT (listeners
+//! close, SMPP binds unbind, logs are flushed); whatever was being delivered then is delivered
+//! again after the next start (the spool kept it leased). SIGHUP reloads the configuration,
+//! SIGUSR1 reopens the log files.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +20,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 use crate::cli_config::{EXIT_CONFIG, load_or_report};
 use crate::counters::Counters;
 use crate::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
+use crate::live::LiveConfig;
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 use crate::smpp_delivery::SmppConnector;
@@ -94,7 +97,7 @@ pub fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(Arc::new(cfg))) {
+    match runtime.block_on(serve(Arc::new(cfg), config.to_path_buf())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -104,11 +107,27 @@ pub fn run(config: &Path) -> ExitCode {
     }
 }
 
-async fn serve(cfg: Arc<Config>) -> anyhow::Result<()> {
-    let running = start(cfg).await?;
-    tokio::select! {
-        _ = wait_for_signal() => {}
-        _ = running.shutdown.notified() => {}
+async fn serve(cfg: Arc<Config>, path: PathBuf) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = start(cfg, Some(path)).await?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = running.shutdown.notified() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // The outcome is logged either way (a refusal with its errors, as an error).
+                let _ = running.reloader.reload().await;
+            }
+            _ = usr1.recv() => {
+                // Each file's result is logged.
+                let _ = crate::control::commands::reopen_logs();
+            }
+        }
     }
     tracing::info!("shutting down");
     running.stop().await;
@@ -121,20 +140,19 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     sched: tokio::task::JoinHandle<()>,
     reception: Arc<Reception>,
-    /// Persistent SMPP binds, unbound cleanly on stop.
-    persistent: Vec<impulse_smpp::esme::Esme>,
+    /// Its binds are unbound cleanly on stop.
+    smpp: Arc<SmppConnector>,
     smpp_logs: Arc<MobileLogs>,
     mms_logs: Arc<MobileLogs>,
     /// Notified by the console's `shutdown`.
     pub shutdown: Arc<tokio::sync::Notify>,
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 impl Running {
     pub async fn stop(self) {
         let _ = self.stop_tx.send(true);
-        for bind in &self.persistent {
-            bind.shutdown().await;
-        }
+        self.smpp.shutdown().await;
         for t in self.tasks {
             let _ = t.await;
         }
@@ -147,8 +165,11 @@ impl Running {
     }
 }
 
-/// Builds everything the configuration describes and starts it.
-pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
+/// Builds everything the configuration describes and starts it. `path` is the file a reload
+/// reads again (none for the demo).
+pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Running> {
+    crate::metrics::install();
+    let live = LiveConfig::new(cfg.clone());
     let hostname = cfg
         .global()
         .scalar(names::HOSTNAME)
@@ -168,16 +189,21 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     let reception_cell = Arc::new(OnceLock::new());
     let smpp_logs = Arc::new(MobileLogs::open(&cfg, Dialect::Smpp)?);
     let mms_logs = Arc::new(MobileLogs::open(&cfg, Dialect::Mms)?);
-    let smpp = SmppConnector::new(
-        cfg.clone(),
+    let smpp = Arc::new(SmppConnector::new(
+        live.clone(),
         spool.clone(),
         reception_cell.clone(),
         smpp_logs.clone(),
-    );
-    let persistent = smpp.start_persistent();
+    ));
+    smpp.start_persistent();
+    let mm7 = Arc::new(crate::mm7_delivery::Mm7Connector::new(
+        live.clone(),
+        spool.clone(),
+        mms_logs.clone(),
+    ));
     let counters = Arc::new(Counters::default());
     let observer = DeliveryObserver {
-        cfg: cfg.clone(),
+        cfg: live.clone(),
         mainlog: mainlog.clone(),
         hostname: hostname.clone(),
         reception: reception_cell.clone(),
@@ -186,20 +212,16 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
         Router {
-            cfg: cfg.clone(),
-            smtp: SmtpConnector::new(cfg.clone(), hostname.clone()),
-            smpp,
-            mm7: crate::mm7_delivery::Mm7Connector::new(
-                cfg.clone(),
-                spool.clone(),
-                mms_logs.clone(),
-            ),
+            cfg: live.clone(),
+            smtp: SmtpConnector::new(live.clone(), hostname.clone()),
+            smpp: smpp.clone(),
+            mm7: mm7.clone(),
         },
-        ConfigPolicy { cfg: cfg.clone() },
+        ConfigPolicy { cfg: live.clone() },
         observer,
     );
     let reception = Arc::new(Reception {
-        cfg: cfg.clone(),
+        cfg: live.clone(),
         spool: spool.clone(),
         scheduler: handle,
         mainlog,
@@ -241,7 +263,7 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
     }
     if let Some(listener) = &cfg.http_listener {
         let server = Arc::new(crate::mm7_serv::Mm7Server::new(
-            cfg.clone(),
+            live.clone(),
             spool.clone(),
             reception_cell.clone(),
             mms_logs.clone(),
@@ -264,13 +286,28 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         }
     }
     let shutdown = Arc::new(tokio::sync::Notify::new());
+    let status = Arc::new(crate::status::Sources::new(
+        live.clone(),
+        spool.clone(),
+        counters,
+        smpp.clone(),
+        mm7.clone(),
+    ));
+    tasks.push(tokio::spawn(status.clone().sample(stop_rx.clone())));
+    let reloader = Arc::new(crate::reload::Reloader::new(
+        path.unwrap_or_default(),
+        live.clone(),
+        smpp.clone(),
+        mm7,
+    ));
     let control = Arc::new(crate::control::Context {
-        cfg: cfg.clone(),
+        cfg: live.clone(),
         spool: spool.clone(),
         scheduler: reception.scheduler.clone(),
-        counters,
         shutdown: shutdown.clone(),
         paniclog: logger_path(&cfg, names::PANICLOG),
+        status,
+        reloader: reloader.clone(),
     });
     tasks.extend(crate::control::start(&cfg, control, stop_rx.clone()).await?);
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
@@ -279,10 +316,11 @@ pub async fn start(cfg: Arc<Config>) -> anyhow::Result<Running> {
         tasks,
         sched,
         reception,
-        persistent,
+        smpp,
         smpp_logs,
         mms_logs,
         shutdown,
+        reloader,
     })
 }
 
@@ -299,19 +337,4 @@ fn listener_enabled(cfg: &Config) -> bool {
                 .map(|v| impulse_config::types::parse_bool(v).unwrap_or(true))
         })
         .unwrap_or(true)
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
-use impulse_smpp::esme::{Backoff, Esme, EsmeConfig};
+use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, EsmeStatus};
 use impulse_smpp::pdu::{Address, DataSm, MultiDest, Pdu, Tlv, VendorStatuses, VendorTlvs, tag};
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig};
@@ -22,6 +22,7 @@ use impulse_spool::{
 };
 use tokio::sync::mpsc;
 
+use crate::live::LiveConfig;
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 use crate::smpp_mo::MoContext;
@@ -240,21 +241,92 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
     }
 }
 
+/// One bind as the console and the status page show it.
+pub struct BindView {
+    pub dest: Destination,
+    /// Kept open by `SMPP_Persistent_Connections`, rather than opened for queued mail.
+    pub persistent: bool,
+    pub status: EsmeStatus,
+}
+
+/// A persistent bind and the settings it was started with (a reload compares them).
+struct PersistentBind {
+    dest: Destination,
+    esme: Esme,
+}
+
 pub struct SmppConnector {
-    cfg: Arc<Config>,
+    cfg: LiveConfig,
     spool: SqliteSpool,
+    /// The bind of each destination with queued mail, opened on demand.
     binds: Mutex<HashMap<Destination, Esme>>,
-    /// Each destination's settings, resolved once: the configuration does not change under a
-    /// connector.
+    persistent: Mutex<Vec<PersistentBind>>,
+    /// Each destination's settings, resolved once per configuration (a reload empties it).
     settings: Mutex<HashMap<Destination, Arc<DomainSettings>>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<MobileLogs>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Settings of a persistent bind: reconnecting, never closed for inactivity.
+fn persistent_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
+    let mut settings = domain_settings(cfg, dest);
+    settings.esme.reconnect = true;
+    settings.esme.session.inactivity = None;
+    settings
+}
+
+/// The persistent binds `SMPP_Persistent_Connections = [ binding = count ]` asks for in each
+/// SMPP domain (§3.1.2), one entry per connection.
+fn wanted_persistent(cfg: &Config) -> Vec<Destination> {
+    let Some(def) = registry::option("SMPP_Persistent_Connections") else {
+        return vec![];
+    };
+    let mut wanted = Vec::new();
+    for (domain, scope) in &cfg.domains {
+        let Some(impulse_config::Value::Hash(pairs)) = scope.get(def).map(|e| &e.value) else {
+            continue;
+        };
+        for (binding, count) in pairs {
+            let count = count
+                .as_scalar()
+                .and_then(|c| c.parse::<usize>().ok())
+                .unwrap_or(1);
+            let dest = Destination {
+                domain: domain.clone(),
+                binding: if binding == "default" {
+                    String::new()
+                } else {
+                    binding.clone()
+                },
+            };
+            wanted.extend(std::iter::repeat_n(dest, count));
+        }
+    }
+    wanted
+}
+
+/// Takes a bind out of service without losing what it carries: new submissions already go to
+/// its successor; what it still holds is answered (or times out) before it unbinds.
+fn retire(esme: Esme) {
+    tokio::spawn(async move {
+        let session = &esme.config().session;
+        let deadline = Instant::now() + session.submit_timeout + session.response_timeout;
+        while esme.status().outstanding > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(addr = %esme.config().addr, "SMPP bind retired after a reload");
+        esme.shutdown().await;
+    });
+}
+
 impl SmppConnector {
     /// `reception` is filled once the reception side exists; MO mail is spooled through it.
     pub fn new(
-        cfg: Arc<Config>,
+        cfg: LiveConfig,
         spool: SqliteSpool,
         reception: Arc<OnceLock<Arc<Reception>>>,
         logs: Arc<MobileLogs>,
@@ -263,51 +335,107 @@ impl SmppConnector {
             cfg,
             spool,
             binds: Mutex::new(HashMap::new()),
+            persistent: Mutex::new(Vec::new()),
             settings: Mutex::new(HashMap::new()),
             reception,
             logs,
         }
     }
 
-    /// Opens the binds `SMPP_Persistent_Connections = [ binding = count ]` asks for in each SMPP
-    /// domain (§3.1.2): kept open and reconnected, never closed for inactivity. They carry what
-    /// the SMSC sends (MO, receipts); a receiver binding is the usual case (§4.4).
-    pub fn start_persistent(&self) -> Vec<Esme> {
-        let Some(def) = registry::option("SMPP_Persistent_Connections") else {
-            return vec![];
-        };
-        let mut started = Vec::new();
-        for (domain, scope) in &self.cfg.domains {
-            let Some(entry) = scope.get(def) else {
-                continue;
-            };
-            let impulse_config::Value::Hash(pairs) = &entry.value else {
-                continue;
-            };
-            for (binding, count) in pairs {
-                let count = count
-                    .as_scalar()
-                    .and_then(|c| c.parse::<usize>().ok())
-                    .unwrap_or(1);
-                let dest = Destination {
-                    domain: domain.clone(),
-                    binding: if binding == "default" {
-                        String::new()
-                    } else {
-                        binding.clone()
-                    },
-                };
-                let mut settings = domain_settings(&self.cfg, &dest);
-                settings.esme.reconnect = true;
-                settings.esme.session.inactivity = None;
-                for _ in 0..count {
-                    let esme = self.spawn_bind(&dest, &settings);
-                    tracing::info!(%domain, %binding, addr = %settings.esme.addr, "persistent SMPP connection started");
-                    started.push(esme);
+    /// Opens the persistent binds (§3.1.2): kept open and reconnected, never closed for
+    /// inactivity. They carry what the SMSC sends (MO, receipts); a receiver binding is the
+    /// usual case (§4.4).
+    pub fn start_persistent(&self) {
+        let cfg = self.cfg.get();
+        let mut started = lock(&self.persistent);
+        for dest in wanted_persistent(&cfg) {
+            let settings = persistent_settings(&cfg, &dest);
+            let esme = self.spawn_bind(&dest, &settings);
+            tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started");
+            started.push(PersistentBind { dest, esme });
+        }
+    }
+
+    /// Applies the configuration now in force: settings are resolved again; a bind whose
+    /// connection parameters changed (or whose domain is no longer SMPP) is retired and its
+    /// successor opens with the new ones; persistent binds are added and removed to match.
+    /// Returns how many binds were retired and started.
+    pub fn reconfigured(&self) -> (usize, usize) {
+        let cfg = self.cfg.get();
+        lock(&self.settings).clear();
+        let mut retired = 0;
+        lock(&self.binds).retain(|dest, esme| {
+            let keep = is_smpp_domain(&cfg, &dest.domain)
+                && domain_settings(&cfg, dest).esme == *esme.config();
+            if !keep {
+                retire(esme.clone());
+                retired += 1;
+            }
+            keep
+        });
+        let mut wanted = wanted_persistent(&cfg);
+        let mut persistent = lock(&self.persistent);
+        persistent.retain(|p| {
+            let still = wanted.iter().position(|d| *d == p.dest).filter(|_| {
+                is_smpp_domain(&cfg, &p.dest.domain)
+                    && persistent_settings(&cfg, &p.dest).esme == *p.esme.config()
+            });
+            match still {
+                Some(i) => {
+                    wanted.swap_remove(i);
+                    true
+                }
+                None => {
+                    retire(p.esme.clone());
+                    retired += 1;
+                    false
                 }
             }
+        });
+        let started = wanted.len();
+        for dest in wanted {
+            let settings = persistent_settings(&cfg, &dest);
+            let esme = self.spawn_bind(&dest, &settings);
+            tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started after a reload");
+            persistent.push(PersistentBind { dest, esme });
         }
-        started
+        (retired, started)
+    }
+
+    /// Every bind, persistent ones first.
+    pub fn binds(&self) -> Vec<BindView> {
+        let mut out: Vec<BindView> = lock(&self.persistent)
+            .iter()
+            .map(|p| BindView {
+                dest: p.dest.clone(),
+                persistent: true,
+                status: p.esme.status(),
+            })
+            .collect();
+        let mut on_demand: Vec<BindView> = lock(&self.binds)
+            .iter()
+            .filter(|(_, e)| e.is_running())
+            .map(|(d, e)| BindView {
+                dest: d.clone(),
+                persistent: false,
+                status: e.status(),
+            })
+            .collect();
+        on_demand.sort_by(|a, b| a.dest.cmp(&b.dest));
+        out.extend(on_demand);
+        out
+    }
+
+    /// Unbinds every bind cleanly (shutdown).
+    pub async fn shutdown(&self) {
+        let all: Vec<Esme> = lock(&self.persistent)
+            .drain(..)
+            .map(|p| p.esme)
+            .chain(lock(&self.binds).drain().map(|(_, e)| e))
+            .collect();
+        for esme in all {
+            esme.shutdown().await;
+        }
     }
 
     /// Starts a bind with its own event task, which knows the domain its MO belong to.
@@ -327,19 +455,17 @@ impl SmppConnector {
     }
 
     fn settings(&self, dest: &Destination) -> Arc<DomainSettings> {
-        let mut cache = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
+        lock(&self.settings)
             .entry(dest.clone())
-            .or_insert_with(|| Arc::new(domain_settings(&self.cfg, dest)))
+            .or_insert_with(|| Arc::new(domain_settings(&self.cfg.get(), dest)))
             .clone()
     }
 
-    /// The domain's bind, started if it is not running.
+    /// The domain's bind, started if it is not running; waits for it to be bound.
     pub async fn open(&self, dest: &Destination) -> Result<Esme, Attempt> {
         let settings = self.settings(dest);
-        let wait = settings.esme.session.bind_timeout + settings.esme.connect_timeout;
         let esme = {
-            let mut binds = self.binds.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut binds = lock(&self.binds);
             match binds.get(dest) {
                 Some(e) if e.is_running() => e.clone(),
                 _ => {
@@ -349,6 +475,10 @@ impl SmppConnector {
                 }
             }
         };
+        if esme.is_bound() {
+            return Ok(esme);
+        }
+        let wait = settings.esme.session.bind_timeout + settings.esme.connect_timeout;
         let deadline = Instant::now() + wait;
         while !esme.is_bound() {
             if Instant::now() >= deadline || !esme.is_running() {
@@ -367,15 +497,17 @@ impl SmppConnector {
         Ok(esme)
     }
 
+    /// Converts and submits a message for its recipients through the destination's bind as it
+    /// is now (after a reload, the successor of the bind the session opened).
     pub async fn deliver(
         &self,
-        esme: &Esme,
         message: &StoredMessage,
         recipients: &[Lease],
     ) -> Result<Vec<Attempt>, Attempt> {
         let Some(first) = recipients.first() else {
             return Ok(vec![]);
         };
+        let esme = &self.open(&first.destination).await?;
         let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
         let base = |lease: &Lease, number: &str| LogFields {

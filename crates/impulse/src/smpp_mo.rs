@@ -24,6 +24,7 @@ use impulse_smpp::text;
 use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
 use tokio::sync::mpsc;
 
+use crate::live::LiveConfig;
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 use crate::smpp_delivery::configured_id_format;
@@ -35,7 +36,7 @@ const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_PENDING: usize = 10_000;
 
 pub struct MoContext {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub spool: SqliteSpool,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     pub logs: Arc<MobileLogs>,
@@ -104,7 +105,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         concat = c.or(concat);
                         data = data[at.min(data.len())..].to_vec();
                     }
-                    let part_text = decode(&ctx.cfg, &dest, dc, &data);
+                    let part_text = decode(&ctx.cfg.get(), &dest, dc, &data);
                     match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
                         None => {
                             let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text, data_coding: dc, parts: 1, vendor }).await;
@@ -171,7 +172,8 @@ async fn on_receipt(
         tracing::warn!(domain = %dest.domain, "delivery receipt without a message id; ignored");
         return CommandStatus::ESME_ROK;
     };
-    let scope = ctx.cfg.sending(Some(&dest.domain), None);
+    let cfg = ctx.cfg.get();
+    let scope = cfg.sending(Some(&dest.domain), None);
     let keys = match configured_id_format(&scope, "SMPP_Delivery_Receipt_Message_ID_Format") {
         Some(f) => vec![receipt::id_key(&id, f)],
         None => receipt::id_keys(&id),
@@ -213,6 +215,11 @@ async fn on_receipt(
         .map(|s| s.stat().to_string())
         .or(r.stat.clone())
         .unwrap_or_else(|| "UNKNOWN".into());
+    // A known state, never the free text an SMSC may put in `stat:`.
+    let state = r
+        .state
+        .map_or_else(|| "UNKNOWN".to_string(), |s| s.stat().to_string());
+    metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
     let sub = match matched.as_slice() {
         [one] => *one,
         [] => {
@@ -326,7 +333,8 @@ fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
 
 /// Turns an MO into mail and spools it; the status to answer the SMSC with.
 async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
-    let s = ctx.cfg.sending(Some(&dest.domain), None);
+    let cfg = ctx.cfg.get();
+    let s = cfg.sending(Some(&dest.domain), None);
     let parsed = if s.bool("SMPP_Use_Interworking_Parse") {
         mo::parse(&m.text)
     } else {

@@ -1,6 +1,7 @@
 //! The console (`impulse console`) against a running Impulse over its Control_Listener: a
 //! Unix socket and a loopback TCP port with a login, with mail queued for a domain whose
-//! server is down and an SMPP domain bound to the SMSC simulator.
+//! server is down and an SMPP domain bound to the SMSC simulator. The same stanza's admin
+//! HTTP listener asks for the same credentials.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Impulse, SimSmsc, Sink, free_port, impulse_bin, swaks, wait_for};
+use common::{Impulse, SimSmsc, Sink, free_port, http_get, impulse_bin, swaks, wait_for};
 
 /// Runs `impulse console --socket SOCK COMMAND...`; returns success and stdout.
 fn console(sock: &std::path::Path, command: &str) -> (bool, String) {
@@ -37,13 +38,14 @@ fn console_commands_show_and_move_the_queues() {
     let sim = SimSmsc::start(&[]);
     let down = free_port();
     let tcp = free_port();
+    let admin = free_port();
     let sock = tmp.path().join("control.sock");
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Retry_Interval = 600\n\
          domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n}}\n\
-         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{tcp}\" {{ }}\n}}\n\
+         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{tcp}\" {{ }}\n  Listen \"http://127.0.0.1:{admin}\" {{ }}\n}}\n\
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
         sim.smpp,
         sock.display()
@@ -85,6 +87,53 @@ fn console_commands_show_and_move_the_queues() {
     );
     assert!(mobile.contains("MM7 domains: none"), "{mobile}");
 
+    let outbound = ok(&sock, "show outbound");
+    assert!(
+        outbound.contains("SMPP binds:\n  default/sms.example.com"),
+        "{outbound}"
+    );
+    assert!(
+        outbound.contains(&format!("127.0.0.1:{} transceiver", sim.smpp)),
+        "{outbound}"
+    );
+    assert!(outbound.contains(" bound "), "{outbound}");
+    assert!(outbound.contains("window 0/10"), "{outbound}");
+    assert!(outbound.contains("submitted 1 "), "{outbound}");
+    assert!(outbound.contains("MM7 domains: none"), "{outbound}");
+
+    let eval = ok(&sock, "config eval domain slow.example Gateway");
+    assert!(
+        eval.contains(&format!("Gateway = 127.0.0.1:{down}")),
+        "{eval}"
+    );
+    let eval = ok(&sock, "config eval Retry_Interval");
+    assert!(eval.starts_with("Retry_Interval = 600"), "{eval}");
+    let (done, out) = console(&sock, "config eval No_Such_Option");
+    assert!(!done && out.contains("unknown option"), "{out}");
+
+    // `reopen logs` after logrotate moved the mainlog away: new records go to a new file.
+    let log = tmp.path().join("log");
+    std::fs::rename(log.join("mainlog.ec"), log.join("mainlog.ec.1")).unwrap();
+    let reopened = ok(&sock, "reopen logs");
+    assert!(
+        reopened.contains("reopened ") && reopened.contains("mainlog.ec"),
+        "{reopened}"
+    );
+    assert!(reopened.contains("paniclog.ec"), "{reopened}");
+
+    // The admin HTTP listener wants the stanza's credentials.
+    let (code, _) = http_get(admin, "/api/status", &[]);
+    assert_eq!(code, 401);
+    let (code, _) = http_get(admin, "/api/status", &["Authorization: Basic b3BzOndyb25n"]);
+    assert_eq!(code, 401, "ops:wrong");
+    let (code, body) = http_get(
+        admin,
+        "/api/status",
+        &["Authorization: Basic b3BzOnMzY3JldA=="],
+    );
+    assert_eq!(code, 200, "ops:s3cret: {body}");
+    assert!(body.contains("\"delayed\": 3"), "{body}");
+
     let domain = ok(&sock, "domain slow.example");
     assert!(domain.contains("default/slow.example"), "{domain}");
     assert!(domain.contains("active 0  delayed 3"), "{domain}");
@@ -117,6 +166,11 @@ fn console_commands_show_and_move_the_queues() {
     sink.wait_count(1, Duration::from_secs(20));
     ok(&sock, "flush domain slow.example");
     sink.wait_count(3, Duration::from_secs(20));
+    wait_for(
+        "the deliveries in the new mainlog",
+        Duration::from_secs(10),
+        || imp.mainlog().matches("@D@").count() >= 3,
+    );
     wait_for("an empty queue", Duration::from_secs(20), || {
         ok(&sock, "domain slow.example").contains("nothing queued")
     });
@@ -126,7 +180,7 @@ fn console_commands_show_and_move_the_queues() {
     // Errors are answered, not fatal.
     let (done, out) = console(&sock, "no such command");
     assert!(!done && out.contains("unknown command"), "{out}");
-    let (done, out) = console(&sock, "fail domain slow.example");
+    let (done, out) = console(&sock, "reroute queue");
     assert!(!done && out.contains("not implemented yet"), "{out}");
     assert!(ok(&sock, "version").starts_with("Impulse "));
     ok(&sock, "paniclog 5");

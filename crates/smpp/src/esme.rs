@@ -8,7 +8,7 @@
 //! once the message is safely taken (deliver_sm_resp is sent then, not before).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -21,7 +21,7 @@ use crate::pdu::{CommandStatus, FrameCheck, Pdu, check_frame, decode, encode};
 use crate::session::{Action, CloseReason, Session, SessionConfig, SubmitResult};
 
 /// Reconnection policy.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,
     pub max: Duration,
@@ -52,7 +52,7 @@ impl Backoff {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EsmeConfig {
     /// `host:port` of the SMSC.
     pub addr: String,
@@ -120,20 +120,105 @@ impl Drop for Responder {
     }
 }
 
+/// What a connection is doing, kept by its driver and read through [`Esme::status`] (console,
+/// status page, metrics). Relaxed atomics: each figure is exact, their combination a moment's.
+#[derive(Debug, Default)]
+struct Stats {
+    bound: AtomicBool,
+    in_window: AtomicUsize,
+    outstanding: AtomicUsize,
+    submitted: AtomicU64,
+    incoming: AtomicU64,
+    binds: AtomicU64,
+    bound_since: AtomicI64,
+}
+
+/// A moment's view of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EsmeStatus {
+    pub addr: String,
+    pub system_id: String,
+    pub bind_type: &'static str,
+    pub bound: bool,
+    /// `SMPP_Command_Window_Size`.
+    pub window: usize,
+    /// Requests sent and not yet answered.
+    pub in_window: usize,
+    /// Submissions handed to this connection and not yet resolved (queued or in the window).
+    pub outstanding: usize,
+    /// Submissions resolved since the connection task started (any outcome).
+    pub submitted: u64,
+    /// deliver_sm and data_sm received.
+    pub incoming: u64,
+    /// Successful binds; more than one means it reconnected.
+    pub binds: u64,
+    /// When the current bind succeeded (Unix milliseconds).
+    pub bound_since: Option<i64>,
+}
+
 /// A handle on one (re)connecting ESME connection.
 #[derive(Clone)]
 pub struct Esme {
     tx: mpsc::UnboundedSender<Command>,
-    bound: Arc<AtomicBool>,
+    stats: Arc<Stats>,
+    cfg: Arc<EsmeConfig>,
+}
+
+/// Counts a submission as outstanding until it is resolved.
+struct OutstandingGuard<'a>(&'a Stats);
+
+impl<'a> OutstandingGuard<'a> {
+    fn new(stats: &'a Stats) -> Self {
+        stats.outstanding.fetch_add(1, Ordering::Relaxed);
+        OutstandingGuard(stats)
+    }
+}
+
+impl Drop for OutstandingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+        self.0.submitted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Esme {
     /// Starts the connection task.
     pub fn spawn(cfg: EsmeConfig, events: mpsc::UnboundedSender<Event>) -> Esme {
         let (tx, rx) = mpsc::unbounded_channel();
-        let bound = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(cfg, rx, tx.clone(), events, bound.clone()));
-        Esme { tx, bound }
+        let stats = Arc::new(Stats::default());
+        let cfg = Arc::new(cfg);
+        tokio::spawn(run(cfg.clone(), rx, tx.clone(), events, stats.clone()));
+        Esme { tx, stats, cfg }
+    }
+
+    /// The settings the connection was started with.
+    pub fn config(&self) -> &EsmeConfig {
+        &self.cfg
+    }
+
+    /// What the connection is doing now.
+    pub fn status(&self) -> EsmeStatus {
+        let s = &self.stats;
+        let bound = s.bound.load(Ordering::Relaxed);
+        EsmeStatus {
+            addr: self.cfg.addr.clone(),
+            system_id: self.cfg.session.system_id.clone(),
+            bind_type: self.cfg.session.bind_type.name(),
+            bound,
+            window: self.cfg.session.window,
+            in_window: s.in_window.load(Ordering::Relaxed),
+            outstanding: s.outstanding.load(Ordering::Relaxed),
+            submitted: s.submitted.load(Ordering::Relaxed),
+            incoming: s.incoming.load(Ordering::Relaxed),
+            binds: s.binds.load(Ordering::Relaxed),
+            bound_since: bound.then(|| s.bound_since.load(Ordering::Relaxed)),
+        }
     }
 
     /// Whether the connection task still runs (it ends after a non-reconnecting session ends).
@@ -143,11 +228,12 @@ impl Esme {
 
     /// Whether the connection is bound right now.
     pub fn is_bound(&self) -> bool {
-        self.bound.load(Ordering::Relaxed)
+        self.stats.bound.load(Ordering::Relaxed)
     }
 
     /// Submits a PDU; resolves with its one outcome.
     pub async fn submit(&self, pdu: Pdu) -> SubmitResult {
+        let _outstanding = OutstandingGuard::new(&self.stats);
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Submit(pdu, tx)).is_err() {
             return SubmitResult::ConnectionLost;
@@ -162,11 +248,12 @@ impl Esme {
             .into_iter()
             .map(|pdu| {
                 let (tx, rx) = oneshot::channel();
-                (self.tx.send(Command::Submit(pdu, tx)).is_ok(), rx)
+                let guard = OutstandingGuard::new(&self.stats);
+                (self.tx.send(Command::Submit(pdu, tx)).is_ok(), rx, guard)
             })
             .collect();
         let mut out = Vec::with_capacity(waiting.len());
-        for (sent, rx) in waiting {
+        for (sent, rx, _guard) in waiting {
             out.push(if sent {
                 rx.await.unwrap_or(SubmitResult::ConnectionLost)
             } else {
@@ -186,11 +273,11 @@ impl Esme {
 }
 
 async fn run(
-    cfg: EsmeConfig,
+    cfg: Arc<EsmeConfig>,
     mut rx: mpsc::UnboundedReceiver<Command>,
     self_tx: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedSender<Event>,
-    bound: Arc<AtomicBool>,
+    stats: Arc<Stats>,
 ) {
     let seed = std::process::id() as u64
         ^ (std::time::SystemTime::now()
@@ -203,8 +290,9 @@ async fn run(
             match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    let ended = connection(&cfg, stream, &mut rx, &self_tx, &events, &bound).await;
-                    bound.store(false, Ordering::Relaxed);
+                    let ended = connection(&cfg, stream, &mut rx, &self_tx, &events, &stats).await;
+                    stats.bound.store(false, Ordering::Relaxed);
+                    stats.in_window.store(0, Ordering::Relaxed);
                     ended
                 }
                 Ok(Err(e)) => Ended::Failed(format!("connect to {}: {e}", cfg.addr), None),
@@ -293,7 +381,7 @@ async fn connection(
     rx: &mut mpsc::UnboundedReceiver<Command>,
     self_tx: &mpsc::UnboundedSender<Command>,
     events: &mpsc::UnboundedSender<Event>,
-    bound: &AtomicBool,
+    stats: &Stats,
 ) -> Ended {
     let (mut rd, mut wr) = stream.into_split();
     let start = Instant::now();
@@ -316,10 +404,13 @@ async fn connection(
                 Action::Outcome(tx, result) => drop(tx.send(result)),
                 Action::Bound { smsc_system_id, .. } => {
                     was_bound = true;
-                    bound.store(true, Ordering::Relaxed);
+                    stats.bound_since.store(unix_millis(), Ordering::Relaxed);
+                    stats.binds.fetch_add(1, Ordering::Relaxed);
+                    stats.bound.store(true, Ordering::Relaxed);
                     let _ = events.send(Event::Bound { smsc_system_id });
                 }
                 Action::Incoming(frame) => {
+                    stats.incoming.fetch_add(1, Ordering::Relaxed);
                     let responder = Responder {
                         frame: Some(frame.clone()),
                         tx: self_tx.clone(),
@@ -330,6 +421,9 @@ async fn connection(
                 Action::Close(reason) => closed = Some(reason),
             }
         }
+        stats
+            .in_window
+            .store(session.in_window(), Ordering::Relaxed);
         if !out.is_empty() {
             if let Err(e) = wr.write_all(&out).await {
                 actions.extend(session.disconnected());

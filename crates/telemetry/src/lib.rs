@@ -8,6 +8,7 @@ mod mainlog;
 mod mobilelog;
 mod paniclog;
 
+pub use logfile::reopen_all;
 pub use mainlog::{Delivery, Failure, Mainlog, Reception};
 pub use mobilelog::{BounceRecord, Dialect, Format, LogFields, MobileLog, Record};
 pub use paniclog::PaniclogLayer;

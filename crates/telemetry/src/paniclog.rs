@@ -2,27 +2,45 @@
 //! `[Mon 23 Nov 2026 16:42:17] [serious] text`, fed from `tracing` events.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 pub struct PaniclogLayer {
+    file: Arc<PanicFile>,
+}
+
+struct PanicFile {
     file: Mutex<File>,
+    path: PathBuf,
+}
+
+impl crate::logfile::Reopen for PanicFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reopen(&self) -> std::io::Result<()> {
+        let new = crate::logfile::open_append(&self.path, 0o644)?;
+        *self.file.lock().unwrap_or_else(PoisonError::into_inner) = new;
+        Ok(())
+    }
 }
 
 impl PaniclogLayer {
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        Ok(PaniclogLayer {
-            file: Mutex::new(OpenOptions::new().create(true).append(true).open(path)?),
-        })
+        let file = Arc::new(PanicFile {
+            file: Mutex::new(crate::logfile::open_append(path, 0o644)?),
+            path: path.to_path_buf(),
+        });
+        let weak = Arc::downgrade(&file) as std::sync::Weak<dyn crate::logfile::Reopen>;
+        crate::logfile::register(weak);
+        Ok(PaniclogLayer { file })
     }
 }
 
@@ -59,7 +77,7 @@ impl<S: Subscriber> Layer<S> for PaniclogLayer {
         event.record(&mut text);
         let stamp = jiff::Timestamp::now().strftime("%a %d %b %Y %H:%M:%S");
         let line = format!("[{stamp}] [{severity}] {}\n", text.0.replace('\n', " "));
-        if let Ok(mut f) = self.file.lock() {
+        if let Ok(mut f) = self.file.file.lock() {
             let _ = f.write_all(line.as_bytes());
         }
     }

@@ -1,6 +1,7 @@
 //! The console's commands (Momentum §5.1 names): parsed from one line and answered with text.
-//! They read the spool and the counters and act through the spool and the scheduler; they
-//! never block the delivery path for longer than one spool read.
+//! They read the spool, the counters and the binds (through a status snapshot) and act
+//! through the spool, the scheduler and the reloader; they never block the delivery path for
+//! longer than one spool read.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -14,16 +15,18 @@ use impulse_spool::{
 use tokio::sync::Notify;
 
 use crate::counters::Counters;
+use crate::live::LiveConfig;
 
 /// What the commands work on.
 pub struct Context {
-    pub cfg: Arc<Config>,
+    pub cfg: LiveConfig,
     pub spool: SqliteSpool,
     pub scheduler: Handle,
-    pub counters: Arc<Counters>,
     /// Notified by `shutdown`; the server stops as on SIGTERM.
     pub shutdown: Arc<Notify>,
     pub paniclog: Option<PathBuf>,
+    pub status: Arc<crate::status::Sources>,
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 /// The answer to a command: its text, and whether it is an error.
@@ -52,13 +55,18 @@ showqueue [binding B] DOMAIN [LIMIT,OFFSET]
 message details ID             a message's recipients, attempts and last response
 message retry ID               try a message's queued recipients now
 flush domain DOMAIN            try a domain's queued recipients now
+show outbound                  SMPP binds (state, window, rates) and MM7 domains
+config reload                  read the configuration file again and put it in force
+config eval [domain D] [binding B] OPTION
+                               an option's value in force and where it comes from
+reopen logs                    open every log file again (after logrotate)
 paniclog [LINES]               the end of the paniclog (default 20 lines)
 version                        Impulse's version
 shutdown                       stop accepting, finish in-flight work, exit
 help                           this list";
 
 /// Commands Momentum has that Impulse does not have yet: refused by name.
-const NOT_YET: &[&str] = &["fail", "reroute", "config", "reopen", "show", "binding"];
+const NOT_YET: &[&str] = &["fail", "reroute", "binding"];
 
 pub async fn execute(ctx: &Context, line: &str) -> Answer {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -85,6 +93,19 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             )
             .await
         }
+        ["show", "outbound"] => match ctx.status.snapshot().await {
+            Ok(snap) => ok(super::outbound::render(&snap)),
+            Err(e) => error(e),
+        },
+        ["config", "reload"] => match ctx.reloader.reload().await {
+            Ok(text) => ok(text),
+            Err(text) => error(text),
+        },
+        ["config", "eval", rest @ ..] => config_eval(ctx, rest),
+        ["reopen", "logs"] => {
+            let lines = reopen_logs();
+            ok(lines.join("\n"))
+        }
         ["paniclog", rest @ ..] => paniclog(ctx, rest.first().and_then(|n| n.parse().ok())),
         ["shutdown"] => {
             ctx.shutdown.notify_one();
@@ -95,6 +116,46 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
         )),
         _ => error(format!("unknown command `{line}`; see `help`")),
     }
+}
+
+/// `config eval [domain D] [binding B] OPTION` on the configuration in force.
+fn config_eval(ctx: &Context, args: &[&str]) -> Answer {
+    let (mut domain, mut binding, mut rest) = (None, None, args);
+    loop {
+        match rest {
+            ["domain", d, more @ ..] => (domain, rest) = (Some(*d), more),
+            ["binding", b, more @ ..] => (binding, rest) = (Some(*b), more),
+            _ => break,
+        }
+    }
+    let [option] = rest else {
+        return error("usage: config eval [domain D] [binding B] OPTION");
+    };
+    match crate::cli_config::evaluate(&ctx.cfg.get(), domain, binding, option) {
+        Ok(line) => ok(line),
+        Err(e) => error(e),
+    }
+}
+
+/// Opens every log file again (console `reopen logs`, SIGUSR1); one line per file.
+pub fn reopen_logs() -> Vec<String> {
+    let results = impulse_telemetry::reopen_all();
+    if results.is_empty() {
+        return vec!["no log files are open".into()];
+    }
+    results
+        .into_iter()
+        .map(|(path, r)| match r {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "log file reopened");
+                format!("reopened {}", path.display())
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "log file could not be reopened");
+                format!("cannot reopen {}: {e}", path.display())
+            }
+        })
+        .collect()
 }
 
 async fn counts(ctx: &Context) -> Result<Vec<QueueCounts>, Answer> {
@@ -120,7 +181,8 @@ async fn summary(ctx: &Context, mobile: bool) -> Answer {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let c = &ctx.counters;
+    let c = &ctx.status.counters;
+    let cfg = ctx.cfg.get();
     let sum = |f: fn(&QueueCounts) -> u64| all.iter().map(f).sum::<u64>();
     let mut out = String::new();
     let _ = writeln!(
@@ -162,12 +224,7 @@ async fn summary(ctx: &Context, mobile: bool) -> Answer {
         ] {
             let _ = write!(out, "\n{title} domains:");
             let mut any = false;
-            for d in ctx
-                .cfg
-                .domain_names()
-                .into_iter()
-                .filter(|d| is(&ctx.cfg, d))
-            {
+            for d in cfg.domain_names().into_iter().filter(|d| is(&cfg, d)) {
                 any = true;
                 let (a, l) = all
                     .iter()

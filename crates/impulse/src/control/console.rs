@@ -51,6 +51,11 @@ impl Client {
                     writer: Box::new(s),
                 }
             }
+            ControlAddr::Http(a) => {
+                return Err(std::io::Error::other(format!(
+                    "http://{a} is the admin HTTP listener; the console talks to a Unix socket or a TCP Listen"
+                )));
+            }
         })
     }
 
@@ -105,7 +110,9 @@ fn address(args: &ConsoleArgs) -> Result<ControlAddr, String> {
     sockets
         .iter()
         .find(|s| matches!(s.addr, ControlAddr::Unix(_)))
-        .or(sockets.first())
+        .or(sockets
+            .iter()
+            .find(|s| matches!(s.addr, ControlAddr::Tcp(_))))
         .map(|s| s.addr.clone())
         .ok_or_else(|| format!("{} has no Control_Listener", path.display()))
 }

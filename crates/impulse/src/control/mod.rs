@@ -7,9 +7,14 @@
 //! the first line must be `login USER PASSWORD` with one of the listener's
 //! `Auth_Credentials`; a wrong one closes the connection. A Unix socket is guarded by its file
 //! mode (`File_Mode`).
+//!
+//! A `Listen "http://127.0.0.1:PORT"` serves the admin HTTP API, `/metrics` and the status
+//! page instead (`admin`).
 
+pub mod admin;
 pub mod commands;
 pub mod console;
+mod outbound;
 
 use std::sync::Arc;
 
@@ -23,6 +28,9 @@ pub use commands::Context;
 
 /// The longest command line read; a longer one is refused and the connection closed.
 const MAX_LINE: usize = 4096;
+
+/// The admin API only reads: a request body is never needed.
+const ADMIN_MAX_BODY: usize = 4096;
 
 /// Writes an answer in the protocol's framing.
 fn frame(text: &str, error: bool) -> String {
@@ -103,6 +111,19 @@ pub async fn start(
                     }
                     let _ = std::fs::remove_file(&path);
                 }));
+            }
+            ControlAddr::Http(addr) => {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {addr} (Control_Listener, admin HTTP): {e}")
+                })?;
+                tracing::info!(addr = %listener.local_addr()?, "admin HTTP listening (/metrics, /api/status, status page)");
+                let admin = Arc::new(admin::Admin::new(ctx.status.clone(), credentials.clone()));
+                tasks.push(tokio::spawn(crate::mm7_http::serve(
+                    listener,
+                    ADMIN_MAX_BODY,
+                    admin,
+                    stop.clone(),
+                )));
             }
             ControlAddr::Tcp(addr) => {
                 let listener = TcpListener::bind(addr).await.map_err(|e| {

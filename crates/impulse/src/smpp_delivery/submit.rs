@@ -199,7 +199,7 @@ pub async fn to_one(
     if s.data_sm {
         pdus = pdus.into_iter().map(as_data_sm).collect();
     }
-    let results = esme.submit_all(pdus).await;
+    let results = timed_submit(esme, pdus).await;
     for (seq, result) in seqs.into_iter().zip(results) {
         match result {
             SubmitResult::Response {
@@ -258,7 +258,7 @@ pub async fn to_many(
             sent.push((seg.seq, chunk.to_vec()));
         }
     }
-    let results = esme.submit_all(pdus).await;
+    let results = timed_submit(esme, pdus).await;
     for ((seq, chunk), result) in sent.into_iter().zip(results) {
         let failure = match result {
             SubmitResult::Response {
@@ -318,4 +318,21 @@ fn classify(
     } else {
         permanent(format!("554 5.0.0 {text}"))
     }
+}
+
+/// Submits through the bind and records each PDU's time to its outcome
+/// (`impulse_smpp_submit_seconds`): the segments of a message go into the window together, so
+/// they share the time of the slowest.
+async fn timed_submit(
+    esme: &Esme,
+    pdus: Vec<impulse_smpp::pdu::Pdu>,
+) -> Vec<impulse_smpp::session::SubmitResult> {
+    let started = std::time::Instant::now();
+    let results = esme.submit_all(pdus).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let histogram = metrics::histogram!("impulse_smpp_submit_seconds");
+    for _ in &results {
+        histogram.record(seconds);
+    }
+    results
 }

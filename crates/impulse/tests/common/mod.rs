@@ -431,3 +431,26 @@ fn control(port: u16, cmd: &str, multi_line: bool) -> String {
         out.push_str(&line);
     }
 }
+
+/// An HTTP/1.0 GET to 127.0.0.1:`port`, with extra header lines; returns the status and body.
+pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
+    use std::io::Read;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut head = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (code, body.to_string())
+}

@@ -49,10 +49,19 @@ impl BindType {
     pub fn can_submit(self) -> bool {
         self != Self::Receiver
     }
+
+    /// The name `SMPP_Bind_Type` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Transmitter => "transmitter",
+            Self::Receiver => "receiver",
+            Self::Transceiver => "transceiver",
+        }
+    }
 }
 
 /// Settings of one connection, from the SMPP options of Momentum §2.1.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SessionConfig {
     pub bind_type: BindType,
     pub system_id: String,
