@@ -15,6 +15,7 @@ use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
 use impulse_telemetry::{Delivery, Failure, Mainlog};
 
 use crate::counters::Counters;
+use crate::fail_orders::FailOrders;
 use crate::live::LiveConfig;
 use crate::reception::Reception;
 
@@ -215,6 +216,8 @@ pub struct DeliveryObserver {
     /// Set once the reception side exists (it needs the scheduler, which needs this observer).
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     pub counters: Arc<Counters>,
+    /// A `quiet` fail order's failures are not bounced.
+    pub fail_orders: Arc<FailOrders>,
 }
 
 impl Observer for DeliveryObserver {
@@ -305,7 +308,8 @@ impl DeliveryObserver {
             .iter()
             .filter_map(|r| match r.outcome {
                 Outcome::Failed { response }
-                    if sending(&cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES) =>
+                    if sending(&cfg, &r.lease.destination).bool(names::GENERATE_BOUNCES)
+                        && !self.fail_orders.is_quiet(r.lease) =>
                 {
                     Some(FailedRecipient {
                         address: r.lease.address.clone(),
@@ -362,6 +366,7 @@ pub struct Router {
     pub smtp: SmtpConnector,
     pub smpp: Arc<crate::smpp_delivery::SmppConnector>,
     pub mm7: Arc<crate::mm7_delivery::Mm7Connector>,
+    pub fail_orders: Arc<FailOrders>,
 }
 
 pub enum RoutedSession {
@@ -370,12 +375,13 @@ pub enum RoutedSession {
     Smpp,
     /// MM7 keeps its HTTP connections in the connector's pool: a session holds nothing.
     Mm7,
+    /// Opened while an operator fail order covered the domain: no connection is made until a
+    /// recipient the order does not name needs one.
+    Deferred(Destination),
 }
 
-impl Connector for Router {
-    type Session = RoutedSession;
-
-    async fn open(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
+impl Router {
+    async fn open_now(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
         let cfg = self.cfg.get();
         if crate::smpp_delivery::is_smpp_domain(&cfg, &dest.domain) {
             self.smpp.open(dest).await.map(|_| RoutedSession::Smpp)
@@ -386,24 +392,77 @@ impl Connector for Router {
         }
     }
 
+    async fn deliver_now(
+        &self,
+        session: &mut RoutedSession,
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        if let RoutedSession::Deferred(dest) = session {
+            *session = self.open_now(&dest.clone()).await?;
+        }
+        match session {
+            RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
+            RoutedSession::Smpp => self.smpp.deliver(message, recipients).await,
+            RoutedSession::Mm7 => self.mm7.deliver(message, recipients).await,
+            RoutedSession::Deferred(_) => unreachable!("opened above"),
+        }
+    }
+}
+
+impl Connector for Router {
+    type Session = RoutedSession;
+
+    async fn open(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
+        if self.fail_orders.covers_domain(&dest.domain) {
+            return Ok(RoutedSession::Deferred(dest.clone()));
+        }
+        self.open_now(dest).await
+    }
+
+    /// Recipients an operator fail order names fail here; the others are delivered.
     async fn deliver(
         &self,
         session: &mut RoutedSession,
         message: &StoredMessage,
         recipients: &[Lease],
     ) -> Result<Vec<Attempt>, Attempt> {
-        match session {
-            RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
-            RoutedSession::Smpp => self.smpp.deliver(message, recipients).await,
-            RoutedSession::Mm7 => self.mm7.deliver(message, recipients).await,
+        let ordered: Vec<Option<Attempt>> = recipients
+            .iter()
+            .map(|l| self.fail_orders.verdict(l))
+            .collect();
+        if ordered.iter().all(Option::is_none) {
+            return self.deliver_now(session, message, recipients).await;
         }
+        let rest: Vec<Lease> = recipients
+            .iter()
+            .zip(&ordered)
+            .filter(|(_, o)| o.is_none())
+            .map(|(l, _)| l.clone())
+            .collect();
+        let mut delivered = if rest.is_empty() {
+            Vec::new()
+        } else {
+            match self.deliver_now(session, message, &rest).await {
+                Ok(attempts) => attempts,
+                Err(e) => vec![e; rest.len()],
+            }
+        }
+        .into_iter();
+        Ok(ordered
+            .into_iter()
+            .map(|o| {
+                o.or_else(|| delivered.next())
+                    .unwrap_or_else(|| temporary("451 4.3.0 no outcome".into(), None, 0))
+            })
+            .collect())
     }
 
     async fn close(&self, session: RoutedSession) {
         match session {
             RoutedSession::Smtp(c) => self.smtp.close(c).await,
             // The bind is shared by the domain's sessions; its inactivity timer closes it.
-            RoutedSession::Smpp | RoutedSession::Mm7 => {}
+            RoutedSession::Smpp | RoutedSession::Mm7 | RoutedSession::Deferred(_) => {}
         }
     }
 }

@@ -8,6 +8,7 @@ mod counters;
 mod credentials;
 mod delivery;
 mod demo;
+mod fail_orders;
 mod live;
 mod metrics;
 mod mm7_delivery;

@@ -202,7 +202,9 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mms_logs.clone(),
     ));
     let counters = Arc::new(Counters::default());
+    let fail_orders = Arc::new(crate::fail_orders::FailOrders::default());
     let observer = DeliveryObserver {
+        fail_orders: fail_orders.clone(),
         cfg: live.clone(),
         mainlog: mainlog.clone(),
         hostname: hostname.clone(),
@@ -216,6 +218,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
             smtp: SmtpConnector::new(live.clone(), hostname.clone()),
             smpp: smpp.clone(),
             mm7: mm7.clone(),
+            fail_orders: fail_orders.clone(),
         },
         ConfigPolicy { cfg: live.clone() },
         observer,
@@ -308,6 +311,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         paniclog: logger_path(&cfg, names::PANICLOG),
         status,
         reloader: reloader.clone(),
+        fail_orders,
     });
     tasks.extend(crate::control::start(&cfg, control, stop_rx.clone()).await?);
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));

@@ -37,6 +37,7 @@ fn console_commands_show_and_move_the_queues() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = SimSmsc::start(&[]);
     let down = free_port();
+    let dead = free_port();
     let tcp = free_port();
     let admin = free_port();
     let sock = tmp.path().join("control.sock");
@@ -44,6 +45,7 @@ fn console_commands_show_and_move_the_queues() {
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Retry_Interval = 600\n\
          domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n\
+         domain \"dead.example\" {{ Gateway = \"127.0.0.1:{dead}\" }}\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n}}\n\
          Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{tcp}\" {{ }}\n  Listen \"http://127.0.0.1:{admin}\" {{ }}\n}}\n\
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
@@ -176,6 +178,47 @@ fn console_commands_show_and_move_the_queues() {
     });
     let (failed, out) = console(&sock, "flush domain slow.example");
     assert!(!failed && out.starts_with("error: "), "{out}");
+
+    // `message fail` and `fail domain [quiet]` for a domain whose server never answers; the
+    // senders are at slow.example, whose server (the sink) is up now, so bounces are seen.
+    for to in ["x@dead.example", "y@dead.example"] {
+        let (sent, t) = swaks(imp.smtp_port, "ops@slow.example", to, &["--body", "doomed"]);
+        assert!(sent, "{t}");
+    }
+    wait_for(
+        "two delayed for dead.example",
+        Duration::from_secs(20),
+        || {
+            console(&sock, "delayed")
+                .1
+                .contains("2 default/dead.example")
+        },
+    );
+    let queue = ok(&sock, "showqueue dead.example");
+    let doomed = queue
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let failed = ok(&sock, &format!("message fail {doomed}"));
+    assert!(
+        failed.contains("1 recipient(s) failed; the senders get bounces"),
+        "{failed}"
+    );
+    let bounces = sink.wait_count(4, Duration::from_secs(20));
+    assert!(
+        bounces.iter().any(|m| m.contains("failed by the operator")),
+        "{bounces:?}"
+    );
+    let quiet = ok(&sock, "fail domain dead.example quiet");
+    assert!(quiet.contains("1 recipient(s) failed quietly"), "{quiet}");
+    assert!(ok(&sock, "domain dead.example").contains("nothing queued"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sink.count(), 4, "a quiet fail sends no bounce");
+    assert_eq!(imp.mainlog().matches("failed by the operator").count(), 2);
+    let (done, out) = console(&sock, "fail domain dead.example");
+    assert!(!done && out.contains("nothing queued to fail"), "{out}");
 
     // Errors are answered, not fatal.
     let (done, out) = console(&sock, "no such command");

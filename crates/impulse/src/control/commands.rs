@@ -27,6 +27,7 @@ pub struct Context {
     pub paniclog: Option<PathBuf>,
     pub status: Arc<crate::status::Sources>,
     pub reloader: Arc<crate::reload::Reloader>,
+    pub fail_orders: Arc<crate::fail_orders::FailOrders>,
 }
 
 /// The answer to a command: its text, and whether it is an error.
@@ -35,11 +36,11 @@ pub struct Answer {
     pub error: bool,
 }
 
-fn ok(text: String) -> Answer {
+pub(super) fn ok(text: String) -> Answer {
     Answer { text, error: false }
 }
 
-fn error(text: impl Into<String>) -> Answer {
+pub(super) fn error(text: impl Into<String>) -> Answer {
     Answer {
         text: text.into(),
         error: true,
@@ -54,6 +55,8 @@ showqueue [binding B] DOMAIN [LIMIT,OFFSET]
                                messages queued for a domain (default 100,0)
 message details ID             a message's recipients, attempts and last response
 message retry ID               try a message's queued recipients now
+message fail ID                fail a message's queued recipients (bounced)
+fail domain DOMAIN [quiet]     fail a domain's queued recipients (quiet: no bounces)
 flush domain DOMAIN            try a domain's queued recipients now
 show outbound                  SMPP binds (state, window, rates) and MM7 domains
 config reload                  read the configuration file again and put it in force
@@ -66,7 +69,7 @@ shutdown                       stop accepting, finish in-flight work, exit
 help                           this list";
 
 /// Commands Momentum has that Impulse does not have yet: refused by name.
-const NOT_YET: &[&str] = &["fail", "reroute", "binding"];
+const NOT_YET: &[&str] = &["reroute", "binding"];
 
 pub async fn execute(ctx: &Context, line: &str) -> Answer {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -85,6 +88,12 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             Ok(m) => reschedule(ctx, Selection::Message(m), &format!("message {m}")).await,
             Err(_) => error(format!("`{id}` is not a message id")),
         },
+        ["message", "fail", id] => match id.parse::<MessageId>() {
+            Ok(m) => super::fail::fail(ctx, None, Some(m), false).await,
+            Err(_) => error(format!("`{id}` is not a message id")),
+        },
+        ["fail", "domain", d] => super::fail::fail(ctx, Some(d), None, false).await,
+        ["fail", "domain", d, "quiet"] => super::fail::fail(ctx, Some(d), None, true).await,
         ["flush", "domain", d] => {
             reschedule(
                 ctx,

@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod commands;
 pub mod console;
+mod fail;
 mod outbound;
 
 use std::sync::Arc;

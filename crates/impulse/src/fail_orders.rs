@@ -1,0 +1,146 @@
+//! Operator fail orders (console `fail domain D [quiet]`, `message fail ID`): the queued
+//! recipients an order names fail permanently at their next attempt, which the command makes
+//! due at once. They go through the ordinary delivery path, so each failure is logged like any
+//! other and bounced to the sender (unless the order is `quiet`), and the spool forgets them in
+//! the same commit as any other outcome: nothing is deleted behind the scheduler's back.
+//!
+//! An order covers what was received before it was given; mail arriving afterwards is
+//! delivered normally. The command removes its order once the recipients it named are gone
+//! (or after a bounded wait: a recipient in the middle of an attempt finishes that attempt).
+
+use std::sync::{Mutex, PoisonError};
+
+use impulse_queue::{Attempt, Verdict};
+use impulse_spool::{Lease, MessageId, Millis};
+
+/// What the sender's bounce and the logs say.
+pub const RESPONSE: &str = "550 5.0.0 failed by the operator (console fail)";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: u64,
+    /// Lower-case domain the order is about.
+    pub domain: String,
+    /// Only this message, when set.
+    pub message: Option<MessageId>,
+    /// Only what was received at or before this time.
+    pub before: Millis,
+    /// No bounce to the sender.
+    pub quiet: bool,
+}
+
+#[derive(Default)]
+pub struct FailOrders {
+    orders: Mutex<Vec<Order>>,
+    next: Mutex<u64>,
+}
+
+impl FailOrders {
+    fn orders(&self) -> std::sync::MutexGuard<'_, Vec<Order>> {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts an order in force; returns its id for [`FailOrders::withdraw`].
+    pub fn give(&self, mut order: Order) -> u64 {
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        order.id = *next;
+        order.domain = order.domain.to_ascii_lowercase();
+        self.orders().push(order);
+        *next
+    }
+
+    pub fn withdraw(&self, id: u64) {
+        self.orders().retain(|o| o.id != id);
+    }
+
+    /// Whether any order is about `domain` (a delivery session then opens no connection until
+    /// a recipient not under an order needs one).
+    pub fn covers_domain(&self, domain: &str) -> bool {
+        self.orders()
+            .iter()
+            .any(|o| o.domain.eq_ignore_ascii_case(domain))
+    }
+
+    fn order_for(&self, lease: &Lease) -> Option<Order> {
+        self.orders()
+            .iter()
+            .find(|o| {
+                o.domain.eq_ignore_ascii_case(&lease.destination.domain)
+                    && o.message.is_none_or(|m| m == lease.message)
+                    && lease.received_at <= o.before
+            })
+            .cloned()
+    }
+
+    /// The permanent failure of a recipient an order names, if one does.
+    pub fn verdict(&self, lease: &Lease) -> Option<Attempt> {
+        self.order_for(lease).map(|_| Attempt {
+            verdict: Verdict::Permanent,
+            response: RESPONSE.into(),
+            remote: None,
+            stage: 0,
+        })
+    }
+
+    /// Whether the failure of `lease` must not be bounced.
+    pub fn is_quiet(&self, lease: &Lease) -> bool {
+        self.order_for(lease).is_some_and(|o| o.quiet)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use impulse_spool::{Destination, RecipientId};
+
+    fn lease(domain: &str, message: i64, received_at: Millis) -> Lease {
+        Lease {
+            recipient: RecipientId(1),
+            message: MessageId(message),
+            address: format!("a@{domain}"),
+            destination: Destination {
+                domain: domain.into(),
+                binding: String::new(),
+            },
+            attempts: 1,
+            received_at,
+        }
+    }
+
+    #[test]
+    fn an_order_names_its_domain_or_message_and_only_older_mail() {
+        let orders = FailOrders::default();
+        let id = orders.give(Order {
+            id: 0,
+            domain: "Slow.Example".into(),
+            message: None,
+            before: 1000,
+            quiet: true,
+        });
+        assert!(orders.covers_domain("slow.example"));
+        assert!(orders.verdict(&lease("slow.example", 7, 999)).is_some());
+        assert!(orders.is_quiet(&lease("slow.example", 7, 999)));
+        assert!(
+            orders.verdict(&lease("slow.example", 7, 1001)).is_none(),
+            "newer mail"
+        );
+        assert!(orders.verdict(&lease("other.example", 7, 999)).is_none());
+        orders.withdraw(id);
+        assert!(!orders.covers_domain("slow.example"));
+
+        orders.give(Order {
+            id: 0,
+            domain: "slow.example".into(),
+            message: Some(MessageId(7)),
+            before: 1000,
+            quiet: false,
+        });
+        assert!(orders.verdict(&lease("slow.example", 7, 10)).is_some());
+        assert!(!orders.is_quiet(&lease("slow.example", 7, 10)));
+        assert!(
+            orders.verdict(&lease("slow.example", 8, 10)).is_none(),
+            "another message"
+        );
+    }
+}
