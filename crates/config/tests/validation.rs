@@ -192,3 +192,39 @@ fn the_reference_documentation_matches_the_registry() {
          (or this test with IMPULSE_BLESS=1)"
     );
 }
+
+#[test]
+fn control_listener_takes_sockets_loopback_tcp_with_credentials_and_loopback_http() {
+    let cfg = from_str(
+        Path::new("t.conf"),
+        "Control_Listener {\n  Auth_Credentials = ( \"ops:pw\" )\n  Listen \"/run/impulse/control\" { }\n  Listen \"127.0.0.1:2025\" { }\n  Listen \"http://127.0.0.1:8025\" { }\n}\n",
+    )
+    .unwrap();
+    let addrs: Vec<_> = cfg
+        .control_listener
+        .unwrap()
+        .sockets
+        .into_iter()
+        .map(|s| s.addr)
+        .collect();
+    assert_eq!(
+        addrs,
+        [
+            impulse_config::ControlAddr::Unix("/run/impulse/control".into()),
+            impulse_config::ControlAddr::Tcp("127.0.0.1:2025".parse().unwrap()),
+            impulse_config::ControlAddr::Http("127.0.0.1:8025".parse().unwrap()),
+        ]
+    );
+    let e = errors(
+        "Control_Listener {\n  Listen \"http://0.0.0.0:8025\" { }\n  Listen \"127.0.0.1:2025\" { }\n}\n",
+    );
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(
+        e[0].starts_with("t.conf:2:3:") && e[0].contains("loopback address only"),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with("t.conf:3:3:") && e[1].contains("needs Auth_Credentials"),
+        "{e:#?}"
+    );
+}

@@ -47,7 +47,8 @@ enum Command {
     Demo,
     /// Talk to a running Impulse: one COMMAND, or an interactive shell without one.
     Console(control::console::ConsoleArgs),
-    /// Run the gateway with a configuration file.
+    /// Run the gateway with a configuration file (SIGHUP reloads it, SIGUSR1 reopens the logs,
+    /// SIGTERM stops cleanly).
     Serve {
         /// Configuration file (ecelerity.conf syntax).
         #[arg(short, long, env = "IMPULSE_CONFIG")]

@@ -39,17 +39,49 @@ fn malformed_config_exits_non_zero_with_every_error_located() {
 }
 
 #[test]
-fn config_check_accepts_the_shipped_example() {
-    let example = common::repo_root().join("examples/relay.conf");
-    let out = Command::new(impulse_bin())
-        .args(["config", "check"])
-        .arg(&example)
-        .output()
-        .unwrap();
+fn config_check_accepts_the_shipped_example_and_the_packaged_default() {
+    for file in ["examples/relay.conf", "packaging/impulse.conf"] {
+        let out = Command::new(impulse_bin())
+            .args(["config", "check"])
+            .arg(common::repo_root().join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_help_and_the_binary_a_version() {
+    let run = |args: &[&str]| {
+        let out = Command::new(impulse_bin()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        run(&["--version"]).trim(),
+        format!("impulse {}", env!("CARGO_PKG_VERSION"))
+    );
+    for sub in [
+        &["serve"][..],
+        &["console"],
+        &["demo"],
+        &["config", "check"],
+        &["config", "eval"],
+        &["config", "docs"],
+        &["sim", "smsc"],
+        &["sim", "mmsc"],
+    ] {
+        let help = run(&[sub, &["--help"]].concat());
+        assert!(help.contains("Usage: impulse"), "{sub:?}: {help}");
+    }
+    let console = run(&["console", "--help"]);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        console.contains("--socket") && console.contains("--tcp"),
+        "{console}"
     );
 }
 
