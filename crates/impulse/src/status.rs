@@ -78,6 +78,15 @@ pub struct Snapshot {
     pub mm7: Vec<Mm7DomainStats>,
 }
 
+/// A binding's name as queues are labelled (`binding/domain`): `default` when unset.
+pub fn binding_name(binding: &str) -> &str {
+    if binding.is_empty() {
+        "default"
+    } else {
+        binding
+    }
+}
+
 /// How far back rates look.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
 

@@ -9,22 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Impulse, SimSmsc, Sink, free_port, http_get, impulse_bin, swaks, wait_for};
-
-/// Runs `impulse console --socket SOCK COMMAND...`; returns success and stdout.
-fn console(sock: &std::path::Path, command: &str) -> (bool, String) {
-    let out = Command::new(impulse_bin())
-        .arg("console")
-        .arg("--socket")
-        .arg(sock)
-        .args(command.split_whitespace())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
+use common::{Impulse, SimSmsc, Sink, console, free_port, http_get, swaks, wait_for};
 
 fn signal(imp: &Impulse, name: &str) {
     let pid = imp.proc.as_ref().unwrap().0.id();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use hyper::StatusCode;
 
 use crate::mm7_http::{HttpRequest, Reply, Service, reply};
-use crate::status::{Snapshot, Sources};
+use crate::status::{Snapshot, Sources, binding_name};
 
 pub struct Admin {
     pub status: Arc<Sources>,
@@ -131,10 +131,6 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn binding(b: &str) -> &str {
-    if b.is_empty() { "default" } else { b }
-}
-
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d2330;background:#f6f7f9}\
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}\
 .meta{color:#5b6475}.tiles{display:flex;flex-wrap:wrap;gap:.6em;margin-top:1em}\
@@ -197,7 +193,7 @@ pub fn page(s: &Snapshot) -> String {
             q.quarantined,
             q.oldest_seconds,
             d = esc(&q.domain),
-            b = esc(binding(&q.binding)),
+            b = esc(binding_name(&q.binding)),
         );
     }
     o.push_str("</table><h2>SMPP binds</h2><table id=\"binds\"><tr><th>binding/domain</th><th>SMSC</th><th>type</th><th>state</th><th>window</th><th>submitted</th><th>received</th><th>reconnects</th></tr>");
@@ -221,7 +217,7 @@ pub fn page(s: &Snapshot) -> String {
             b.incoming,
             b.reconnects,
             d = esc(&b.domain),
-            bn = esc(binding(&b.binding)),
+            bn = esc(binding_name(&b.binding)),
             p = if b.persistent { " (persistent)" } else { "" },
         );
     }

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::counters::Counters;
 use crate::live::LiveConfig;
+use crate::status::binding_name;
 
 /// What the commands work on.
 pub struct Context {
@@ -265,18 +266,9 @@ async fn per_domain(ctx: &Context, pick: fn(&QueueCounts) -> u64, what: &str) ->
     ok(lines.join("\n"))
 }
 
-/// The binding's name; `default` when unset.
-fn binding_name(d: &Destination) -> &str {
-    if d.binding.is_empty() {
-        "default"
-    } else {
-        &d.binding
-    }
-}
-
 /// `binding/domain` as Momentum prints queues.
 fn label(d: &Destination) -> String {
-    format!("{}/{}", binding_name(d), d.domain)
+    format!("{}/{}", binding_name(&d.binding), d.domain)
 }
 
 async fn domain(ctx: &Context, domain: &str) -> Answer {
@@ -363,7 +355,7 @@ async fn showqueue(ctx: &Context, args: &[&str]) -> Answer {
         let _ = write!(
             out,
             "[{queue}/{}] {} Created: {}\n  From: <{}>\n  To: <{}>",
-            binding_name(&r.destination),
+            binding_name(&r.destination.binding),
             r.message,
             timestamp(r.received_at),
             r.sender,

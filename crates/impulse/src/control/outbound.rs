@@ -3,11 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::status::Snapshot;
-
-fn binding_name(b: &str) -> &str {
-    if b.is_empty() { "default" } else { b }
-}
+use crate::status::{Snapshot, binding_name};
 
 pub fn render(snap: &Snapshot) -> String {
     let mut out = String::new();

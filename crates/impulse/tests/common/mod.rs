@@ -379,7 +379,6 @@ pub fn http_request(
     content_type: &str,
     body: &[u8],
 ) -> (u16, String, String) {
-    use std::io::Read;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -402,6 +401,11 @@ pub fn http_request(
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
+    read_response(s)
+}
+
+/// Reads an HTTP/1.0 response to its end: status, head and body.
+fn read_response(mut s: impl std::io::Read) -> (u16, String, String) {
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
@@ -434,7 +438,6 @@ fn control(port: u16, cmd: &str, multi_line: bool) -> String {
 
 /// An HTTP/1.0 GET to 127.0.0.1:`port`, with extra header lines; returns the status and body.
 pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
-    use std::io::Read;
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut head = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
     for h in headers {
@@ -443,14 +446,21 @@ pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (code, body.to_string())
+    let (code, _, body) = read_response(s);
+    (code, body)
+}
+
+/// Runs `impulse console --socket SOCK COMMAND...`; returns success and stdout.
+pub fn console(sock: &Path, command: &str) -> (bool, String) {
+    let out = Command::new(impulse_bin())
+        .arg("console")
+        .arg("--socket")
+        .arg(sock)
+        .args(command.split_whitespace())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
