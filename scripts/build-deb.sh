@@ -14,6 +14,8 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 pkg="$root/impulse_${version}_${arch}"
 install -D -m 0755 "$bin" "$pkg/usr/bin/impulse"
+# The release profile keeps line tables for backtraces; the package ships without them.
+strip --strip-debug "$pkg/usr/bin/impulse" 2>/dev/null || true
 install -D -m 0644 packaging/impulse.service "$pkg/lib/systemd/system/impulse.service"
 install -D -m 0640 packaging/impulse.conf "$pkg/etc/impulse/impulse.conf"
 install -D -m 0644 packaging/impulse.logrotate "$pkg/etc/logrotate.d/impulse"
