@@ -205,10 +205,37 @@ fn console_commands_show_and_move_the_queues() {
     let (done, out) = console(&sock, "fail domain dead.example");
     assert!(!done && out.contains("nothing queued to fail"), "{out}");
 
+    // `reroute queue`: dead.example's mail goes the way of slow.example (to the sink).
+    let (sent, t) = swaks(
+        imp.smtp_port,
+        "ops@slow.example",
+        "z@dead.example",
+        &["--body", "rerouted"],
+    );
+    assert!(sent, "{t}");
+    wait_for(
+        "one delayed for dead.example",
+        Duration::from_secs(20),
+        || {
+            console(&sock, "delayed")
+                .1
+                .contains("1 default/dead.example")
+        },
+    );
+    let rerouted = ok(&sock, "reroute queue dead.example slow.example");
+    assert!(rerouted.contains("default/slow.example"), "{rerouted}");
+    let at_sink = sink.wait_count(5, Duration::from_secs(20));
+    assert!(
+        at_sink.iter().any(|m| m.contains("rerouted")),
+        "{at_sink:?}"
+    );
+    let (done, out) = console(&sock, "reroute queue dead.example slow.example");
+    assert!(!done && out.contains("nothing queued to reroute"), "{out}");
+
     // Errors are answered, not fatal.
     let (done, out) = console(&sock, "no such command");
     assert!(!done && out.contains("unknown command"), "{out}");
-    let (done, out) = console(&sock, "reroute queue");
+    let (done, out) = console(&sock, "binding summary");
     assert!(!done && out.contains("not implemented yet"), "{out}");
     assert!(ok(&sock, "version").starts_with("Impulse "));
     ok(&sock, "paniclog 5");

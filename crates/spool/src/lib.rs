@@ -346,4 +346,13 @@ pub trait Spool: Send + Sync + 'static {
         selection: Selection,
         due: Millis,
     ) -> impl Future<Output = Result<Vec<Destination>, SpoolError>> + Send;
+
+    /// Moves the selected queued (not leased) recipients to the destination `to`, due at
+    /// `due` (console `reroute queue`); returns `[to]` when any moved, else nothing.
+    fn reroute(
+        &self,
+        selection: Selection,
+        to: Destination,
+        due: Millis,
+    ) -> impl Future<Output = Result<Vec<Destination>, SpoolError>> + Send;
 }

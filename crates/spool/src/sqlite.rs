@@ -93,9 +93,11 @@ enum Request {
     ),
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
     Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
+    /// Due time, and the destination to move the recipients to (reroute), if any.
     Reschedule(
         Selection,
         Millis,
+        Option<Destination>,
         oneshot::Sender<Result<Vec<Destination>, SpoolError>>,
     ),
 }
@@ -303,7 +305,9 @@ fn execute(conn: &Connection, req: &Request) -> Produced {
         Request::Record(o, _) => Produced::Unit(record(conn, o)),
         Request::Mapping(m, _) => Produced::Unit(save_mapping(conn, m)),
         Request::Submissions(subs, _) => Produced::Unit(save_submissions(conn, subs)),
-        Request::Reschedule(sel, due, _) => Produced::Destinations(reschedule(conn, sel, *due)),
+        Request::Reschedule(sel, due, to, _) => {
+            Produced::Destinations(reschedule(conn, sel, *due, to.as_ref()))
+        }
     }
 }
 
@@ -350,6 +354,7 @@ fn apply_group(conn: &mut Connection, group: Vec<Request>) {
                 let p = match &req {
                     Request::Enqueue(..) => Produced::Enqueue(Err(storage(&e))),
                     Request::Lease(..) => Produced::Lease(Err(storage(&e))),
+                    Request::Reschedule(..) => Produced::Destinations(Err(storage(&e))),
                     _ => Produced::Unit(Err(storage(&e))),
                 };
                 answer(req, p);
@@ -620,20 +625,26 @@ fn reschedule(
     conn: &Connection,
     sel: &Selection,
     due: Millis,
+    to: Option<&Destination>,
 ) -> Result<Vec<Destination>, SpoolError> {
     let (filter, param) = selection_filter(sel);
     let mut st = conn
         .prepare_cached(&format!(
-            "UPDATE recipients SET due = ?2 WHERE state = ?3 AND {filter} RETURNING domain, binding"
+            "UPDATE recipients SET due = ?2, domain = coalesce(?4, domain), \
+             binding = coalesce(?5, binding) WHERE state = ?3 AND {filter} RETURNING domain, binding"
         ))
         .map_err(storage)?;
+    let (to_domain, to_binding) = (to.map(|d| &d.domain), to.map(|d| &d.binding));
     let rows = st
-        .query_map(params![param, due, STATE_QUEUED], |r| {
-            Ok(Destination {
-                domain: r.get(0)?,
-                binding: r.get(1)?,
-            })
-        })
+        .query_map(
+            params![param, due, STATE_QUEUED, to_domain, to_binding],
+            |r| {
+                Ok(Destination {
+                    domain: r.get(0)?,
+                    binding: r.get(1)?,
+                })
+            },
+        )
         .map_err(storage)?;
     let mut dests: Vec<Destination> = rows.collect::<Result<_, _>>().map_err(storage)?;
     dests.sort_by(|a, b| (&a.domain, &a.binding).cmp(&(&b.domain, &b.binding)));
@@ -867,7 +878,17 @@ impl Spool for SqliteSpool {
         selection: Selection,
         due: Millis,
     ) -> Result<Vec<Destination>, SpoolError> {
-        self.write(|tx| Request::Reschedule(selection, due, tx))
+        self.write(|tx| Request::Reschedule(selection, due, None, tx))
+            .await
+    }
+
+    async fn reroute(
+        &self,
+        selection: Selection,
+        to: Destination,
+        due: Millis,
+    ) -> Result<Vec<Destination>, SpoolError> {
+        self.write(|tx| Request::Reschedule(selection, due, Some(to), tx))
             .await
     }
 

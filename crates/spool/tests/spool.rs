@@ -597,4 +597,32 @@ async fn queue_counts_and_operator_reschedules() {
             .unwrap()
             .is_empty()
     );
+    // reroute queue: the queued recipient of one.example moves to three.example, due now; the
+    // leased one stays where it is.
+    let moved = spool
+        .reroute(
+            Selection::Domain("one.example".into()),
+            dest("three.example"),
+            2000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, [dest("three.example")]);
+    let after = counts(2000).await;
+    assert!(
+        after.contains(&("one.example".into(), 1, 0, 1000)),
+        "{after:?}"
+    );
+    assert!(
+        after.contains(&("three.example".into(), 1, 0, 1100)),
+        "{after:?}"
+    );
+    let leased = flat(
+        spool
+            .lease_due(&dest("three.example"), 2000, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].destination, dest("three.example"));
 }

@@ -59,6 +59,7 @@ message retry ID               try a message's queued recipients now
 message fail ID                fail a message's queued recipients (bounced)
 fail domain DOMAIN [quiet]     fail a domain's queued recipients (quiet: no bounces)
 flush domain DOMAIN            try a domain's queued recipients now
+reroute queue DOMAIN NEWDOMAIN deliver a domain's queued recipients as NEWDOMAIN's mail
 show outbound                  SMPP binds (state, window, rates) and MM7 domains
 config reload                  read the configuration file again and put it in force
 config eval [domain D] [binding B] OPTION
@@ -70,7 +71,7 @@ shutdown                       stop accepting, finish in-flight work, exit
 help                           this list";
 
 /// Commands Momentum has that Impulse does not have yet: refused by name.
-const NOT_YET: &[&str] = &["reroute", "binding"];
+const NOT_YET: &[&str] = &["binding"];
 
 pub async fn execute(ctx: &Context, line: &str) -> Answer {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -95,6 +96,7 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
         },
         ["fail", "domain", d] => super::fail::fail(ctx, Some(d), None, false).await,
         ["fail", "domain", d, "quiet"] => super::fail::fail(ctx, Some(d), None, true).await,
+        ["reroute", "queue", from, to] => reroute(ctx, from, to).await,
         ["flush", "domain", d] => {
             reschedule(
                 ctx,
@@ -423,6 +425,32 @@ async fn reschedule(ctx: &Context, selection: Selection, what: &str) -> Answer {
             ok(format!(
                 "{what}: queued recipients are due now ({})",
                 dests.iter().map(label).collect::<Vec<_>>().join(", ")
+            ))
+        }
+        Err(e) => error(format!("spool: {e}")),
+    }
+}
+
+/// `reroute queue FROM TO`: FROM's queued recipients keep their addresses and are delivered
+/// the way TO's mail is (its Gateway, routes or SMPP/MM7 settings), now.
+async fn reroute(ctx: &Context, from: &str, to: &str) -> Answer {
+    let now = now_millis();
+    let to_dest = Destination {
+        domain: to.to_ascii_lowercase(),
+        binding: String::new(),
+    };
+    match ctx
+        .spool
+        .reroute(Selection::Domain(from.to_string()), to_dest.clone(), now)
+        .await
+    {
+        Ok(moved) if moved.is_empty() => error(format!("domain {from}: nothing queued to reroute")),
+        Ok(_) => {
+            ctx.scheduler.queued(to_dest.clone(), now);
+            tracing::info!(%from, %to, "console: queue rerouted");
+            ok(format!(
+                "domain {from}: queued recipients now go the way of {} (due now)",
+                label(&to_dest)
             ))
         }
         Err(e) => error(format!("spool: {e}")),
