@@ -8,6 +8,7 @@
 //! delivered normally. The command removes its order once the recipients it named are gone
 //! (or after a bounded wait: a recipient in the middle of an attempt finishes that attempt).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use impulse_queue::{Attempt, Verdict};
@@ -33,6 +34,9 @@ pub struct Order {
 pub struct FailOrders {
     orders: Mutex<Vec<Order>>,
     next: Mutex<u64>,
+    /// How many orders are in force: every delivery asks, and almost always there are none,
+    /// so the answer must not take a lock.
+    in_force: AtomicUsize,
 }
 
 impl FailOrders {
@@ -46,23 +50,37 @@ impl FailOrders {
         *next += 1;
         order.id = *next;
         order.domain = order.domain.to_ascii_lowercase();
-        self.orders().push(order);
+        let mut orders = self.orders();
+        orders.push(order);
+        self.in_force.store(orders.len(), Ordering::Release);
         *next
     }
 
     pub fn withdraw(&self, id: u64) {
-        self.orders().retain(|o| o.id != id);
+        let mut orders = self.orders();
+        orders.retain(|o| o.id != id);
+        self.in_force.store(orders.len(), Ordering::Release);
+    }
+
+    fn none_in_force(&self) -> bool {
+        self.in_force.load(Ordering::Acquire) == 0
     }
 
     /// Whether any order is about `domain` (a delivery session then opens no connection until
     /// a recipient not under an order needs one).
     pub fn covers_domain(&self, domain: &str) -> bool {
+        if self.none_in_force() {
+            return false;
+        }
         self.orders()
             .iter()
             .any(|o| o.domain.eq_ignore_ascii_case(domain))
     }
 
     fn order_for(&self, lease: &Lease) -> Option<Order> {
+        if self.none_in_force() {
+            return None;
+        }
         self.orders()
             .iter()
             .find(|o| {

@@ -278,13 +278,22 @@ impl Mm7Connector {
 
     fn note(&self, domain: &str, url: &str, change: impl FnOnce(&mut Mm7DomainStats)) {
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = stats
-            .entry(domain.to_string())
-            .or_insert_with(|| Mm7DomainStats {
-                domain: domain.to_string(),
-                ..Mm7DomainStats::default()
-            });
-        entry.url = url.to_string();
+        if !stats.contains_key(domain) {
+            stats.insert(
+                domain.to_string(),
+                Mm7DomainStats {
+                    domain: domain.to_string(),
+                    ..Mm7DomainStats::default()
+                },
+            );
+        }
+        let Some(entry) = stats.get_mut(domain) else {
+            return;
+        };
+        // A reload may point the domain at another MMSC.
+        if entry.url != url {
+            entry.url = url.to_string();
+        }
         change(entry);
     }
 

@@ -14,7 +14,6 @@ use impulse_spool::{
 };
 use tokio::sync::Notify;
 
-use crate::counters::Counters;
 use crate::live::LiveConfig;
 use crate::status::binding_name;
 
@@ -177,8 +176,7 @@ async fn counts(ctx: &Context) -> Result<Vec<QueueCounts>, Answer> {
         .map_err(|e| error(format!("spool: {e}")))
 }
 
-fn uptime(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
+fn uptime(s: u64) -> String {
     format!(
         "{}d {:02}:{:02}:{:02}",
         s / 86400,
@@ -188,44 +186,30 @@ fn uptime(ms: i64) -> String {
     )
 }
 
+/// `summary [with-mobile]`, from the same snapshot as the admin API and the status page.
 async fn summary(ctx: &Context, mobile: bool) -> Answer {
-    let all = match counts(ctx).await {
-        Ok(c) => c,
-        Err(e) => return e,
+    let snap = match ctx.status.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return error(e),
     };
-    let c = &ctx.status.counters;
     let cfg = ctx.cfg.get();
-    let sum = |f: fn(&QueueCounts) -> u64| all.iter().map(f).sum::<u64>();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let t = &snap.totals;
+    let mut out = format!(
         "Impulse {} up {}",
-        env!("CARGO_PKG_VERSION"),
-        uptime(now_millis() - c.started_at)
+        snap.version,
+        uptime(snap.uptime_seconds)
     );
-    let _ = writeln!(
-        out,
-        "Messages received:        {}",
-        Counters::get(&c.received)
-    );
-    let _ = writeln!(
-        out,
-        "Recipients delivered:     {}",
-        Counters::get(&c.delivered)
-    );
-    let _ = writeln!(
-        out,
-        "Temporary failures:       {}",
-        Counters::get(&c.deferred)
-    );
-    let _ = writeln!(
-        out,
-        "Permanent failures:       {}",
-        Counters::get(&c.failed)
-    );
-    let _ = writeln!(out, "Active queue:             {}", sum(|q| q.active));
-    let _ = writeln!(out, "Delayed queue:            {}", sum(|q| q.delayed));
-    let _ = write!(out, "Quarantined:              {}", sum(|q| q.quarantined));
+    for (label, value) in [
+        ("Messages received:", t.received),
+        ("Recipients delivered:", t.delivered),
+        ("Temporary failures:", t.deferred),
+        ("Permanent failures:", t.failed),
+        ("Active queue:", t.active),
+        ("Delayed queue:", t.delayed),
+        ("Quarantined:", t.quarantined),
+    ] {
+        let _ = write!(out, "\n{label:<26}{value}");
+    }
     if mobile {
         for (title, is) in [
             (
@@ -238,9 +222,10 @@ async fn summary(ctx: &Context, mobile: bool) -> Answer {
             let mut any = false;
             for d in cfg.domain_names().into_iter().filter(|d| is(&cfg, d)) {
                 any = true;
-                let (a, l) = all
+                let (a, l) = snap
+                    .queues
                     .iter()
-                    .filter(|q| q.destination.domain == *d)
+                    .filter(|q| q.domain == *d)
                     .fold((0, 0), |(a, l), q| (a + q.active, l + q.delayed));
                 let _ = write!(out, "\n  {d:<32} active {a:>7}  delayed {l:>7}");
             }
