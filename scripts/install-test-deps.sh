@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the integration tests talk to, on a fresh Debian machine:
-# swaks (SMTP client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
+# swaks (SMTP client, with its TLS modules), curl (HTTPS client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
 # and smpplib (SMPP ESME), lxml (validates MM7 output against the 3GPP XSDs), the npm `smpp` package (SMSC peer) and
 # Chromium (renders the status page headless). Idempotent: skips what is there.
 set -euo pipefail
@@ -10,6 +10,9 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 need_apt=()
 command -v swaks >/dev/null || need_apt+=(swaks)
+# swaks speaks STARTTLS and SMTPS through these Perl modules; curl is the HTTPS client.
+perl -MIO::Socket::SSL -MNet::SSLeay -e1 2>/dev/null || need_apt+=(libnet-ssleay-perl libio-socket-ssl-perl)
+command -v curl >/dev/null || need_apt+=(curl)
 # Headless Chromium renders the admin status page in the operations test.
 command -v chromium >/dev/null || need_apt+=(chromium)
 { command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; } || need_apt+=(postfix)

@@ -80,6 +80,12 @@ pub mod names {
     pub const MAINLOG: &str = "Mainlog";
     pub const PANICLOG: &str = "Paniclog";
     pub const HEARTBEAT: &str = "Heartbeat";
+    pub const TLS: &str = "TLS";
+    pub const TLS_CERTIFICATE: &str = "TLS_Certificate";
+    pub const TLS_KEY: &str = "TLS_Key";
+    pub const USE_SSL: &str = "Use_SSL";
+    pub const ENABLE_AUTHENTICATION: &str = "Enable_Authentication";
+    pub const AUTH_CREDENTIALS: &str = "Auth_Credentials";
 
     pub const ALL: &[&str] = &[
         SPOOLBASE,
@@ -112,6 +118,12 @@ pub mod names {
         MAINLOG,
         PANICLOG,
         HEARTBEAT,
+        TLS,
+        TLS_CERTIFICATE,
+        TLS_KEY,
+        USE_SSL,
+        ENABLE_AUTHENTICATION,
+        AUTH_CREDENTIALS,
     ];
 }
 

@@ -154,11 +154,13 @@ const HEARTBEAT: &[ScopeKind] = &[EcLogger, SmppBounceLogger, MmsLogger, MmsBoun
 const SMPPMOD: &[ScopeKind] = &[SmppModule, Mm7Module, Mm7Serv];
 const MM7SERV: &[ScopeKind] = &[Mm7Serv];
 const HTTPL: &[ScopeKind] = &[HttpListener, Listen, Peer];
-const AUTHED: &[ScopeKind] = &[HttpListener, Listen, Peer, ControlListener];
+const AUTHED: &[ScopeKind] = &[EsmtpListener, HttpListener, Listen, Peer, ControlListener];
 const CONTROL: &[ScopeKind] = &[ControlListener];
 
 const MSTORE: Status = NotYet("mstore (Riak) is not supported by Impulse");
-const TLS: Status = NotYet("TLS and authentication arrive with issue #7");
+const TLS: Status = NotYet(
+    "Impulse offers STARTTLS and implicit TLS with one certificate, and AUTH PLAIN/LOGIN; client certificates, cipher lists and DIGEST-MD5 are not supported",
+);
 const RAM_SQL: Status =
     NotYet("Impulse keeps reverse address mappings in its spool, not through SQL datasources");
 const LATER: Status = NotYet("no issue schedules it yet");
@@ -199,22 +201,22 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Prohibited_Hosts", RECV, Cidrs, None, LATER, "Peers refused at connect."),
     opt!("Always_Allow", RECV, Bool, Some("false"), Yes, "Trust the peer: over SMTP it may relay to any domain; over HTTP it needs no credentials. Wins over Always_Deny."),
     opt!("Always_Deny", RECV, Bool, Some("false"), Yes, "Refuse the peer (usually in a Peer scope): SMTP greets it with 554 and closes; HTTP answers 403."),
-    opt!("Auth_Credentials", AUTHED, List, None, Yes, "`user:password` pairs (Impulse option): on the HTTP_Listener each request must carry one of them as Basic credentials (401 otherwise) unless the peer has Always_Allow; on the Control_Listener a TCP console must log in with one, and the admin HTTP listener asks for one as Basic credentials."),
+    opt!("Auth_Credentials", AUTHED, List, None, Yes, "`user:password` pairs (Impulse option): on the ESMTP_Listener, what SMTP AUTH accepts when `Enable_Authentication` is on; on the HTTP_Listener each request must carry one of them as Basic credentials (401 otherwise) unless the peer has Always_Allow; on the Control_Listener a TCP console must log in with one, and the admin HTTP listener asks for one as Basic credentials."),
     opt!("File_Mode", CONTROL, Str, Some("0660"), Yes, "Octal permissions of the console's Unix socket."),
     opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
     opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger, MmsLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
     opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
     opt!("SMTP_Extensions", RECV, List, None, LATER, "Extra EHLO keywords."),
-    opt!("Enable_Authentication", RECV, Bool, Some("false"), TLS, "SMTP AUTH."),
+    opt!("Enable_Authentication", RECV, Bool, Some("false"), Yes, "SMTP AUTH PLAIN and LOGIN, offered only over TLS and checked against `Auth_Credentials`; an authenticated client may relay to any domain."),
     opt!("AuthPlainParameters", RECV, Hash, None, TLS, "SMTP AUTH PLAIN parameters."),
     opt!("AuthDigestMD5Parameters", RECV, Hash, None, TLS, "SMTP AUTH DIGEST-MD5 parameters."),
-    opt!("TLS", RECV, Enum(&["allow", "ifavailable", "required", "no"]), None, TLS, "STARTTLS policy."),
-    opt!("TLS_Certificate", SEND, Path, None, TLS, "TLS certificate."),
-    opt!("TLS_Key", SEND, Path, None, TLS, "TLS private key."),
+    opt!("TLS", RECV, Enum(&["allow", "ifavailable", "required", "no"]), Some("ifavailable"), Yes, "STARTTLS on the ESMTP_Listener: `allow`/`ifavailable` offer it when a certificate is configured, `required` refuses MAIL (530) until the client has started TLS, `no` never offers it."),
+    opt!("TLS_Certificate", RECV, Path, None, Yes, "PEM certificate chain of the listener (ESMTP: STARTTLS and Use_SSL; HTTP_Listener: HTTPS). Read at start and at `config reload`."),
+    opt!("TLS_Key", RECV, Path, None, Yes, "PEM private key matching `TLS_Certificate`."),
     opt!("TLS_Client_CA", RECV, Path, None, TLS, "CA for client certificates."),
     opt!("TLS_Ciphers", SEND, Str, None, TLS, "TLS cipher list."),
     opt!("TLS_Verify_Mode", RECV, Str, Some("none"), TLS, "Client certificate verification."),
-    opt!("Use_SSL", RECV, Bool, Some("false"), TLS, "Implicit TLS on connect."),
+    opt!("Use_SSL", RECV, Bool, Some("false"), Yes, "TLS from the first byte (SMTPS, port 465 style) on the ESMTP_Listener; needs `TLS_Certificate`. On the HTTP_Listener a certificate alone means HTTPS."),
     // ---- Core: sending (global, binding_group, binding, domain) --------------------------------
     opt!("Delivery_Method", SEND, Enum(&["esmtp", "smtp", "lmtp", "ecstream", "apn", "gcm", "mm7"]), Some("ESMTP"), Yes, "How mail for a domain leaves: ESMTP/SMTP, or MM7 (with `Routes = (\"mm7://host/path?port=N\")` or `HTTP_Host`). Others are refused at config check."),
     opt!("Gateway", SEND, HostPort, None, Yes, "Smarthost that receives all mail for the scope instead of MX routing (`host` or `host:port`)."),

@@ -17,6 +17,7 @@ pub fn load(file: &Path) -> Result<impulse_config::Config, Vec<impulse_config::D
         more.extend(crate::smpp_vendor::validate(&cfg));
         more.extend(crate::mm7_delivery::validate(&cfg));
         more.extend(crate::credentials::validate(&cfg));
+        more.extend(crate::tls::validate(&cfg));
         if more.is_empty() { Ok(cfg) } else { Err(more) }
     })
 }

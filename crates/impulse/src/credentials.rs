@@ -34,13 +34,15 @@ pub fn basic_matches<S: AsRef<str>>(authorization: Option<&str>, allowed: &[S]) 
         .is_ok_and(|given| matches(&given, allowed))
 }
 
-/// Every `Auth_Credentials` entry (HTTP_Listener, Control_Listener) must be `user:password`.
+/// Every `Auth_Credentials` entry (ESMTP_Listener, HTTP_Listener, Control_Listener) must be
+/// `user:password`.
 pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     let Some(def) = registry::option("Auth_Credentials") else {
         return Vec::new();
     };
-    let http =
-        cfg.http_listener.iter().flat_map(|listener| {
+    let http = (cfg.http_listener.iter())
+        .chain(cfg.esmtp_listener.iter())
+        .flat_map(|listener| {
             std::iter::once(&listener.scope)
                 .chain(listener.peers.iter().map(|p| &p.scope))
                 .chain(listener.listens.iter().flat_map(|l| {

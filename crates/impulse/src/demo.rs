@@ -28,12 +28,9 @@ struct MailSink {
 impl Inbound for MailSink {
     fn limits(&self, _: SocketAddr, _: SocketAddr) -> (Limits, Duration) {
         let limits = Limits {
-            hostname: "mail.example.org".into(),
             relay_any: true,
-            denied: false,
-            max_message_size: 0,
             max_recipients: 100,
-            max_receptions: 0,
+            ..Limits::plain("mail.example.org")
         };
         (limits, Duration::from_secs(60))
     }

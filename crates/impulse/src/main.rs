@@ -24,6 +24,7 @@ mod smpp_delivery;
 mod smpp_mo;
 mod smpp_vendor;
 mod status;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

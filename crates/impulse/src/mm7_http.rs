@@ -167,7 +167,16 @@ pub trait Service: Send + Sync + 'static {
 
     /// Answers an admitted request, read in full.
     fn call(&self, req: HttpRequest) -> impl Future<Output = Reply> + Send;
+
+    /// The TLS configuration of the listening address `local`, when it serves HTTPS.
+    fn tls(&self, local: SocketAddr) -> Option<Arc<rustls::ServerConfig>> {
+        let _ = local;
+        None
+    }
 }
+
+/// Longest a client may take over the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request is first put to
 /// [`Service::admit`]; its body is then read in full up to `max_body` bytes (beyond: 413) and
@@ -195,28 +204,58 @@ pub async fn serve<S: Service>(
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
-        let mut conn_stop = stop.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let service = service.clone();
-                async move { Ok::<_, Infallible>(handle(req, local, peer, max_body, &*service).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
-                    }
-                }
-                _ = conn_stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+        let conn_stop = stop.clone();
+        match service.tls(local) {
+            None => {
+                tokio::spawn(connection(
+                    stream, local, peer, max_body, service, conn_stop,
+                ));
             }
-        });
+            Some(tls) => {
+                tokio::spawn(async move {
+                    let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+                        Ok(Ok(tls)) => {
+                            connection(tls, local, peer, max_body, service, conn_stop).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves one HTTP/1.1 connection, plain or TLS, until the client leaves or `stop` turns true.
+async fn connection<S: Service, IO>(
+    stream: IO,
+    local: SocketAddr,
+    peer: SocketAddr,
+    max_body: usize,
+    service: Arc<S>,
+    mut conn_stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let service = service.clone();
+        async move { Ok::<_, Infallible>(handle(req, local, peer, max_body, &*service).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        }
+        _ = conn_stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 

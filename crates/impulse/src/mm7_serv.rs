@@ -35,6 +35,7 @@ pub struct Mm7Server {
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<MobileLogs>,
     paths: Vec<String>,
+    tls: crate::tls::ServerConfigs,
 }
 
 /// Counts an MM7 request Impulse answered, by the class of the status it answered with.
@@ -66,6 +67,14 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
 const AUTH_CREDENTIALS: &str = "Auth_Credentials";
 
 impl mm7_http::Service for Mm7Server {
+    /// HTTPS where the Listen scope (or its listener) has `TLS_Certificate` and `TLS_Key`.
+    fn tls(&self, local: SocketAddr) -> Option<Arc<rustls::ServerConfig>> {
+        let cfg = self.cfg.get();
+        let any_peer = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let r = cfg.http_receiving(Some(local), any_peer);
+        crate::tls::cert_paths(&r).and_then(|paths| self.tls.get(self.cfg.generation(), &paths))
+    }
+
     fn admit(
         &self,
         local: SocketAddr,
@@ -136,6 +145,7 @@ impl Mm7Server {
             reception,
             logs,
             paths,
+            tls: Default::default(),
         }
     }
 

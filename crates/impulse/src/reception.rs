@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use impulse_config::types::list_items;
 use impulse_config::{Resolved, names};
 use impulse_queue::Handle;
-use impulse_smtp::inbound::{Envelope, Inbound, Limits};
+use impulse_smtp::inbound::{Credentials, Envelope, Inbound, Limits};
 use impulse_spool::{Destination, NewMessage, NewRecipient, Spool, SqliteSpool, now_millis};
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
@@ -22,6 +23,7 @@ pub struct Reception {
     pub mainlog: Option<Mainlog>,
     pub hostname: String,
     pub counters: Arc<Counters>,
+    pub tls: crate::tls::ServerConfigs,
 }
 
 /// The domain part of an address, lower-cased; the whole address when it has no `@`.
@@ -140,6 +142,17 @@ impl Inbound for Reception {
             || r.cidrs(names::RELAY_HOSTS)
                 .iter()
                 .any(|c| c.contains(peer.ip()));
+        let tls_config = crate::tls::cert_paths(&r)
+            .and_then(|paths| self.tls.get(self.cfg.generation(), &paths));
+        let policy = r
+            .scalar(names::TLS)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let implicit_tls = tls_config.is_some() && r.bool(names::USE_SSL);
+        let auth = r.bool(names::ENABLE_AUTHENTICATION).then(|| {
+            let entries = r.effective(names::AUTH_CREDENTIALS);
+            Credentials::from_pairs(&entries.as_ref().map_or(vec![], |(v, _)| list_items(v)))
+        });
         let limits = Limits {
             hostname: self.hostname.clone(),
             relay_any,
@@ -147,6 +160,13 @@ impl Inbound for Reception {
             max_message_size: r.size(names::MAX_MESSAGE_SIZE),
             max_recipients: r.u64(names::MAX_RECIPIENTS_PER_MESSAGE).max(1) as usize,
             max_receptions: r.u64(names::MAX_RECEPTIONS_PER_CONNECTION),
+            starttls: tls_config.is_some() && !implicit_tls && policy != "no",
+            // A listener told to require TLS but unable to load its certificate refuses mail
+            // rather than take it in the clear.
+            tls_required: policy == "required",
+            implicit_tls,
+            tls_config,
+            auth,
         };
         (
             limits,
@@ -164,12 +184,18 @@ impl Inbound for Reception {
         env: Envelope,
         body: Vec<u8>,
     ) -> Result<String, String> {
+        let protocol = match (env.tls, env.authenticated.is_some()) {
+            (false, false) => "esmtp",
+            (true, false) => "esmtps",
+            (false, true) => "esmtpa",
+            (true, true) => "esmtpsa",
+        };
         self.spool_message(
             env.sender,
             env.recipients,
             body,
             peer.ip().to_string(),
-            "esmtp",
+            protocol,
         )
         .await
     }

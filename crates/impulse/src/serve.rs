@@ -230,6 +230,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mainlog,
         hostname,
         counters: counters.clone(),
+        tls: Default::default(),
     });
     let _ = reception_cell.set(reception.clone());
 

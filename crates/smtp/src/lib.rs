@@ -8,9 +8,12 @@ pub mod reply;
 
 pub mod inbound {
     //! Receiving mail: the session state machine, the DATA reader and the tokio driver.
+    mod auth;
+    mod conn;
     mod data;
     mod server;
     mod session;
+    pub use auth::Credentials;
     pub use data::{DataReader, Oversize};
     pub use server::{Inbound, received_header, serve};
     pub use session::{Envelope, Limits, Session, Step};

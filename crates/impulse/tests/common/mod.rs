@@ -254,6 +254,11 @@ impl RawClient {
         self.reply()
     }
 
+    /// Ends the client's side of the connection (the server reads end of file).
+    pub fn shutdown_write(&mut self) {
+        self.wr.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
         matches!(self.rd.read(&mut b), Ok(0))

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
+use super::conn::Conn;
 use super::data::DataReader;
 use super::session::{Envelope, Limits, Session, Step};
 use crate::reply::Reply;
@@ -101,20 +102,28 @@ async fn connection<I: Inbound>(
 ) -> std::io::Result<()> {
     let local = stream.local_addr()?;
     let (limits, idle) = inbound.limits(local, peer);
-    let (mut rd, mut wr) = stream.into_split();
+    let mut conn = Conn::Plain(stream);
     let mut session = Session::new(limits);
+    if session.limits().implicit_tls {
+        let Some(config) = session.limits().tls_config.clone() else {
+            return Err(std::io::Error::other("implicit TLS without a certificate"));
+        };
+        conn = conn.into_tls(config, idle).await?;
+        session.tls_started();
+    }
     let mut out = Vec::with_capacity(1024);
     session.greeting().write_to(&mut out);
     if session.limits().denied {
-        wr.write_all(&out).await?;
-        return wr.shutdown().await;
+        conn.write_all(&out).await?;
+        return conn.shutdown().await;
     }
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut mode = Mode::Command { discarding: false };
     let mut close = false;
+    let mut start_tls = false;
     loop {
         // Handle every complete line already received.
-        while !close {
+        while !close && !start_tls {
             let newline = memchr::memchr(b'\n', &buf);
             match &mut mode {
                 Mode::Command { discarding } => {
@@ -146,6 +155,10 @@ async fn connection<I: Inbound>(
                             r.write_to(&mut out);
                             mode = Mode::Data(DataReader::new(max_size(session.limits())));
                         }
+                        Step::StartTls(r) => {
+                            r.write_to(&mut out);
+                            start_tls = true;
+                        }
                     }
                 }
                 Mode::Data(reader) => {
@@ -166,7 +179,7 @@ async fn connection<I: Inbound>(
                         unreachable!("in data mode")
                     };
                     // The client waits for this reply before sending more, so flush first.
-                    wr.write_all(&out).await?;
+                    conn.write_all(&out).await?;
                     out.clear();
                     let reply = finish_data(&mut session, reader, peer, inbound.as_ref()).await;
                     reply.write_to(&mut out);
@@ -174,20 +187,33 @@ async fn connection<I: Inbound>(
             }
         }
         if !out.is_empty() {
-            wr.write_all(&out).await?;
+            conn.write_all(&out).await?;
             out.clear();
         }
         if close {
-            let _ = wr.shutdown().await;
+            let _ = conn.shutdown().await;
             return Ok(());
+        }
+        if std::mem::take(&mut start_tls) {
+            // Whatever the client pipelined after STARTTLS was sent in the clear and must not
+            // count as said over TLS (CVE-2011-0411): drop it.
+            buf.clear();
+            let Some(config) = session.limits().tls_config.clone() else {
+                return Err(std::io::Error::other(
+                    "STARTTLS offered without a certificate",
+                ));
+            };
+            conn = conn.into_tls(config, idle).await?;
+            session.tls_started();
+            continue;
         }
         // `read_buf` reads only into spare capacity, which `split_to` keeps taking away: make
         // room first, or reads shrink to a few dozen bytes each.
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
-            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout(idle, conn.read_buf(&mut buf)) => r,
             _ = shutdown.changed() => {
-                wr.write_all(b"421 4.3.2 Service shutting down\r\n").await?;
+                conn.write_all(b"421 4.3.2 Service shutting down\r\n").await?;
                 return Ok(());
             }
         };
@@ -196,7 +222,7 @@ async fn connection<I: Inbound>(
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => {
-                wr.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n")
+                conn.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n")
                     .await?;
                 return Ok(());
             }
@@ -258,7 +284,14 @@ async fn finish_data<I: Inbound>(
 
 /// The trace header RFC 5321 §4.4 asks every relay to add.
 pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> String {
-    let with = if env.esmtp { "ESMTP" } else { "SMTP" };
+    // RFC 3848: S for TLS, A for an authenticated client.
+    let with = match (env.esmtp, env.tls, env.authenticated.is_some()) {
+        (false, false, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (_, true, false) => "ESMTPS",
+        (_, false, true) => "ESMTPA",
+        (_, true, true) => "ESMTPSA",
+    };
     let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
     let helo: String = env
         .helo

@@ -4,9 +4,14 @@
 //! Untrusted input: every command line. Lines are parsed by `smtp-proto` (Stalwart's parser);
 //! a line it cannot parse gets a 5xx reply and the session goes on. Too many bad commands in a
 //! row end the session (a client speaking another protocol should not hold a slot forever).
+//!
+//! STARTTLS (RFC 3207) and AUTH (RFC 4954) live here too: the session says when to start TLS
+//! ([`Step::StartTls`]) and the driver tells it when TLS is up ([`Session::tls_started`]); AUTH
+//! is offered only once TLS is up, and an authenticated client may relay anywhere.
 
 use smtp_proto::{Error as ParseError, MAIL_BODY_8BITMIME, Request};
 
+use super::auth::{self, Credentials, Exchange, MAX_AUTH_FAILURES, Outcome};
 use crate::reply::Reply;
 
 /// Consecutive bad commands after which the session is closed with 421.
@@ -25,6 +30,36 @@ pub struct Limits {
     pub max_recipients: usize,
     /// 0: no limit.
     pub max_receptions: u64,
+    /// The listener's certificate and key, when it has them.
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// `Use_SSL`: the TLS handshake comes first, before the greeting (port 465 style).
+    pub implicit_tls: bool,
+    /// STARTTLS is offered (a certificate is configured and `TLS` is not `no`).
+    pub starttls: bool,
+    /// `TLS = required`: MAIL is refused until TLS is up.
+    pub tls_required: bool,
+    /// `Enable_Authentication`: AUTH PLAIN and LOGIN are offered once TLS is up, checked against
+    /// these credentials.
+    pub auth: Option<Credentials>,
+}
+
+impl Limits {
+    /// A listener with the given name and no TLS, AUTH or relay rights; tests start from it.
+    pub fn plain(hostname: &str) -> Self {
+        Limits {
+            hostname: hostname.to_string(),
+            relay_any: false,
+            denied: false,
+            max_message_size: 0,
+            max_recipients: 1000,
+            max_receptions: 0,
+            tls_config: None,
+            implicit_tls: false,
+            starttls: false,
+            tls_required: false,
+            auth: None,
+        }
+    }
 }
 
 /// A message ready to be spooled.
@@ -35,6 +70,10 @@ pub struct Envelope {
     pub sender: String,
     pub recipients: Vec<String>,
     pub esmtp: bool,
+    /// The message came over TLS.
+    pub tls: bool,
+    /// The user the client authenticated as (SMTP AUTH).
+    pub authenticated: Option<String>,
 }
 
 /// What the driver must do after feeding a line.
@@ -45,6 +84,9 @@ pub enum Step {
     StartData(Reply),
     /// Reply, then close the connection.
     Close(Reply),
+    /// Reply (220), discard any input already read, run the TLS handshake, then call
+    /// [`Session::tls_started`].
+    StartTls(Reply),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -63,6 +105,8 @@ enum State {
         sender: String,
         recipients: Vec<String>,
     },
+    /// In a SASL exchange: the next line is the client's response, not a command.
+    Auth(Exchange),
 }
 
 /// One SMTP session's protocol state.
@@ -74,6 +118,9 @@ pub struct Session {
     state: State,
     bad_commands: u32,
     receptions: u64,
+    tls: bool,
+    authenticated: Option<String>,
+    auth_failures: u32,
 }
 
 impl Session {
@@ -85,7 +132,19 @@ impl Session {
             state: State::Greeted,
             bad_commands: 0,
             receptions: 0,
+            tls: false,
+            authenticated: None,
+            auth_failures: 0,
         }
+    }
+
+    /// TLS is up (after [`Step::StartTls`], or at once on an implicit-TLS listener). RFC 3207
+    /// §4.2: everything learnt before is forgotten; the client must greet again.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.helo.clear();
+        self.esmtp = false;
+        self.state = State::Greeted;
     }
 
     pub fn greeting(&self) -> Reply {
@@ -109,6 +168,9 @@ impl Session {
             owned = [line, b"\r\n"].concat();
             &owned[..]
         };
+        if let State::Auth(_) = self.state {
+            return self.sasl_response(line);
+        }
         let request = Request::parse(&mut line.iter()).map(Request::into_owned);
         let step = match request {
             Ok(req) => self.request(req, accepts_domain),
@@ -140,16 +202,20 @@ impl Session {
                 } else {
                     0
                 };
-                Step::Reply(Reply {
-                    code: 250,
-                    lines: vec![
-                        format!("{} Hello {}", self.limits.hostname, self.helo),
-                        "PIPELINING".into(),
-                        "8BITMIME".into(),
-                        format!("SIZE {size}"),
-                        "ENHANCEDSTATUSCODES".into(),
-                    ],
-                })
+                let mut lines = vec![
+                    format!("{} Hello {}", self.limits.hostname, self.helo),
+                    "PIPELINING".into(),
+                    "8BITMIME".into(),
+                    format!("SIZE {size}"),
+                    "ENHANCEDSTATUSCODES".into(),
+                ];
+                if self.limits.starttls && !self.tls {
+                    lines.push("STARTTLS".into());
+                }
+                if self.limits.auth.is_some() && self.tls {
+                    lines.push("AUTH PLAIN LOGIN".into());
+                }
+                Step::Reply(Reply { code: 250, lines })
             }
             Request::Helo { host } => {
                 self.helo = host;
@@ -159,8 +225,11 @@ impl Session {
             }
             Request::Mail { from } => match self.state {
                 State::Greeted => Step::Reply(Reply::new(503, "5.5.1 Send HELO or EHLO first")),
-                State::Mail { .. } | State::Data { .. } => {
+                State::Mail { .. } | State::Data { .. } | State::Auth(_) => {
                     Step::Reply(Reply::new(503, "5.5.1 Nested MAIL command"))
+                }
+                State::Ready if self.limits.tls_required && !self.tls => {
+                    Step::Reply(Reply::new(530, "5.7.0 Must issue a STARTTLS command first"))
                 }
                 State::Ready => {
                     if self.limits.max_receptions > 0
@@ -206,7 +275,8 @@ impl Session {
                         "5.1.3 Recipient address must be user@domain",
                     ));
                 };
-                if !self.limits.relay_any && !accepts_domain(domain) {
+                if !self.limits.relay_any && self.authenticated.is_none() && !accepts_domain(domain)
+                {
                     return Step::Reply(Reply::new(550, "5.7.1 Relaying denied"));
                 }
                 if recipients.len() >= self.limits.max_recipients {
@@ -247,6 +317,21 @@ impl Session {
                 "2.5.2 Cannot VRFY user, but will accept message and attempt delivery",
             )),
             Request::Expn { .. } => Step::Reply(Reply::new(502, "5.5.1 EXPN not available")),
+            Request::StartTls => {
+                if !self.limits.starttls {
+                    Step::Reply(Reply::new(502, "5.5.1 STARTTLS not available"))
+                } else if self.tls {
+                    Step::Reply(Reply::new(503, "5.5.1 TLS already active"))
+                } else if matches!(self.state, State::Mail { .. }) {
+                    Step::Reply(Reply::new(503, "5.5.1 STARTTLS inside a mail transaction"))
+                } else {
+                    Step::StartTls(Reply::new(220, "2.0.0 Ready to start TLS"))
+                }
+            }
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response),
             Request::Bdat { .. } => Step::Close(Reply::new(
                 502,
                 "5.5.1 CHUNKING is not offered; closing to stay in sync",
@@ -258,6 +343,79 @@ impl Session {
         }
     }
 
+    fn auth(&mut self, mechanism: u64, initial: &str) -> Step {
+        if self.limits.auth.is_none() {
+            return Step::Reply(Reply::new(502, "5.5.1 AUTH not available"));
+        }
+        if !self.tls {
+            return Step::Reply(Reply::new(
+                538,
+                "5.7.11 Encryption required for requested authentication mechanism",
+            ));
+        }
+        if self.authenticated.is_some() {
+            return Step::Reply(Reply::new(503, "5.5.1 Already authenticated"));
+        }
+        if self.state != State::Ready {
+            return Step::Reply(Reply::new(
+                503,
+                "5.5.1 Send EHLO first, and AUTH before MAIL",
+            ));
+        }
+        match auth::start(mechanism, initial) {
+            // Naming a mechanism that is not offered is not a failed attempt.
+            Outcome::Refused(r) if r.code == 504 => Step::Reply(r),
+            outcome => self.sasl(outcome),
+        }
+    }
+
+    fn sasl_response(&mut self, line: &[u8]) -> Step {
+        let State::Auth(exchange) = std::mem::replace(&mut self.state, State::Ready) else {
+            unreachable!("called in the Auth state")
+        };
+        self.sasl(exchange.feed(line))
+    }
+
+    fn sasl(&mut self, outcome: Outcome) -> Step {
+        let (ok, user) = match outcome {
+            Outcome::Continue(exchange, challenge) => {
+                self.state = State::Auth(exchange);
+                return Step::Reply(challenge);
+            }
+            Outcome::Refused(reply) => (false, Err(reply)),
+            Outcome::Done { user, password } => {
+                let creds = self.limits.auth.as_ref();
+                let ok = creds.is_some_and(|c| c.check(&user, &password));
+                (ok, Ok(user))
+            }
+        };
+        match user {
+            Ok(user) if ok => {
+                self.authenticated = Some(String::from_utf8_lossy(&user).into_owned());
+                Step::Reply(Reply::new(235, "2.7.0 Authentication successful"))
+            }
+            failed => {
+                self.auth_failures += 1;
+                if self.auth_failures >= MAX_AUTH_FAILURES {
+                    return Step::Close(Reply::new(
+                        421,
+                        "4.7.0 Too many failed authentication attempts, closing connection",
+                    ));
+                }
+                Step::Reply(
+                    failed.err().unwrap_or_else(|| {
+                        Reply::new(535, "5.7.8 Authentication credentials invalid")
+                    }),
+                )
+            }
+        }
+    }
+
+    /// The user the client authenticated as, if it did.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.authenticated.as_deref()
+    }
+
     /// The transaction whose body is being read, after [`Step::StartData`].
     pub fn envelope(&self) -> Option<Envelope> {
         match &self.state {
@@ -266,6 +424,8 @@ impl Session {
                 sender: sender.clone(),
                 recipients: recipients.clone(),
                 esmtp: self.esmtp,
+                tls: self.tls,
+                authenticated: self.authenticated.clone(),
             }),
             _ => None,
         }
@@ -308,19 +468,118 @@ mod tests {
 
     fn session() -> Session {
         Session::new(Limits {
-            hostname: "mx.test".into(),
-            relay_any: false,
-            denied: false,
             max_message_size: 1000,
             max_recipients: 2,
-            max_receptions: 0,
+            ..Limits::plain("mx.test")
         })
     }
 
     fn code(step: Step) -> u16 {
         match step {
-            Step::Reply(r) | Step::StartData(r) | Step::Close(r) => r.code,
+            Step::Reply(r) | Step::StartData(r) | Step::Close(r) | Step::StartTls(r) => r.code,
         }
+    }
+
+    fn tls_session(required: bool) -> Session {
+        Session::new(Limits {
+            starttls: true,
+            tls_required: required,
+            auth: Some(Credentials::from_pairs(&["alice:s3cret"])),
+            ..Limits::plain("mx.test")
+        })
+    }
+
+    fn ehlo_lines(s: &mut Session) -> Vec<String> {
+        match s.command(b"EHLO c.test", local) {
+            Step::Reply(r) => r.lines,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn starttls_then_auth_plain_gives_relay() {
+        let mut s = tls_session(true);
+        let lines = ehlo_lines(&mut s);
+        assert!(lines.contains(&"STARTTLS".to_string()));
+        assert!(
+            !lines.iter().any(|l| l.starts_with("AUTH")),
+            "no AUTH before TLS: {lines:?}"
+        );
+        assert_eq!(
+            code(s.command(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==", local)),
+            538
+        );
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 530);
+        assert!(matches!(s.command(b"STARTTLS", local), Step::StartTls(r) if r.code == 220));
+        s.tls_started();
+        // The session forgot the EHLO.
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 503);
+        let lines = ehlo_lines(&mut s);
+        assert!(!lines.contains(&"STARTTLS".to_string()));
+        assert!(lines.contains(&"AUTH PLAIN LOGIN".to_string()));
+        assert_eq!(code(s.command(b"STARTTLS", local)), 503);
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 250);
+        assert_eq!(
+            code(s.command(b"RCPT TO:<x@elsewhere.example>", local)),
+            550
+        );
+        assert_eq!(code(s.command(b"RSET", local)), 250);
+        // \0alice\0s3cret
+        assert_eq!(
+            code(s.command(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==", local)),
+            235
+        );
+        assert_eq!(s.authenticated(), Some("alice"));
+        assert_eq!(
+            code(s.command(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==", local)),
+            503
+        );
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 250);
+        assert_eq!(
+            code(s.command(b"RCPT TO:<x@elsewhere.example>", local)),
+            250
+        );
+        assert!(matches!(s.command(b"DATA", local), Step::StartData(_)));
+        let env = s.envelope().unwrap();
+        assert!(env.tls);
+        assert_eq!(env.authenticated.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn auth_login_and_failures_end_the_session() {
+        let mut s = tls_session(false);
+        assert!(matches!(s.command(b"STARTTLS", local), Step::StartTls(_)));
+        s.tls_started();
+        ehlo_lines(&mut s);
+        assert_eq!(code(s.command(b"AUTH LOGIN", local)), 334);
+        // The SASL response is not parsed as a command, even when it looks like one.
+        assert_eq!(code(s.command(b"QUIT", local)), 334);
+        assert_eq!(code(s.command(b"d3Jvbmc=", local)), 535);
+        assert_eq!(s.authenticated(), None);
+        assert_eq!(code(s.command(b"AUTH LOGIN YWxpY2U=", local)), 334);
+        assert_eq!(code(s.command(b"*", local)), 501);
+        assert_eq!(code(s.command(b"AUTH CRAM-MD5", local)), 504);
+        let last = s.command(b"AUTH PLAIN AGFsaWNlAG5vcGU=", local);
+        assert!(
+            matches!(last, Step::Close(r) if r.code == 421),
+            "third failure closes"
+        );
+    }
+
+    #[test]
+    fn no_tls_configured_means_no_starttls_and_no_auth() {
+        let mut s = session();
+        let lines = ehlo_lines(&mut s);
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l == "STARTTLS" || l.starts_with("AUTH"))
+        );
+        assert_eq!(code(s.command(b"STARTTLS", local)), 502);
+        assert_eq!(
+            code(s.command(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==", local)),
+            502
+        );
     }
 
     fn local(d: &str) -> bool {

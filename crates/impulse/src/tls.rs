@@ -1,0 +1,156 @@
+//! The listeners' TLS: server configurations built from `TLS_Certificate` / `TLS_Key` (PEM),
+//! cached per configuration generation, and the checks `config check` makes on TLS and AUTH
+//! settings before anything listens.
+//!
+//! rustls with the ring provider, passed explicitly to each builder, so the process never
+//! depends on a global default provider (dependencies.md §9).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use impulse_config::{Config, Diagnostic, Receiving, Resolved, names};
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Builds a TLS server configuration (TLS 1.2 and 1.3) from PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("TLS_Certificate {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "TLS_Certificate {}: no certificate in the file",
+            cert.display()
+        ));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS_Key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS_Certificate and TLS_Key do not make a pair: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// Where a listener's certificate and key are, if it has both.
+pub fn cert_paths(r: &Receiving<'_>) -> Option<(PathBuf, PathBuf)> {
+    let cert = r.scalar(names::TLS_CERTIFICATE)?;
+    let key = r.scalar(names::TLS_KEY)?;
+    Some((PathBuf::from(cert), PathBuf::from(key)))
+}
+
+/// Server configurations already built, by file pair, for one configuration generation: a
+/// `config reload` reads the files again (how a renewed certificate is taken up).
+#[derive(Default)]
+pub struct ServerConfigs {
+    built: Mutex<(u64, Built)>,
+}
+
+/// Certificate and key paths → the configuration built from them.
+type Built = HashMap<(PathBuf, PathBuf), Arc<ServerConfig>>;
+
+impl ServerConfigs {
+    /// The configuration for this pair of files; `None` (and an error in the log) when they no
+    /// longer load, in which case the listener offers no TLS rather than failing connections.
+    pub fn get(&self, generation: u64, paths: &(PathBuf, PathBuf)) -> Option<Arc<ServerConfig>> {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if built.0 != generation {
+            *built = (generation, HashMap::new());
+        }
+        if let Some(c) = built.1.get(paths) {
+            return Some(c.clone());
+        }
+        match server_config(&paths.0, &paths.1) {
+            Ok(c) => {
+                built.1.insert(paths.clone(), c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "listener TLS unavailable");
+                None
+            }
+        }
+    }
+}
+
+/// Checks every Listen of the ESMTP and HTTP listeners: a certificate needs its key and both
+/// must load; `TLS = required`, `Use_SSL` and `Enable_Authentication` need a certificate;
+/// `Enable_Authentication` needs `Auth_Credentials`.
+pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut err = |m: String| {
+        diags.push(Diagnostic {
+            span: None,
+            message: m,
+        })
+    };
+    let any_peer = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let listens = |l: &Option<impulse_config::Listener>| -> Vec<SocketAddr> {
+        l.iter()
+            .flat_map(|l| l.listens.iter().map(|x| x.addr))
+            .collect()
+    };
+    for (kind, addr) in listens(&cfg.esmtp_listener)
+        .into_iter()
+        .map(|a| ("ESMTP_Listener", a))
+        .chain(
+            listens(&cfg.http_listener)
+                .into_iter()
+                .map(|a| ("HTTP_Listener", a)),
+        )
+    {
+        let r = if kind == "ESMTP_Listener" {
+            cfg.receiving(Some(addr), any_peer)
+        } else {
+            cfg.http_receiving(Some(addr), any_peer)
+        };
+        let at = format!("{kind} Listen \"{addr}\"");
+        let cert = r.scalar(names::TLS_CERTIFICATE);
+        let key = r.scalar(names::TLS_KEY);
+        match (&cert, &key) {
+            (Some(c), Some(k)) => {
+                if let Err(e) = server_config(Path::new(c), Path::new(k)) {
+                    err(format!("{at}: {e}"));
+                }
+            }
+            (Some(_), None) => err(format!("{at}: TLS_Certificate is set without TLS_Key")),
+            (None, Some(_)) => err(format!("{at}: TLS_Key is set without TLS_Certificate")),
+            (None, None) => {}
+        }
+        if kind != "ESMTP_Listener" {
+            continue;
+        }
+        let has_cert = cert.is_some() && key.is_some();
+        let policy = r
+            .scalar(names::TLS)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if policy == "required" && !has_cert {
+            err(format!(
+                "{at}: TLS = required needs TLS_Certificate and TLS_Key"
+            ));
+        }
+        if r.bool(names::USE_SSL) && !has_cert {
+            err(format!("{at}: Use_SSL needs TLS_Certificate and TLS_Key"));
+        }
+        if r.bool(names::ENABLE_AUTHENTICATION) {
+            if !has_cert || policy == "no" {
+                err(format!(
+                    "{at}: Enable_Authentication needs TLS (AUTH is offered only over TLS)"
+                ));
+            }
+            if r.effective(names::AUTH_CREDENTIALS).is_none() {
+                err(format!(
+                    "{at}: Enable_Authentication needs Auth_Credentials"
+                ));
+            }
+        }
+    }
+    diags
+}

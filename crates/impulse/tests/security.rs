@@ -1,0 +1,293 @@
+//! TLS and authentication on Impulse's listeners, checked with third-party clients: swaks
+//! (STARTTLS, SMTPS, AUTH PLAIN and LOGIN) on the ESMTP_Listener and curl (HTTPS with Basic
+//! credentials) on the MM7 HTTP_Listener, against a certificate made for the test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Impulse, RawClient, Sink, free_port, swaks};
+
+/// A self-signed certificate for 127.0.0.1/localhost: (certificate, key) PEM paths.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+const PASSWORD: &str = "s3cret-Pa55";
+
+/// Three Listens: STARTTLS offered (the test's main port), STARTTLS required, and SMTPS.
+/// Relaying is open only to authenticated clients; every domain goes to the sink.
+fn config(cert: &Path, key: &Path, sink_port: u16, required: u16, smtps: u16) -> String {
+    format!(
+        "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+         Gateway = \"127.0.0.1:{sink_port}\"\n\
+         domain \"local.example\" {{ Gateway = \"127.0.0.1:{sink_port}\" }}\n\
+         ESMTP_Listener {{\n\
+           TLS_Certificate = \"{cert}\"\n  TLS_Key = \"{key}\"\n\
+           Enable_Authentication = true\n  Auth_Credentials = ( \"alice:{PASSWORD}\" )\n\
+           Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }}\n\
+           Listen \"127.0.0.1:{required}\" {{ TLS = required }}\n\
+           Listen \"127.0.0.1:{smtps}\" {{ Use_SSL = true }}\n\
+         }}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
+        cert = cert.display(),
+        key = key.display(),
+    )
+}
+
+#[test]
+fn starttls_auth_and_relay_rights_over_swaks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let (required, smtps) = (free_port(), free_port());
+    let imp = Impulse::start(tmp.path(), &config(&cert, &key, sink.port, required, smtps));
+    let auth = |mech: &str, password: &str| {
+        [
+            "--tls",
+            "--auth",
+            mech,
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            password,
+        ]
+        .map(String::from)
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    // Over TLS with AUTH PLAIN: may relay to a domain Impulse does not serve.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@local.example",
+        "friend@elsewhere.example",
+        &args(&auth("PLAIN", PASSWORD)),
+    );
+    assert!(ok, "{t}");
+    assert!(
+        t.contains("250-STARTTLS") || t.contains("250 STARTTLS"),
+        "{t}"
+    );
+    assert!(t.contains("235 2.7.0"), "{t}");
+    // AUTH LOGIN works the same way.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@local.example",
+        "second@elsewhere.example",
+        &args(&auth("LOGIN", PASSWORD)),
+    );
+    assert!(ok, "{t}");
+    let got = sink.wait_count(2, Duration::from_secs(20));
+    assert!(
+        got.iter().all(|m| m.contains("with ESMTPSA")),
+        "Received: says TLS and AUTH (RFC 3848): {got:?}"
+    );
+
+    // A wrong password: 535, nothing relayed.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@local.example",
+        "third@elsewhere.example",
+        &args(&auth("PLAIN", "wrong")),
+    );
+    assert!(!ok && t.contains("535 5.7.8"), "{t}");
+    // TLS but no AUTH: only Impulse's own domains.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "a@b.example",
+        "x@elsewhere.example",
+        &["--tls"],
+    );
+    assert!(!ok && t.contains("550 5.7.1"), "{t}");
+    let (ok, t) = swaks(imp.smtp_port, "a@b.example", "x@local.example", &["--tls"]);
+    assert!(ok, "{t}");
+
+    // Without TLS, AUTH is not offered and is refused when tried.
+    let mut c = RawClient::connect(imp.smtp_port);
+    let ehlo = c.cmd("EHLO plain.test");
+    assert!(
+        ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+        "{ehlo}"
+    );
+    let b64 = "AGFsaWNlAHMzY3JldC1QYTU1"; // \0alice\0s3cret-Pa55
+    assert!(c.cmd(&format!("AUTH PLAIN {b64}")).starts_with("538 "));
+    drop(c);
+    // A command pipelined behind STARTTLS in the clear is dropped, not run once TLS is up
+    // (CVE-2011-0411): after the handshake, the first reply is the one to the new EHLO.
+    let script = "import socket, ssl, sys\n\
+        s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+        f = s.makefile('rb')\n\
+        f.readline()\n\
+        s.sendall(b'STARTTLS\\r\\nRSET\\r\\n')\n\
+        print(f.readline().decode().strip())\n\
+        ctx = ssl.create_default_context(cafile=sys.argv[2])\n\
+        t = ctx.wrap_socket(s, server_hostname='localhost')\n\
+        t.sendall(b'EHLO tls.test\\r\\n')\n\
+        print(t.makefile('rb').readline().decode().strip())\n";
+    let out = Command::new("python3")
+        .args(["-c", script, &imp.smtp_port.to_string()])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines.len() == 2,
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lines[0].starts_with("220 2.0.0"), "{said}");
+    assert!(
+        lines[1].starts_with("250-impulse.test Hello tls.test"),
+        "{said}"
+    );
+
+    // TLS = required: MAIL before STARTTLS gets 530; with STARTTLS the mail goes through.
+    let mut c = RawClient::connect(required);
+    c.cmd("EHLO plain.test");
+    assert!(c.cmd("MAIL FROM:<a@b.example>").starts_with("530 5.7.0"));
+    let (ok, t) = swaks(required, "a@b.example", "y@local.example", &["--tls"]);
+    assert!(ok, "{t}");
+    // Use_SSL: TLS from the first byte.
+    let (ok, t) = swaks(
+        smtps,
+        "alice@local.example",
+        "z@elsewhere.example",
+        &[
+            "--tls-on-connect",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            PASSWORD,
+        ],
+    );
+    assert!(ok, "{t}");
+    sink.wait_count(5, Duration::from_secs(20));
+
+    // The password is in no log Impulse wrote.
+    let logs = [imp.mainlog(), imp.log("paniclog.ec"), imp.stderr()];
+    assert!(
+        logs.iter()
+            .all(|l| !l.contains(PASSWORD) && !l.contains(b64))
+    );
+}
+
+#[test]
+fn config_check_refuses_broken_tls_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let cases = [
+        (
+            format!("TLS_Certificate = \"{}\"", cert.display()),
+            "without TLS_Key",
+        ),
+        (
+            format!(
+                "TLS_Certificate = \"{}\" TLS_Key = \"{}\"",
+                key.display(),
+                key.display()
+            ),
+            "TLS_Certificate",
+        ),
+        ("TLS = required".to_string(), "TLS = required needs"),
+        (
+            format!(
+                "TLS_Certificate = \"{}\" TLS_Key = \"{}\" Enable_Authentication = true",
+                cert.display(),
+                key.display()
+            ),
+            "needs Auth_Credentials",
+        ),
+        (
+            "Enable_Authentication = true Auth_Credentials = (\"a:b\")".to_string(),
+            "needs TLS",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let file = tmp.path().join("bad.conf");
+        std::fs::write(
+            &file,
+            format!("ESMTP_Listener {{ {settings}\n Listen \"127.0.0.1:2599\" {{ }} }}\n"),
+        )
+        .unwrap();
+        let out = Command::new(common::impulse_bin())
+            .args(["config", "check"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{settings} must be refused");
+        assert!(err.contains(expected), "{settings}: {err}");
+    }
+}
+
+#[test]
+fn mm7_listener_serves_https_with_basic_auth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let http = free_port();
+    let imp = Impulse::start(
+        tmp.path(),
+        &format!(
+            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+             Gateway = \"127.0.0.1:{}\"\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             mm7_serv {{ MM7_VASP_URI_Paths = ( \"/mm7\" ) }}\n\
+             HTTP_Listener {{\n  TLS_Certificate = \"{}\"\n  TLS_Key = \"{}\"\n\
+               Auth_Credentials = ( \"mmsc:{PASSWORD}\" )\n  Listen \"127.0.0.1:{http}\" {{ }}\n}}\n\
+             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
+            sink.port,
+            cert.display(),
+            key.display()
+        ),
+    );
+    common::wait_for("HTTPS listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
+    });
+    let curl = |extra: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .args(["--cacert", &cert.display().to_string()])
+            .args([
+                "-H",
+                "Content-Type: text/xml",
+                "--data-binary",
+                "<not-soap/>",
+            ])
+            .args(extra)
+            .output()
+            .expect("curl is needed (scripts/install-test-deps.sh installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let url = format!("https://127.0.0.1:{http}/mm7");
+    // The certificate verifies (curl checks it against --cacert) and Basic auth is asked for.
+    assert_eq!(curl(&[&url]), "401");
+    assert_eq!(curl(&["-u", "mmsc:wrong", &url]), "401");
+    // With the credentials the request reaches the MM7 reader, which refuses the body as SOAP.
+    let code = curl(&["-u", &format!("mmsc:{PASSWORD}"), &url]);
+    assert!(code.starts_with('4') || code.starts_with('5'), "{code}");
+    assert_ne!(code, "401");
+    // Plain HTTP to the HTTPS port gets no HTTP answer.
+    assert_eq!(curl(&[&format!("http://127.0.0.1:{http}/mm7")]), "000");
+    assert!(!imp.stderr().contains(PASSWORD));
+}
