@@ -10,15 +10,17 @@ bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Fuzz smoke run of the SMPP frame decoder. cargo-fuzz passes nightly-only -Z flags; this machine
-# has one stable toolchain, so RUSTC_BOOTSTRAP lets that toolchain accept them.
+# Fuzz smoke run of every target, each from its committed corpus (fuzz/corpus/TARGET).
+# cargo-fuzz passes nightly-only -Z flags; this machine has one stable toolchain, so
+# RUSTC_BOOTSTRAP lets that toolchain accept them. A crash fails the run (set -o pipefail).
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run smpp_frames -- -runs=200000 -max_total_time=60 2>&1 | tail -n 3)
-echo "fuzz smoke run: smpp_frames finished without a crash"
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run mm7_reader -- -runs=100000 -max_total_time=60 2>&1 | tail -n 3)
-echo "fuzz smoke run: mm7_reader finished without a crash"
+for target in smpp_frames mm7_reader smtp_session mime_to_sms config_parser receipt_parser; do
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -runs=100000 -max_total_time=40 \
+     -rss_limit_mb=2048 2>&1 | tail -n 2)
+  echo "fuzz smoke run: $target finished without a crash"
+done
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
