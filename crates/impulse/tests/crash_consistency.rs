@@ -16,57 +16,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Impulse, SimSmsc, Sink, console};
-
-/// Reads one SMTP reply; its code, or `None` on a broken connection.
-fn reply(rd: &mut BufReader<TcpStream>) -> Option<u16> {
-    loop {
-        let mut line = String::new();
-        if rd.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if line.len() < 4 || line.as_bytes()[3] != b'-' {
-            return line.get(..3)?.parse().ok();
-        }
-    }
-}
-
-/// One message over a fresh connection; true when DATA was answered 250.
-fn send_mail(port: u16, to: &str, token: &str) -> bool {
-    let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(mut wr) = s.try_clone() else {
-        return false;
-    };
-    let mut rd = BufReader::new(s);
-    let mut step = |line: Option<String>, want: u16| -> bool {
-        if let Some(l) = line
-            && wr.write_all(l.as_bytes()).is_err()
-        {
-            return false;
-        }
-        reply(&mut rd) == Some(want)
-    };
-    step(None, 220)
-        && step(Some("EHLO crash.test\r\n".into()), 250)
-        && step(Some("MAIL FROM:<load@example.com>\r\n".into()), 250)
-        && step(Some(format!("RCPT TO:<{to}>\r\n")), 250)
-        && step(Some("DATA\r\n".into()), 354)
-        && step(
-            Some(format!(
-                "From: load@example.com\r\nSubject: c\r\n\r\n{token}\r\n.\r\n"
-            )),
-            250,
-        )
-}
+use common::{Impulse, SimSmsc, Sink, console, try_send_mail};
 
 fn mo_acked(sim: &SimSmsc) -> Option<u64> {
     let stats = sim.control("stats");
@@ -147,7 +101,7 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
                 };
                 let token = format!("[tok-{kind}{w}-{n:07}]");
                 ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                if send_mail(port, to, &token) {
+                if try_send_mail(port, to, &token) {
                     ledger.acked.lock().unwrap().push((token, down));
                 } else {
                     std::thread::sleep(Duration::from_millis(20));
@@ -203,7 +157,10 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let acked = ledger.acked.lock().unwrap().clone();
     let want_sink = acked.iter().filter(|(_, d)| *d == Downstream::Sink).count();
     let want_smsc = acked.len() - want_sink;
-    let mo = acked.iter().filter(|(t, _)| t.starts_with("[tok-o-")).count();
+    let mo = acked
+        .iter()
+        .filter(|(t, _)| t.starts_with("[tok-o-"))
+        .count();
     common::wait_for("the backlog to drain", Duration::from_secs(120), || {
         let s = console(&sock, "summary").1;
         s.contains("Active queue:             0") && s.contains("Delayed queue:            0")
@@ -241,8 +198,14 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
         lost.len(),
         started.elapsed()
     );
-    assert!(acked.len() as u32 >= cycles * 5, "too little traffic to mean anything");
-    assert!(lost.is_empty(), "acknowledged but never delivered: {lost:?}");
+    assert!(
+        acked.len() as u32 >= cycles * 5,
+        "too little traffic to mean anything"
+    );
+    assert!(
+        lost.is_empty(),
+        "acknowledged but never delivered: {lost:?}"
+    );
     assert!(summary.contains("Quarantined:              0"), "{summary}");
     // In flight at one kill: at most one message per sender connection, the SMPP window and
     // the sink deliveries under way; 50 per kill is far above what this traffic can hold.

@@ -274,7 +274,12 @@ pub struct SimSmsc {
 
 impl SimSmsc {
     pub fn start(extra: &[&str]) -> SimSmsc {
-        let (smpp, control) = (free_port(), free_port());
+        Self::start_on(free_port(), extra)
+    }
+
+    /// On a given SMPP port (an SMSC that comes back where Impulse expects it).
+    pub fn start_on(smpp: u16, extra: &[&str]) -> SimSmsc {
+        let control = free_port();
         let child = Command::new(impulse_bin())
             .args([
                 "sim",
@@ -468,4 +473,49 @@ pub fn console(sock: &Path, command: &str) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+/// Reads one SMTP reply; its code, or `None` on a broken connection.
+fn smtp_reply(rd: &mut BufReader<TcpStream>) -> Option<u16> {
+    loop {
+        let mut line = String::new();
+        if rd.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            return line.get(..3)?.parse().ok();
+        }
+    }
+}
+
+/// One message over a fresh connection, `token` as its body; true when DATA was answered
+/// 250. Any failure (refused connection, reset, timeout, other reply) is false.
+pub fn try_send_mail(port: u16, to: &str, token: &str) -> bool {
+    let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(mut wr) = s.try_clone() else {
+        return false;
+    };
+    let mut rd = BufReader::new(s);
+    let mut step = |line: Option<String>, want: u16| -> bool {
+        if let Some(l) = line
+            && wr.write_all(l.as_bytes()).is_err()
+        {
+            return false;
+        }
+        smtp_reply(&mut rd) == Some(want)
+    };
+    step(None, 220)
+        && step(Some("EHLO crash.test\r\n".into()), 250)
+        && step(Some("MAIL FROM:<load@example.com>\r\n".into()), 250)
+        && step(Some(format!("RCPT TO:<{to}>\r\n")), 250)
+        && step(Some("DATA\r\n".into()), 354)
+        && step(
+            Some(format!(
+                "From: load@example.com\r\nSubject: c\r\n\r\n{token}\r\n.\r\n"
+            )),
+            250,
+        )
 }
