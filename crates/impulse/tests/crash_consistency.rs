@@ -94,7 +94,7 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let (to, down, kind) = if n % 2 == 0 {
+                let (to, down, kind) = if n.is_multiple_of(2) {
                     ("4445551234@sms.example.com", Downstream::Smsc, 't')
                 } else {
                     ("someone@example.com", Downstream::Sink, 'm')
