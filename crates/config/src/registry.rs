@@ -423,9 +423,16 @@ pub fn stanza(kind: &str) -> Option<&'static StanzaDef> {
 
 /// The known name closest to `name`, when it is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // Option names are short; a long word is no typo of one (and would cost a long comparison
+    // against every candidate: the fuzzer found configurations spending their time here).
+    if name.len() > 64 {
+        return None;
+    }
     let lower = name.to_ascii_lowercase();
     let limit = (lower.len() / 3).clamp(1, 4);
     candidates
+        // The distance is at least the difference in length: skip what cannot be close.
+        .filter(|c| c.len().abs_diff(lower.len()) <= limit)
         .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
