@@ -10,6 +10,19 @@ bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Dependencies: licences, banned crates (a second TLS provider, rustls-pemfile...) and sources
+# (deny.toml). RustSec advisories need github.com, which some build machines cannot reach: they
+# are checked where it answers, and the run says so where it does not.
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install cargo-deny --locked --version 0.20.2
+fi
+cargo deny --offline check licenses bans sources
+if timeout 20 git ls-remote https://github.com/RustSec/advisory-db HEAD >/dev/null 2>&1; then
+  cargo deny check advisories
+else
+  echo "cargo deny: advisories NOT checked (github.com, home of the RustSec database, is unreachable)"
+fi
+
 # Fuzz smoke run of every target, each from its committed corpus (fuzz/corpus/TARGET).
 # cargo-fuzz passes nightly-only -Z flags; this machine has one stable toolchain, so
 # RUSTC_BOOTSTRAP lets that toolchain accept them. A crash fails the run (set -o pipefail).
