@@ -4,14 +4,17 @@
 // every bind type, answers submit_sm with message ids, sends a delivery receipt when one is
 // asked for, sends an MO when the text is "please reply", sends its own enquire_link after
 // each bind, and logs every event as one JSON line on stdout.
-// Usage: node node_smsc.js PORT
+// With a certificate and key (PEM files) it speaks SMPP over TLS.
+// Usage: node node_smsc.js PORT [CERT KEY]
+const fs = require('fs');
 const smpp = require('smpp');
 
 const port = parseInt(process.argv[2], 10);
+const tls = process.argv[4] ? { cert: fs.readFileSync(process.argv[3]), key: fs.readFileSync(process.argv[4]) } : {};
 const log = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 let nextId = 1000;
 
-const server = smpp.createServer((session) => {
+const server = smpp.createServer(tls, (session) => {
   for (const type of ['bind_transmitter', 'bind_receiver', 'bind_transceiver']) {
     session.on(type, (pdu) => {
       const ok = pdu.system_id === 'impulse' && pdu.password === 'secret';
@@ -49,4 +52,4 @@ const server = smpp.createServer((session) => {
   session.on('error', (e) => log({ event: 'error', message: String(e) }));
   session.on('pdu', (pdu) => { if (process.env.NODE_SMSC_TRACE) log({ event: 'pdu', command: pdu.command, seq: pdu.sequence_number, status: pdu.command_status }); });
 });
-server.listen(port, '127.0.0.1', () => log({ event: 'ready', port }));
+server.listen(port, '127.0.0.1', () => log({ event: 'ready', port, tls: !!tls.cert }));

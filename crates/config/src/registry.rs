@@ -284,6 +284,9 @@ pub static OPTIONS: &[OptionDef] = &[
     // ---- SMPP (§2.1) ---------------------------------------------------------------------------
     opt!("SMPP_SMSC_Server", GD, Str, None, Yes, "SMSC address; makes a domain an SMPP domain."),
     opt!("SMPP_SMSC_Port", GD, Int, Some("2775"), Yes, "SMSC TCP port."),
+    opt!("SMPP_TLS", SEND, Bool, Some("false"), Yes, "SMPP over TLS to the SMSC (Impulse option; Momentum 4's TLS option name is undocumented)."),
+    opt!("SMPP_TLS_Verify", SEND, Bool, Some("true"), Yes, "Verify the SMSC's certificate (chain to a trusted root, name = SMPP_SMSC_Server). Turn off only for a test SMSC: a warning is logged."),
+    opt!("SMPP_TLS_CA_File", SEND, Path, None, Yes, "PEM file of extra trust anchors for the SMSC's certificate (a private CA), added to Mozilla's roots."),
     opt!("SMPP_SMSC_System_ID", SEND, Str, None, Yes, "Bind system_id."),
     opt!("SMPP_SMSC_Password", SEND, Str, None, Yes, "Bind password."),
     opt!("SMPP_SMSC_System_Type", SEND, Str, None, Yes, "Bind system_type."),

@@ -17,6 +17,7 @@ use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, EsmeStatus};
 use impulse_smpp::pdu::{Address, DataSm, MultiDest, Pdu, Tlv, VendorStatuses, VendorTlvs, tag};
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig};
+use impulse_smpp::tls::TlsSettings;
 use impulse_spool::{
     Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
 };
@@ -188,6 +189,14 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
             backoff: Backoff::default(),
             connect_timeout: Duration::from_secs(10),
             reconnect: false,
+            tls: s.bool("SMPP_TLS").then(|| TlsSettings {
+                server_name: server
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                verify: s.bool("SMPP_TLS_Verify"),
+                ca_file: s.scalar("SMPP_TLS_CA_File").map(Into::into),
+            }),
         },
         mt: MtSettings {
             max_from: s.u64("SMPP_Max_Sms_From_Size") as usize,

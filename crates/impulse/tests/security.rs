@@ -291,3 +291,88 @@ fn mm7_listener_serves_https_with_basic_auth() {
     assert_eq!(curl(&[&format!("http://127.0.0.1:{http}/mm7")]), "000");
     assert!(!imp.stderr().contains(PASSWORD));
 }
+
+/// SMPP over TLS to a third-party SMSC (the npm `smpp` package serving TLS with the test's
+/// certificate): verified against SMPP_TLS_CA_File it works; with the default trust (Mozilla's
+/// roots) the self-made certificate is refused and nothing is submitted; with verification
+/// turned off it works again.
+#[test]
+fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let smsc_port = free_port();
+    let node_log = tmp.path().join("node.log");
+    let _node = common::Proc(
+        Command::new("node")
+            .arg(common::repo_root().join("tests/peers/node_smsc.js"))
+            .arg(smsc_port.to_string())
+            .arg(&cert)
+            .arg(&key)
+            .stdout(std::fs::File::create(&node_log).unwrap())
+            .spawn()
+            .expect("node is needed"),
+    );
+    let node = || std::fs::read_to_string(&node_log).unwrap_or_default();
+    common::wait_for("the TLS SMSC", Duration::from_secs(20), || {
+        node().contains("\"tls\":true")
+    });
+    let domain = |name: &str, extra: &str| {
+        format!(
+            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {smsc_port}\n\
+               SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n\
+               SMPP_ESME_Address = \"12345\"\n  SMPP_TLS = true\n{extra}}}\n"
+        )
+    };
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\nGateway = \"127.0.0.1:{}\"\n\
+         Retry_Interval = 1\nMax_Retry_Interval = 2\n\
+         ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n{}{}{}\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
+        sink.port,
+        domain(
+            "trusted.example",
+            &format!("  SMPP_TLS_CA_File = \"{}\"\n", cert.display())
+        ),
+        domain("strict.example", ""),
+        domain("lax.example", "  SMPP_TLS_Verify = false\n"),
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for (to, text) in [
+        ("4445550001@trusted.example", "over verified TLS"),
+        ("4445550002@strict.example", "must not leave"),
+        ("4445550003@lax.example", "over unverified TLS"),
+    ] {
+        let (ok, t) = swaks(imp.smtp_port, "a@b.example", to, &["--body", text]);
+        assert!(ok, "{t}");
+    }
+    common::wait_for(
+        "both permitted SMS at the SMSC",
+        Duration::from_secs(30),
+        || {
+            let log = node();
+            log.contains("over verified TLS") && log.contains("over unverified TLS")
+        },
+    );
+    common::wait_for(
+        "the refused handshake in the log",
+        Duration::from_secs(30),
+        || {
+            imp.stderr()
+                .contains("invalid peer certificate: UnknownIssuer")
+        },
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!node().contains("must not leave"), "{}", node());
+    assert!(imp.stderr().contains("WITHOUT certificate verification"));
+    assert_eq!(
+        sink.count(),
+        0,
+        "no bounce: the SMS waits for a TLS session that verifies"
+    );
+    let logs = [imp.mainlog(), imp.log("paniclog.ec"), imp.stderr()];
+    assert!(
+        logs.iter().all(|l| !l.contains("secret")),
+        "the bind password is in no log"
+    );
+}

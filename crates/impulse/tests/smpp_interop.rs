@@ -172,6 +172,7 @@ mod node_smsc {
             },
             connect_timeout: Duration::from_secs(2),
             reconnect: true,
+            tls: None,
         };
         (Esme::spawn(cfg, tx), rx)
     }

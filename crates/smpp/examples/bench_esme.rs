@@ -42,6 +42,7 @@ async fn main() {
             backoff: Backoff::default(),
             connect_timeout: Duration::from_secs(5),
             reconnect: false,
+            tls: None,
         },
         tx,
     );

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -63,6 +63,8 @@ pub struct EsmeConfig {
     pub connect_timeout: Duration,
     /// Keep reconnecting after the session ends (persistent connections); otherwise stop.
     pub reconnect: bool,
+    /// SMPP over TLS (the handshake follows the TCP connect, within `connect_timeout`).
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 /// What happens on the connection, for the application.
@@ -285,19 +287,51 @@ async fn run(
             .map_or(0, |d| d.as_nanos() as u64));
     let mut failures: u32 = 0;
     let mut bind_failures: u32 = 0;
+    // Built once per connection task: the settings do not change under it (a reload that
+    // changes them retires this connection and starts another).
+    let tls = cfg.tls.as_ref().map(crate::tls::client);
+    if let Some(Ok(_)) = &tls
+        && cfg.tls.as_ref().is_some_and(|t| !t.verify)
+    {
+        tracing::warn!(smsc = %cfg.addr, "SMPP over TLS WITHOUT certificate verification");
+    }
     loop {
-        let outcome =
-            match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr)).await {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    let ended = connection(&cfg, stream, &mut rx, &self_tx, &events, &stats).await;
-                    stats.bound.store(false, Ordering::Relaxed);
-                    stats.in_window.store(0, Ordering::Relaxed);
-                    ended
-                }
-                Ok(Err(e)) => Ended::Failed(format!("connect to {}: {e}", cfg.addr), None),
-                Err(_) => Ended::Failed(format!("connect to {} timed out", cfg.addr), None),
-            };
+        let outcome = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr))
+            .await
+        {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                let ended = match &tls {
+                    None => {
+                        let (rd, wr) = stream.into_split();
+                        connection(&cfg, rd, wr, &mut rx, &self_tx, &events, &stats).await
+                    }
+                    Some(Err(e)) => Ended::Failed(e.clone(), None),
+                    Some(Ok(client)) => {
+                        let handshake = tokio_rustls::TlsConnector::from(client.config.clone())
+                            .connect(client.server_name.clone(), stream);
+                        match tokio::time::timeout(cfg.connect_timeout, handshake).await {
+                            Ok(Ok(s)) => {
+                                let (rd, wr) = tokio::io::split(s);
+                                connection(&cfg, rd, wr, &mut rx, &self_tx, &events, &stats).await
+                            }
+                            Ok(Err(e)) => {
+                                Ended::Failed(format!("TLS handshake with {}: {e}", cfg.addr), None)
+                            }
+                            Err(_) => Ended::Failed(
+                                format!("TLS handshake with {} timed out", cfg.addr),
+                                None,
+                            ),
+                        }
+                    }
+                };
+                stats.bound.store(false, Ordering::Relaxed);
+                stats.in_window.store(0, Ordering::Relaxed);
+                ended
+            }
+            Ok(Err(e)) => Ended::Failed(format!("connect to {}: {e}", cfg.addr), None),
+            Err(_) => Ended::Failed(format!("connect to {} timed out", cfg.addr), None),
+        };
         match outcome {
             Ended::Shutdown => return,
             Ended::AfterBind { reason, abrupt } => {
@@ -375,15 +409,15 @@ enum Ended {
 /// Commands handled per wake-up at most, so reading the socket is never starved.
 const COMMAND_BATCH: usize = 256;
 
-async fn connection(
+async fn connection<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     cfg: &EsmeConfig,
-    stream: TcpStream,
+    mut rd: R,
+    mut wr: W,
     rx: &mut mpsc::UnboundedReceiver<Command>,
     self_tx: &mpsc::UnboundedSender<Command>,
     events: &mpsc::UnboundedSender<Event>,
     stats: &Stats,
 ) -> Ended {
-    let (mut rd, mut wr) = stream.into_split();
     let start = Instant::now();
     let mut session: Session<oneshot::Sender<SubmitResult>> =
         Session::new(cfg.session.clone(), start.into_std());

@@ -10,5 +10,6 @@ pub mod receipt;
 pub mod session;
 pub mod sim;
 pub mod text;
+pub mod tls;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};

@@ -41,6 +41,7 @@ fn config(addr: std::net::SocketAddr, window: usize) -> EsmeConfig {
         },
         connect_timeout: Duration::from_secs(2),
         reconnect: true,
+        tls: None,
     }
 }
 

@@ -60,8 +60,9 @@ impl BindType {
     }
 }
 
-/// Settings of one connection, from the SMPP options of Momentum §2.1.
-#[derive(Clone, Debug, PartialEq)]
+/// Settings of one connection, from the SMPP options of Momentum §2.1. Its `Debug` never shows
+/// the password.
+#[derive(Clone, PartialEq)]
 pub struct SessionConfig {
     pub bind_type: BindType,
     pub system_id: String,
@@ -86,6 +87,26 @@ pub struct SessionConfig {
     pub throttled_pause: Duration,
     /// Submissions per second on this connection, if limited.
     pub rate: Option<f64>,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("bind_type", &self.bind_type)
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("system_type", &self.system_type)
+            .field("window", &self.window)
+            .field("bind_timeout", &self.bind_timeout)
+            .field("submit_timeout", &self.submit_timeout)
+            .field("enquire_timeout", &self.enquire_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("enquire_link_interval", &self.enquire_link_interval)
+            .field("inactivity", &self.inactivity)
+            .field("throttled_pause", &self.throttled_pause)
+            .field("rate", &self.rate)
+            .finish()
+    }
 }
 
 impl Default for SessionConfig {

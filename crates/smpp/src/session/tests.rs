@@ -353,3 +353,17 @@ fn disconnect_reports_every_outstanding_submit_once() {
         [(9, SubmitResult::ConnectionLost)]
     );
 }
+
+#[test]
+fn debug_output_never_shows_the_password() {
+    let cfg = SessionConfig {
+        system_id: "esme".into(),
+        password: "hunter2".into(),
+        ..SessionConfig::default()
+    };
+    let shown = format!("{cfg:?}");
+    assert!(
+        shown.contains("esme") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+}
