@@ -178,18 +178,42 @@ pub trait Service: Send + Sync + 'static {
 /// Longest a client may take over the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What an HTTP listener allows one client: the sizes, counts and times a peer controls.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// Largest request body (beyond: 413).
+    pub max_body: usize,
+    /// Connections open at once (beyond: 503 and close).
+    pub max_connections: usize,
+    /// Longest wait for a request's head, and for its whole body (beyond: the connection is
+    /// closed, or 408).
+    pub read_timeout: Duration,
+}
+
+impl HttpLimits {
+    /// A body limit with the defaults for the rest: 1000 connections, 60 s to send a request.
+    pub fn with_max_body(max_body: usize) -> Self {
+        HttpLimits {
+            max_body,
+            max_connections: 1000,
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request is first put to
-/// [`Service::admit`]; its body is then read in full up to `max_body` bytes (beyond: 413) and
-/// handed to [`Service::call`].
+/// [`Service::admit`]; its body is then read in full up to `limits.max_body` bytes (beyond: 413)
+/// and handed to [`Service::call`].
 pub async fn serve<S: Service>(
     listener: TcpListener,
-    max_body: usize,
+    limits: HttpLimits,
     service: Arc<S>,
     mut stop: watch::Receiver<bool>,
 ) {
     let Ok(local) = listener.local_addr() else {
         return;
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -203,24 +227,37 @@ pub async fn serve<S: Service>(
             _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut s = stream;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n")
+                    .await;
+                let _ = s.shutdown().await;
+            });
+            continue;
+        };
         let service = service.clone();
         let conn_stop = stop.clone();
         match service.tls(local) {
             None => {
-                tokio::spawn(connection(
-                    stream, local, peer, max_body, service, conn_stop,
-                ));
+                tokio::spawn(async move {
+                    connection(stream, local, peer, limits, service, conn_stop).await;
+                    drop(permit);
+                });
             }
             Some(tls) => {
                 tokio::spawn(async move {
                     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
                         Ok(Ok(tls)) => {
-                            connection(tls, local, peer, max_body, service, conn_stop).await;
+                            connection(tls, local, peer, limits, service, conn_stop).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
+                    drop(permit);
                 });
             }
         }
@@ -232,7 +269,7 @@ async fn connection<S: Service, IO>(
     stream: IO,
     local: SocketAddr,
     peer: SocketAddr,
-    max_body: usize,
+    limits: HttpLimits,
     service: Arc<S>,
     mut conn_stop: watch::Receiver<bool>,
 ) where
@@ -240,10 +277,13 @@ async fn connection<S: Service, IO>(
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let service = service.clone();
-        async move { Ok::<_, Infallible>(handle(req, local, peer, max_body, &*service).await) }
+        async move { Ok::<_, Infallible>(handle(req, local, peer, limits, &*service).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // A client that never finishes its request head is dropped (slowloris).
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -263,9 +303,10 @@ async fn handle<S: Service>(
     req: Request<Incoming>,
     local: SocketAddr,
     peer: SocketAddr,
-    max_body: usize,
+    limits: HttpLimits,
     service: &S,
 ) -> Reply {
+    let max_body = limits.max_body;
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -279,7 +320,18 @@ async fn handle<S: Service>(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let body = match Limited::new(req.into_body(), max_body).collect().await {
+    let read = tokio::time::timeout(
+        limits.read_timeout,
+        Limited::new(req.into_body(), max_body).collect(),
+    );
+    let Ok(collected) = read.await else {
+        return reply(
+            StatusCode::REQUEST_TIMEOUT,
+            "text/plain",
+            "request body not received in time\n",
+        );
+    };
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let too_big = e

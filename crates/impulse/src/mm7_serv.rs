@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
@@ -22,7 +23,7 @@ use impulse_spool::{Spool, SqliteSpool};
 use impulse_telemetry::{BounceRecord, LogFields, Record};
 
 use crate::live::LiveConfig;
-use crate::mm7_http::{self, HttpRequest, Reply, reply};
+use crate::mm7_http::{self, HttpLimits, HttpRequest, Reply, reply};
 use crate::mobile_logs::MobileLogs;
 use crate::reception::Reception;
 
@@ -50,6 +51,19 @@ fn serv_option(cfg: &Config, name: &str) -> Option<String> {
         .get(def)
         .and_then(|e| e.value.as_scalar().map(str::to_string))
         .or_else(|| def.default.map(str::to_string))
+}
+
+/// What a Listen of the HTTP_Listener allows a client: `Max_Request_Size`, `Max_Connections`
+/// and `Timeout` (to send a request's head, and its body).
+pub fn limits(cfg: &Config, listen: &impulse_config::Listen) -> HttpLimits {
+    let any_peer = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let r = cfg.http_receiving(Some(listen.addr), any_peer);
+    let listener = cfg.http_listener.as_ref().map(|l| &l.scope);
+    HttpLimits {
+        max_body: max_body(&listen.scope, listener.unwrap_or(&listen.scope)),
+        max_connections: r.u64(names::MAX_CONNECTIONS).max(1) as usize,
+        read_timeout: r.seconds(names::TIMEOUT).max(Duration::from_secs(1)),
+    }
 }
 
 /// The body limit of a Listen of the HTTP_Listener (its own value, else the listener's).

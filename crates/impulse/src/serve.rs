@@ -283,7 +283,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
             tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
             tasks.push(tokio::spawn(crate::mm7_http::serve(
                 socket,
-                crate::mm7_serv::max_body(&listen.scope, &listener.scope),
+                crate::mm7_serv::limits(&cfg, listen),
                 server.clone(),
                 stop_rx.clone(),
             )));

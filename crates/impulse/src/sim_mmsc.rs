@@ -167,7 +167,12 @@ impl Mmsc {
         });
         let listener = TcpListener::bind(&args.listen).await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(mm7_http::serve(listener, 64 << 20, sim.clone(), stop_rx));
+        tokio::spawn(mm7_http::serve(
+            listener,
+            mm7_http::HttpLimits::with_max_body(64 << 20),
+            sim.clone(),
+            stop_rx,
+        ));
         Ok((sim, addr))
     }
 

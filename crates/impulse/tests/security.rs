@@ -376,3 +376,55 @@ fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
         "the bind password is in no log"
     );
 }
+
+/// The MM7 listener bounds what a client controls: connections at once (503 beyond
+/// `Max_Connections`) and the time to send a request (`Timeout`: a client that never finishes
+/// its request head is disconnected, so two stalled clients do not keep the listener full).
+#[test]
+fn mm7_listener_caps_connections_and_drops_stalled_clients() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let _imp = Impulse::start(
+        tmp.path(),
+        &format!(
+            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             mm7_serv {{ MM7_VASP_URI_Paths = ( \"/mm7\" ) }}\n\
+             HTTP_Listener {{ Max_Connections = 2\n Timeout = 1\n Listen \"127.0.0.1:{http}\" {{ }} }}\n"
+        ),
+    );
+    common::wait_for("MM7 listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
+    });
+    std::thread::sleep(Duration::from_millis(200)); // the probe connection has gone
+    let stalled: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+            s.write_all(b"POST /mm7 HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = third.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    // The stalled clients are cut off after Timeout, and the listener serves again.
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rest = Vec::new();
+        let started = std::time::Instant::now();
+        let _ = s.read_to_end(&mut rest);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "a stalled client was kept"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, _) = common::http_post(http, "/mm7", "text/xml", b"<not-soap/>");
+    assert!(code >= 400 && code != 503, "served again: {code}");
+}

@@ -121,7 +121,7 @@ pub async fn start(
                 let admin = Arc::new(admin::Admin::new(ctx.status.clone(), credentials.clone()));
                 tasks.push(tokio::spawn(crate::mm7_http::serve(
                     listener,
-                    ADMIN_MAX_BODY,
+                    crate::mm7_http::HttpLimits::with_max_body(ADMIN_MAX_BODY),
                     admin,
                     stop.clone(),
                 )));
