@@ -228,6 +228,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Never_Retry", SEND, Bool, Some("false"), Yes, "Fail on the first temporary failure instead of retrying."),
     opt!("Generate_Bounces", SEND, Bool, Some("true"), Yes, "Send a DSN (RFC 3464) to the envelope sender when a message fails."),
     opt!("Max_Outbound_Connections", SEND, Int, Some("32"), Yes, "Concurrent outbound connections per destination (domain and binding). An SMPP domain has one bind; twice SMPP_Command_Window_Size messages are in delivery at once."),
+    opt!("SMTP_Command_Timeout", SEND, Seconds, Some("300"), Yes, "Seconds Impulse waits for each answer of a server it delivers to (greeting, EHLO, MAIL, RCPT, DATA, end of data), and for a write to go through; connecting waits at most 30 s of it (Impulse option, RFC 5321 §4.5.3.2 sets 5 to 10 minutes). A silent server is given up and the recipients retried later."),
     opt!("Idle_Timeout", SEND, Seconds, Some("5"), Yes, "Seconds an idle outbound connection is kept open for reuse (SMTP; for MM7 domains, when set, instead of MM7_Inactivity_Timer)."),
     opt!("Suspend_Delivery", SEND, Bool, Some("false"), Yes, "Hold mail for the scope in the queue without delivering it."),
     opt!("Bind_Address", BIND, Str, None, Yes, "Local IP address outbound connections of a binding are made from."),

@@ -19,10 +19,6 @@ use crate::fail_orders::FailOrders;
 use crate::live::LiveConfig;
 use crate::reception::Reception;
 
-/// How long to wait for any one reply from a remote server (RFC 5321 §4.5.3.2 allows more
-/// for some stages; five minutes is what most MTAs use for all of them).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-
 /// The sending scope of a destination; the default binding is `default` when one is configured.
 pub(crate) fn sending<'a>(cfg: &'a Config, dest: &'a Destination) -> Sending<'a> {
     let binding = if dest.binding.is_empty() {
@@ -172,7 +168,10 @@ impl Connector for SmtpConnector {
         let ehlo = s
             .scalar(names::EHLO_HOSTNAME)
             .unwrap_or_else(|| self.hostname.clone());
-        Connection::connect(&addrs, bind, &ehlo, COMMAND_TIMEOUT)
+        let timeout = s
+            .seconds("SMTP_Command_Timeout")
+            .max(Duration::from_secs(1));
+        Connection::connect(&addrs, bind, &ehlo, timeout)
             .await
             .map_err(|e| client_attempt(&e, None))
     }

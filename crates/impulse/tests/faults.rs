@@ -301,3 +301,81 @@ fn a_full_spool_disk_answers_4xx_loses_nothing_and_recovers() {
         "the cause is logged"
     );
 }
+
+/// How the stand-in SMTP gateway of the next test behaves.
+const SILENT: u8 = 0;
+const BUSY: u8 = 1;
+const GONE: u8 = 2;
+
+#[test]
+fn a_silent_then_busy_smtp_gateway_delays_mail_until_it_recovers() {
+    use std::sync::atomic::AtomicU8;
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = gateway.local_addr().unwrap().port();
+    gateway.set_nonblocking(true).unwrap();
+    let mode = Arc::new(AtomicU8::new(SILENT));
+    let stand_in = {
+        let mode = mode.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while mode.load(Ordering::SeqCst) != GONE {
+                match gateway.accept() {
+                    Ok((mut s, _)) if mode.load(Ordering::SeqCst) == BUSY => {
+                        let _ = s.write_all(b"421 4.3.2 gateway busy, try later\r\n");
+                    }
+                    // Silent: the connection is accepted and never answered.
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let sock = tmp.path().join("control.sock");
+    let imp = Impulse::start(
+        tmp.path(),
+        &format!(
+            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             Control_Listener {{ Listen \"{}\" {{ }} }}\n\
+             Retry_Interval = 1\nMax_Retry_Interval = 1\n\
+             domain \"example.com\" {{ Gateway = \"127.0.0.1:{port}\" SMTP_Command_Timeout = 1 }}\n\
+             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
+            sock.display()
+        ),
+    );
+    let tokens: Vec<String> = (0..5)
+        .map(|i| format!("[gw-{i}]"))
+        .filter(|t| try_send_mail(imp.smtp_port, "someone@example.com", t))
+        .collect();
+    assert_eq!(tokens.len(), 5);
+    let temporary = |needle: &str| {
+        imp.mainlog()
+            .lines()
+            .any(|l| l.contains("@T@") && l.to_lowercase().contains(needle))
+    };
+    common::wait_for(
+        "a timeout against the silent gateway",
+        Duration::from_secs(20),
+        || temporary("timed out") || temporary("timeout"),
+    );
+    mode.store(BUSY, Ordering::SeqCst);
+    common::wait_for(
+        "a 421 from the busy gateway",
+        Duration::from_secs(20),
+        || temporary("421"),
+    );
+    mode.store(GONE, Ordering::SeqCst);
+    stand_in.join().unwrap();
+    let sink = Sink::start_on(port, &tmp.path().join("sink"));
+    let got = sink.wait_count(5, Duration::from_secs(30));
+    for t in &tokens {
+        assert_eq!(
+            got.iter().filter(|m| m.contains(t.as_str())).count(),
+            1,
+            "{t}"
+        );
+    }
+    let s = console(&sock, "summary").1;
+    assert!(s.contains("Permanent failures:       0"), "{s}");
+}
