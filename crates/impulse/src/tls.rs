@@ -154,3 +154,44 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     }
     diags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &Path) -> (PathBuf, PathBuf) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[test]
+    fn a_reload_reads_renewed_certificate_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = write_pair(tmp.path());
+        let configs = ServerConfigs::default();
+        let first = configs.get(1, &paths).expect("loads");
+        write_pair(tmp.path()); // renewed on disk
+        assert!(
+            Arc::ptr_eq(&first, &configs.get(1, &paths).unwrap()),
+            "kept until a reload"
+        );
+        let after_reload = configs.get(2, &paths).unwrap();
+        assert!(
+            !Arc::ptr_eq(&first, &after_reload),
+            "read again at the next generation"
+        );
+        std::fs::write(&paths.1, "not a key").unwrap();
+        assert!(
+            configs.get(3, &paths).is_none(),
+            "a broken file offers no TLS"
+        );
+        assert!(
+            server_config(&paths.0, &paths.1)
+                .unwrap_err()
+                .contains("TLS_Key")
+        );
+    }
+}
