@@ -122,6 +122,8 @@ async fn demo() -> anyhow::Result<()> {
         credentials: None,
         vasp_credentials: None,
         schema: impulse_mm7::Schema::Rel6_1_4,
+        tls_cert: None,
+        tls_key: None,
     })
     .await?;
     let config = [

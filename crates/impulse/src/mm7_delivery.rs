@@ -35,9 +35,26 @@ pub fn is_mm7_domain(cfg: &Config, domain: &str) -> bool {
             .is_some_and(|m| m.eq_ignore_ascii_case("mm7"))
 }
 
+/// A target's TLS: `None` for plain HTTP, else whether the MMSC's certificate is verified
+/// and the extra CA file.
+type TlsKey = Option<(bool, Option<String>)>;
+
+/// The TLS configuration of a plain-HTTP client, which never uses it (its URLs are `http://`).
+fn plain_http_tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            impulse_smpp::tls::client_config(true, None).expect("Mozilla's roots always load")
+        })
+        .clone()
+}
+
 /// Where and how a domain's SubmitReqs go, resolved from its sending scope.
 struct Target {
     url: String,
+    /// `MM7_TLS`: `Some((verify, CA file))` for HTTPS.
+    tls: TlsKey,
+    tls_config: Arc<rustls::ClientConfig>,
     /// `host:port` of the MMSC, for the logs.
     peer: String,
     host_header: Option<String>,
@@ -100,7 +117,21 @@ fn target(s: &Sending) -> Result<Target, String> {
         host
     };
     let peer = format!("{host_in_url}:{port}");
-    let url = format!("http://{peer}{uri}");
+    let tls = s
+        .bool("MM7_TLS")
+        .then(|| (s.bool("MM7_TLS_Verify"), s.scalar("MM7_TLS_CA_File")));
+    let tls_config = match &tls {
+        Some((verify, ca_file)) => {
+            impulse_smpp::tls::client_config(*verify, ca_file.as_deref().map(std::path::Path::new))
+                .map_err(|e| format!("MM7_TLS: {e}"))?
+        }
+        None => plain_http_tls_config(),
+    };
+    if let Some((false, _)) = tls {
+        tracing::warn!(mmsc = %peer, "MM7 over HTTPS WITHOUT certificate verification");
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{peer}{uri}");
     let authorization = match (s.scalar("MM7_HTTP_Auth_User"), s.scalar("HTTP_Basic_Auth")) {
         (Some(user), _) => Some(mm7_http::basic_auth(&format!(
             "{user}:{}",
@@ -121,6 +152,8 @@ fn target(s: &Sending) -> Result<Target, String> {
         .then(|| s.scalar("MM7_Namespace").unwrap_or_else(|| "mm7".into()));
     Ok(Target {
         url,
+        tls,
+        tls_config,
         peer,
         host_header: s.scalar("HTTP_Host"),
         authorization,
@@ -250,7 +283,7 @@ pub struct Mm7Connector {
     /// Each destination's settings, resolved once per configuration (a reload empties it).
     targets: Mutex<HashMap<Destination, Arc<Target>>>,
     /// One keep-alive pool per idle timeout in use.
-    clients: Mutex<HashMap<Duration, HttpClient>>,
+    clients: Mutex<HashMap<(Duration, TlsKey), HttpClient>>,
     stats: Mutex<std::collections::BTreeMap<String, Mm7DomainStats>>,
 }
 
@@ -316,13 +349,13 @@ impl Mm7Connector {
             .clear();
     }
 
-    /// The keep-alive pool whose idle connections live for `idle`.
-    fn client(&self, idle: Duration) -> HttpClient {
+    /// The keep-alive pool of a target: one per idle time and TLS setting.
+    fn client(&self, t: &Target) -> HttpClient {
         self.clients
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(idle)
-            .or_insert_with(|| mm7_http::client(idle))
+            .entry((t.idle, t.tls.clone()))
+            .or_insert_with(|| mm7_http::client(t.idle, &t.tls_config))
             .clone()
     }
 
@@ -491,7 +524,7 @@ impl Mm7Connector {
         );
         let remote = Some(t.url.clone());
         let answer = mm7_http::post(
-            &self.client(t.idle),
+            &self.client(t),
             mm7_http::Post {
                 url: &t.url,
                 host: t.host_header.as_deref(),

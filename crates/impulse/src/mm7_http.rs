@@ -19,13 +19,20 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A client keeping idle connections for `idle` (MM7_Inactivity_Timer / idle_timeout).
-pub fn client(idle: Duration) -> HttpClient {
+/// A client keeping idle connections for `idle` (MM7_Inactivity_Timer / idle_timeout). It
+/// speaks plain HTTP to `http://` URLs and TLS, as `tls` says, to `https://` ones.
+pub fn client(idle: Duration, tls: &rustls::ClientConfig) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(30)));
+    connector.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(idle)
         .pool_max_idle_per_host(256)

@@ -45,6 +45,12 @@ pub struct MmscArgs {
     /// Schema of the DeliverReq and DeliveryReportReq it sends.
     #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
     pub schema: Schema,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn parse_schema(s: &str) -> Result<Schema, String> {
@@ -80,6 +86,8 @@ pub struct Mmsc {
     vasp_authorization: Option<String>,
     schema: Schema,
     client: mm7_http::HttpClient,
+    /// HTTPS: the server configuration of --tls-cert and --tls-key.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// Kept so that the HTTP server runs as long as the simulator.
     _stop: tokio::sync::watch::Sender<bool>,
 }
@@ -126,6 +134,10 @@ fn fault(schema: Schema, version: &str, tid: &str, code: StatusCode, text: &str)
 }
 
 impl mm7_http::Service for Mmsc {
+    fn tls(&self, _: SocketAddr) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.clone()
+    }
+
     /// With `--credentials`, a request without them gets a 401 whose Fault says 2001
     /// (operation restricted), as some MMSCs answer.
     fn admit(&self, _: SocketAddr, peer: SocketAddr, authorization: Option<&str>) -> Option<Reply> {
@@ -162,7 +174,17 @@ impl Mmsc {
             authorization: args.credentials.as_deref().map(mm7_http::basic_auth),
             vasp_authorization: args.vasp_credentials.as_deref().map(mm7_http::basic_auth),
             schema: args.schema,
-            client: mm7_http::client(Duration::from_secs(30)),
+            // A simulator posts to test listeners with made-up certificates: no verification.
+            client: mm7_http::client(
+                Duration::from_secs(30),
+                &*impulse_smpp::tls::client_config(false, None).map_err(std::io::Error::other)?,
+            ),
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(crate::tls::server_config(cert, key).map_err(std::io::Error::other)?)
+                }
+                _ => None,
+            },
             _stop: stop_tx,
         });
         let listener = TcpListener::bind(&args.listen).await?;

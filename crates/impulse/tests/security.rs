@@ -428,3 +428,75 @@ fn mm7_listener_caps_connections_and_drops_stalled_clients() {
     let (code, _) = common::http_post(http, "/mm7", "text/xml", b"<not-soap/>");
     assert!(code >= 400 && code != 503, "served again: {code}");
 }
+
+/// MM7 over HTTPS to the MMSC simulator serving the test's certificate: verified against
+/// MM7_TLS_CA_File the SubmitReq goes through; with the default trust (Mozilla's roots) the
+/// certificate is refused and nothing is submitted, nothing bounced.
+#[test]
+fn mm7_submissions_go_over_verified_https() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let mmsc = common::SimMmsc::start(
+        &tmp.path().join("dump"),
+        &["--tls-cert", &cert_s, "--tls-key", &key_s],
+    );
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let domain = |name: &str, extra: &str| {
+        format!(
+            "domain \"{name}\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {}\n\
+               MM7_MMSC_Path = \"/mm7/submit\"\n  MM7_VASPID = \"vasp-01\"\n  MM7_TLS = true\n{extra}}}\n",
+            mmsc.http
+        )
+    };
+    let imp = Impulse::start(
+        tmp.path(),
+        &format!(
+            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\nGateway = \"127.0.0.1:{}\"\n\
+             Retry_Interval = 1\nMax_Retry_Interval = 2\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n{}{}\
+             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+            sink.port,
+            domain(
+                "mms-trusted.example",
+                &format!("  MM7_TLS_CA_File = \"{cert_s}\"\n")
+            ),
+            domain("mms-strict.example", ""),
+        ),
+    );
+    for (to, subject) in [
+        ("4445550001@mms-trusted.example", "over verified HTTPS"),
+        ("4445550002@mms-strict.example", "must not leave"),
+    ] {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "a@b.example",
+            to,
+            &["--header", &format!("Subject: {subject}")],
+        );
+        assert!(ok, "{t}");
+    }
+    let submits = mmsc.wait_submits(1);
+    assert!(submits[0].contains("over verified HTTPS"), "{submits:?}");
+    common::wait_for(
+        "the refused certificate in the mainlog",
+        Duration::from_secs(20),
+        || {
+            imp.mainlog()
+                .lines()
+                .any(|l| l.contains("@T@") && l.contains("mms-strict.example"))
+        },
+    );
+    let refusal = imp.mainlog();
+    assert!(
+        refusal.contains("UnknownIssuer") || refusal.contains("certificate"),
+        "{refusal}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(mmsc.submits().len(), 1, "{:?}", mmsc.submits());
+    assert_eq!(
+        sink.count(),
+        0,
+        "no bounce: the MMS waits for an MMSC that verifies"
+    );
+}

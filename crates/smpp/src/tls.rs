@@ -1,8 +1,9 @@
-//! TLS for ESME connections (SMPP over TLS, as SMSCs offer it on their secure port): the
-//! settings a connection is configured with and the rustls client configuration built from
-//! them. The SMSC's certificate is verified by default, against Mozilla's roots
-//! (webpki-roots) plus an optional private CA file; turning verification off is an explicit,
-//! logged choice for test SMSCs with self-made certificates.
+//! Client-side TLS: the settings a connection is configured with and the rustls client
+//! configuration built from them, for ESME connections (SMPP over TLS, as SMSCs offer it on
+//! their secure port) and for Impulse's other TLS clients (MM7 over HTTPS). The peer's
+//! certificate is verified by default, against Mozilla's roots (webpki-roots) plus an optional
+//! private CA file; turning verification off is an explicit, logged choice for test peers with
+//! self-made certificates.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,27 +36,36 @@ pub struct Client {
 pub fn client(settings: &TlsSettings) -> Result<Client, String> {
     let server_name = ServerName::try_from(settings.server_name.clone())
         .map_err(|e| format!("TLS server name {:?}: {e}", settings.server_name))?;
+    Ok(Client {
+        config: client_config(settings.verify, settings.ca_file.as_deref())?,
+        server_name,
+    })
+}
+
+/// A client configuration (TLS 1.2 and 1.3, ring) that verifies the peer against Mozilla's
+/// roots and the certificates of `ca_file`, or, with `verify` false, accepts any certificate.
+pub fn client_config(
+    verify: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let config = if settings.verify {
+    let config = if verify {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &settings.ca_file {
+        if let Some(path) = ca_file {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("SMPP_TLS_CA_File {}: {e}", path.display()))?;
+                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
             if certs.is_empty() {
-                return Err(format!(
-                    "SMPP_TLS_CA_File {}: no certificate",
-                    path.display()
-                ));
+                return Err(format!("CA file {}: no certificate", path.display()));
             }
             for c in certs {
                 roots
                     .add(c)
-                    .map_err(|e| format!("SMPP_TLS_CA_File {}: {e}", path.display()))?;
+                    .map_err(|e| format!("CA file {}: {e}", path.display()))?;
             }
         }
         builder.with_root_certificates(roots).with_no_client_auth()
@@ -65,10 +75,7 @@ pub fn client(settings: &TlsSettings) -> Result<Client, String> {
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth()
     };
-    Ok(Client {
-        config: Arc::new(config),
-        server_name,
-    })
+    Ok(Arc::new(config))
 }
 
 /// Accepts any certificate but still checks the handshake signatures (so the session is
