@@ -6,11 +6,14 @@ headers prepended. Recipients steer the reply, so tests can script the remote si
   reject*@...     -> 550 5.1.1 at RCPT
   deferall*@...   -> 451 4.3.0 at RCPT, always
   deferN-*@...    -> 451 4.3.0 at RCPT for the first N attempts, then accepted
-Usage: smtp_sink.py HOST PORT OUT_DIR
+With CERT and KEY (PEM files) it offers STARTTLS, and a message received over TLS gets an
+X-Sink-TLS: yes header after the envelope headers.
+Usage: smtp_sink.py HOST PORT OUT_DIR [CERT KEY]
 """
 import threading
 import os
 import re
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -42,6 +45,8 @@ class Sink:
         sender = "" if envelope.mail_from in ("<>", None) else envelope.mail_from
         head = "X-Envelope-From: <%s>\r\nX-Envelope-To: %s\r\n" % (
             sender, ",".join(envelope.rcpt_tos))
+        if session.ssl is not None:
+            head += "X-Sink-TLS: yes\r\n"
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(head.encode() + envelope.original_content)
@@ -51,7 +56,12 @@ class Sink:
 def main():
     host, port, out_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     os.makedirs(out_dir, exist_ok=True)
-    controller = Controller(Sink(out_dir), hostname=host, port=port, decode_data=False)
+    tls = {}
+    if len(sys.argv) > 5:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        tls = {"tls_context": ctx}
+    controller = Controller(Sink(out_dir), hostname=host, port=port, decode_data=False, **tls)
     controller.start()
     print("ready", flush=True)
     threading.Event().wait()

@@ -145,6 +145,16 @@ const GD: &[ScopeKind] = &[Global, Domain];
 const SEND: &[ScopeKind] = &[Global, BindingGroup, Binding, Domain];
 const BIND: &[ScopeKind] = &[Global, BindingGroup, Binding];
 const RECV: &[ScopeKind] = &[Global, EsmtpListener, HttpListener, Listen, Peer];
+const RECV_SEND: &[ScopeKind] = &[
+    Global,
+    EsmtpListener,
+    HttpListener,
+    Listen,
+    Peer,
+    BindingGroup,
+    Binding,
+    Domain,
+];
 const LISTENER: &[ScopeKind] = &[EsmtpListener, HttpListener, Listen];
 const LOGGER: &[ScopeKind] = &[EcLogger];
 const SMPPLOG: &[ScopeKind] = &[SmppLogger, MmsLogger];
@@ -210,7 +220,8 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Enable_Authentication", RECV, Bool, Some("false"), Yes, "SMTP AUTH PLAIN and LOGIN, offered only over TLS and checked against `Auth_Credentials`; an authenticated client may relay to any domain."),
     opt!("AuthPlainParameters", RECV, Hash, None, TLS, "SMTP AUTH PLAIN parameters."),
     opt!("AuthDigestMD5Parameters", RECV, Hash, None, TLS, "SMTP AUTH DIGEST-MD5 parameters."),
-    opt!("TLS", RECV, Enum(&["allow", "ifavailable", "required", "no"]), Some("ifavailable"), Yes, "STARTTLS on the ESMTP_Listener: `allow`/`ifavailable` offer it when a certificate is configured, `required` refuses MAIL (530) until the client has started TLS, `no` never offers it."),
+    opt!("TLS", RECV_SEND, Enum(&["allow", "ifavailable", "required", "no"]), Some("ifavailable"), Yes, "STARTTLS. On the ESMTP_Listener: `allow`/`ifavailable` offer it when a certificate is configured, `required` refuses MAIL (530) until the client has started TLS, `no` never offers it. For delivery (global, domain, binding): `allow`/`ifavailable` use it when the server offers it, without checking its certificate, and deliver in the clear if the handshake fails (RFC 7435); `required` insists and verifies the certificate against the host name (Mozilla's roots plus `TLS_CA_File`), else a temporary failure; `no` never tries. A global value applies to both sides: set it in the listener's or the domain's scope to affect one."),
+    opt!("TLS_CA_File", SEND, Path, None, Yes, "PEM file of extra trust anchors for `TLS = required` delivery (a private CA), added to Mozilla's roots (Impulse option)."),
     opt!("TLS_Certificate", RECV, Path, None, Yes, "PEM certificate chain of the listener (ESMTP: STARTTLS and Use_SSL; HTTP_Listener: HTTPS). Read at start and at `config reload`."),
     opt!("TLS_Key", RECV, Path, None, Yes, "PEM private key matching `TLS_Certificate`."),
     opt!("TLS_Client_CA", RECV, Path, None, TLS, "CA for client certificates."),

@@ -1,6 +1,8 @@
 //! Delivery wiring: the SMTP connector (Gateway, Routes or MX), the per-destination policy
 //! read from the configuration, and the observer that writes mainlog records and bounces.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use impulse_config::types::{Route, parse_host_port};
 use impulse_config::{Config, Resolved, Sending, names};
 use impulse_queue::{Attempt, Connector, DestinationPolicy, Observer, Policy, Report, Verdict};
 use impulse_smtp::dsn::{FailedRecipient, Original, delivery_status_notification};
-use impulse_smtp::outbound::{ClientError, Connection, Hop, addresses, mx_hops};
+use impulse_smtp::outbound::{ClientError, Connection, Hop, TlsPolicy, addresses, mx_hops};
 use impulse_smtp::reply::Class;
 use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
 use impulse_telemetry::{Delivery, Failure, Mainlog};
@@ -63,6 +65,10 @@ pub struct SmtpConnector {
     pub cfg: LiveConfig,
     pub hostname: String,
     resolver: OnceLock<Option<TokioResolver>>,
+    /// TLS client configurations: the opportunistic one (no verification) and, by
+    /// `TLS_CA_File`, the verifying ones `TLS = required` uses.
+    opportunistic: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    verifying: std::sync::Mutex<HashMap<Option<String>, Arc<rustls::ClientConfig>>>,
 }
 
 impl SmtpConnector {
@@ -71,6 +77,38 @@ impl SmtpConnector {
             cfg,
             hostname,
             resolver: OnceLock::new(),
+            opportunistic: OnceLock::new(),
+            verifying: Default::default(),
+        }
+    }
+
+    /// STARTTLS as the destination's `TLS` says: `ifavailable`/`allow` (the default) encrypt
+    /// when the server offers it, `required` insists and verifies the certificate (Mozilla's
+    /// roots plus `TLS_CA_File`), `no` never tries.
+    fn tls_policy(&self, s: &impl Resolved) -> Result<TlsPolicy, String> {
+        match s
+            .scalar(names::TLS)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "no" => Ok(TlsPolicy::No),
+            "required" => {
+                let ca = s.scalar("TLS_CA_File");
+                let mut cache = self.verifying.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = cache.get(&ca) {
+                    return Ok(TlsPolicy::Required(c.clone()));
+                }
+                let c = impulse_smpp::tls::client_config(true, ca.as_deref().map(Path::new))
+                    .map_err(|e| format!("TLS_CA_File: {e}"))?;
+                cache.insert(ca, c.clone());
+                Ok(TlsPolicy::Required(c))
+            }
+            _ => self
+                .opportunistic
+                .get_or_init(|| impulse_smpp::tls::client_config(false, None))
+                .clone()
+                .map(TlsPolicy::Opportunistic),
         }
     }
 
@@ -171,7 +209,10 @@ impl Connector for SmtpConnector {
         let timeout = s
             .seconds("SMTP_Command_Timeout")
             .max(Duration::from_secs(1));
-        Connection::connect(&addrs, bind, &ehlo, timeout)
+        let tls = self
+            .tls_policy(&s)
+            .map_err(|e| temporary(format!("451 4.7.5 {e}"), None, 0))?;
+        Connection::connect_tls(&addrs, bind, &ehlo, timeout, &tls)
             .await
             .map_err(|e| client_attempt(&e, None))
     }

@@ -500,3 +500,71 @@ fn mm7_submissions_go_over_verified_https() {
         "no bounce: the MMS waits for an MMSC that verifies"
     );
 }
+
+/// Delivery over SMTP uses STARTTLS: opportunistically by default (aiosmtpd offering STARTTLS
+/// with the test's certificate gets the mail over TLS), and with `TLS = required` only to a
+/// server that offers it and whose certificate verifies (TLS_CA_File); otherwise the mail
+/// waits, with the reason in the mainlog, and is not bounced.
+#[test]
+fn delivery_uses_starttls_and_verifies_when_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let tls_sink = Sink::start_tls(&tmp.path().join("tls-sink"), &cert, &key);
+    let plain_sink = Sink::start(&tmp.path().join("plain-sink"));
+    let imp = Impulse::start(
+        tmp.path(),
+        &format!(
+            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+             Retry_Interval = 1\nMax_Retry_Interval = 2\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             domain \"opportunistic.example\" {{ Gateway = \"127.0.0.1:{tls}\" }}\n\
+             domain \"verified.example\" {{ Gateway = \"127.0.0.1:{tls}\" TLS = required TLS_CA_File = \"{ca}\" }}\n\
+             domain \"no-starttls.example\" {{ Gateway = \"127.0.0.1:{plain}\" TLS = required }}\n\
+             domain \"untrusted.example\" {{ Gateway = \"127.0.0.1:{tls}\" TLS = required }}\n\
+             domain \"cleartext.example\" {{ Gateway = \"127.0.0.1:{tls}\" TLS = no }}\n\
+             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+            tls = tls_sink.port,
+            plain = plain_sink.port,
+            ca = cert.display(),
+        ),
+    );
+    for domain in [
+        "opportunistic.example",
+        "verified.example",
+        "no-starttls.example",
+        "untrusted.example",
+        "cleartext.example",
+    ] {
+        let (ok, t) = swaks(imp.smtp_port, "a@b.example", &format!("u@{domain}"), &[]);
+        assert!(ok, "{t}");
+    }
+    let got = tls_sink.wait_count(3, Duration::from_secs(20));
+    let at = |domain: &str| {
+        got.iter()
+            .find(|m| m.contains(&format!("X-Envelope-To: u@{domain}")))
+            .unwrap_or_else(|| panic!("nothing for {domain}: {got:?}"))
+    };
+    assert!(at("opportunistic.example").contains("X-Sink-TLS: yes"));
+    assert!(at("verified.example").contains("X-Sink-TLS: yes"));
+    assert!(!at("cleartext.example").contains("X-Sink-TLS"));
+    let temporary = |domain: &str, needle: &str| {
+        imp.mainlog()
+            .lines()
+            .any(|l| l.contains("@T@") && l.contains(domain) && l.contains(needle))
+    };
+    common::wait_for(
+        "the refusals in the mainlog",
+        Duration::from_secs(20),
+        || {
+            temporary("no-starttls.example", "does not offer STARTTLS")
+                && temporary("untrusted.example", "UnknownIssuer")
+        },
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(tls_sink.count(), 3, "the untrusted server got nothing");
+    assert_eq!(
+        plain_sink.count(),
+        0,
+        "nothing went in the clear where TLS is required"
+    );
+}

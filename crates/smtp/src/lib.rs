@@ -3,13 +3,13 @@
 //! notifications. Knows nothing of SMS, MMS, or how messages are stored.
 #![forbid(unsafe_code)]
 
+mod conn;
 pub mod dsn;
 pub mod reply;
 
 pub mod inbound {
     //! Receiving mail: the session state machine, the DATA reader and the tokio driver.
     mod auth;
-    mod conn;
     mod data;
     mod server;
     mod session;
@@ -23,7 +23,7 @@ pub mod outbound {
     //! Delivering mail: routing and the client.
     mod client;
     mod route;
-    pub use client::{ClientError, Connection, Stage, dot_stuff};
+    pub use client::{ClientError, Connection, Stage, TlsPolicy, dot_stuff};
     pub use route::{Hop, RouteError, addresses, mx_hops};
 }
 

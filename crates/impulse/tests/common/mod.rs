@@ -64,11 +64,24 @@ impl Sink {
     }
 
     pub fn start_on(port: u16, dir: &Path) -> Sink {
+        Self::start_with(port, dir, None)
+    }
+
+    /// A sink offering STARTTLS with this certificate and key (PEM files).
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Sink {
+        Self::start_with(free_port(), dir, Some((cert, key)))
+    }
+
+    fn start_with(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> Sink {
         let script = repo_root().join("tests/peers/smtp_sink.py");
-        let child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
             .args(["127.0.0.1", &port.to_string()])
-            .arg(dir)
+            .arg(dir);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -15,9 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::conn::Conn;
 use super::data::DataReader;
 use super::session::{Envelope, Limits, Session, Step};
+use crate::conn::Conn;
 use crate::reply::Reply;
 
 /// Longest command line accepted. RFC 5321 §4.5.3.1.4 sets 512 octets; extensions (SIZE, BODY,

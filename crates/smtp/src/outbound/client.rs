@@ -4,15 +4,34 @@
 //! Own code on tokio rather than mail-send: a gateway needs the reply to each RCPT (mail-send's
 //! `send` stops at the first refused recipient), PIPELINING (RFC 2920) to keep round trips down,
 //! and the connection stage of a failure for Momentum's T/P log records.
+//!
+//! STARTTLS (RFC 3207) as the [`TlsPolicy`] says: opportunistic by default (RFC 7435: encrypt
+//! when offered, no certificate check, and a failed handshake is retried once in the clear), or
+//! required with the server's certificate verified against its host name.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::conn::Conn;
 use crate::reply::{Class, Parsed, Reply, ReplyParser};
+
+/// How the client uses STARTTLS.
+#[derive(Clone, Debug)]
+pub enum TlsPolicy {
+    /// Never.
+    No,
+    /// When the server offers it, with any certificate; if the handshake fails the host is
+    /// tried once more in the clear.
+    Opportunistic(Arc<rustls::ClientConfig>),
+    /// Always, with this (verifying) configuration; a server that does not offer STARTTLS, or
+    /// whose certificate does not verify, is a temporary failure.
+    Required(Arc<rustls::ClientConfig>),
+}
 
 /// Where a delivery attempt stood when it failed: Momentum's connection stages (§6.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +45,8 @@ pub enum Stage {
     Ehlo = 11,
     Banner = 12,
     Rset = 14,
+    StartTls = 16,
+    TlsHandshake = 17,
 }
 
 /// A failure that ends the attempt for every recipient of the transaction.
@@ -66,28 +87,55 @@ impl ClientError {
 const MAX_REPLY_LINE: usize = 8192;
 
 pub struct Connection {
-    rd: BufReader<OwnedReadHalf>,
-    wr: OwnedWriteHalf,
+    /// Reads are buffered; writes go straight through to the connection.
+    io: BufReader<Conn>,
     pub remote: SocketAddr,
     pipelining: bool,
     eight_bit: bool,
     size: bool,
+    starttls: bool,
     timeout: Duration,
     line: Vec<u8>,
 }
 
 impl Connection {
     /// Connects to the first address that answers, reads the banner and says EHLO (HELO if
-    /// EHLO is refused).
+    /// EHLO is refused). No TLS.
     pub async fn connect(
         addrs: &[SocketAddr],
         bind: Option<IpAddr>,
         ehlo_name: &str,
         timeout: Duration,
     ) -> Result<Connection, ClientError> {
+        let named: Vec<(SocketAddr, String)> =
+            addrs.iter().map(|a| (*a, a.ip().to_string())).collect();
+        Self::connect_tls(&named, bind, ehlo_name, timeout, &TlsPolicy::No).await
+    }
+
+    /// As [`Connection::connect`], each address with the host name its certificate must carry,
+    /// using STARTTLS as `tls` says.
+    pub async fn connect_tls(
+        addrs: &[(SocketAddr, String)],
+        bind: Option<IpAddr>,
+        ehlo_name: &str,
+        timeout: Duration,
+        tls: &TlsPolicy,
+    ) -> Result<Connection, ClientError> {
         let mut last = ClientError::local(Stage::Connect, "no address to connect to");
-        for &addr in addrs {
-            match Self::connect_one(addr, bind, ehlo_name, timeout).await {
+        for (addr, host) in addrs {
+            let attempt = Self::connect_one(*addr, host, bind, ehlo_name, timeout, tls).await;
+            let attempt = match attempt {
+                // RFC 7435: a failed opportunistic handshake falls back to the clear.
+                Err(e)
+                    if e.stage == Stage::TlsHandshake
+                        && matches!(tls, TlsPolicy::Opportunistic(_)) =>
+                {
+                    tracing::info!(%addr, error = %e.detail, "STARTTLS failed; delivering in the clear");
+                    Self::connect_one(*addr, host, bind, ehlo_name, timeout, &TlsPolicy::No).await
+                }
+                other => other,
+            };
+            match attempt {
                 Ok(c) => return Ok(c),
                 // A 5xx banner or EHLO is the host's final word; other hosts may still take it.
                 Err(e) => last = e,
@@ -96,11 +144,18 @@ impl Connection {
         Err(last)
     }
 
+    /// Whether the session runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.io.get_ref().is_tls()
+    }
+
     async fn connect_one(
         addr: SocketAddr,
+        host: &str,
         bind: Option<IpAddr>,
         ehlo_name: &str,
         timeout: Duration,
+        tls: &TlsPolicy,
     ) -> Result<Connection, ClientError> {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
@@ -123,17 +178,7 @@ impl Connection {
                     ClientError::local(Stage::Connect, format!("connect to {addr}: {e}"))
                 })?;
         let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
-        let mut c = Connection {
-            rd: BufReader::new(rd),
-            wr,
-            remote: addr,
-            pipelining: false,
-            eight_bit: false,
-            size: false,
-            timeout,
-            line: Vec::new(),
-        };
+        let mut c = Connection::over(Conn::Plain(stream), addr, timeout);
         let banner = c.read_reply(Stage::Banner).await?;
         if banner.code != 220 {
             return Err(ClientError {
@@ -142,6 +187,60 @@ impl Connection {
                 detail: String::new(),
             });
         }
+        c.hello(ehlo_name).await?;
+        let config = match tls {
+            TlsPolicy::No => return Ok(c),
+            TlsPolicy::Opportunistic(_) if !c.starttls => return Ok(c),
+            TlsPolicy::Required(_) if !c.starttls => {
+                return Err(ClientError::local(
+                    Stage::StartTls,
+                    format!("{host} does not offer STARTTLS, which TLS = required needs"),
+                ));
+            }
+            TlsPolicy::Opportunistic(config) | TlsPolicy::Required(config) => config.clone(),
+        };
+        c.write(b"STARTTLS\r\n", Stage::StartTls).await?;
+        let go = c.read_reply(Stage::StartTls).await?;
+        if go.code != 220 {
+            return Err(ClientError {
+                stage: Stage::StartTls,
+                reply: Some(go),
+                detail: String::new(),
+            });
+        }
+        let server = ServerName::try_from(host.to_string()).map_err(|e| {
+            ClientError::local(Stage::TlsHandshake, format!("TLS name {host:?}: {e}"))
+        })?;
+        // Whatever the server sent after its 220 came in the clear: dropped with the buffer.
+        let plain = c.io.into_inner();
+        let conn = plain
+            .into_client_tls(config, server, timeout)
+            .await
+            .map_err(|e| {
+                ClientError::local(Stage::TlsHandshake, format!("TLS with {host}: {e}"))
+            })?;
+        let mut c = Connection::over(conn, addr, timeout);
+        // RFC 3207 §4.2: forget what the server said before; ask again.
+        c.hello(ehlo_name).await?;
+        Ok(c)
+    }
+
+    fn over(conn: Conn, remote: SocketAddr, timeout: Duration) -> Connection {
+        Connection {
+            io: BufReader::new(conn),
+            remote,
+            pipelining: false,
+            eight_bit: false,
+            size: false,
+            starttls: false,
+            timeout,
+            line: Vec::new(),
+        }
+    }
+
+    /// EHLO (HELO if refused), noting the extensions the server offers.
+    async fn hello(&mut self, ehlo_name: &str) -> Result<(), ClientError> {
+        let c = self;
         c.write(format!("EHLO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo)
             .await?;
         let ehlo = c.read_reply(Stage::Ehlo).await?;
@@ -151,6 +250,7 @@ impl Connection {
                 c.pipelining |= kw == "PIPELINING";
                 c.eight_bit |= kw == "8BITMIME";
                 c.size |= kw.starts_with("SIZE");
+                c.starttls |= kw == "STARTTLS";
             }
         } else {
             c.write(format!("HELO {ehlo_name}\r\n").as_bytes(), Stage::Ehlo)
@@ -164,11 +264,17 @@ impl Connection {
                 });
             }
         }
-        Ok(c)
+        Ok(())
     }
 
     async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), ClientError> {
-        tokio::time::timeout(self.timeout, self.wr.write_all(bytes))
+        let io = &mut self.io;
+        let write = async move {
+            io.write_all(bytes).await?;
+            // A TLS stream may hold the last record until flushed.
+            io.flush().await
+        };
+        tokio::time::timeout(self.timeout, write)
             .await
             .map_err(|_| ClientError::local(stage, "write timed out"))?
             .map_err(|e| ClientError::local(stage, format!("write failed: {e}")))
@@ -180,7 +286,7 @@ impl Connection {
             self.line.clear();
             let n = tokio::time::timeout(
                 self.timeout,
-                (&mut self.rd)
+                (&mut self.io)
                     .take(MAX_REPLY_LINE as u64)
                     .read_until(b'\n', &mut self.line),
             )

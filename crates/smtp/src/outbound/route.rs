@@ -69,17 +69,18 @@ pub async fn mx_hops(resolver: &TokioResolver, domain: &str) -> Result<Vec<Hop>,
     }
 }
 
-/// The socket addresses of the hops, in hop order. IP literals are used as they are.
-pub async fn addresses(hops: &[Hop]) -> Result<Vec<SocketAddr>, RouteError> {
+/// The socket addresses of the hops, in hop order, each with its hop's host name (what a TLS
+/// certificate must name). IP literals are used as they are.
+pub async fn addresses(hops: &[Hop]) -> Result<Vec<(SocketAddr, String)>, RouteError> {
     let mut out = Vec::new();
     let mut last_error = None;
     for hop in hops {
         if let Ok(ip) = hop.host.parse::<IpAddr>() {
-            out.push(SocketAddr::new(ip, hop.port));
+            out.push((SocketAddr::new(ip, hop.port), hop.host.clone()));
             continue;
         }
         match tokio::net::lookup_host((hop.host.as_str(), hop.port)).await {
-            Ok(addrs) => out.extend(addrs),
+            Ok(addrs) => out.extend(addrs.map(|a| (a, hop.host.clone()))),
             Err(e) => last_error = Some(format!("{}: {e}", hop.host)),
         }
     }

@@ -1,6 +1,6 @@
-//! The listener's connection: plain TCP until STARTTLS (or at once with implicit TLS), then
-//! TLS over the same socket. One type, so the session loop reads and writes the same way
-//! before and after the upgrade.
+//! An SMTP connection, on either side: plain TCP until STARTTLS (or at once with implicit TLS),
+//! then TLS over the same socket. One type, so the listener's session loop and the client read
+//! and write the same way before and after the upgrade.
 
 use std::io;
 use std::pin::Pin;
@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
 pub enum Conn {
     Plain(TcpStream),
@@ -30,14 +30,46 @@ impl Conn {
             return Err(io::Error::other("TLS is already active"));
         };
         let handshake = TlsAcceptor::from(config).accept(tcp);
-        match tokio::time::timeout(timeout, handshake).await {
-            Ok(Ok(tls)) => Ok(Conn::Tls(Box::new(tls))),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS handshake timed out",
-            )),
-        }
+        finish(
+            tokio::time::timeout(timeout, handshake)
+                .await
+                .map(|r| r.map(TlsStream::from)),
+        )
+    }
+
+    /// Runs the client side of the TLS handshake with `server`, within `timeout`.
+    pub async fn into_client_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        server: ServerName<'static>,
+        timeout: Duration,
+    ) -> io::Result<Conn> {
+        let Conn::Plain(tcp) = self else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let handshake = TlsConnector::from(config).connect(server, tcp);
+        finish(
+            tokio::time::timeout(timeout, handshake)
+                .await
+                .map(|r| r.map(TlsStream::from)),
+        )
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
+    }
+}
+
+fn finish(
+    handshake: Result<io::Result<TlsStream<TcpStream>>, tokio::time::error::Elapsed>,
+) -> io::Result<Conn> {
+    match handshake {
+        Ok(Ok(tls)) => Ok(Conn::Tls(Box::new(tls))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
     }
 }
 
