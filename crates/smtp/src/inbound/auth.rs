@@ -38,10 +38,6 @@ impl Credentials {
         )
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Whether `user` and `password` are one of the pairs. Every pair is compared in full, so
     /// the time taken does not tell which part of a guess was right.
     pub fn check(&self, user: &[u8], password: &[u8]) -> bool {
