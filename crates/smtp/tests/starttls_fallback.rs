@@ -1,6 +1,7 @@
 //! The client's opportunistic STARTTLS (RFC 7435) against a server that offers STARTTLS but
 //! cannot complete a handshake: the client delivers in the clear on a second connection rather
-//! than failing for ever; with STARTTLS required it fails instead.
+//! than failing for ever, and goes on in the clear when STARTTLS is refused; with STARTTLS
+//! required it fails instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// Serves `sessions` connections: offers STARTTLS, answers it with 220 and then garbage
-/// instead of a TLS handshake; accepts mail otherwise. Returns the messages it received.
-async fn broken_tls_server(listener: TcpListener, sessions: usize) -> Vec<String> {
+/// instead of a TLS handshake (or, with `refuse`, with 454 and goes on in the clear); accepts
+/// mail otherwise. Returns the messages it received.
+async fn broken_tls_server(listener: TcpListener, sessions: usize, refuse: bool) -> Vec<String> {
     let mut got = Vec::new();
     for _ in 0..sessions {
         let (s, _) = listener.accept().await.unwrap();
@@ -38,6 +40,7 @@ async fn broken_tls_server(listener: TcpListener, sessions: usize) -> Vec<String
             let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
             let answer: &[u8] = match verb.as_str() {
                 "EHLO" => b"250-broken.test\r\n250 STARTTLS\r\n",
+                "STAR" if refuse => b"454 4.7.0 TLS not available now\r\n",
                 "STAR" => {
                     wr.write_all(b"220 2.0.0 go ahead\r\n").await.unwrap();
                     wr.write_all(b"this is not a TLS handshake\r\n")
@@ -73,7 +76,7 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 async fn a_failed_opportunistic_handshake_falls_back_to_the_clear() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(broken_tls_server(listener, 2));
+    let server = tokio::spawn(broken_tls_server(listener, 2, false));
     let targets = [(addr, "127.0.0.1".to_string())];
     let policy = TlsPolicy::Opportunistic(tls_config());
     let timeout = Duration::from_secs(5);
@@ -100,7 +103,7 @@ async fn a_failed_opportunistic_handshake_falls_back_to_the_clear() {
 async fn a_failed_required_handshake_is_a_temporary_failure() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(broken_tls_server(listener, 1));
+    let server = tokio::spawn(broken_tls_server(listener, 1, false));
     let targets = [(addr, "127.0.0.1".to_string())];
     let policy = TlsPolicy::Required(tls_config());
     let timeout = Duration::from_secs(5);
@@ -111,4 +114,30 @@ async fn a_failed_required_handshake_is_a_temporary_failure() {
     assert_eq!(e.stage, Stage::TlsHandshake);
     assert!(!e.is_permanent());
     assert!(server.await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_opportunistic_starttls_goes_on_in_the_clear() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(broken_tls_server(listener, 1, true));
+    let targets = [(addr, "127.0.0.1".to_string())];
+    let policy = TlsPolicy::Opportunistic(tls_config());
+    let timeout = Duration::from_secs(5);
+    let mut c = Connection::connect_tls(&targets, None, "client.test", timeout, &policy)
+        .await
+        .expect("the same connection, in the clear");
+    assert!(!c.is_tls());
+    let replies = c
+        .send(
+            "a@b.example",
+            &["u@broken.test".to_string()],
+            b"\r\nsame connection\r\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(replies[0].0.code, 250);
+    c.quit().await;
+    let got = server.await.unwrap();
+    assert_eq!(got.len(), 1, "one connection was enough");
 }

@@ -201,6 +201,10 @@ impl Connection {
         };
         c.write(b"STARTTLS\r\n", Stage::StartTls).await?;
         let go = c.read_reply(Stage::StartTls).await?;
+        if go.code != 220 && matches!(tls, TlsPolicy::Opportunistic(_)) {
+            // RFC 3207 §4: refused STARTTLS leaves the session as it was, in the clear.
+            return Ok(c);
+        }
         if go.code != 220 {
             return Err(ClientError {
                 stage: Stage::StartTls,
