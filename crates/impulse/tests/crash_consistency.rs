@@ -3,10 +3,11 @@
 //! message is reconciled.
 //!
 //! - Mail to an SMTP domain (delivered to the aiosmtpd sink), mail to an SMPP domain (submitted
-//!   to the SMSC simulator) and MO from the simulator (delivered as mail to the sink).
-//! - Acknowledged means what the peer was told: SMTP `250` after DATA, or a `deliver_sm_resp`
-//!   (the simulator's `mo_acked` counter moves; one MO is outstanding at a time, so the count
-//!   names the message).
+//!   to the SMSC simulator), MO SMS from the SMSC simulator and MO MMS (MM7 DeliverReq) from the
+//!   MMSC simulator, both delivered as mail to the sink.
+//! - Acknowledged means what the peer was told: SMTP `250` after DATA, a `deliver_sm_resp` (the
+//!   simulator's `mo_acked` counter moves; one MO is outstanding at a time, so the count names
+//!   the message), or a DeliverRsp with status 1000.
 //! - Lost = acknowledged but never seen downstream: must be 0. Duplicates (a message seen more
 //!   than once) are counted and must stay within what can be in flight at a kill. After the last
 //!   restart the queues must drain to zero: nothing is stuck.
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Impulse, SimSmsc, Sink, console, try_send_mail};
+use common::{Impulse, SimMmsc, SimSmsc, Sink, console, free_port, try_send_mail};
 
 fn mo_acked(sim: &SimSmsc) -> Option<u64> {
     let stats = sim.control("stats");
@@ -43,10 +44,13 @@ enum Downstream {
     Smsc,
 }
 
-fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
+fn config(sink: u16, smsc: u16, http: u16, sock: &std::path::Path) -> String {
     format!(
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} }}\n\
+         mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.example.com\" \
+           mm7_server_default_email_to_address = \"inbox@example.com\" }}\n\
          Control_Listener {{ Listen \"{}\" {{ }} }}\n\
          Gateway = \"127.0.0.1:{sink}\"\nRetry_Interval = 1\nMax_Retry_Interval = 2\n\
          domain \"example.com\" {{ Gateway = \"127.0.0.1:{sink}\" }}\n\
@@ -80,8 +84,10 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = Arc::new(SimSmsc::start(&["--keep", "1000000"]));
+    let mmsc = Arc::new(SimMmsc::start(&tmp.path().join("mmsc"), &[]));
+    let http = free_port();
     let sock = tmp.path().join("control.sock");
-    let mut imp = Impulse::start(tmp.path(), &config(sink.port, sim.smpp, &sock));
+    let mut imp = Impulse::start(tmp.path(), &config(sink.port, sim.smpp, http, &sock));
     let port = imp.smtp_port;
     let ledger = Arc::new(Ledger::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,6 +144,26 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
         }));
     }
 
+    {
+        // MO MMS: one DeliverReq at a time; acknowledged when the DeliverRsp says 1000.
+        let (ledger, stop, mmsc) = (ledger.clone(), stop.clone(), mmsc.clone());
+        let url = format!("http://127.0.0.1:{http}/mm7/");
+        workers.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let token = format!("[tok-v-{n:07}]");
+                ledger.attempts.fetch_add(1, Ordering::Relaxed);
+                let answer = mmsc.control(&format!("deliver {url} 15550001111 28444 {token}"));
+                if answer.starts_with("ok 1000") {
+                    ledger.acked.lock().unwrap().push((token, Downstream::Sink));
+                } else {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }));
+    }
+
     for cycle in 0..cycles {
         let run = Duration::from_millis(300 + next(&mut seed) % 1700);
         std::thread::sleep(run);
@@ -157,10 +183,8 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let acked = ledger.acked.lock().unwrap().clone();
     let want_sink = acked.iter().filter(|(_, d)| *d == Downstream::Sink).count();
     let want_smsc = acked.len() - want_sink;
-    let mo = acked
-        .iter()
-        .filter(|(t, _)| t.starts_with("[tok-o-"))
-        .count();
+    let count = |prefix: &str| acked.iter().filter(|(t, _)| t.starts_with(prefix)).count();
+    let (mo, mms) = (count("[tok-o-"), count("[tok-v-"));
     common::wait_for("the backlog to drain", Duration::from_secs(120), || {
         let s = console(&sock, "summary").1;
         s.contains("Active queue:             0") && s.contains("Delayed queue:            0")
@@ -189,11 +213,11 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let summary = console(&sock, "summary").1;
     eprintln!(
         "crash harness: seed {} cycles {cycles} attempted {} acknowledged {} (mail to the sink {}, \
-         mail to the SMSC {want_smsc}, MO {mo}) delivered distinct {} lost {} duplicates {duplicates} in {:?}",
+         mail to the SMSC {want_smsc}, MO SMS {mo}, MO MMS {mms}) delivered distinct {} lost {} duplicates {duplicates} in {:?}",
         std::env::var("IMPULSE_CRASH_SEED").unwrap_or_else(|_| "default".into()),
         ledger.attempts.load(Ordering::Relaxed),
         acked.len(),
-        want_sink - mo,
+        want_sink - mo - mms,
         seen.len(),
         lost.len(),
         started.elapsed()
