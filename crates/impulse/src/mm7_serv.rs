@@ -56,8 +56,7 @@ fn serv_option(cfg: &Config, name: &str) -> Option<String> {
 /// What a Listen of the HTTP_Listener allows a client: `Max_Request_Size`, `Max_Connections`
 /// and `Timeout` (to send a request's head, and its body).
 pub fn limits(cfg: &Config, listen: &impulse_config::Listen) -> HttpLimits {
-    let any_peer = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    let r = cfg.http_receiving(Some(listen.addr), any_peer);
+    let r = cfg.http_receiving(Some(listen.addr), crate::tls::ANY_PEER);
     let listener = cfg.http_listener.as_ref().map(|l| &l.scope);
     HttpLimits {
         max_body: max_body(&listen.scope, listener.unwrap_or(&listen.scope)),
@@ -84,8 +83,7 @@ impl mm7_http::Service for Mm7Server {
     /// HTTPS where the Listen scope (or its listener) has `TLS_Certificate` and `TLS_Key`.
     fn tls(&self, local: SocketAddr) -> Option<Arc<rustls::ServerConfig>> {
         let cfg = self.cfg.get();
-        let any_peer = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        let r = cfg.http_receiving(Some(local), any_peer);
+        let r = cfg.http_receiving(Some(local), crate::tls::ANY_PEER);
         crate::tls::cert_paths(&r).and_then(|paths| self.tls.get(self.cfg.generation(), &paths))
     }
 

@@ -15,6 +15,9 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+/// The peer address that resolves a Listen scope's own options (no Peer scope matches it).
+pub const ANY_PEER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
 /// Builds a TLS server configuration (TLS 1.2 and 1.3) from PEM files.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -90,25 +93,22 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
             message: m,
         })
     };
-    let any_peer = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     let listens = |l: &Option<impulse_config::Listener>| -> Vec<SocketAddr> {
         l.iter()
             .flat_map(|l| l.listens.iter().map(|x| x.addr))
             .collect()
     };
-    for (kind, addr) in listens(&cfg.esmtp_listener)
+    let smtp = listens(&cfg.esmtp_listener)
         .into_iter()
-        .map(|a| ("ESMTP_Listener", a))
-        .chain(
-            listens(&cfg.http_listener)
-                .into_iter()
-                .map(|a| ("HTTP_Listener", a)),
-        )
-    {
-        let r = if kind == "ESMTP_Listener" {
-            cfg.receiving(Some(addr), any_peer)
+        .map(|a| (true, cfg.receiving(Some(a), ANY_PEER), a));
+    let http = listens(&cfg.http_listener)
+        .into_iter()
+        .map(|a| (false, cfg.http_receiving(Some(a), ANY_PEER), a));
+    for (is_smtp, r, addr) in smtp.chain(http) {
+        let kind = if is_smtp {
+            "ESMTP_Listener"
         } else {
-            cfg.http_receiving(Some(addr), any_peer)
+            "HTTP_Listener"
         };
         let at = format!("{kind} Listen \"{addr}\"");
         let cert = r.scalar(names::TLS_CERTIFICATE);
@@ -123,7 +123,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
             (None, Some(_)) => err(format!("{at}: TLS_Key is set without TLS_Certificate")),
             (None, None) => {}
         }
-        if kind != "ESMTP_Listener" {
+        if !is_smtp {
             continue;
         }
         let has_cert = cert.is_some() && key.is_some();
