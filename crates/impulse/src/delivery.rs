@@ -13,6 +13,7 @@ use impulse_queue::{Attempt, Connector, DestinationPolicy, Observer, Policy, Rep
 use impulse_smtp::dsn::{FailedRecipient, Original, delivery_status_notification};
 use impulse_smtp::outbound::{ClientError, Connection, Hop, TlsPolicy, addresses, mx_hops};
 use impulse_smtp::reply::Class;
+use impulse_smtp::{Address, AddressError};
 use impulse_spool::{Destination, Lease, Outcome, StoredMessage, now_millis};
 use impulse_telemetry::{Delivery, Failure, Mainlog};
 
@@ -224,23 +225,54 @@ impl Connector for SmtpConnector {
         recipients: &[Lease],
     ) -> Result<Vec<Attempt>, Attempt> {
         let remote = Some(conn.remote.ip().to_string());
-        let rcpts: Vec<String> = recipients.iter().map(|l| l.address.clone()).collect();
-        match conn.send(&message.sender, &rcpts, &message.body).await {
-            Ok(replies) => Ok(replies
-                .into_iter()
-                .map(|(r, stage)| Attempt {
-                    verdict: match r.class() {
-                        Class::Positive => Verdict::Delivered,
-                        Class::Temporary | Class::Intermediate => Verdict::Temporary,
-                        Class::Permanent => Verdict::Permanent,
-                    },
-                    response: r.to_string(),
-                    remote: remote.clone(),
-                    stage: stage as u8,
-                })
-                .collect()),
-            Err(e) => Err(client_attempt(&e, remote)),
-        }
+        // Addresses were parsed when the message was received; they are parsed again here, so
+        // that only an `Address` ever reaches the SMTP client's command lines.
+        let sender = impulse_smtp::address::parse_reverse_path(&message.sender).map_err(|e| {
+            let mut a = temporary(
+                format!("550 5.1.7 the stored sender is not a mail address: {e}"),
+                None,
+                0,
+            );
+            a.verdict = Verdict::Permanent;
+            a
+        })?;
+        let parsed: Vec<Result<Address, AddressError>> = recipients
+            .iter()
+            .map(|l| Address::parse(&l.address))
+            .collect();
+        let rcpts: Vec<Address> = parsed.iter().filter_map(|r| r.clone().ok()).collect();
+        let mut replies = if rcpts.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            match conn.send(&sender, &rcpts, &message.body).await {
+                Ok(replies) => replies.into_iter(),
+                Err(e) => return Err(client_attempt(&e, remote)),
+            }
+        };
+        Ok(parsed
+            .into_iter()
+            .map(|p| match p {
+                Err(e) => Attempt {
+                    verdict: Verdict::Permanent,
+                    response: format!("553 5.1.3 the stored recipient is not a mail address: {e}"),
+                    remote: None,
+                    stage: 0,
+                },
+                Ok(_) => {
+                    let (r, stage) = replies.next().expect("one reply per recipient sent");
+                    Attempt {
+                        verdict: match r.class() {
+                            Class::Positive => Verdict::Delivered,
+                            Class::Temporary | Class::Intermediate => Verdict::Temporary,
+                            Class::Permanent => Verdict::Permanent,
+                        },
+                        response: r.to_string(),
+                        remote: remote.clone(),
+                        stage: stage as u8,
+                    }
+                }
+            })
+            .collect())
     }
 
     async fn close(&self, conn: Connection) {
@@ -367,10 +399,17 @@ impl DeliveryObserver {
             tracing::error!("a recipient failed but its message is unreadable; no bounce sent");
             return;
         };
-        if message.sender.is_empty() {
-            tracing::info!(message = %message.id, "bounce not sent: the message has the null sender");
-            return;
-        }
+        let to = match impulse_smtp::address::parse_reverse_path(&message.sender) {
+            Ok(Some(to)) => to,
+            Ok(None) => {
+                tracing::info!(message = %message.id, "bounce not sent: the message has the null sender");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(message = %message.id, sender = ?message.sender, error = %e, "bounce not sent: the sender is not a mail address");
+                return;
+            }
+        };
         let Some(reception) = self.reception.get() else {
             return;
         };
@@ -381,13 +420,7 @@ impl DeliveryObserver {
         };
         let dsn = delivery_status_notification(&self.hostname, &original, &failed);
         match reception
-            .spool_message(
-                String::new(),
-                vec![message.sender.clone()],
-                dsn,
-                "internal".into(),
-                "internal",
-            )
+            .spool_message(None, vec![to], dsn, "internal".into(), "internal")
             .await
         {
             Ok(id) => {

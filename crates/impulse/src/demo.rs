@@ -63,7 +63,11 @@ async fn send_mail(impulse: SocketAddr, to: &str, mail: &str) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("SMTP connect: {}", e.response()))?;
     let replies = client
-        .send("alice@example.org", &[to.to_string()], mail.as_bytes())
+        .send(
+            &Some(impulse_smtp::Address::parse("alice@example.org")?),
+            &[impulse_smtp::Address::parse(to)?],
+            mail.as_bytes(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("SMTP: {}", e.response()))?;
     client.quit().await;
@@ -224,8 +228,12 @@ async fn demo() -> anyhow::Result<()> {
     .await?;
     println!(
         "5. Alice's mail server receives it as an email (envelope {} -> {}):",
-        env.sender,
-        env.recipients.join(", ")
+        impulse_smtp::address::reverse_path_text(&env.sender),
+        env.recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let text = String::from_utf8_lossy(&body);
     let shown: String = text
@@ -331,8 +339,12 @@ async fn mms(
     .await?;
     println!(
         "   Alice's mail server receives it as an email (envelope {} -> {}):",
-        env.sender,
-        env.recipients.join(", ")
+        impulse_smtp::address::reverse_path_text(&env.sender),
+        env.recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let parsed = mail_parser::MessageParser::default().parse(&body);
     if let Some(m) = parsed {

@@ -14,6 +14,7 @@ mod metrics;
 mod mm7_delivery;
 mod mm7_http;
 mod mm7_serv;
+mod mo_addresses;
 mod mobile_logs;
 mod reception;
 mod reload;

@@ -141,6 +141,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// A request as the handlers see it: already read in full.
 pub struct HttpRequest {
+    /// The listener's address the request came in on.
+    pub local: SocketAddr,
     pub peer: SocketAddr,
     pub method: hyper::Method,
     pub path: String,
@@ -361,6 +363,7 @@ async fn handle<S: Service>(
     };
     service
         .call(HttpRequest {
+            local,
             peer,
             method,
             path,

@@ -18,6 +18,7 @@ use impulse_config::types::list_items;
 use impulse_config::{Config, Resolved, Scope, names, registry};
 use impulse_interwork::mms;
 use impulse_mm7::*;
+use impulse_smtp::Address;
 use impulse_spool::{Spool, SqliteSpool};
 
 use impulse_telemetry::{BounceRecord, LogFields, Record};
@@ -326,7 +327,7 @@ impl Mm7Server {
             size: req.body.len(),
             ..LogFields::default()
         };
-        let (status, id) = self.spool_deliver(d, msg, env, req.peer).await;
+        let (status, id) = self.spool_deliver(d, msg, env, req.local, req.peer).await;
         fields.status = status.code.to_string();
         fields.error = status.text.clone();
         if let Some(id) = id {
@@ -349,6 +350,7 @@ impl Mm7Server {
         d: &DeliverReq,
         msg: &SoapMessage,
         env: &Envelope,
+        local: SocketAddr,
         peer: SocketAddr,
     ) -> (Status, Option<String>) {
         let Some(reception) = self.reception.get() else {
@@ -358,47 +360,10 @@ impl Mm7Server {
             );
         };
         let cfg = self.cfg.get();
-        let opt = |n: &str| serv_option(&cfg, n).filter(|v| !v.is_empty());
-        let sender = d.sender.clone().map(|a| a.value).unwrap_or_default();
-        let from = match (&d.sender, opt("MM7_Server_Default_Email_From_Address")) {
-            (Some(a), _) if a.kind == AddressKind::Rfc2822 => a.value.clone(),
-            (_, Some(f)) => f,
-            (_, None) => {
-                let domain = opt("MM7_Server_Default_Email_From_Domain")
-                    .unwrap_or_else(|| reception.hostname.clone());
-                format!(
-                    "{}@{domain}",
-                    sender
-                        .trim_start_matches('+')
-                        .split('/')
-                        .next()
-                        .unwrap_or("")
-                )
-            }
-        };
-        let first = d.recipients.first().map(|r| r.address.clone());
-        let to = match (first, opt("MM7_Server_Default_Email_To_Address")) {
-            (Some(a), _) if a.kind == AddressKind::Rfc2822 => Some(a.value),
-            (_, Some(t)) => Some(t),
-            (Some(a), None) => opt("MM7_Server_Default_Email_To_Domain").map(|dom| {
-                format!(
-                    "{}@{dom}",
-                    a.value
-                        .trim_start_matches('+')
-                        .split('/')
-                        .next()
-                        .unwrap_or("")
-                )
-            }),
-            (None, None) => None,
-        };
-        let Some(to) = to.filter(|t| t.contains('@')) else {
-            tracing::warn!(%sender, "MO MMS with no e-mail recipient: set mm7_server_default_email_to_address or _to_domain");
-            let status = Status::with_text(
-                StatusCode::ADDRESS_NOT_FOUND,
-                "no e-mail address for the recipient",
-            );
-            return (status, None);
+        let may_relay = crate::mo_addresses::http_peer_may_relay(&cfg, local, peer);
+        let (from, to) = match mail_addresses(&cfg, d, &reception.hostname, may_relay) {
+            Ok(pair) => pair,
+            Err(status) => return (status, None),
         };
         let parts: Vec<MimePart> = msg
             .content(d.content.as_ref().map(|c| c.href.as_str()))
@@ -413,8 +378,8 @@ impl Mm7Server {
         }
         let subject = d.subject.clone().unwrap_or_default();
         let mail = mms::to_email(
-            &from,
-            &to,
+            &from.to_string(),
+            &to.to_string(),
             &subject,
             &parts,
             impulse_spool::now_millis() / 1000,
@@ -422,7 +387,7 @@ impl Mm7Server {
         );
         match reception
             .spool_message(
-                from.clone(),
+                Some(from.clone()),
                 vec![to.clone()],
                 mail,
                 peer.ip().to_string(),
@@ -474,9 +439,13 @@ impl Mm7Server {
         if negative {
             self.logs.bounce(BounceRecord::OutOfBand, &fields);
         }
-        if !negative || sub.sender.is_empty() {
+        if !negative {
             return Status::new(StatusCode::SUCCESS);
         }
+        // The submission's sender came from the spool, parsed when the mail was received.
+        let Ok(Some(notify)) = impulse_smtp::address::parse_reverse_path(&sub.sender) else {
+            return Status::new(StatusCode::SUCCESS);
+        };
         let Some(reception) = self.reception.get() else {
             return Status::with_text(StatusCode::SERVER_ERROR, "not ready");
         };
@@ -491,7 +460,7 @@ impl Mm7Server {
         );
         let subject = format!("Undelivered MMS to {number} ({status})");
         match reception
-            .notify_sender(&sub.sender, &subject, &body, "mmsc".into(), "mm7")
+            .notify_sender(&notify, &subject, &body, "mmsc".into(), "mm7")
             .await
         {
             Ok(_) => Status::new(StatusCode::SUCCESS),
@@ -547,6 +516,105 @@ fn fault(
         "text/xml; charset=\"utf-8\"",
         write_envelope(&env, &WriteOptions::default()),
     )
+}
+
+/// The envelope sender and recipient of the mail an MO MMS becomes, or the status to refuse it
+/// with. Every address is parsed here ([`Address`]), so nothing the MMSC sends is written raw
+/// into an SMTP command:
+///
+/// - From: the sender's RFC2822Address when it has one (refused with 2002 when it is not a
+///   mail address); else `MM7_Server_Default_Email_From_Address`; else the sender's number at
+///   `MM7_Server_Default_Email_From_Domain` (or the host name), `unknown@…` when the DeliverReq
+///   names no usable number: never an empty local part.
+/// - To: the first recipient's RFC2822Address when the peer may relay (see
+///   [`crate::mo_addresses::http_peer_may_relay`]) or the domain is one of ours; else
+///   `MM7_Server_Default_Email_To_Address`, else refused with 2001. A number goes to
+///   `MM7_Server_Default_Email_To_Address`, else `number@MM7_Server_Default_Email_To_Domain`.
+fn mail_addresses(
+    cfg: &Config,
+    d: &DeliverReq,
+    hostname: &str,
+    may_relay: bool,
+) -> Result<(Address, Address), Status> {
+    let opt = |n: &str| serv_option(cfg, n).filter(|v| !v.is_empty());
+    let configured = |n: &str| {
+        opt(n).and_then(|v| match Address::parse(v.trim()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(option = n, value = %v, error = %e, "not a mail address; ignored");
+                None
+            }
+        })
+    };
+    let refuse = |code: StatusCode, text: String| {
+        tracing::warn!(%text, "MO MMS refused");
+        Status::with_text(code, &text)
+    };
+    let from = match &d.sender {
+        Some(a) if a.kind == AddressKind::Rfc2822 => {
+            Address::parse(a.value.trim()).map_err(|e| {
+                refuse(
+                    StatusCode::ADDRESS_ERROR,
+                    format!("the sender is not a mail address: {e}"),
+                )
+            })?
+        }
+        sender => match configured("MM7_Server_Default_Email_From_Address") {
+            Some(a) => a,
+            None => {
+                let raw = sender.as_ref().map(|a| a.value.as_str()).unwrap_or("");
+                let domain = opt("MM7_Server_Default_Email_From_Domain")
+                    .unwrap_or_else(|| hostname.to_string());
+                if crate::mo_addresses::number_local(raw).is_none() {
+                    tracing::info!(sender = ?raw, "MO MMS with no usable sender number: mailed from {}@{domain}", crate::mo_addresses::UNKNOWN_LOCAL);
+                }
+                crate::mo_addresses::from_number(raw, &domain).ok_or_else(|| {
+                    refuse(
+                        StatusCode::SERVER_ERROR,
+                        format!("no valid From address: the domain {domain:?} is not one"),
+                    )
+                })?
+            }
+        },
+    };
+    let default_to = configured("MM7_Server_Default_Email_To_Address");
+    let to = match d.recipients.first().map(|r| &r.address) {
+        Some(a) if a.kind == AddressKind::Rfc2822 => {
+            let to = Address::parse(a.value.trim()).map_err(|e| {
+                refuse(
+                    StatusCode::ADDRESS_ERROR,
+                    format!("the recipient is not a mail address: {e}"),
+                )
+            })?;
+            if may_relay || cfg.is_configured_domain(to.domain()) {
+                Some(to)
+            } else if default_to.is_some() {
+                tracing::info!(recipient = %to, "MO MMS to a domain this peer may not relay to: sent to MM7_Server_Default_Email_To_Address");
+                default_to
+            } else {
+                return Err(refuse(
+                    StatusCode::OPERATION_RESTRICTED,
+                    format!(
+                        "relaying denied: {} is not a domain of this gateway",
+                        to.domain()
+                    ),
+                ));
+            }
+        }
+        Some(a) => default_to.or_else(|| {
+            let domain = opt("MM7_Server_Default_Email_To_Domain")?;
+            let local = crate::mo_addresses::number_local(&a.value)?;
+            Address::new(&local, &domain).ok()
+        }),
+        None => default_to,
+    };
+    let to = to.ok_or_else(|| {
+        refuse(
+            StatusCode::ADDRESS_NOT_FOUND,
+            "no e-mail address for the recipient (set mm7_server_default_email_to_address or _to_domain)".into(),
+        )
+    })?;
+    Ok((from, to))
 }
 
 #[cfg(test)]

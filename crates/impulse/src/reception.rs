@@ -10,6 +10,7 @@ use impulse_config::types::list_items;
 use impulse_config::{Resolved, names};
 use impulse_queue::Handle;
 use impulse_smtp::inbound::{Credentials, Envelope, Inbound, Limits};
+use impulse_smtp::{Address, ReversePath};
 use impulse_spool::{Destination, NewMessage, NewRecipient, Spool, SqliteSpool, now_millis};
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
@@ -26,21 +27,16 @@ pub struct Reception {
     pub tls: crate::tls::ServerConfigs,
 }
 
-/// The domain part of an address, lower-cased; the whole address when it has no `@`.
-pub fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or(address, |(_, d)| d)
-        .to_ascii_lowercase()
-}
-
 impl Reception {
     /// Spools a message for its recipients and tells the scheduler. Used for SMTP receptions
     /// and for bounces Impulse generates itself.
+    ///
+    /// Addresses come in parsed ([`Address`]): whatever the source (SMTP, MM7, an MO SMS, a
+    /// bounce), nothing reaches the spool that the SMTP client could not write safely.
     pub async fn spool_message(
         &self,
-        sender: String,
-        recipients: Vec<String>,
+        sender: ReversePath,
+        recipients: Vec<Address>,
         body: Vec<u8>,
         peer: String,
         protocol: &str,
@@ -51,16 +47,16 @@ impl Reception {
             .into_iter()
             .map(|address| NewRecipient {
                 destination: Destination {
-                    domain: domain_of(&address),
+                    domain: address.domain_lower(),
                     binding: String::new(),
                 },
-                address,
+                address: address.to_string(),
             })
             .collect();
         let dests: BTreeSet<Destination> =
             recipients.iter().map(|r| r.destination.clone()).collect();
         let message = NewMessage {
-            sender,
+            sender: impulse_smtp::address::reverse_path_text(&sender),
             recipients,
             body,
             peer,
@@ -112,7 +108,7 @@ impl Reception {
     /// bounces are: a notice must never cause another notice.
     pub async fn notify_sender(
         &self,
-        to: &str,
+        to: &Address,
         subject: &str,
         body: &str,
         peer: String,
@@ -120,14 +116,14 @@ impl Reception {
     ) -> Result<String, String> {
         let mail = impulse_interwork::mo::build_email(
             &format!("MAILER-DAEMON@{}", self.hostname),
-            to,
+            &to.to_string(),
             subject,
             body,
             impulse_interwork::mo::MailCharset::Utf8,
             now_millis() / 1000,
             &[],
         );
-        self.spool_message(String::new(), vec![to.to_string()], mail, peer, protocol)
+        self.spool_message(None, vec![to.clone()], mail, peer, protocol)
             .await
     }
 }

@@ -21,6 +21,7 @@ use impulse_smpp::esme::{Event, Responder};
 use impulse_smpp::pdu::{CommandStatus, DataSm, Pdu, ShortMessage, Tlvs, VendorTlvs, tag};
 use impulse_smpp::receipt;
 use impulse_smpp::text;
+use impulse_smtp::Address;
 use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
 use tokio::sync::mpsc;
 
@@ -268,9 +269,13 @@ async fn on_receipt(
         );
     }
     let wanted = notify.iter().any(|w| w == "ALL" || *w == stat);
-    if !(wanted || failed) || sub.sender.is_empty() {
+    if !(wanted || failed) {
         return CommandStatus::ESME_ROK;
     }
+    // The submission's sender came from the spool, parsed when the mail was received.
+    let Ok(Some(notify_to)) = impulse_smtp::address::parse_reverse_path(&sub.sender) else {
+        return CommandStatus::ESME_ROK;
+    };
     let Some(reception) = ctx.reception.get() else {
         return CommandStatus::ESME_RX_T_APPN;
     };
@@ -296,7 +301,7 @@ async fn on_receipt(
         r.done_date.as_deref().unwrap_or("-"),
     );
     match reception
-        .notify_sender(&sub.sender, &subject, &body, ctx.smsc.clone(), "smpp")
+        .notify_sender(&notify_to, &subject, &body, ctx.smsc.clone(), "smpp")
         .await
     {
         Ok(_) => CommandStatus::ESME_ROK,
@@ -358,11 +363,27 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     } else {
         None
     };
-    let Some(to) = parsed
-        .address
-        .clone()
-        .or(mapped)
-        .or_else(|| s.scalar("SMPP_Default_Email_Address"))
+    // Each candidate is parsed: an address the handset typed, a stored mapping or the
+    // configured default that is not a mail address is passed over, never written raw. The
+    // SMSC's bind is an authenticated peer, so the address in the text may be anywhere (the
+    // interworking format's purpose).
+    let parse = |what: &str, a: Option<String>| {
+        a.and_then(|a| match Address::parse(a.trim()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::warn!(candidate = what, address = ?a, error = %e, "MO recipient is not a mail address; passed over");
+                None
+            }
+        })
+    };
+    let Some(to) = parse("text", parsed.address.clone())
+        .or_else(|| parse("reverse mapping", mapped))
+        .or_else(|| {
+            parse(
+                "SMPP_Default_Email_Address",
+                s.scalar("SMPP_Default_Email_Address"),
+            )
+        })
     else {
         // Nothing to send it to: a logged drop, and the SMSC is still told we have it.
         tracing::warn!(domain = %dest.domain, source = %m.source, "MO dropped: no address in the text, no reverse mapping and no SMPP_Default_Email_Address");
@@ -371,7 +392,13 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     let from_domain = s
         .scalar("SMPP_Default_Email_From_Domain")
         .unwrap_or_else(|| dest.domain.clone());
-    let from = format!("{}@{from_domain}", m.source);
+    if crate::mo_addresses::number_local(&m.source).is_none() {
+        tracing::warn!(source = ?m.source, "MO source_addr is not a plain number; mailed from {}@{from_domain}", crate::mo_addresses::UNKNOWN_LOCAL);
+    }
+    let Some(from) = crate::mo_addresses::from_number(&m.source, &from_domain) else {
+        tracing::error!(domain = %from_domain, "MO not mailed: SMPP_Default_Email_From_Domain is not a domain; refused for the SMSC to resend");
+        return CommandStatus::ESME_RX_T_APPN;
+    };
     let charset = MailCharset::parse(&s.scalar("SMPP_GSM_Transcodes_To").unwrap_or_default())
         .unwrap_or(MailCharset::Latin1);
     let now = impulse_spool::now_millis() / 1000;
@@ -385,12 +412,20 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
         .iter()
         .map(|(name, value)| (format!("X-SMPP-TLV-{name}"), value.clone()))
         .collect();
-    let mail = mo::build_email(&from, &to, &subject, &parsed.body, charset, now, &headers);
+    let mail = mo::build_email(
+        &from.to_string(),
+        &to.to_string(),
+        &subject,
+        &parsed.body,
+        charset,
+        now,
+        &headers,
+    );
     let Some(reception) = ctx.reception.get() else {
         return CommandStatus::ESME_RX_T_APPN;
     };
     match reception
-        .spool_message(from, vec![to], mail, ctx.smsc.clone(), "smpp")
+        .spool_message(Some(from), vec![to], mail, ctx.smsc.clone(), "smpp")
         .await
     {
         Ok(id) => {

@@ -293,6 +293,31 @@ impl Smsc {
     }
 }
 
+/// `%HH` escapes decoded (a byte a control line cannot carry, such as CR or LF); anything else
+/// kept as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The control protocol: one command per line, one reply line (or `list`'s lines then `.`).
 ///
 /// ```text
@@ -301,7 +326,8 @@ impl Smsc {
 /// times [N]                      -> the last N messages: arrival (µs since the epoch)<TAB>text, then "."
 /// tlvs [N]                       -> the last N messages: id<TAB>tag=hex,tag=hex (tags in hex), then "."
 /// mo-tlv TAG=HEX[,..] SRC DST TEXT -> as mo, the (first) deliver_sm also carrying those TLVs
-/// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed)
+/// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed;
+///                                   %HH in SRC and DST is that byte: what a hostile network could put there)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
 /// refuse ADDR STATUS             -> ok   (submit_multi_resp lists ADDR as unsuccessful)
 /// drop [N]                       -> ok
@@ -391,6 +417,7 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     (Vec::new(), 0)
                 };
                 let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let (src, dst) = (&percent_decode(src), &percent_decode(dst));
                 let body = line.splitn(4 + skip, ' ').nth(3 + skip).unwrap_or("");
                 // Long text goes as several deliver_sm with a concatenation UDH, as a handset's
                 // long SMS reaches an ESME.

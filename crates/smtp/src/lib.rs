@@ -3,6 +3,7 @@
 //! notifications. Knows nothing of SMS, MMS, or how messages are stored.
 #![forbid(unsafe_code)]
 
+pub mod address;
 mod conn;
 pub mod dsn;
 pub mod reply;
@@ -27,4 +28,5 @@ pub mod outbound {
     pub use route::{Hop, RouteError, addresses, mx_hops};
 }
 
+pub use address::{Address, AddressError, ReversePath};
 pub use reply::Reply;

@@ -86,8 +86,8 @@ async fn a_failed_opportunistic_handshake_falls_back_to_the_clear() {
     assert!(!c.is_tls());
     let replies = c
         .send(
-            "a@b.example",
-            &["u@broken.test".to_string()],
+            &Some("a@b.example".parse().unwrap()),
+            &["u@broken.test".parse().unwrap()],
             b"Subject: x\r\n\r\nhello\r\n",
         )
         .await
@@ -130,8 +130,8 @@ async fn a_refused_opportunistic_starttls_goes_on_in_the_clear() {
     assert!(!c.is_tls());
     let replies = c
         .send(
-            "a@b.example",
-            &["u@broken.test".to_string()],
+            &Some("a@b.example".parse().unwrap()),
+            &["u@broken.test".parse().unwrap()],
             b"\r\nsame connection\r\n",
         )
         .await

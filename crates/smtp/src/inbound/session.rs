@@ -12,6 +12,7 @@
 use smtp_proto::{Error as ParseError, MAIL_BODY_8BITMIME, Request};
 
 use super::auth::{self, Credentials, Exchange, MAX_AUTH_FAILURES, Outcome};
+use crate::address::{Address, AddressError, ReversePath};
 use crate::reply::Reply;
 
 /// Consecutive bad commands after which the session is closed with 421.
@@ -66,9 +67,9 @@ impl Limits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
     pub helo: String,
-    /// Empty for the null reverse-path `<>`.
-    pub sender: String,
-    pub recipients: Vec<String>,
+    /// `None` for the null reverse-path `<>`.
+    pub sender: ReversePath,
+    pub recipients: Vec<Address>,
     pub esmtp: bool,
     /// The message came over TLS.
     pub tls: bool,
@@ -97,13 +98,13 @@ enum State {
     Ready,
     /// After MAIL FROM.
     Mail {
-        sender: String,
-        recipients: Vec<String>,
+        sender: ReversePath,
+        recipients: Vec<Address>,
     },
     /// After DATA, until the body is complete.
     Data {
-        sender: String,
-        recipients: Vec<String>,
+        sender: ReversePath,
+        recipients: Vec<Address>,
     },
     /// In a SASL exchange: the next line is the client's response, not a command.
     Auth(Exchange),
@@ -170,6 +171,26 @@ impl Session {
         };
         if let State::Auth(_) = self.state {
             return self.sasl_response(line);
+        }
+        // An address must reach the spool byte for byte: a parser that replaced invalid UTF-8
+        // with U+FFFD would change it. Refused here, before any parsing.
+        if std::str::from_utf8(line).is_err() {
+            let verb = line.get(..4).map(|v| v.to_ascii_uppercase());
+            let reply = match verb.as_deref() {
+                Some(b"MAIL") => Some(Reply::new(
+                    501,
+                    "5.1.7 Bad sender address syntax: not UTF-8",
+                )),
+                Some(b"RCPT") => Some(Reply::new(
+                    501,
+                    "5.1.3 Bad recipient address syntax: not UTF-8",
+                )),
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                self.bad_commands += 1;
+                return Step::Reply(reply);
+            }
         }
         let request = Request::parse(&mut line.iter()).map(Request::into_owned);
         let step = match request {
@@ -254,8 +275,16 @@ impl Session {
                             ),
                         ));
                     }
+                    let sender = if from.address.is_empty() {
+                        None
+                    } else {
+                        match Address::from_unquoted(&from.address) {
+                            Ok(a) => Some(a),
+                            Err(e) => return Step::Reply(address_refusal(e, "5.1.7", "sender")),
+                        }
+                    };
                     self.state = State::Mail {
-                        sender: from.address,
+                        sender,
                         recipients: Vec::new(),
                     };
                     Step::Reply(Reply::new(250, "2.1.0 Ok"))
@@ -265,24 +294,26 @@ impl Session {
                 let State::Mail { recipients, .. } = &mut self.state else {
                     return Step::Reply(Reply::new(503, "5.5.1 Need MAIL before RCPT"));
                 };
-                let Some((_, domain)) = to
-                    .address
-                    .rsplit_once('@')
-                    .filter(|(l, d)| !l.is_empty() && !d.is_empty())
-                else {
-                    return Step::Reply(Reply::new(
-                        501,
-                        "5.1.3 Recipient address must be user@domain",
-                    ));
+                let address = match Address::from_unquoted(&to.address) {
+                    Ok(a) => a,
+                    Err(AddressError::NoDomain | AddressError::Empty) => {
+                        return Step::Reply(Reply::new(
+                            501,
+                            "5.1.3 Recipient address must be user@domain",
+                        ));
+                    }
+                    Err(e) => return Step::Reply(address_refusal(e, "5.1.3", "recipient")),
                 };
-                if !self.limits.relay_any && self.authenticated.is_none() && !accepts_domain(domain)
+                if !self.limits.relay_any
+                    && self.authenticated.is_none()
+                    && !accepts_domain(address.domain())
                 {
                     return Step::Reply(Reply::new(550, "5.7.1 Relaying denied"));
                 }
                 if recipients.len() >= self.limits.max_recipients {
                     return Step::Reply(Reply::new(452, "4.5.3 Too many recipients"));
                 }
-                recipients.push(to.address);
+                recipients.push(address);
                 Step::Reply(Reply::new(250, "2.1.5 Ok"))
             }
             Request::Data => match std::mem::replace(&mut self.state, State::Ready) {
@@ -438,6 +469,18 @@ impl Session {
             self.receptions += 1;
         }
         self.state = State::Ready;
+    }
+}
+
+/// The reply for an address that cannot be represented safely (RFC 5321 §4.2.3: 553 "mailbox
+/// name not allowed"; 501 for syntax).
+fn address_refusal(e: AddressError, enhanced: &str, which: &str) -> Reply {
+    match e {
+        AddressError::TooLong | AddressError::Control | AddressError::NotUtf8 => Reply::new(
+            553,
+            format!("{enhanced} The {which} address is not allowed: {e}"),
+        ),
+        _ => Reply::new(501, format!("{enhanced} Bad {which} address syntax: {e}")),
     }
 }
 
@@ -604,8 +647,9 @@ mod tests {
         );
         assert!(matches!(s.command(b"DATA", local), Step::StartData(_)));
         let env = s.envelope().unwrap();
-        assert_eq!(env.sender, "a@b.example");
-        assert_eq!(env.recipients, ["4445551234@sms.example"]);
+        assert_eq!(env.sender.unwrap().to_string(), "a@b.example");
+        assert_eq!(env.recipients[0].to_string(), "4445551234@sms.example");
+        assert_eq!(env.recipients.len(), 1);
         s.data_done(true);
         assert_eq!(code(s.command(b"MAIL FROM:<>", local)), 250);
     }

@@ -17,6 +17,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 
+use crate::address::{Address, ReversePath, reverse_path_text};
 use crate::conn::Conn;
 use crate::reply::{Class, Parsed, Reply, ReplyParser};
 
@@ -313,13 +314,16 @@ impl Connection {
     /// Sends one message. Returns the final reply for each recipient, in order, with the stage
     /// that produced it; an `Err` means the connection is no longer usable and applies to every
     /// recipient.
+    ///
+    /// The only place Impulse writes an address onto the wire: each is an [`Address`], which
+    /// cannot hold CR, LF, NUL or an unquoted `>` or space, and is quoted as RFC 5321 requires.
     pub async fn send(
         &mut self,
-        sender: &str,
-        recipients: &[String],
+        sender: &ReversePath,
+        recipients: &[Address],
         body: &[u8],
     ) -> Result<Vec<(Reply, Stage)>, ClientError> {
-        let mut mail = format!("MAIL FROM:<{sender}>");
+        let mut mail = format!("MAIL FROM:<{}>", reverse_path_text(sender));
         if self.size {
             mail.push_str(&format!(" SIZE={}", body.len()));
         }
@@ -425,21 +429,35 @@ impl Connection {
     }
 }
 
-/// Escapes lines starting with `.` and appends the end-of-data mark (RFC 5321 §4.5.2).
+/// Writes a body for DATA: every line end (CRLF, and a bare CR or bare LF, which some servers
+/// take for one) becomes CRLF, lines starting with `.` are escaped after each of them, and the
+/// end-of-data mark is appended (RFC 5321 §2.3.8, §4.5.2). So nothing in a body can end the data
+/// early at a next hop, however it splits lines.
 pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 64);
     let mut at_line_start = true;
-    for &b in body {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
+    let mut bytes = body.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\r' => {
+                bytes.next_if_eq(&&b'\n');
+                out.extend_from_slice(b"\r\n");
+                at_line_start = true;
+            }
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                at_line_start = true;
+            }
+            _ => {
+                if at_line_start && b == b'.' {
+                    out.push(b'.');
+                }
+                out.push(b);
+                at_line_start = false;
+            }
         }
-        out.push(b);
-        at_line_start = b == b'\n';
     }
-    if !out.ends_with(b"\r\n") {
-        if out.ends_with(b"\n") {
-            out.pop();
-        }
+    if !at_line_start || out.is_empty() {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
@@ -454,5 +472,45 @@ mod tests {
     fn stuffing() {
         assert_eq!(dot_stuff(b".a\r\nb\r\n..c"), b"..a\r\nb\r\n...c\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r\n"), b"a\r\n.\r\n");
+    }
+
+    #[test]
+    fn bare_line_ends_become_crlf_and_are_stuffed() {
+        assert_eq!(dot_stuff(b"a\r.\rb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r.\r\nb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\n.\nb\n"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\n\r\n.\r"), b"a\r\n\r\n..\r\n.\r\n");
+    }
+
+    /// Whatever the body, the only end-of-data mark in what is written is the last one, and
+    /// every CR and LF in it is part of a CRLF.
+    #[test]
+    fn no_body_ends_data_early() {
+        let samples: [&[u8]; 6] = [
+            b".\r\n",
+            b"\r.\r",
+            b"\n.\n",
+            b"x\r\n.\r\n.\r\ny",
+            b"\r\r\n\n.",
+            b".",
+        ];
+        for body in samples {
+            let out = dot_stuff(body);
+            let cut = out.len() - 5;
+            assert_eq!(&out[cut..], b"\r\n.\r\n");
+            assert!(
+                !out[..cut + 2].windows(5).any(|w| w == b"\r\n.\r\n"),
+                "{body:?}"
+            );
+            for (i, &c) in out.iter().enumerate() {
+                if c == b'\r' {
+                    assert_eq!(out.get(i + 1), Some(&b'\n'));
+                }
+                if c == b'\n' {
+                    assert_eq!(out[i - 1], b'\r');
+                }
+            }
+        }
     }
 }
