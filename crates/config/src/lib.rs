@@ -62,6 +62,7 @@ pub mod names {
     pub const MAX_RECIPIENTS_PER_MESSAGE: &str = "Max_Recipients_Per_Message";
     pub const MAX_RECEPTIONS_PER_CONNECTION: &str = "Max_Receptions_Per_Connection";
     pub const MAX_CONNECTIONS: &str = "Max_Connections";
+    pub const MAX_CONNECTIONS_PER_PEER: &str = "Max_Connections_Per_Peer";
     pub const TIMEOUT: &str = "Timeout";
     pub const DELIVERY_METHOD: &str = "Delivery_Method";
     pub const GATEWAY: &str = "Gateway";
@@ -100,6 +101,7 @@ pub mod names {
         MAX_RECIPIENTS_PER_MESSAGE,
         MAX_RECEPTIONS_PER_CONNECTION,
         MAX_CONNECTIONS,
+        MAX_CONNECTIONS_PER_PEER,
         TIMEOUT,
         DELIVERY_METHOD,
         GATEWAY,

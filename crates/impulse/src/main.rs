@@ -2,6 +2,7 @@
 //! only place that sees the configuration, the spool, the listeners and the connectors at once.
 #![forbid(unsafe_code)]
 
+mod auth_guard;
 mod cli_config;
 mod control;
 mod counters;

@@ -163,13 +163,14 @@ pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> 
 /// What a server run by [`serve`] does with requests.
 pub trait Service: Send + Sync + 'static {
     /// Decides on a request from `peer` to `local` before its body is read (peer rules,
-    /// credentials): `Some` is the answer, and the body is not read.
+    /// credentials): `Some` is the answer, sent after the delay it comes with (a guessing
+    /// client is slowed, see `auth_guard`), and the body is not read.
     fn admit(
         &self,
         local: SocketAddr,
         peer: SocketAddr,
         authorization: Option<&str>,
-    ) -> Option<Reply> {
+    ) -> Option<(Reply, Duration)> {
         let _ = (local, peer, authorization);
         None
     }
@@ -324,7 +325,8 @@ async fn handle<S: Service>(
     };
     let content_type = header("content-type");
     let authorization = header("authorization");
-    if let Some(refused) = service.admit(local, peer, authorization.as_deref()) {
+    if let Some((refused, delay)) = service.admit(local, peer, authorization.as_deref()) {
+        tokio::time::sleep(delay).await;
         return refused;
     }
     let method = req.method().clone();
@@ -371,4 +373,40 @@ async fn handle<S: Service>(
             body,
         })
         .await
+}
+
+/// HTTP Basic credentials checked through the guard (`auth_guard`): `None` when they match,
+/// else the refusal and how long to hold it back. `challenge` builds the 401 answer; a request
+/// with no credentials at all gets it without counting as a failure (clients ask first).
+pub fn check_basic(
+    peer: SocketAddr,
+    authorization: Option<&str>,
+    allowed: &[impl AsRef<str>],
+    service: &'static str,
+    challenge: impl FnOnce() -> Reply,
+) -> Option<(Reply, Duration)> {
+    let guard = crate::auth_guard::global();
+    let now = std::time::Instant::now();
+    if let crate::auth_guard::Gate::Locked(left) = guard.check(peer.ip(), now) {
+        let mut r = reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            "text/plain",
+            "too many failed credentials from your address; try again later\n",
+        );
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from(left.as_secs().max(1)),
+        );
+        return Some((r, Duration::ZERO));
+    }
+    if crate::credentials::basic_matches(authorization, allowed) {
+        guard.succeeded(peer.ip());
+        return None;
+    }
+    let delay = if authorization.is_some() {
+        guard.failed(peer.ip(), service, now)
+    } else {
+        Duration::ZERO
+    };
+    Some((challenge(), delay))
 }

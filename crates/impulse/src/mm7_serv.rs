@@ -93,43 +93,48 @@ impl mm7_http::Service for Mm7Server {
         local: SocketAddr,
         peer: SocketAddr,
         authorization: Option<&str>,
-    ) -> Option<Reply> {
+    ) -> Option<(Reply, Duration)> {
         let cfg = self.cfg.get();
         let r = cfg.http_receiving(Some(local), peer.ip());
         if r.bool(names::ALWAYS_ALLOW) {
             return None;
         }
         if r.bool(names::ALWAYS_DENY) {
-            tracing::warn!(%peer, "MM7 request refused: the peer has Always_Deny");
-            return Some(fault(
+            tracing::debug!(%peer, "MM7 request refused: the peer has Always_Deny");
+            let answer = fault(
                 Schema::Rel6_1_4,
                 "",
                 "",
                 StatusCode::OPERATION_RESTRICTED,
                 "this peer may not send MM7 requests here",
                 Http::FORBIDDEN,
-            ));
+            );
+            return Some((answer, Duration::ZERO));
         }
         let (credentials, _) = r.effective(AUTH_CREDENTIALS)?;
-        if crate::credentials::basic_matches(authorization, &list_items(&credentials)) {
-            return None;
-        }
-        tracing::warn!(%peer, given = authorization.is_some(), "MM7 request refused: bad or missing HTTP Basic credentials");
-        let mut answer = fault(
-            Schema::Rel6_1_4,
-            "",
-            "",
-            StatusCode::IMPROPER_IDENTIFICATION,
-            "HTTP Basic credentials required",
-            Http::UNAUTHORIZED,
-        );
-        answer.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            hyper::header::HeaderValue::from_static(
-                "Basic realm=\"impulse-mm7\", charset=\"UTF-8\"",
-            ),
-        );
-        Some(answer)
+        mm7_http::check_basic(
+            peer,
+            authorization,
+            &list_items(&credentials),
+            "mm7",
+            || {
+                let mut answer = fault(
+                    Schema::Rel6_1_4,
+                    "",
+                    "",
+                    StatusCode::IMPROPER_IDENTIFICATION,
+                    "HTTP Basic credentials required",
+                    Http::UNAUTHORIZED,
+                );
+                answer.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    hyper::header::HeaderValue::from_static(
+                        "Basic realm=\"impulse-mm7\", charset=\"UTF-8\"",
+                    ),
+                );
+                answer
+            },
+        )
     }
 
     fn call(&self, req: HttpRequest) -> impl std::future::Future<Output = Reply> + Send {

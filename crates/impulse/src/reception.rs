@@ -156,6 +156,11 @@ impl Inbound for Reception {
             max_message_size: r.size(names::MAX_MESSAGE_SIZE),
             max_recipients: r.u64(names::MAX_RECIPIENTS_PER_MESSAGE).max(1) as usize,
             max_receptions: r.u64(names::MAX_RECEPTIONS_PER_CONNECTION),
+            max_per_peer: if relay_any {
+                0
+            } else {
+                r.u64(names::MAX_CONNECTIONS_PER_PEER) as usize
+            },
             starttls: tls_config.is_some() && !implicit_tls && policy != "no",
             // A listener told to require TLS but unable to load its certificate refuses mail
             // rather than take it in the clear.
@@ -168,6 +173,23 @@ impl Inbound for Reception {
             limits,
             r.seconds(names::TIMEOUT).max(Duration::from_secs(1)),
         )
+    }
+
+    fn auth_allowed(&self, peer: std::net::IpAddr) -> Result<(), Duration> {
+        match crate::auth_guard::global().check(peer, std::time::Instant::now()) {
+            crate::auth_guard::Gate::Open => Ok(()),
+            crate::auth_guard::Gate::Locked(left) => Err(left),
+        }
+    }
+
+    fn auth_outcome(&self, peer: std::net::IpAddr, ok: bool) -> Duration {
+        let guard = crate::auth_guard::global();
+        if ok {
+            guard.succeeded(peer);
+            Duration::ZERO
+        } else {
+            guard.failed(peer, "smtp", std::time::Instant::now())
+        }
     }
 
     fn accepts_domain(&self, domain: &str) -> bool {

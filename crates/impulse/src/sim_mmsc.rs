@@ -140,23 +140,30 @@ impl mm7_http::Service for Mmsc {
 
     /// With `--credentials`, a request without them gets a 401 whose Fault says 2001
     /// (operation restricted), as some MMSCs answer.
-    fn admit(&self, _: SocketAddr, peer: SocketAddr, authorization: Option<&str>) -> Option<Reply> {
+    fn admit(
+        &self,
+        _: SocketAddr,
+        peer: SocketAddr,
+        authorization: Option<&str>,
+    ) -> Option<(Reply, std::time::Duration)> {
         if let Ok(mut s) = self.state.lock() {
             s.peers.insert(peer);
         }
         let want = self.authorization.as_deref()?;
-        (authorization != Some(want)).then(|| {
-            soap(
-                Http::UNAUTHORIZED,
-                fault(
-                    self.schema,
-                    self.schema.newest_version(),
-                    "",
-                    StatusCode::OPERATION_RESTRICTED,
-                    "Operation restricted: bad or missing credentials",
-                ),
-            )
-        })
+        (authorization != Some(want))
+            .then(|| {
+                soap(
+                    Http::UNAUTHORIZED,
+                    fault(
+                        self.schema,
+                        self.schema.newest_version(),
+                        "",
+                        StatusCode::OPERATION_RESTRICTED,
+                        "Operation restricted: bad or missing credentials",
+                    ),
+                )
+            })
+            .map(|r| (r, std::time::Duration::ZERO))
     }
 
     fn call(&self, req: HttpRequest) -> impl Future<Output = Reply> + Send {

@@ -52,23 +52,22 @@ impl Service for Admin {
         _local: SocketAddr,
         peer: SocketAddr,
         authorization: Option<&str>,
-    ) -> Option<Reply> {
-        if self.credentials.is_empty()
-            || crate::credentials::basic_matches(authorization, &self.credentials)
-        {
+    ) -> Option<(Reply, std::time::Duration)> {
+        if self.credentials.is_empty() {
             return None;
         }
-        tracing::warn!(%peer, "admin HTTP request refused: bad or missing credentials");
-        let mut r = reply(
-            StatusCode::UNAUTHORIZED,
-            "text/plain",
-            "credentials required\n",
-        );
-        r.headers_mut().insert(
-            "WWW-Authenticate",
-            hyper::header::HeaderValue::from_static("Basic realm=\"impulse\""),
-        );
-        Some(r)
+        crate::mm7_http::check_basic(peer, authorization, &self.credentials, "admin", || {
+            let mut r = reply(
+                StatusCode::UNAUTHORIZED,
+                "text/plain",
+                "credentials required\n",
+            );
+            r.headers_mut().insert(
+                "WWW-Authenticate",
+                hyper::header::HeaderValue::from_static("Basic realm=\"impulse\""),
+            );
+            r
+        })
     }
 
     async fn call(&self, req: HttpRequest) -> Reply {

@@ -30,6 +30,13 @@ pub use commands::Context;
 /// The longest command line read; a longer one is refused and the connection closed.
 const MAX_LINE: usize = 4096;
 
+/// Console connections open at once, per listening socket: an operator needs a few; more is a
+/// client holding descriptors that the SMTP and MM7 listeners need.
+const MAX_CONSOLE_CONNECTIONS: usize = 32;
+
+/// Time a TCP console client has to log in before it is disconnected.
+const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The admin API only reads: a request body is never needed.
 const ADMIN_MAX_BODY: usize = 4096;
 
@@ -95,12 +102,21 @@ pub async fn start(
                 tracing::info!(path = %path.display(), "console listening");
                 let (ctx, mut stop) = (ctx.clone(), stop.clone());
                 let path = path.clone();
+                let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONSOLE_CONNECTIONS));
                 tasks.push(tokio::spawn(async move {
                     loop {
                         tokio::select! {
                             r = listener.accept() => match r {
                                 Ok((stream, _)) => {
-                                    tokio::spawn(session(stream, ctx.clone(), None));
+                                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                                        refuse_busy(stream).await;
+                                        continue;
+                                    };
+                                    let ctx = ctx.clone();
+                                    tokio::spawn(async move {
+                                        session(stream, ctx, None).await;
+                                        drop(slot);
+                                    });
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "console accept failed");
@@ -132,12 +148,21 @@ pub async fn start(
                 })?;
                 tracing::info!(addr = %listener.local_addr()?, "console listening");
                 let (ctx, mut stop, creds) = (ctx.clone(), stop.clone(), credentials.clone());
+                let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONSOLE_CONNECTIONS));
                 tasks.push(tokio::spawn(async move {
                     loop {
                         tokio::select! {
                             r = listener.accept() => match r {
-                                Ok((stream, _)) => {
-                                    tokio::spawn(session(stream, ctx.clone(), Some(creds.clone())));
+                                Ok((stream, peer)) => {
+                                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                                        refuse_busy(stream).await;
+                                        continue;
+                                    };
+                                    let (ctx, login) = (ctx.clone(), Login { credentials: creds.clone(), peer: peer.ip() });
+                                    tokio::spawn(async move {
+                                        session(stream, ctx, Some(login)).await;
+                                        drop(slot);
+                                    });
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "console accept failed");
@@ -154,11 +179,25 @@ pub async fn start(
     Ok(tasks)
 }
 
-/// One console connection; `login` holds the credentials a TCP client must give first.
+/// Over the connection limit: one framed refusal, then the connection is closed.
+async fn refuse_busy<S: AsyncWrite + Unpin>(mut stream: S) {
+    tracing::debug!("console connection refused: {MAX_CONSOLE_CONNECTIONS} already open");
+    let answer = frame("too many console connections; try again later", true);
+    let _ = tokio::time::timeout(LOGIN_TIMEOUT, stream.write_all(answer.as_bytes())).await;
+}
+
+/// What a TCP console client must give first, and where it comes from (for the guard).
+struct Login {
+    credentials: Arc<Vec<String>>,
+    peer: std::net::IpAddr,
+}
+
+/// One console connection; `login` holds the credentials a TCP client must give first, within
+/// [`LOGIN_TIMEOUT`].
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     ctx: Arc<Context>,
-    login: Option<Arc<Vec<String>>>,
+    login: Option<Login>,
 ) {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
@@ -166,11 +205,20 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let mut line = String::new();
     loop {
         line.clear();
-        match (&mut r)
-            .take(MAX_LINE as u64 + 1)
-            .read_line(&mut line)
-            .await
-        {
+        let mut limited = (&mut r).take(MAX_LINE as u64 + 1);
+        let read = limited.read_line(&mut line);
+        let read = if authenticated {
+            read.await
+        } else {
+            match tokio::time::timeout(LOGIN_TIMEOUT, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let _ = w.write_all(frame("login timed out", true).as_bytes()).await;
+                    return;
+                }
+            }
+        };
+        match read {
             Ok(0) | Err(_) => return,
             Ok(n) if n > MAX_LINE => {
                 let _ = w
@@ -181,19 +229,31 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(_) => {}
         }
         let command = line.trim();
-        if !authenticated {
+        if let (false, Some(login)) = (authenticated, &login) {
+            let guard = crate::auth_guard::global();
+            let now = std::time::Instant::now();
+            if let crate::auth_guard::Gate::Locked(left) = guard.check(login.peer, now) {
+                let text = format!(
+                    "too many failed logins from your address; try again in {} s",
+                    left.as_secs().max(1)
+                );
+                let _ = w.write_all(frame(&text, true).as_bytes()).await;
+                return;
+            }
             let mut words = command.split_whitespace();
             let ok = match (words.next(), words.next(), words.next(), words.next()) {
                 (Some("login"), Some(user), Some(password), None) => crate::credentials::matches(
                     format!("{user}:{password}").as_bytes(),
-                    login.as_deref().map(Vec::as_slice).unwrap_or_default(),
+                    &login.credentials,
                 ),
                 _ => false,
             };
             let answer = if ok {
+                guard.succeeded(login.peer);
                 frame("logged in", false)
             } else {
-                tracing::warn!("console login refused");
+                let delay = guard.failed(login.peer, "console", now);
+                tokio::time::sleep(delay).await;
                 frame("login USER PASSWORD first (credentials refused)", true)
             };
             if w.write_all(answer.as_bytes()).await.is_err() || !ok {

@@ -25,6 +25,9 @@ use crate::reply::Reply;
 const MAX_COMMAND_LINE: usize = 4096;
 /// Spare room kept in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Longest an SMTP session may last, whatever it does: a client trickling bytes must not hold
+/// a slot forever (the idle timeout alone is reset by every byte).
+const MAX_SESSION: Duration = Duration::from_secs(3600);
 /// Body bytes fed at once when a line has no end in sight.
 const DATA_CHUNK: usize = 64 * 1024;
 
@@ -34,6 +37,18 @@ pub trait Inbound: Send + Sync + 'static {
     fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration);
     /// Whether mail for `domain` is accepted from any peer.
     fn accepts_domain(&self, domain: &str) -> bool;
+    /// Whether `peer` may try credentials now; `Err` holds how long it is still locked out
+    /// after repeated failures.
+    fn auth_allowed(&self, peer: std::net::IpAddr) -> Result<(), Duration> {
+        let _ = peer;
+        Ok(())
+    }
+    /// The outcome of a credential check from `peer`; returns how long to hold the answer back
+    /// (a guessing client is slowed).
+    fn auth_outcome(&self, peer: std::net::IpAddr, ok: bool) -> Duration {
+        let _ = (peer, ok);
+        Duration::ZERO
+    }
     /// Stores an accepted message durably; returns its queue id, or the reason it was not stored.
     fn accept(
         &self,
@@ -51,6 +66,7 @@ pub async fn serve<I: Inbound>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let per_peer: Arc<PerPeer> = Arc::default();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -70,8 +86,9 @@ pub async fn serve<I: Inbound>(
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
                 let shutdown = shutdown.clone();
+                let per_peer = per_peer.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, inbound, shutdown).await {
+                    if let Err(e) = connection(stream, peer, inbound, shutdown, &per_peer).await {
                         tracing::debug!(%peer, error = %e, "SMTP connection ended with an error");
                     }
                     drop(permit);
@@ -89,6 +106,37 @@ pub async fn serve<I: Inbound>(
     }
 }
 
+/// Connections open per client address.
+#[derive(Default)]
+struct PerPeer(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection counted against its address while it lives.
+struct PeerSlot<'a>(&'a PerPeer, std::net::IpAddr);
+
+impl PerPeer {
+    fn enter(&self, ip: std::net::IpAddr, max: usize) -> Option<PeerSlot<'_>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot(self, ip))
+    }
+}
+
+impl Drop for PeerSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
+
 enum Mode {
     Command { discarding: bool },
     Data(DataReader),
@@ -99,9 +147,20 @@ async fn connection<I: Inbound>(
     peer: SocketAddr,
     inbound: Arc<I>,
     mut shutdown: watch::Receiver<bool>,
+    per_peer: &PerPeer,
 ) -> std::io::Result<()> {
     let local = stream.local_addr()?;
     let (limits, idle) = inbound.limits(local, peer);
+    let Some(_slot) = per_peer.enter(peer.ip(), limits.max_per_peer) else {
+        let mut s = stream;
+        tracing::debug!(%peer, "SMTP connection refused: Max_Connections_Per_Peer reached");
+        s.write_all(b"421 4.7.0 Too many connections from your address, try again later\r\n")
+            .await?;
+        return Ok(());
+    };
+    let started = tokio::time::Instant::now();
+    // A command line must arrive whole within the idle timeout, however slowly its bytes come.
+    let mut line_deadline = started + idle;
     let mut conn = Conn::Plain(stream);
     let mut session = Session::new(limits);
     if session.limits().implicit_tls {
@@ -138,6 +197,7 @@ async fn connection<I: Inbound>(
                         break;
                     };
                     let line = buf.split_to(pos + 1);
+                    line_deadline = tokio::time::Instant::now() + idle;
                     if std::mem::take(discarding) {
                         continue;
                     }
@@ -145,7 +205,39 @@ async fn connection<I: Inbound>(
                         Reply::new(500, "5.5.2 Line too long").write_to(&mut out);
                         continue;
                     }
-                    match session.command(&line, |d| inbound.accepts_domain(d)) {
+                    let in_exchange = session.in_auth_exchange();
+                    let auth = in_exchange
+                        || line
+                            .get(..5)
+                            .is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH "));
+                    if auth
+                        && !in_exchange
+                        && let Err(left) = inbound.auth_allowed(peer.ip())
+                    {
+                        {
+                            Reply::new(
+                                454,
+                                format!(
+                                    "4.7.0 Too many authentication failures from your address, try again in {} s",
+                                    left.as_secs().max(1)
+                                ),
+                            )
+                            .write_to(&mut out);
+                            continue;
+                        }
+                    }
+                    let step = session.command(&line, |d| inbound.accepts_domain(d));
+                    if let (true, Step::Reply(r) | Step::Close(r)) = (auth, &step)
+                        && (r.code == 235 || r.code == 535)
+                    {
+                        {
+                            let delay = inbound.auth_outcome(peer.ip(), r.code == 235);
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                        }
+                    }
+                    match step {
                         Step::Reply(r) => r.write_to(&mut out),
                         Step::Close(r) => {
                             r.write_to(&mut out);
@@ -183,6 +275,7 @@ async fn connection<I: Inbound>(
                     out.clear();
                     let reply = finish_data(&mut session, reader, peer, inbound.as_ref()).await;
                     reply.write_to(&mut out);
+                    line_deadline = tokio::time::Instant::now() + idle;
                 }
             }
         }
@@ -210,8 +303,16 @@ async fn connection<I: Inbound>(
         // `read_buf` reads only into spare capacity, which `split_to` keeps taking away: make
         // room first, or reads shrink to a few dozen bytes each.
         buf.reserve(READ_CHUNK);
+        // In a body, each read must come within the idle timeout; a command line must be whole
+        // by its deadline; the session itself ends at MAX_SESSION.
+        let now = tokio::time::Instant::now();
+        let mut deadline = match mode {
+            Mode::Command { .. } => line_deadline,
+            Mode::Data(_) => now + idle,
+        };
+        deadline = deadline.min(started + MAX_SESSION);
         let read = tokio::select! {
-            r = tokio::time::timeout(idle, conn.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout_at(deadline, conn.read_buf(&mut buf)) => r,
             _ = shutdown.changed() => {
                 conn.write_all(b"421 4.3.2 Service shutting down\r\n").await?;
                 return Ok(());
@@ -221,6 +322,11 @@ async fn connection<I: Inbound>(
             Ok(Ok(0)) => return Ok(()),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
+            Err(_) if tokio::time::Instant::now() >= started + MAX_SESSION => {
+                conn.write_all(b"421 4.4.2 Session time limit reached, closing connection\r\n")
+                    .await?;
+                return Ok(());
+            }
             Err(_) => {
                 conn.write_all(b"421 4.4.2 Idle timeout, closing connection\r\n")
                     .await?;

@@ -31,6 +31,8 @@ pub struct Limits {
     pub max_recipients: usize,
     /// 0: no limit.
     pub max_receptions: u64,
+    /// Connections at once from this client address (0: no limit).
+    pub max_per_peer: usize,
     /// The listener's certificate and key, when it has them.
     pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// `Use_SSL`: the TLS handshake comes first, before the greeting (port 465 style).
@@ -54,6 +56,7 @@ impl Limits {
             max_message_size: 0,
             max_recipients: 1000,
             max_receptions: 0,
+            max_per_peer: 0,
             tls_config: None,
             implicit_tls: false,
             starttls: false,
@@ -440,6 +443,11 @@ impl Session {
                 )
             }
         }
+    }
+
+    /// In a SASL exchange: the next line is a response to AUTH, not a command.
+    pub fn in_auth_exchange(&self) -> bool {
+        matches!(self.state, State::Auth(_))
     }
 
     /// The user the client authenticated as, if it did.
