@@ -35,6 +35,7 @@ else
     echo "cargo deny: advisories NOT checked: github.com is unreachable and there is no snapshot at $snapshot"
     exit 0
   fi
+  snapshot=$(readlink -f "$snapshot")
   # cargo deny reads a database from db-path/<name derived from its URL>, which must be a git
   # repository with a commit; HEAD's date is the database's date. Unpack the snapshot there and
   # commit it with the date of its files (git archive stamps them with the snapshot's commit date).

@@ -186,6 +186,19 @@ impl Mm7Server {
                 Http::METHOD_NOT_ALLOWED,
             );
         }
+        // Without a media type the body cannot be read as SOAP or SOAP with attachments: a
+        // client error (400), as MM7 conformance tools expect, not a server fault.
+        if req.content_type.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            count_in("unreadable", StatusCode::CLIENT_ERROR);
+            return fault(
+                fallback,
+                "",
+                "",
+                StatusCode::CLIENT_ERROR,
+                "the request has no Content-Type (text/xml or multipart/related expected)",
+                Http::BAD_REQUEST,
+            );
+        }
         let msg = match read_body(req.content_type.as_deref(), &req.body) {
             Ok(m) => m,
             Err(e) => {

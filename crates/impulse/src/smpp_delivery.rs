@@ -593,11 +593,23 @@ impl SmppConnector {
             // from the message (and recipient, but for submit_multi) so the retry's segments
             // join them. A first try in this run has none (the outcome of a try commits after
             // its submissions), so only retries and resumed leases look.
+            // A spool error is not "none accepted": that would resubmit accepted segments
+            // (duplicate SMS). The try fails temporarily instead, with the error logged.
             let accepted = if lease.attempts > 0 || lease.received_at < self.spool.opened_at() {
-                self.spool
+                match self
+                    .spool
                     .accepted_segments(message.id.to_string(), lease.address.clone())
                     .await
-                    .unwrap_or_default()
+                {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::error!(message = %message.id, error = %e, "cannot read the segments the SMSC already accepted; retrying later");
+                        out[i] = Some(temporary(format!(
+                            "451 4.3.0 spool read failed (accepted segments): {e}"
+                        )));
+                        continue;
+                    }
+                }
             } else {
                 Vec::new()
             };

@@ -238,6 +238,9 @@ fn deliver_req(sender: &str, to: &str) -> String {
 fn mm7_addresses_are_parsed_and_relaying_is_refused() {
     let s = setup();
     let post = |body: String| http_post(s.http, "/mm7/", "text/xml", body.as_bytes());
+    // No media type: a client error, not a server fault.
+    let (code, answer) = http_post(s.http, "/mm7/", "", b"<x/>");
+    assert_eq!(code, 400, "{answer}");
     // CR LF in the sender's RFC2822Address: refused with an address error, nothing relayed.
     let (code, answer) = post(deliver_req(
         "<Sender><RFC2822Address>a@relay.test&gt;&#13;&#10;RCPT TO:&lt;inj@evil.test&gt;&#13;&#10;NOOP &lt;x@y</RFC2822Address></Sender>",

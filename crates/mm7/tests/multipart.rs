@@ -103,6 +103,20 @@ fn peer_body(href_target: &str) -> (String, Vec<u8>) {
     (ctype, body)
 }
 
+/// A multipart body labelled `text/xml; boundary=…` (seen from MMSC test suites) is read as
+/// multipart by its boundary parameter.
+#[test]
+fn a_boundary_parameter_makes_a_body_multipart_whatever_the_media_type() {
+    let (ctype, body) = peer_body("cid:content_15");
+    let mislabelled = ctype.replace("Multipart/Related", "text/xml");
+    let msg = read_body(Some(&mislabelled), &body).unwrap();
+    assert!(String::from_utf8_lossy(&msg.envelope).contains("<Envelope>"));
+    assert_eq!(msg.content(Some("cid:content_15")).unwrap().parts.len(), 3);
+    // Bare XML with a stray boundary parameter stays XML.
+    let xml = read_body(Some("text/xml; boundary=x"), b"<Envelope/>").unwrap();
+    assert_eq!(xml.envelope, b"<Envelope/>");
+}
+
 #[test]
 fn reads_peer_bodies_whatever_the_href_spelling() {
     for href in [
