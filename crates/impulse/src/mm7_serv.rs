@@ -188,7 +188,11 @@ impl Mm7Server {
         }
         // Without a media type the body cannot be read as SOAP or SOAP with attachments: a
         // client error (400), as MM7 conformance tools expect, not a server fault.
-        if req.content_type.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        if req
+            .content_type
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+        {
             count_in("unreadable", StatusCode::CLIENT_ERROR);
             return fault(
                 fallback,
