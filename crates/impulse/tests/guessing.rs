@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Impulse, http_get, http_request, wait_for};
+use common::{Impulse, http_request, wait_for};
 
 struct Setup {
     _tmp: tempfile::TempDir,
