@@ -37,7 +37,10 @@ pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {
 
 pub fn check(file: &Path) -> ExitCode {
     match load_or_report(file) {
-        Some(_) => {
+        Some(cfg) => {
+            for w in crate::config_warnings::warnings(&cfg) {
+                eprintln!("{}: warning: {w}", file.display());
+            }
             println!("{}: OK", file.display());
             ExitCode::SUCCESS
         }

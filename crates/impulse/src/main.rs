@@ -4,6 +4,7 @@
 
 mod auth_guard;
 mod cli_config;
+mod config_warnings;
 mod control;
 mod counters;
 mod credentials;

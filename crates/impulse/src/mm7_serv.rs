@@ -404,7 +404,10 @@ impl Mm7Server {
             &to.to_string(),
             &subject,
             &parts,
-            impulse_spool::now_millis() / 1000,
+            impulse_interwork::mo::Stamp {
+                date: impulse_spool::now_millis() / 1000,
+                host: &reception.hostname,
+            },
             &headers,
         );
         match reception

@@ -120,7 +120,10 @@ impl Reception {
             subject,
             body,
             impulse_interwork::mo::MailCharset::Utf8,
-            now_millis() / 1000,
+            impulse_interwork::mo::Stamp {
+                date: now_millis() / 1000,
+                host: &self.hostname,
+            },
             &[],
         );
         self.spool_message(None, vec![to.clone()], mail, peer, protocol)

@@ -66,7 +66,17 @@ fn system_hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// Whatever the service manager's umask, nothing Impulse creates (spool, logs, the paniclog)
+/// is readable by others: mail and numbers are personal data. Group bits are left as the
+/// operator set them, so a log-reading group keeps working.
+fn restrict_umask() {
+    use nix::sys::stat::{Mode, umask};
+    let old = umask(Mode::from_bits_truncate(0o077));
+    umask(old | Mode::S_IRWXO | Mode::S_IWGRP);
+}
+
 pub fn run(config: &Path) -> ExitCode {
+    restrict_umask();
     let Some(cfg) = load_or_report(config) else {
         return ExitCode::from(EXIT_CONFIG);
     };
@@ -97,6 +107,9 @@ pub fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for w in crate::config_warnings::warnings(&cfg) {
+        tracing::warn!("configuration: {w}");
+    }
     match runtime.block_on(serve(Arc::new(cfg), config.to_path_buf())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

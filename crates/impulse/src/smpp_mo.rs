@@ -412,18 +412,21 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
         .iter()
         .map(|(name, value)| (format!("X-SMPP-TLV-{name}"), value.clone()))
         .collect();
+    let Some(reception) = ctx.reception.get() else {
+        return CommandStatus::ESME_RX_T_APPN;
+    };
     let mail = mo::build_email(
         &from.to_string(),
         &to.to_string(),
         &subject,
         &parsed.body,
         charset,
-        now,
+        mo::Stamp {
+            date: now,
+            host: &reception.hostname,
+        },
         &headers,
     );
-    let Some(reception) = ctx.reception.get() else {
-        return CommandStatus::ESME_RX_T_APPN;
-    };
     match reception
         .spool_message(Some(from), vec![to], mail, ctx.smsc.clone(), "smpp")
         .await

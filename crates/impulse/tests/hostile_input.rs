@@ -320,4 +320,38 @@ fn an_mo_source_addr_cannot_inject_smtp_commands() {
         "{cmds:#?}"
     );
     assert!(!cmds.iter().any(|l| l.contains("evil")), "{cmds:#?}");
+    // The mail's Message-ID is under the configured Hostname, not the machine's name.
+    let lines = s.sink.lines();
+    let id = lines.iter().find(|l| l.starts_with("Message-ID:")).unwrap();
+    assert!(id.trim_end().ends_with("@impulse.test>"), "{id}");
+}
+
+#[test]
+fn files_are_created_without_world_access() {
+    let s = setup();
+    // Something in the spool and the mainlog.
+    let mut c = RawClient::connect(s.imp.smtp_port);
+    c.cmd("EHLO a.test");
+    c.cmd("MAIL FROM:<a@relay.test>");
+    c.cmd("RCPT TO:<b@relay.test>");
+    c.cmd("DATA");
+    assert!(c.cmd("Subject: x\r\n\r\nx\r\n.").starts_with("250"));
+    s.sink.wait_messages(1);
+    use std::os::unix::fs::PermissionsExt;
+    let mut checked = 0;
+    for dir in ["spool", "log"] {
+        for entry in std::fs::read_dir(s.imp.dir.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o007,
+                0,
+                "{} has mode {:o}",
+                path.display(),
+                mode & 0o777
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the spool database and the mainlog at least");
 }

@@ -223,10 +223,10 @@ pub fn to_email(
     to: &str,
     subject: &str,
     parts: &[MimePart],
-    date: i64,
+    stamp: crate::mo::Stamp<'_>,
     extra_headers: &[(String, String)],
 ) -> Vec<u8> {
-    let mut builder = crate::mo::headers(from, to, subject, date, extra_headers);
+    let mut builder = crate::mo::headers(from, to, subject, stamp, extra_headers);
     let mut text = String::new();
     let mut n = 0;
     for p in parts {
@@ -346,7 +346,10 @@ mod tests {
             "u@example.com",
             "Hi",
             &parts,
-            0,
+            crate::mo::Stamp {
+                date: 0,
+                host: "gw.example.net",
+            },
             &[],
         );
         let m = MessageParser::default().parse(&raw).unwrap();

@@ -134,13 +134,13 @@ pub fn build_email(
     subject: &str,
     body: &str,
     charset: MailCharset,
-    date: i64,
+    stamp: Stamp<'_>,
     extra_headers: &[(String, String)],
 ) -> Vec<u8> {
     use mail_builder::headers::content_type::ContentType;
     use mail_builder::mime::MimePart;
 
-    let mut builder = headers(from, to, subject, date, extra_headers);
+    let mut builder = headers(from, to, subject, stamp, extra_headers);
     let latin1: Option<Vec<u8>> = match charset {
         MailCharset::Latin1 => body
             .chars()
@@ -169,14 +169,15 @@ pub(crate) fn headers<'x>(
     from: &'x str,
     to: &'x str,
     subject: &'x str,
-    date: i64,
+    stamp: Stamp<'_>,
     extra_headers: &[(String, String)],
 ) -> mail_builder::MessageBuilder<'x> {
     let mut builder = mail_builder::MessageBuilder::new()
         .from(from)
         .to(to)
         .subject(subject)
-        .date(date);
+        .date(stamp.date)
+        .message_id(message_id(stamp.host));
     for (name, value) in extra_headers {
         builder = builder.header(
             name.clone(),
@@ -184,6 +185,27 @@ pub(crate) fn headers<'x>(
         );
     }
     builder
+}
+
+/// When and by whom a mail is made: its Date (seconds since the epoch) and the host name its
+/// Message-ID is under (the configuration's `Hostname`).
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp<'a> {
+    pub date: i64,
+    pub host: &'a str,
+}
+
+/// A Message-ID under the gateway's own name (`Hostname`), not the system's: mail-builder would
+/// use the machine's host name, which may be internal and is not what the operator configured.
+/// Unique by time, a process-wide counter and the process id.
+pub fn message_id(host: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:x}.{n:x}.{}@{host}", std::process::id())
 }
 
 #[cfg(test)]
@@ -198,7 +220,10 @@ mod email_tests {
             "hi",
             "café",
             MailCharset::Latin1,
-            0,
+            Stamp {
+                date: 0,
+                host: "gw.example.net",
+            },
             &[("X-SMPP-TLV-my_operator".into(), "Op Net".into())],
         );
         assert!(
@@ -209,6 +234,11 @@ mod email_tests {
         assert!(
             mail.contains("charset=\"iso-8859-1\"") || mail.contains("charset=iso-8859-1"),
             "{mail}"
+        );
+        let id_line = mail.lines().find(|l| l.starts_with("Message-ID:")).unwrap();
+        assert!(
+            id_line.ends_with("@gw.example.net>"),
+            "under the gateway's name: {id_line}"
         );
         let parsed = mail_parser::MessageParser::default()
             .parse(mail.as_bytes())
@@ -226,7 +256,10 @@ mod email_tests {
             "hi",
             "Привет 😀",
             MailCharset::Latin1,
-            0,
+            Stamp {
+                date: 0,
+                host: "gw.example.net",
+            },
             &[],
         );
         let parsed = mail_parser::MessageParser::default().parse(&mail).unwrap();
