@@ -39,7 +39,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in smpp_frames mm7_reader smtp_session mime_to_sms config_parser receipt_parser; do
+for target in smpp_frames mm7_reader smtp_session mime_to_sms config_parser receipt_parser address; do
   mkdir -p "$scratch/$target"
   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$scratch/$target" "corpus/$target" \
      -- -runs=100000 -max_total_time=40 -rss_limit_mb=2048 2>&1 | tail -n 2)

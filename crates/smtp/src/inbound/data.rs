@@ -11,8 +11,10 @@ pub struct DataReader {
     body: Vec<u8>,
     max: u64,
     seen: u64,
-    at_line_start: bool,
-    prev_crlf: bool,
+    /// The next byte starts a line (after CRLF): where a dot is stuffing, or the end of data.
+    line_start: bool,
+    /// The last byte fed was a CR that a partial chunk ended with: an LF next completes a CRLF.
+    pending_cr: bool,
 }
 
 /// The message was larger than allowed; its bytes were read and discarded.
@@ -28,15 +30,18 @@ impl DataReader {
             body: Vec::with_capacity(4096),
             max,
             seen: 0,
-            at_line_start: true,
-            prev_crlf: true,
+            line_start: true,
+            pending_cr: false,
         }
     }
 
     /// Feeds one line including its `\n`. Returns true when it was the end-of-data line.
+    ///
+    /// Only CRLF ends a line (RFC 5321 §2.3.8): after a bare LF, a dot is an ordinary
+    /// character, neither stuffing nor the end of data.
     pub fn line(&mut self, mut line: &[u8]) -> bool {
-        if self.at_line_start {
-            if self.prev_crlf && line == b".\r\n" {
+        if self.line_start {
+            if line == b".\r\n" {
                 return true;
             }
             if line.first() == Some(&b'.') {
@@ -44,19 +49,21 @@ impl DataReader {
             }
         }
         self.push(line);
-        self.prev_crlf = line.ends_with(b"\r\n");
-        self.at_line_start = true;
+        // A CR that ended the previous partial chunk and this lone LF make a CRLF: a line of
+        // 64 KiB or more split between its CR and its LF still ends where it should.
+        self.line_start = line.ends_with(b"\r\n") || (line == b"\n" && self.pending_cr);
+        self.pending_cr = false;
         false
     }
 
     /// Feeds part of a line too long to wait for its end.
     pub fn partial(&mut self, mut bytes: &[u8]) {
-        if self.at_line_start && bytes.first() == Some(&b'.') {
+        if self.line_start && bytes.first() == Some(&b'.') {
             bytes = &bytes[1..];
         }
         self.push(bytes);
-        self.at_line_start = false;
-        self.prev_crlf = false;
+        self.line_start = false;
+        self.pending_cr = bytes.last() == Some(&b'\r');
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -106,8 +113,25 @@ mod tests {
         assert!(!done);
         let (done, body) = read(&[b"a\n", b".\r\n", b".\r\n"], 100);
         assert!(done);
-        // The lone dot after a bare LF is an ordinary (dot-stuffed) line, not the end.
-        assert_eq!(body.unwrap(), b"a\n\r\n");
+        // The dot after a bare LF is in the middle of the line "a\n.\r\n": kept as it is.
+        assert_eq!(body.unwrap(), b"a\n.\r\n");
+    }
+
+    #[test]
+    fn a_long_line_split_between_cr_and_lf_still_ends() {
+        let mut r = DataReader::new(1 << 20);
+        let long = vec![b'x'; 70_000];
+        r.partial(&long);
+        r.partial(b"tail\r");
+        assert!(!r.line(b"\n"));
+        assert!(r.line(b".\r\n"), "the end of data after a split CRLF");
+        let body = r.finish().unwrap();
+        assert!(body.ends_with(b"xtail\r\n"));
+        // A CR that is not followed by LF is no line end.
+        let mut r = DataReader::new(1 << 20);
+        r.partial(b"a\r");
+        assert!(!r.line(b"b\n"));
+        assert!(!r.line(b".\r\n"));
     }
 
     #[test]
