@@ -102,6 +102,7 @@ async fn demo() -> anyhow::Result<()> {
             credentials: vec![("demo".into(), "demo".into())],
             receipt_delay: Duration::from_millis(200),
             receipt_delivered_percent: 100,
+            receipts_first: false,
             keep: 0,
         },
     )

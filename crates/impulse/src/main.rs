@@ -18,6 +18,7 @@ mod mm7_http;
 mod mm7_serv;
 mod mo_addresses;
 mod mobile_logs;
+mod receipt_wait;
 mod reception;
 mod reload;
 mod serve;

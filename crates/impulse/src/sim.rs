@@ -22,6 +22,9 @@ pub struct SmscArgs {
     /// Percentage of receipts that report DELIVRD (the rest UNDELIV).
     #[arg(long, default_value_t = 100)]
     pub delivered_percent: u8,
+    /// Send each delivery receipt before the submit_sm_resp it reports on.
+    #[arg(long)]
+    pub receipts_first: bool,
     /// Messages kept for the control port's `list` and `times` (counters count everything).
     #[arg(long, default_value_t = 10_000)]
     pub keep: usize,
@@ -40,6 +43,7 @@ pub fn smsc(args: SmscArgs) -> ExitCode {
         credentials,
         receipt_delay: Duration::from_millis(args.receipt_delay_ms),
         receipt_delivered_percent: args.delivered_percent,
+        receipts_first: args.receipts_first,
         keep: args.keep,
     };
     crate::block_on("impulse sim", async {

@@ -720,9 +720,16 @@ impl SmppConnector {
                 });
             }
         }
-        // Not awaited: the scheduler's outcome record follows this write and commits after
-        // it, and a failure is logged by the spool.
-        drop(self.spool.record_submissions(subs));
+        // Queued now, so the scheduler's outcome record follows this write and commits after
+        // it (a failure is logged by the spool). Once committed, receipts that arrived first and
+        // wait for these keys are told (`receipt_wait`).
+        let keys: Vec<String> = subs.iter().map(|s| s.key.clone()).collect();
+        let recorded = self.spool.record_submissions(subs);
+        tokio::spawn(async move {
+            if recorded.await.is_ok() {
+                crate::receipt_wait::announce(keys);
+            }
+        });
     }
 
     /// Saves the reverse address mapping of a delivered SMS (Momentum §1.3 step 9): not when

@@ -23,10 +23,11 @@ use impulse_smpp::receipt;
 use impulse_smpp::text;
 use impulse_smtp::Address;
 use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::live::LiveConfig;
 use crate::mobile_logs::MobileLogs;
+use crate::receipt_wait::{self, Held, HeldReceipts};
 use crate::reception::Reception;
 use crate::smpp_delivery::configured_id_format;
 use impulse_telemetry::{BounceRecord, LogFields, Record};
@@ -76,9 +77,21 @@ struct Partial {
 /// Serves the events of one domain's bind.
 pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ctx: Arc<MoContext>) {
     let mut pending: HashMap<(String, String, u16), Partial> = HashMap::new();
+    let mut held = HeldReceipts::default();
+    let mut recorded = receipt_wait::subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
+            keys = recorded.recv(), if held.len() > 0 => {
+                let retry = match keys {
+                    Ok(keys) => held.take_matching(&keys),
+                    Err(broadcast::error::RecvError::Lagged(_)) => held.take_all(),
+                    Err(broadcast::error::RecvError::Closed) => Vec::new(),
+                };
+                for h in retry {
+                    retry_held(&ctx, &dest, &mut held, h).await;
+                }
+            }
             ev = rx.recv() => match ev {
                 None => return,
                 Some(Event::Incoming { frame, responder }) => {
@@ -94,7 +107,19 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                             Pdu::DataSm(d) => receipt::from_deliver_sm(&ShortMessage { esm_class: d.esm_class, data_coding: d.data_coding, tlvs: d.tlvs.clone(), ..Default::default() }),
                             _ => unreachable!("only deliver_sm and data_sm get here"),
                         };
-                        responder.respond(on_receipt(&ctx, &dest, r, &src, &dst).await);
+                        match on_receipt(&ctx, &dest, r.clone(), &src, &dst).await {
+                            ReceiptResult::Answer(status) => responder.respond(status),
+                            ReceiptResult::NotYetKnown(keys) => {
+                                // Answered now; matched when its submission is recorded.
+                                responder.respond(CommandStatus::ESME_ROK);
+                                let wait = ctx.cfg.get().sending(Some(&dest.domain), None).seconds("SMPP_Delivery_Receipt_Wait");
+                                let now = Instant::now();
+                                let h = Held { receipt: r, keys, handset: src, esme: dst, until: now + wait, since: now };
+                                if let Some(out) = held.hold(h) {
+                                    unmatched(&dest, &out);
+                                }
+                            }
+                        }
                         continue;
                     }
                     let vendor = vendor_values(&ctx, &frame.pdu);
@@ -143,6 +168,9 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
             },
             _ = tick.tick() => {
                 let now = Instant::now();
+                for h in held.take_expired(now) {
+                    unmatched(&dest, &h);
+                }
                 let expired: Vec<_> = pending.iter().filter(|(_, p)| now - p.first_seen >= REASSEMBLY_TIMEOUT).map(|(k, _)| k.clone()).collect();
                 for k in expired {
                     if let Some(p) = pending.remove(&k) {
@@ -157,6 +185,54 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
     }
 }
 
+/// A held receipt tried again: matched and processed, or held again until its deadline.
+async fn retry_held(ctx: &MoContext, dest: &Destination, held: &mut HeldReceipts, h: Held) {
+    match on_receipt(ctx, dest, h.receipt.clone(), &h.handset, &h.esme).await {
+        ReceiptResult::Answer(CommandStatus::ESME_ROK) => {
+            tracing::debug!(
+                waited_ms = h.since.elapsed().as_millis() as u64,
+                "held delivery receipt matched"
+            );
+        }
+        // Not found yet (another segment's submission was announced), or its notice could not
+        // be spooled: it waits on until its deadline.
+        _ => {
+            if let Some(out) = held.hold(h) {
+                unmatched(dest, &out);
+            }
+        }
+    }
+}
+
+/// A receipt that matched no submission within its wait.
+fn unmatched(dest: &Destination, h: &Held) {
+    let id = h.receipt.id.as_deref().unwrap_or("");
+    let stat = h.receipt.stat.as_deref().unwrap_or("UNKNOWN");
+    metrics::counter!("impulse_smpp_receipts_unmatched_total").increment(1);
+    tracing::warn!(domain = %dest.domain, %id, %stat, waited_s = h.since.elapsed().as_secs(), "delivery receipt matches no submission");
+}
+
+/// Whether a recipient (`number@domain`) is the handset a receipt comes from: the same digits,
+/// or one a suffix of the other of at least 7 digits (national and international forms).
+fn same_number(recipient: &str, handset: &str) -> bool {
+    let digits = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+    let local = recipient.rsplit_once('@').map_or(recipient, |(l, _)| l);
+    let (a, b) = (digits(local), digits(handset));
+    if a.is_empty() || b.is_empty() {
+        return local.trim_start_matches('+').eq_ignore_ascii_case(handset.trim_start_matches('+'));
+    }
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    a == b || (short.len() >= 7 && long.ends_with(short.as_str()))
+}
+
+/// What became of a receipt.
+enum ReceiptResult {
+    /// Processed (or refused): the status to answer the SMSC with.
+    Answer(CommandStatus),
+    /// No submission is recorded under any of these keys yet.
+    NotYetKnown(Vec<String>),
+}
+
 /// A delivery receipt: matched to the segment it reports on through its normalised id, logged,
 /// and mailed to the original sender when its state is listed in `SMPP_Notify_Deliver_Receipt`
 /// or is a final failure (Momentum §1.7). The SMSC is answered after that mail is spooled.
@@ -168,10 +244,10 @@ async fn on_receipt(
     r: receipt::Receipt,
     handset: &str,
     esme: &str,
-) -> CommandStatus {
+) -> ReceiptResult {
     let Some(id) = r.id.clone().filter(|i| !i.is_empty()) else {
         tracing::warn!(domain = %dest.domain, "delivery receipt without a message id; ignored");
-        return CommandStatus::ESME_ROK;
+        return ReceiptResult::Answer(CommandStatus::ESME_ROK);
     };
     let cfg = ctx.cfg.get();
     let scope = cfg.sending(Some(&dest.domain), None);
@@ -179,15 +255,32 @@ async fn on_receipt(
         Some(f) => vec![receipt::id_key(&id, f)],
         None => receipt::id_keys(&id),
     };
-    let found = match ctx.spool.find_submissions(keys).await {
+    let found = match ctx.spool.find_submissions(keys.clone()).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "receipt look-up failed; refused for the SMSC to resend");
-            return CommandStatus::ESME_RX_T_APPN;
+            return ReceiptResult::Answer(CommandStatus::ESME_RX_T_APPN);
         }
     };
+    // Without a configured id format, an id is looked up as text and as a number in both bases
+    // ("10" is also ten and sixteen). The text match wins; a match only as a number must agree
+    // with the receipt's handset, else it may be another message's id that happens to read the
+    // same, while this receipt's own submission is not recorded yet: it waits.
+    let by_text: Vec<&Submission> = found.iter().filter(|s| s.key == keys[0]).collect();
+    let candidates: Vec<&Submission> = if keys.len() == 1 || !by_text.is_empty() {
+        by_text
+    } else {
+        let agreeing: Vec<&Submission> = found
+            .iter()
+            .filter(|s| handset.is_empty() || same_number(&s.recipient, handset))
+            .collect();
+        if agreeing.is_empty() && !found.is_empty() {
+            return ReceiptResult::NotYetKnown(keys);
+        }
+        agreeing
+    };
     let mut matched: Vec<&Submission> = Vec::new();
-    for s in &found {
+    for s in candidates {
         if !matched
             .iter()
             .any(|m| m.message == s.message && m.recipient == s.recipient && m.segment == s.segment)
@@ -197,15 +290,10 @@ async fn on_receipt(
     }
     // Recipients of one submit_multi share the id: the receipt comes from the handset.
     if matched.len() > 1 {
-        let number = |r: &str| {
-            let local = r.rsplit_once('@').map_or(r, |(l, _)| l);
-            local.trim_start_matches('+').to_string()
-        };
-        let handset = handset.trim_start_matches('+');
         let same: Vec<&Submission> = matched
             .iter()
             .copied()
-            .filter(|m| number(&m.recipient) == handset)
+            .filter(|m| same_number(&m.recipient, handset))
             .collect();
         if !same.is_empty() {
             matched = same;
@@ -223,13 +311,10 @@ async fn on_receipt(
     metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
     let sub = match matched.as_slice() {
         [one] => *one,
-        [] => {
-            tracing::warn!(domain = %dest.domain, %id, %stat, "delivery receipt matches no submission");
-            return CommandStatus::ESME_ROK;
-        }
+        [] => return ReceiptResult::NotYetKnown(keys),
         many => {
             tracing::warn!(domain = %dest.domain, %id, candidates = many.len(), "delivery receipt matches several submissions; set the message id formats to tell them apart");
-            return CommandStatus::ESME_ROK;
+            return ReceiptResult::Answer(CommandStatus::ESME_ROK);
         }
     };
     tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, %stat, err = ?r.err, "delivery receipt");
@@ -270,14 +355,14 @@ async fn on_receipt(
     }
     let wanted = notify.iter().any(|w| w == "ALL" || *w == stat);
     if !(wanted || failed) {
-        return CommandStatus::ESME_ROK;
+        return ReceiptResult::Answer(CommandStatus::ESME_ROK);
     }
     // The submission's sender came from the spool, parsed when the mail was received.
     let Ok(Some(notify_to)) = impulse_smtp::address::parse_reverse_path(&sub.sender) else {
-        return CommandStatus::ESME_ROK;
+        return ReceiptResult::Answer(CommandStatus::ESME_ROK);
     };
     let Some(reception) = ctx.reception.get() else {
-        return CommandStatus::ESME_RX_T_APPN;
+        return ReceiptResult::Answer(CommandStatus::ESME_RX_T_APPN);
     };
     let number = sub.recipient.split('@').next().unwrap_or_default();
     let subject = if failed {
@@ -304,10 +389,10 @@ async fn on_receipt(
         .notify_sender(&notify_to, &subject, &body, ctx.smsc.clone(), "smpp")
         .await
     {
-        Ok(_) => CommandStatus::ESME_ROK,
+        Ok(_) => ReceiptResult::Answer(CommandStatus::ESME_ROK),
         Err(e) => {
             tracing::error!(error = %e, "receipt notice not spooled; refused for the SMSC to resend");
-            CommandStatus::ESME_RX_T_APPN
+            ReceiptResult::Answer(CommandStatus::ESME_RX_T_APPN)
         }
     }
 }

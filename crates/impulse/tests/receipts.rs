@@ -84,3 +84,39 @@ fn a_failed_receipt_always_tells_the_sender_and_a_delivered_one_only_when_asked(
         "no notice for a delivered SMS unless SMPP_Notify_Deliver_Receipt asks"
     );
 }
+
+/// Receipts that reach Impulse before the submit_sm_resp of what they report on (issue #10):
+/// each is held until its submission is recorded, then matched. 20 three-part messages, every
+/// receipt sent ahead of its response: all 60 are matched (each one is mailed to the sender).
+#[test]
+fn receipts_sent_before_their_response_are_all_matched() {
+    let (_tmp, sink, sim, imp) = start(
+        &["--receipts-first", "--delivered-percent", "100"],
+        "  SMPP_Notify_Deliver_Receipt = ( \"ALL\" )\n  SMPP_Max_Sms_Message_Size = 1000\n",
+    );
+    let long = "word ".repeat(70); // 350 GSM characters: 3 segments
+    for i in 0..20 {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("44455512{i:02}@sms.example.com"),
+            &["--body", &format!("{i} {long}")],
+        );
+        assert!(ok, "{t}");
+    }
+    common::wait_for("60 receipts sent", Duration::from_secs(30), || {
+        sim.control("stats").contains("receipts=60")
+    });
+    let notices = sink.wait_count(60, Duration::from_secs(30));
+    assert_eq!(notices.len(), 60);
+    for i in 0..20 {
+        let n = notices
+            .iter()
+            .filter(|m| m.contains(&format!("Subject: SMS to 44455512{i:02}: DELIVRD")))
+            .count();
+        assert_eq!(
+            n, 3,
+            "a receipt per segment of the message to 44455512{i:02}"
+        );
+    }
+}

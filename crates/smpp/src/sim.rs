@@ -32,6 +32,10 @@ pub struct SimConfig {
     pub receipt_delay: Duration,
     /// Percentage (0–100) of receipts that say DELIVRD; the rest say UNDELIV.
     pub receipt_delivered_percent: u8,
+    /// Send each receipt before the submit_sm_resp it reports on (as some SMSCs do for
+    /// ENROUTE/ACCEPTD receipts, and as a race may deliver them): the ESME learns the id from
+    /// the receipt first.
+    pub receipts_first: bool,
     /// Messages kept for `list` (the counters count everything).
     pub keep: usize,
 }
@@ -825,6 +829,22 @@ fn submit(
         ),
     )
     .with_status(status);
+    let receipts_first = shared.cfg.receipts_first && status.is_ok() && registered & 0x03 != 0;
+    if receipts_first {
+        // Receipts are queued on their session's channel now; the response follows them there.
+        for one in dest.split(',') {
+            if !refuse.iter().any(|(r, _)| r == one) {
+                let (id, src) = (message_id.clone(), source.clone());
+                schedule_receipt(shared, id, src, one.to_string(), system_id.to_string());
+            }
+        }
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(SessionCmd::Frame(resp));
+        });
+        return;
+    }
     if delay.is_zero() {
         push(out, resp);
     } else {
@@ -878,9 +898,7 @@ fn schedule_receipt(
         ],
         ..Default::default()
     });
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
+    let send = move |shared: &Shared| {
         let sessions = lock(&shared.sessions);
         let target = sessions
             .iter()
@@ -889,5 +907,14 @@ fn schedule_receipt(
         if let Some(s) = target {
             let _ = s.tx.send(SessionCmd::Send(pdu));
         }
+    };
+    if shared.cfg.receipts_first {
+        send(shared);
+        return;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        send(&shared);
     });
 }

@@ -311,7 +311,7 @@ pub trait Spool: Send + Sync + 'static {
     fn record_submissions(
         &self,
         submissions: Vec<Submission>,
-    ) -> impl Future<Output = Result<(), SpoolError>> + Send;
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static;
 
     /// Segments of a message already accepted for a recipient (segment number, SMSC id), so a
     /// retry submits only the others.

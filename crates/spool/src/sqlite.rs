@@ -786,7 +786,7 @@ impl Spool for SqliteSpool {
     fn record_submissions(
         &self,
         submissions: Vec<Submission>,
-    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static {
         self.write(|tx| Request::Submissions(submissions, tx))
     }
 
