@@ -7,6 +7,10 @@
 //! Failures are counted in metrics (`impulse_auth_failures_total{service}`) and logged once per
 //! burst (the first failure, the lockout), not once each: an attack must not flood the logs.
 //!
+//! Addresses are counted by client: an IPv4 address, or an IPv6 /64 (one host's share; a
+//! guesser holding a /64 would otherwise have 2^64 fresh addresses). A success does not wipe
+//! the count: a valid account on one service must not buy unlimited guesses on another.
+//!
 //! A plain value fed the time ([`Guard::check`], [`Guard::failed`] take `now`), so tests drive
 //! it without waiting; [`global`] is the process's one instance.
 
@@ -25,8 +29,8 @@ const LOCK_AFTER: u32 = 10;
 const LOCKOUT: Duration = Duration::from_secs(300);
 /// Failures older than this are forgotten.
 const WINDOW: Duration = Duration::from_secs(600);
-/// Addresses tracked at once; past it, stale entries are dropped, then new addresses are not
-/// tracked (memory stays bounded under a spoofed-source flood; TCP peers cannot spoof).
+/// Clients tracked at once; past it, stale entries are dropped, then the least recently failing
+/// one (memory stays bounded).
 const MAX_TRACKED: usize = 65_536;
 
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +57,7 @@ impl Guard {
     /// Before checking credentials from `ip`.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Gate {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&ip).and_then(|e| e.locked_until) {
+        match entries.get(&client(ip)).and_then(|e| e.locked_until) {
             Some(until) if until > now => Gate::Locked(until - now),
             _ => Gate::Open,
         }
@@ -62,13 +66,16 @@ impl Guard {
     /// A failed check from `ip` for `service`; returns how long to wait before answering.
     pub fn failed(&self, ip: IpAddr, service: &'static str, now: Instant) -> Duration {
         metrics::counter!("impulse_auth_failures_total", "service" => service).increment(1);
+        let ip = client(ip);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&ip) {
             entries.retain(|_, e| {
                 now.duration_since(e.last) < WINDOW || e.locked_until.is_some_and(|u| u > now)
             });
-            if entries.len() >= MAX_TRACKED {
-                return FAILURE_DELAY;
+            if entries.len() >= MAX_TRACKED
+                && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k)
+            {
+                entries.remove(&oldest);
             }
         }
         let e = entries.entry(ip).or_insert(Entry {
@@ -100,13 +107,20 @@ impl Guard {
             Duration::ZERO
         }
     }
+}
 
-    /// A successful check: the address's failures are forgotten.
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&ip);
+/// The unit counted: an IPv4 address (IPv4-mapped IPv6 too), or an IPv6 /64.
+pub fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
     }
 }
 
@@ -144,15 +158,20 @@ mod tests {
     }
 
     #[test]
-    fn success_and_time_forget_failures() {
+    fn time_forgets_failures_and_a_v6_host_is_its_64() {
         let g = Guard::default();
-        let ip: IpAddr = "::1".parse().unwrap();
+        let ip: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let t0 = Instant::now();
-        for _ in 0..LOCK_AFTER - 1 {
-            g.failed(ip, "test", t0);
+        for i in 0..LOCK_AFTER - 1 {
+            // Each guess from another address of the same /64.
+            let other: IpAddr = format!("2001:db8:1:2::{:x}", i + 2).parse().unwrap();
+            g.failed(other, "test", t0);
         }
-        g.succeeded(ip);
-        assert_eq!(g.failed(ip, "test", t0), Duration::ZERO);
+        assert_eq!(g.check(ip, t0), Gate::Open);
+        g.failed(ip, "test", t0);
+        assert_eq!(g.check(ip, t0), Gate::Locked(LOCKOUT));
+        assert_eq!(g.check("2001:db8:1:3::1".parse().unwrap(), t0), Gate::Open);
+        let ip: IpAddr = "::1".parse().unwrap();
         for _ in 0..LOCK_AFTER - 2 {
             g.failed(ip, "test", t0);
         }

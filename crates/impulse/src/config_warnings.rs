@@ -26,11 +26,14 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
                 "ESMTP_Listener {addr}: reachable from other hosts and relays mail for everyone (Open_Relay or Always_Allow): an open relay"
             ));
         } else if r.cidrs(names::RELAY_HOSTS).iter().any(|c| {
-            c.contains("0.0.0.1".parse().expect("an address"))
-                && c.contains("255.255.255.254".parse().expect("an address"))
+            let all = |a: &str, b: &str| {
+                c.contains(a.parse().expect("an address"))
+                    && c.contains(b.parse().expect("an address"))
+            };
+            all("0.0.0.1", "255.255.255.254") || all("1::", "ffff::1")
         }) {
             out.push(format!(
-                "ESMTP_Listener {addr}: Relay_Hosts covers every IPv4 address: an open relay"
+                "ESMTP_Listener {addr}: Relay_Hosts covers every address: an open relay"
             ));
         }
     }

@@ -400,7 +400,6 @@ pub fn check_basic(
         return Some((r, Duration::ZERO));
     }
     if crate::credentials::basic_matches(authorization, allowed) {
-        guard.succeeded(peer.ip());
         return None;
     }
     let delay = if authorization.is_some() {

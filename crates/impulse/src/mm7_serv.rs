@@ -277,7 +277,7 @@ impl Mm7Server {
                     .unwrap_or_default();
                 match found.first() {
                     Some(sub) => {
-                        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = %r.status, "MM7 read reply");
+                        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = ?r.message_id, status = ?r.status, "MM7 read reply");
                         self.logs.record(
                             Record::Status,
                             &LogFields {
@@ -290,7 +290,7 @@ impl Mm7Server {
                         respond(Body::ReadReplyRsp(Status::new(StatusCode::SUCCESS)))
                     }
                     None => {
-                        tracing::warn!(mm7_id = %r.message_id, status = %r.status, "MM7 read reply for an unknown MessageID");
+                        tracing::warn!(mm7_id = ?r.message_id, status = ?r.status, "MM7 read reply for an unknown MessageID");
                         count_in("ReadReplyReq", StatusCode::MESSAGE_ID_NOT_FOUND);
                         respond(Body::ReadReplyRsp(Status::new(
                             StatusCode::MESSAGE_ID_NOT_FOUND,
@@ -450,11 +450,11 @@ impl Mm7Server {
             }
         };
         let Some(sub) = found.into_iter().next() else {
-            tracing::warn!(mm7_id = %r.message_id, status = r.status.as_str(), "MM7 delivery report for an unknown MessageID");
+            tracing::warn!(mm7_id = ?r.message_id, status = ?r.status.as_str(), "MM7 delivery report for an unknown MessageID");
             return Status::new(StatusCode::MESSAGE_ID_NOT_FOUND);
         };
         let negative = r.status.is_negative();
-        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = %r.message_id, status = r.status.as_str(), negative, latency_s = (impulse_spool::now_millis() - sub.submitted_at) / 1000, "MM7 delivery report");
+        tracing::info!(message = %sub.message, recipient = %sub.recipient, mm7_id = ?r.message_id, status = ?r.status.as_str(), negative, latency_s = (impulse_spool::now_millis() - sub.submitted_at) / 1000, "MM7 delivery report");
         let fields = LogFields {
             status: r.status.as_str().to_string(),
             error: r.status_text.clone().unwrap_or_default(),
@@ -563,7 +563,7 @@ fn mail_addresses(
 ) -> Result<(Address, Address), Status> {
     let opt = |n: &str| serv_option(cfg, n).filter(|v| !v.is_empty());
     let configured = |n: &str| {
-        opt(n).and_then(|v| match Address::parse(v.trim()) {
+        opt(n).and_then(|v| match Address::parse_mailbox(&v) {
             Ok(a) => Some(a),
             Err(e) => {
                 tracing::error!(option = n, value = %v, error = %e, "not a mail address; ignored");
@@ -577,7 +577,7 @@ fn mail_addresses(
     };
     let from = match &d.sender {
         Some(a) if a.kind == AddressKind::Rfc2822 => {
-            Address::parse(a.value.trim()).map_err(|e| {
+            Address::parse_mailbox(&a.value).map_err(|e| {
                 refuse(
                     StatusCode::ADDRESS_ERROR,
                     format!("the sender is not a mail address: {e}"),
@@ -605,7 +605,7 @@ fn mail_addresses(
     let default_to = configured("MM7_Server_Default_Email_To_Address");
     let to = match d.recipients.first().map(|r| &r.address) {
         Some(a) if a.kind == AddressKind::Rfc2822 => {
-            let to = Address::parse(a.value.trim()).map_err(|e| {
+            let to = Address::parse_mailbox(&a.value).map_err(|e| {
                 refuse(
                     StatusCode::ADDRESS_ERROR,
                     format!("the recipient is not a mail address: {e}"),

@@ -186,12 +186,10 @@ impl Inbound for Reception {
     }
 
     fn auth_outcome(&self, peer: std::net::IpAddr, ok: bool) -> Duration {
-        let guard = crate::auth_guard::global();
         if ok {
-            guard.succeeded(peer);
             Duration::ZERO
         } else {
-            guard.failed(peer, "smtp", std::time::Instant::now())
+            crate::auth_guard::global().failed(peer, "smtp", std::time::Instant::now())
         }
     }
 

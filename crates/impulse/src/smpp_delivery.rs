@@ -747,11 +747,19 @@ impl SmppConnector {
         if s.source.addr.is_empty() || sms.reply_to.is_empty() {
             return;
         }
+        // The mail's From as the MIME parser gives it (quotes removed): stored in its written
+        // form, so the reply that finds it gets an address that parses.
+        let Ok(reply_to) = impulse_smtp::Address::from_unquoted(&sms.reply_to)
+            .or_else(|_| impulse_smtp::Address::parse_mailbox(&sms.reply_to))
+        else {
+            tracing::debug!(from = ?sms.reply_to, "no reverse mapping: the From is not a mail address");
+            return;
+        };
         let mapping = ReverseMapping {
             domain: dest.domain.clone(),
             sms_addr: number,
             shortcode: s.source.addr.clone(),
-            email_addr: sms.reply_to.clone(),
+            email_addr: reply_to.to_string(),
             expires: now_millis() + minutes as i64 * 60_000,
         };
         // Not awaited, like the submissions above.

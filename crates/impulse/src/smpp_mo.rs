@@ -174,7 +174,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                 let expired: Vec<_> = pending.iter().filter(|(_, p)| now - p.first_seen >= REASSEMBLY_TIMEOUT).map(|(k, _)| k.clone()).collect();
                 for k in expired {
                     if let Some(p) = pending.remove(&k) {
-                        tracing::warn!(source = %k.0, reference = k.2, got = p.parts.len(), total = p.total, "concatenated MO incomplete; its parts were refused for the SMSC to resend");
+                        tracing::warn!(source = ?k.0, reference = k.2, got = p.parts.len(), total = p.total, "concatenated MO incomplete; its parts were refused for the SMSC to resend");
                         for r in p.responders {
                             r.respond(CommandStatus::ESME_RX_T_APPN);
                         }
@@ -209,7 +209,7 @@ fn unmatched(dest: &Destination, h: &Held) {
     let id = h.receipt.id.as_deref().unwrap_or("");
     let stat = h.receipt.stat.as_deref().unwrap_or("UNKNOWN");
     metrics::counter!("impulse_smpp_receipts_unmatched_total").increment(1);
-    tracing::warn!(domain = %dest.domain, %id, %stat, waited_s = h.since.elapsed().as_secs(), "delivery receipt matches no submission");
+    tracing::warn!(domain = %dest.domain, id = ?id, stat = ?stat, waited_s = h.since.elapsed().as_secs(), "delivery receipt matches no submission");
 }
 
 /// Whether a recipient (`number@domain`) is the handset a receipt comes from: the same digits,
@@ -219,9 +219,15 @@ fn same_number(recipient: &str, handset: &str) -> bool {
     let local = recipient.rsplit_once('@').map_or(recipient, |(l, _)| l);
     let (a, b) = (digits(local), digits(handset));
     if a.is_empty() || b.is_empty() {
-        return local.trim_start_matches('+').eq_ignore_ascii_case(handset.trim_start_matches('+'));
+        return local
+            .trim_start_matches('+')
+            .eq_ignore_ascii_case(handset.trim_start_matches('+'));
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     a == b || (short.len() >= 7 && long.ends_with(short.as_str()))
 }
 
@@ -313,11 +319,11 @@ async fn on_receipt(
         [one] => *one,
         [] => return ReceiptResult::NotYetKnown(keys),
         many => {
-            tracing::warn!(domain = %dest.domain, %id, candidates = many.len(), "delivery receipt matches several submissions; set the message id formats to tell them apart");
+            tracing::warn!(domain = %dest.domain, id = ?id, candidates = many.len(), "delivery receipt matches several submissions; set the message id formats to tell them apart");
             return ReceiptResult::Answer(CommandStatus::ESME_ROK);
         }
     };
-    tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, %stat, err = ?r.err, "delivery receipt");
+    tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, stat = ?stat, err = ?r.err, "delivery receipt");
     let notify = scope
         .effective("SMPP_Notify_Deliver_Receipt")
         .map(|(v, _)| {
@@ -425,15 +431,24 @@ fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
 async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     let cfg = ctx.cfg.get();
     let s = cfg.sending(Some(&dest.domain), None);
-    let parsed = if s.bool("SMPP_Use_Interworking_Parse") {
+    let whole = || mo::Interworking {
+        address: None,
+        subject: None,
+        body: m.text.trim().to_string(),
+    };
+    let mut parsed = if s.bool("SMPP_Use_Interworking_Parse") {
         mo::parse(&m.text)
     } else {
-        mo::Interworking {
-            address: None,
-            subject: None,
-            body: m.text.trim().to_string(),
-        }
+        whole()
     };
+    // An address-looking start that is not a mail address is text: the whole SMS is the body,
+    // and the reverse mapping or the default address decides where it goes.
+    if let Some(a) = &parsed.address
+        && let Err(e) = Address::parse_mailbox(a)
+    {
+        tracing::warn!(address = ?a, error = %e, "the address in the MO text is not a mail address; the whole text is the body");
+        parsed = whole();
+    }
     // The address in the text, else who last sent this handset an SMS from this short code,
     // else the domain's catch-all (Momentum §1.4 step 5).
     let mapped = if parsed.address.is_none() && s.bool("SMPP_Use_Reverse_Address_Mappings") {
@@ -453,7 +468,7 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
     // SMSC's bind is an authenticated peer, so the address in the text may be anywhere (the
     // interworking format's purpose).
     let parse = |what: &str, a: Option<String>| {
-        a.and_then(|a| match Address::parse(a.trim()) {
+        a.and_then(|a| match Address::parse_mailbox(&a) {
             Ok(a) => Some(a),
             Err(e) => {
                 tracing::warn!(candidate = what, address = ?a, error = %e, "MO recipient is not a mail address; passed over");
@@ -471,7 +486,7 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
         })
     else {
         // Nothing to send it to: a logged drop, and the SMSC is still told we have it.
-        tracing::warn!(domain = %dest.domain, source = %m.source, "MO dropped: no address in the text, no reverse mapping and no SMPP_Default_Email_Address");
+        tracing::warn!(domain = %dest.domain, source = ?m.source, "MO dropped: no address in the text, no reverse mapping and no SMPP_Default_Email_Address");
         return CommandStatus::ESME_ROK;
     };
     let from_domain = s
@@ -517,7 +532,7 @@ async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
         .await
     {
         Ok(id) => {
-            tracing::info!(domain = %dest.domain, source = %m.source, dest = %m.dest, message = %id, "MO spooled as mail");
+            tracing::info!(domain = %dest.domain, source = ?m.source, dest = ?m.dest, message = %id, "MO spooled as mail");
             let fields = LogFields {
                 message_id: id,
                 domain: dest.domain.clone(),

@@ -218,8 +218,16 @@ fn unrepresentable_addresses_are_refused_at_the_smtp_edge() {
     assert!(c.cmd("MAIL FROM:<a@evil.test>").starts_with("250"));
     c.send(b"RCPT TO:<\xff@relay.test>\r\n");
     assert!(c.reply().starts_with("501"));
-    let long = format!("RCPT TO:<{}@relay.test>", "a".repeat(65));
-    assert!(c.cmd(&long).starts_with("553"));
+    // A local part over 64 octets is taken (RFC 5321 §4.5.3.1.1 asks not to enforce it: VERP
+    // bounce addresses exceed it); one that could not fit a command line is not.
+    let verp = format!("RCPT TO:<{}@relay.test>", "a".repeat(65));
+    assert!(c.cmd(&verp).starts_with("250"));
+    let long = format!("RCPT TO:<{}@relay.test>", "a".repeat(450));
+    let answer = c.cmd(&long);
+    assert!(
+        answer.starts_with("553") || answer.starts_with("501"),
+        "{answer}"
+    );
     assert!(c.cmd("RCPT TO:<ok@relay.test>").starts_with("250"));
 }
 

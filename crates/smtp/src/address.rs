@@ -7,24 +7,30 @@
 //! Impulse says in the next one, so an address here:
 //!
 //! - holds no control character at all (no CR, LF, NUL, TAB, DEL): RFC 5321's `qtextSMTP` and
-//!   `quoted-pairSMTP` are printable ASCII, and UTF-8 (RFC 6531) adds only non-ASCII letters;
+//!   `quoted-pairSMTP` are printable ASCII, and UTF-8 (RFC 6531) adds only non-ASCII letters —
+//!   not the invisible format characters (U+200B, U+202E…) nor Unicode spaces and line
+//!   separators, which would make an address read differently in a log than on the wire;
 //! - keeps its local part's meaning: a local part that is not a dot-string (`"a>b"`, `"x y"`)
 //!   stays quoted when written, with `"` and `\` escaped, so `>`, spaces and `@` inside it can
 //!   never end the path or start an ESMTP parameter;
 //! - has a domain that is a host name (letters, digits, hyphens, dots, or UTF-8 labels) or an
 //!   address literal (`[192.0.2.1]`, `[IPv6:…]`);
-//! - fits RFC 5321's limits (§4.5.3.1: 64 octets of local part, 255 of domain, 254 in all), so
-//!   no next hop refuses it for its length.
+//! - fits in a command line: a domain of at most 255 octets and an address of at most
+//!   [`MAX_ADDRESS`] (RFC 5321 §4.5.3.1 asks servers not to enforce the 64-octet local part, and
+//!   long VERP bounce addresses exceed it).
+//!
+//! Input is lenient where real mail is: an unquoted local part with dots out of place
+//! (`taro..yamada@docomo.ne.jp`, `taro.@ezweb.ne.jp`, which Japanese carriers issued) is taken
+//! and written quoted, the form RFC 5321 allows for it.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// RFC 5321 §4.5.3.1.1.
-const MAX_LOCAL: usize = 64;
 /// RFC 5321 §4.5.3.1.2.
 const MAX_DOMAIN: usize = 255;
-/// RFC 5321 §4.5.3.1.3 allows a path of 256 octets including the angle brackets.
-const MAX_ADDRESS: usize = 254;
+/// Longest address taken: `MAIL FROM:<…>` with its parameters must fit RFC 5321's 512-octet
+/// command line (§4.5.3.1.4).
+pub const MAX_ADDRESS: usize = 400;
 
 /// Why an address was refused, in words an SMTP reply or a log line can carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +71,7 @@ impl Address {
         if text.len() > MAX_ADDRESS + 2 {
             return Err(AddressError::TooLong);
         }
-        if text.chars().any(char::is_control) {
+        if text.chars().any(is_invisible) {
             return Err(AddressError::Control);
         }
         let (local, rest) = if let Some(quoted) = text.strip_prefix('"') {
@@ -97,16 +103,36 @@ impl Address {
             });
         };
         let quoted = text.starts_with('"');
-        if !quoted && !is_dot_string(&local) {
+        if !quoted && !is_loose_dot_string(&local) {
             return Err(AddressError::BadLocal);
         }
         Address::new(&local, domain)
     }
 
+    /// Parses an address as a header or an MM7 `RFC2822Address` may give it: a bare addr-spec,
+    /// or a name-addr `Display Name <addr-spec>` (RFC 5322 §3.4), whose display name is dropped.
+    pub fn parse_mailbox(text: &str) -> Result<Address, AddressError> {
+        let t = text.trim();
+        if let Some(inner) = t.strip_suffix('>') {
+            // The `<` that opens the angle-addr: the first one outside a quoted string.
+            let (mut quoted, mut escaped) = (false, false);
+            for (i, c) in inner.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if quoted => escaped = true,
+                    '"' => quoted = !quoted,
+                    '<' if !quoted => return Address::parse(inner[i + 1..].trim()),
+                    _ => {}
+                }
+            }
+        }
+        Address::parse(t)
+    }
+
     /// Builds an address from a local part's meaning (unquoted, as smtp-proto and mail parsers
     /// give it) and a domain; the local part is quoted when written if it needs it.
     pub fn new(local: &str, domain: &str) -> Result<Address, AddressError> {
-        if local.chars().any(char::is_control) || domain.chars().any(char::is_control) {
+        if local.chars().chain(domain.chars()).any(is_invisible) {
             return Err(AddressError::Control);
         }
         if local.is_empty() {
@@ -122,10 +148,7 @@ impl Address {
             local: local.to_string(),
             domain: domain.to_string(),
         };
-        if address.local_wire().len() > MAX_LOCAL
-            || domain.len() > MAX_DOMAIN
-            || address.to_string().len() > MAX_ADDRESS
-        {
+        if domain.len() > MAX_DOMAIN || address.to_string().len() > MAX_ADDRESS {
             return Err(AddressError::TooLong);
         }
         Ok(address)
@@ -150,6 +173,11 @@ impl Address {
 
     pub fn domain(&self) -> &str {
         &self.domain
+    }
+
+    /// Whether it is all ASCII (else it needs SMTPUTF8 on the wire).
+    pub fn is_ascii(&self) -> bool {
+        self.local.is_ascii() && self.domain.is_ascii()
     }
 
     /// The domain in lower case, the form routing compares.
@@ -206,11 +234,31 @@ pub fn reverse_path_text(path: &ReversePath) -> String {
     path.as_ref().map(Address::to_string).unwrap_or_default()
 }
 
-/// RFC 5321 `atext` (RFC 5322 §3.2.3), plus any non-ASCII character (RFC 6531 `UTF8-non-ascii`).
+/// Control characters, and the characters that change how text reads without being seen:
+/// Unicode format characters (category Cf: zero-width, bidirectional overrides, BOM...) and
+/// non-ASCII spaces and line or paragraph separators.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || (!c.is_ascii() && c.is_whitespace())
+        || matches!(c as u32,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+            | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// RFC 5321 `atext` (RFC 5322 §3.2.3), plus any visible non-ASCII character (RFC 6531
+/// `UTF8-non-ascii`).
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || "!#$%&'*+-/=?^_`{|}~".contains(c)
-        || (!c.is_ascii() && !c.is_control())
+        || (!c.is_ascii() && !is_invisible(c))
+}
+
+/// atext and dots in any arrangement: what real senders write unquoted, dots out of place
+/// included; written back quoted when it is not a dot-string.
+fn is_loose_dot_string(s: &str) -> bool {
+    !s.is_empty() && s.chars().any(|c| c != '.') && s.chars().all(|c| c == '.' || is_atext(c))
 }
 
 /// `Dot-string = Atom *("." Atom)`.
@@ -229,7 +277,6 @@ fn is_domain(d: &str) -> bool {
             None => literal.parse::<Ipv4Addr>().is_ok(),
         };
     }
-    let d = d.strip_suffix('.').unwrap_or(d);
     !d.is_empty()
         && d.split('.').all(|label| {
             !label.is_empty()
@@ -306,7 +353,11 @@ mod tests {
             "a@[1.2.3]",
             "\"unterminated@x.test",
             "\"q\"x@x.test",
-            "a..b@x.test",
+            "a@x.test.",
+            "a\u{202E}moc.evil@x.test",
+            "a\u{200B}b@x.test",
+            "a\u{2028}b@x.test",
+            "a\u{00A0}b@x.test",
         ] {
             assert!(Address::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -319,13 +370,41 @@ mod tests {
 
     #[test]
     fn lengths_are_capped() {
-        let long_local = "a".repeat(65);
-        assert_eq!(
-            Address::parse(&format!("{long_local}@x.test")),
-            Err(AddressError::TooLong)
-        );
+        // A local part over 64 octets is taken (RFC 5321 §4.5.3.1: do not enforce it).
+        let verp =
+            "bounces+123456-ab12-firstname.lastname=subsidiary.example.com@em1234.sendgrid.net";
+        assert_eq!(Address::parse(verp).unwrap().to_string(), verp);
+        let too_long = format!("{}@x.test", "a".repeat(MAX_ADDRESS));
+        assert_eq!(Address::parse(&too_long), Err(AddressError::TooLong));
         let long_domain = format!("{}.test", "a".repeat(250));
         assert!(Address::parse(&format!("a@{long_domain}")).is_err());
+    }
+
+    #[test]
+    fn mailboxes_with_display_names() {
+        let a = Address::parse_mailbox("\"Shop <x>\" <a@b.example>").unwrap();
+        assert_eq!(a.to_string(), "a@b.example");
+        let b = Address::parse_mailbox(" Bob <\"a>b\"@b.example> ").unwrap();
+        assert_eq!(b.to_string(), "\"a>b\"@b.example");
+        assert_eq!(
+            Address::parse_mailbox("a@b.example").unwrap().to_string(),
+            "a@b.example"
+        );
+        assert!(Address::parse_mailbox("Bob <a@b.example>\r\nRCPT TO:<x@y>").is_err());
+    }
+
+    #[test]
+    fn dots_out_of_place_are_taken_and_written_quoted() {
+        for (given, written) in [
+            ("taro..yamada@docomo.ne.jp", "\"taro..yamada\"@docomo.ne.jp"),
+            ("taro.@ezweb.ne.jp", "\"taro.\"@ezweb.ne.jp"),
+            (".x@ezweb.ne.jp", "\".x\"@ezweb.ne.jp"),
+        ] {
+            let a = Address::parse(given).unwrap();
+            assert_eq!(a.to_string(), written);
+            assert_eq!(Address::parse(written).unwrap(), a);
+        }
+        assert!(Address::parse("...@x.test").is_err());
     }
 
     proptest! {

@@ -229,6 +229,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(_) => {}
         }
         let command = line.trim();
+        if command.is_empty() && !authenticated {
+            // A blank line before login is not a failed login.
+            continue;
+        }
         if let (false, Some(login)) = (authenticated, &login) {
             let guard = crate::auth_guard::global();
             let now = std::time::Instant::now();
@@ -249,7 +253,6 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 _ => false,
             };
             let answer = if ok {
-                guard.succeeded(login.peer);
                 frame("logged in", false)
             } else {
                 let delay = guard.failed(login.peer, "console", now);

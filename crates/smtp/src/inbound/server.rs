@@ -106,7 +106,22 @@ pub async fn serve<I: Inbound>(
     }
 }
 
-/// Connections open per client address.
+/// The unit a client is counted by: an IPv4 address, or an IPv6 /64 (one host's share).
+fn client(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                std::net::IpAddr::V6(seg.into())
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Connections open per client (see [`client`]).
 #[derive(Default)]
 struct PerPeer(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
 
@@ -151,7 +166,7 @@ async fn connection<I: Inbound>(
 ) -> std::io::Result<()> {
     let local = stream.local_addr()?;
     let (limits, idle) = inbound.limits(local, peer);
-    let Some(_slot) = per_peer.enter(peer.ip(), limits.max_per_peer) else {
+    let Some(_slot) = per_peer.enter(client(peer.ip()), limits.max_per_peer) else {
         let mut s = stream;
         tracing::debug!(%peer, "SMTP connection refused: Max_Connections_Per_Peer reached");
         s.write_all(b"421 4.7.0 Too many connections from your address, try again later\r\n")
@@ -227,8 +242,9 @@ async fn connection<I: Inbound>(
                         }
                     }
                     let step = session.command(&line, |d| inbound.accepts_domain(d));
+                    // 535, or 421 when the session closes after its last allowed failure.
                     if let (true, Step::Reply(r) | Step::Close(r)) = (auth, &step)
-                        && (r.code == 235 || r.code == 535)
+                        && (r.code == 235 || r.code == 535 || r.code == 421)
                     {
                         {
                             let delay = inbound.auth_outcome(peer.ip(), r.code == 235);
@@ -298,6 +314,7 @@ async fn connection<I: Inbound>(
             };
             conn = conn.into_tls(config, idle).await?;
             session.tls_started();
+            line_deadline = tokio::time::Instant::now() + idle;
             continue;
         }
         // `read_buf` reads only into spare capacity, which `split_to` keeps taking away: make
@@ -399,10 +416,18 @@ pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> Stri
         (_, true, true) => "ESMTPSA",
     };
     let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+    // The client's HELO name is its claim: only the characters of a host name or an address
+    // literal are written, so it cannot fake the rest of the trace ("x ([127.0.0.1]) by ...").
     let helo: String = env
         .helo
         .chars()
-        .filter(|c| !c.is_control())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.:[]_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(255)
         .collect();
     let mut h = format!(
@@ -414,4 +439,26 @@ pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> Stri
     }
     h.push_str(&format!("; {date}\r\n"));
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_helo_name_cannot_fake_the_trace() {
+        let env = Envelope {
+            helo: "x ([127.0.0.1]) by mx.victim\r\nX-Forged: 1".into(),
+            sender: None,
+            recipients: vec!["a@b.example".parse().unwrap()],
+            esmtp: true,
+            tls: false,
+            authenticated: None,
+        };
+        let h = received_header(&env, "192.0.2.7:4000".parse().unwrap(), "gw.example");
+        assert!(
+            h.starts_with("Received: from x__[127.0.0.1]__by_mx.victim__X-Forged:_1 ([192.0.2.7])\r\n\tby gw.example (Impulse) with ESMTP\r\n\tfor <a@b.example>; "),
+            "{h}"
+        );
+    }
 }

@@ -94,6 +94,8 @@ pub struct Connection {
     pipelining: bool,
     eight_bit: bool,
     size: bool,
+    /// The server takes UTF-8 addresses (RFC 6531).
+    smtputf8: bool,
     starttls: bool,
     timeout: Duration,
     line: Vec<u8>,
@@ -237,6 +239,7 @@ impl Connection {
             pipelining: false,
             eight_bit: false,
             size: false,
+            smtputf8: false,
             starttls: false,
             timeout,
             line: Vec::new(),
@@ -255,6 +258,7 @@ impl Connection {
                 c.pipelining |= kw == "PIPELINING";
                 c.eight_bit |= kw == "8BITMIME";
                 c.size |= kw.starts_with("SIZE");
+                c.smtputf8 |= kw == "SMTPUTF8";
                 c.starttls |= kw == "STARTTLS";
             }
         } else {
@@ -323,12 +327,26 @@ impl Connection {
         recipients: &[Address],
         body: &[u8],
     ) -> Result<Vec<(Reply, Stage)>, ClientError> {
+        // A UTF-8 address needs a server that takes them (RFC 6531 §3.4): else the message
+        // cannot be relayed as it is, a permanent failure for every recipient.
+        let utf8 = sender.as_ref().is_some_and(|a| !a.is_ascii())
+            || recipients.iter().any(|a| !a.is_ascii());
+        if utf8 && !self.smtputf8 {
+            let refusal = Reply::new(
+                553,
+                "5.6.7 a UTF-8 address and the next hop does not offer SMTPUTF8",
+            );
+            return Ok(vec![(refusal, Stage::Mail); recipients.len()]);
+        }
         let mut mail = format!("MAIL FROM:<{}>", reverse_path_text(sender));
         if self.size {
             mail.push_str(&format!(" SIZE={}", body.len()));
         }
         if self.eight_bit && body.iter().any(|b| *b >= 0x80) {
             mail.push_str(" BODY=8BITMIME");
+        }
+        if utf8 {
+            mail.push_str(" SMTPUTF8");
         }
         mail.push_str("\r\n");
         let rcpt_lines: Vec<String> = recipients
