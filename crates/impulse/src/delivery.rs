@@ -317,7 +317,10 @@ impl Observer for DeliveryObserver {
                     Counters::add(&self.counters.delivered);
                     metrics::counter!("impulse_recipients_delivered_total", &labels()).increment(1);
                 }
-                Outcome::Retry { .. } => {
+                // Put back because the destination could not be reached: a deferral too.
+                Outcome::Retry { .. } | Outcome::Released { .. }
+                    if !r.attempt.response.is_empty() =>
+                {
                     Counters::add(&self.counters.deferred);
                     metrics::counter!("impulse_recipients_deferred_total", &labels()).increment(1);
                 }
@@ -341,7 +344,12 @@ impl Observer for DeliveryObserver {
                     seconds,
                     remote,
                 }),
-                (Outcome::Retry { .. } | Outcome::Failed { .. }, Some(log)) => {
+                // Released after a failed connection: the reason is logged as a deferral.
+                (Outcome::Released { .. }, Some(_)) if r.attempt.response.is_empty() => {}
+                (
+                    Outcome::Retry { .. } | Outcome::Failed { .. } | Outcome::Released { .. },
+                    Some(log),
+                ) => {
                     let error = match r.outcome {
                         Outcome::Failed { response } => response.as_str(),
                         _ => r.attempt.response.as_str(),

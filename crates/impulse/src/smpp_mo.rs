@@ -161,7 +161,13 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         }
                     }
                 }
-                Some(Event::Bound { smsc_system_id }) => tracing::info!(domain = %dest.domain, %smsc_system_id, "SMPP bound"),
+                Some(Event::Bound { smsc_system_id }) => {
+                    tracing::info!(domain = %dest.domain, smsc_system_id = ?smsc_system_id, "SMPP bound");
+                    // What waited for this SMSC goes now, not at each message's retry time.
+                    if let Some(r) = ctx.reception.get() {
+                        r.scheduler.reachable(dest.clone());
+                    }
+                }
                 Some(Event::Disconnected { reason }) => tracing::info!(domain = %dest.domain, %reason, "SMPP connection ended"),
                 Some(Event::BindFailed { status }) => tracing::error!(domain = %dest.domain, ?status, "SMPP bind failed repeatedly"),
                 Some(Event::Throttled) => tracing::warn!(domain = %dest.domain, "SMSC throttled submissions (ESME_RTHROTTLED)"),

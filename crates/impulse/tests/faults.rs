@@ -211,6 +211,34 @@ fn smsc_down_while_mail_arrives_spools_to_disk_in_flat_memory_then_drains() {
     assert_all_submitted(&sim, &sock, &tokens, Duration::from_secs(120));
 }
 
+/// An SMSC outage delays nothing past its end (issue #10 item 2): with the default retry
+/// interval (20 minutes), mail that arrived while the SMSC was down is submitted as soon as the
+/// bind is back, without an operator's flush.
+#[test]
+fn mail_queued_during_an_smsc_outage_goes_as_soon_as_the_bind_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smsc_port = free_port(); // nothing listens there yet
+    let sock = tmp.path().join("control.sock");
+    let conf = sms_config(smsc_port, &sock, "")
+        .replace("Retry_Interval = 1\nMax_Retry_Interval = 2\n", "");
+    assert!(!conf.contains("Retry_Interval"));
+    let imp = Impulse::start(tmp.path(), &conf);
+    let tokens = send_sms_mails(imp.smtp_port, "outage", 300);
+    assert_eq!(tokens.len(), 300);
+    common::wait_for("the outage noticed", Duration::from_secs(30), || {
+        imp.stderr().contains("destination unreachable")
+    });
+    let back = std::time::Instant::now();
+    let sim = SimSmsc::start_on(smsc_port, &[]);
+    assert_all_submitted(&sim, &sock, &tokens, Duration::from_secs(30));
+    eprintln!(
+        "300 queued SMS submitted {:?} after the SMSC came back",
+        back.elapsed()
+    );
+    let s = console(&sock, "summary").1;
+    assert!(s.contains("Permanent failures:       0"), "{s}");
+}
+
 /// A small tmpfs, unmounted on drop.
 struct Tmpfs(std::path::PathBuf);
 
@@ -360,10 +388,12 @@ fn a_silent_then_busy_smtp_gateway_delays_mail_until_it_recovers() {
         || temporary("timed out") || temporary("timeout"),
     );
     mode.store(BUSY, Ordering::SeqCst);
+    // Each recipient's deferral is logged once per outage (a T record); a new reason for the
+    // outage is logged once for the destination.
     common::wait_for(
         "a 421 from the busy gateway",
         Duration::from_secs(20),
-        || temporary("421"),
+        || temporary("421") || imp.stderr().contains("421 4.3.2 gateway busy"),
     );
     mode.store(GONE, Ordering::SeqCst);
     stand_in.join().unwrap();

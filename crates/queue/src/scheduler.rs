@@ -1,12 +1,12 @@
 //! The scheduler task and the delivery session tasks it starts (see the crate documentation).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_spool::{
-    Destination, Lease, LeasedMessage, Millis, Outcome, Spool, SpoolError, StoredMessage,
-    now_millis,
+    Destination, Lease, LeasedMessage, Millis, Outcome, RecipientId, Spool, SpoolError,
+    StoredMessage, now_millis,
 };
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -20,6 +20,11 @@ const LOW_WATER: usize = 64;
 /// How often the scheduler asks the spool for every destination's next due time, to pick up
 /// work it was not told about (a safety net; normal work arrives through [`Handle`]).
 const RESCAN: Duration = Duration::from_secs(30);
+/// First wait after a destination could not be reached; doubled at each failed try, up to
+/// [`UNREACHABLE_MAX`]. While it lasts the destination's queue is not leased at all: its
+/// messages wait for the destination, not each for its own retry time.
+const UNREACHABLE_MIN: Duration = Duration::from_secs(1);
+const UNREACHABLE_MAX: Duration = Duration::from_secs(30);
 
 /// The leased recipients of one message, delivered together.
 type Job = LeasedMessage;
@@ -32,7 +37,22 @@ struct DestState {
     sessions: usize,
     /// Earliest due time of this destination's queued (not leased) recipients.
     next_due: Option<Millis>,
+    /// The destination could not be reached: nothing is leased for it before this time (or
+    /// before it is reported reachable, e.g. an SMPP bind comes up).
+    blocked_until: Option<Millis>,
+    /// The next wait after a failed connection attempt.
+    backoff: Duration,
+    /// The destination is unreachable (since a failed try, until a success or a report).
+    unreachable: bool,
+    /// The last reason it could not be reached (a new reason is logged).
+    last_reason: String,
+    /// Recipients put back during this outage whose deferral was logged and counted: each is
+    /// told once, not at every probe (bounded by [`MAX_TOLD`]).
+    told: HashSet<RecipientId>,
 }
+
+/// Recipients remembered as told per outage; past it, further ones are put back silently.
+const MAX_TOLD: usize = 1_000_000;
 
 struct DestQueue {
     dest: Destination,
@@ -59,25 +79,39 @@ struct Shared<S, C, P, O> {
     policy: P,
     observer: O,
     wake: Notify,
-    events: mpsc::UnboundedSender<(Destination, Millis)>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// What the scheduler is told from outside its loop.
+enum Event {
+    /// Recipients for a destination are due at that time.
+    Queued(Destination, Millis),
+    /// A destination is reachable again (a bind came up): what waits for it is due now.
+    Reachable(Destination),
 }
 
 /// Tells the scheduler about newly queued work.
 #[derive(Clone)]
 pub struct Handle {
-    events: mpsc::UnboundedSender<(Destination, Millis)>,
+    events: mpsc::UnboundedSender<Event>,
 }
 
 impl Handle {
     /// Recipients for `dest` were spooled and are due at `due`.
     pub fn queued(&self, dest: Destination, due: Millis) {
-        let _ = self.events.send((dest, due));
+        let _ = self.events.send(Event::Queued(dest, due));
+    }
+
+    /// `dest` can be reached again (e.g. its SMPP bind is up): recipients that wait only for
+    /// it are leased at once, not at their next retry time.
+    pub fn reachable(&self, dest: Destination) {
+        let _ = self.events.send(Event::Reachable(dest));
     }
 }
 
 pub struct Scheduler<S, C, P, O> {
     shared: Arc<Shared<S, C, P, O>>,
-    events: mpsc::UnboundedReceiver<(Destination, Millis)>,
+    events: mpsc::UnboundedReceiver<Event>,
     dests: HashMap<Destination, Arc<DestQueue>>,
 }
 
@@ -103,15 +137,44 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     }
 
     fn note(&mut self, dest: Destination, due: Millis) {
-        let dq = self.dests.entry(dest.clone()).or_insert_with(|| {
-            Arc::new(DestQueue {
-                dest,
-                state: Mutex::default(),
-                work: Notify::new(),
-            })
-        });
+        let dq = self.queue(dest);
         let mut st = dq.state();
         st.next_due = Some(st.next_due.map_or(due, |d| d.min(due)));
+    }
+
+    fn queue(&mut self, dest: Destination) -> Arc<DestQueue> {
+        self.dests
+            .entry(dest.clone())
+            .or_insert_with(|| {
+                Arc::new(DestQueue {
+                    dest,
+                    state: Mutex::new(DestState {
+                        backoff: UNREACHABLE_MIN,
+                        ..DestState::default()
+                    }),
+                    work: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Queued(d, due) => self.note(d, due),
+            Event::Reachable(d) => {
+                let dq = self.queue(d);
+                let mut st = dq.state();
+                st.unreachable = false;
+                st.told = HashSet::new();
+                if st.blocked_until.take().is_some() {
+                    tracing::info!(domain = %dq.dest.domain, "destination reachable again: its queue resumes");
+                }
+                st.backoff = UNREACHABLE_MIN;
+                // What waits for it is due now (the spool's due times say when each was
+                // released; the rescan below picks up any not noted here).
+                st.next_due = Some(st.next_due.map_or(now_millis(), |d| d.min(now_millis())));
+            }
+        }
     }
 
     async fn rescan(&mut self) {
@@ -130,8 +193,8 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
         self.rescan().await;
         let mut last_rescan = tokio::time::Instant::now();
         loop {
-            while let Ok((d, due)) = self.events.try_recv() {
-                self.note(d, due);
+            while let Ok(ev) = self.events.try_recv() {
+                self.event(ev);
             }
             let earliest = self.pass().await;
             let now = now_millis();
@@ -140,7 +203,7 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
             });
             tokio::select! {
                 _ = self.shared.wake.notified() => {}
-                ev = self.events.recv() => if let Some((d, due)) = ev { self.note(d, due) },
+                ev = self.events.recv() => if let Some(ev) = ev { self.event(ev) },
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => return,
             }
@@ -159,6 +222,11 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
         for dq in queues {
             let policy = self.shared.policy.policy(&dq.dest);
             if policy.suspended {
+                continue;
+            }
+            let blocked = dq.state().blocked_until.filter(|b| *b > now);
+            if let Some(b) = blocked {
+                earliest = Some(earliest.map_or(b, |e| e.min(b)));
                 continue;
             }
             let due = {
@@ -299,7 +367,29 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
     }
     if conn.is_none() {
         match shared.connector.open(&dq.dest).await {
-            Ok(c) => *conn = Some(c),
+            Ok(c) => {
+                let mut st = dq.state();
+                st.backoff = UNREACHABLE_MIN;
+                st.blocked_until = None;
+                st.unreachable = false;
+                st.told = HashSet::new();
+                drop(st);
+                *conn = Some(c);
+            }
+            Err(attempt) if attempt.verdict == Verdict::Temporary => {
+                // The destination, not this message, failed: this job and every job waiting
+                // for the destination are put back untried (see `unreachable`).
+                let due = unreachable(dq, &attempt, now);
+                let mut outcomes: Vec<(Lease, Attempt, Outcome)> = Vec::new();
+                for (lease, a) in results {
+                    let o = retry::decide(policy, &lease, &a, now);
+                    outcomes.push((lease, a, o));
+                }
+                outcomes.extend(released(dq, live, &attempt, due));
+                settle(shared, Some(&message), outcomes).await;
+                release_waiting(shared, dq, &attempt, due).await;
+                return false;
+            }
             Err(attempt) => {
                 results.extend(live.into_iter().map(|l| (l, attempt.clone())));
                 finish(shared, policy, Some(&message), results).await;
@@ -340,12 +430,99 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
             results.extend(live.into_iter().map(|l| (l, attempt.clone())));
         }
         Err(attempt) => {
+            // The connection broke under this message: it counts as a try for the message (a
+            // message that breaks connections must not be retried forever); the jobs waiting
+            // for the destination wait for it to come back instead of each failing in turn.
             *conn = None;
             results.extend(live.into_iter().map(|l| (l, attempt.clone())));
+            finish(shared, policy, Some(&message), results).await;
+            if attempt.verdict == Verdict::Temporary {
+                let due = unreachable(dq, &attempt, now);
+                release_waiting(shared, dq, &attempt, due).await;
+                return false;
+            }
+            return true;
         }
     }
     finish(shared, policy, Some(&message), results).await;
     true
+}
+
+/// Marks a destination unreachable: nothing more is leased for it until it is reported
+/// reachable again (an SMPP bind comes up) or its backoff has passed, when one batch probes
+/// it. Returns when the recipients put back are due.
+fn unreachable(dq: &DestQueue, attempt: &Attempt, now: Millis) -> Millis {
+    let (wait, first, new_reason) = {
+        let mut st = dq.state();
+        let wait = st.backoff;
+        st.backoff = (wait * 2).min(UNREACHABLE_MAX);
+        st.blocked_until = Some(now + wait.as_millis() as Millis);
+        let first = !std::mem::replace(&mut st.unreachable, true);
+        let new_reason = st.last_reason != attempt.response;
+        if new_reason {
+            st.last_reason = attempt.response.clone();
+        }
+        (wait, first, new_reason)
+    };
+    if first {
+        tracing::warn!(domain = %dq.dest.domain, response = %attempt.response, "destination unreachable; its queue waits for it (probed after 1 s, doubling to 30 s, or at once when reported back)");
+    } else if new_reason {
+        tracing::warn!(domain = %dq.dest.domain, response = %attempt.response, "destination still unreachable, for another reason");
+    } else {
+        tracing::debug!(domain = %dq.dest.domain, next_try_s = wait.as_secs(), "destination still unreachable");
+    }
+    now + wait.as_millis() as Millis
+}
+
+/// Leases put back because their destination is unreachable. The first time in an outage a
+/// recipient goes back it is a deferral (a try counted, the reason logged); at later probes it
+/// goes back untried and silently, so a long outage does not flood the logs and counters.
+fn released(
+    dq: &DestQueue,
+    leases: Vec<Lease>,
+    attempt: &Attempt,
+    due: Millis,
+) -> Vec<(Lease, Attempt, Outcome)> {
+    let mut st = dq.state();
+    leases
+        .into_iter()
+        .map(|l| {
+            let tell = st.told.len() < MAX_TOLD && st.told.insert(l.recipient);
+            if tell {
+                // A deferral like any other (counted as a try, logged), due when the
+                // destination is probed, not at the message's own retry time.
+                let o = Outcome::Retry {
+                    due,
+                    response: attempt.response.clone(),
+                };
+                (l, attempt.clone(), o)
+            } else {
+                let silent = Attempt {
+                    response: String::new(),
+                    ..attempt.clone()
+                };
+                (l, silent, Outcome::Released { due })
+            }
+        })
+        .collect()
+}
+
+/// Puts back untried every job the destination's queue holds (no attempt is counted).
+async fn release_waiting<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    dq: &DestQueue,
+    attempt: &Attempt,
+    due: Millis,
+) {
+    while let Some(other) = dq.pop() {
+        match other.message {
+            Ok(m) => {
+                let outcomes = released(dq, other.leases, attempt, due);
+                settle(shared, Some(&m), outcomes).await;
+            }
+            Err(e) => quarantine(shared, other.leases, e).await,
+        }
+    }
 }
 
 /// Sets aside the recipients of a message whose record could not be read.
@@ -430,6 +607,6 @@ async fn settle<S: Spool, C: Connector, P: Policy, O: Observer>(
         tracing::error!(error = %e, "recording delivery outcomes failed");
     }
     for (dest, due) in retries {
-        let _ = shared.events.send((dest, due));
+        let _ = shared.events.send(Event::Queued(dest, due));
     }
 }
