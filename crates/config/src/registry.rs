@@ -205,7 +205,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Max_Recipients_Per_Message", RECV, Int, Some("1000"), Yes, "Most RCPT TO accepted in one transaction (Impulse option); more gets 452."),
     opt!("Max_Receptions_Per_Connection", RECV, Int, Some("0"), Yes, "Messages accepted on one connection before it is closed (0: no limit)."),
     opt!("Max_Connections", RECV, Int, Some("1000"), Yes, "Concurrent connections per Listen address (Impulse option); more get SMTP 421 or HTTP 503."),
-    opt!("Max_Connections_Per_Peer", RECV, Int, Some("50"), Yes, "Concurrent SMTP connections from one client address (Impulse option, like Postfix's smtpd_client_connection_count_limit; 0: no limit); more get 421. Peers that may relay (Relay_Hosts, Always_Allow, Open_Relay) are not limited."),
+    opt!("Max_Connections_Per_Peer", RECV, Int, Some("50"), Yes, "Concurrent SMTP connections from one client address (Impulse option, like Postfix's smtpd_client_connection_count_limit; 0: no limit); more get 421. Peers that may relay (Relay_Hosts, Always_Allow, Open_Relay) and loopback clients are not limited."),
     opt!("Timeout", RECV, Seconds, Some("300"), Yes, "Seconds an SMTP client may stay silent before the session is closed with 421; on the HTTP_Listener, seconds to send a request's head (else the connection is closed) and its body (else 408)."),
     opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), LATER, "Multi-channel message reception."),
     opt!("Context", RECV, Hash, None, LATER, "Connection context variables."),

@@ -159,7 +159,9 @@ impl Inbound for Reception {
             max_message_size: r.size(names::MAX_MESSAGE_SIZE),
             max_recipients: r.u64(names::MAX_RECIPIENTS_PER_MESSAGE).max(1) as usize,
             max_receptions: r.u64(names::MAX_RECEPTIONS_PER_CONNECTION),
-            max_per_peer: if relay_any {
+            // Relay peers and the host itself (local submission, load tools) are not limited,
+            // as Postfix exempts $mynetworks.
+            max_per_peer: if relay_any || peer.ip().is_loopback() {
                 0
             } else {
                 r.u64(names::MAX_CONNECTIONS_PER_PEER) as usize

@@ -433,9 +433,59 @@ fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
     table.read(tlvs, impulse_smpp::pdu::VALID_MO)
 }
 
+/// The domain an MO belongs to: the SMPP domain, on the same SMSC account as the bind it
+/// came on (server, port, system_id), whose `SMPP_ESME_Address` is the MO's destination — the
+/// short code the handset wrote to — whichever of that account's binds the SMSC chose to
+/// deliver it on. Only when no domain's address matches does the bind's domain decide.
+pub fn attributed_domain(cfg: &Config, bind: &Destination, mo_dest: &str) -> Destination {
+    let account = |domain: &str| {
+        let s = cfg.sending(Some(domain), None);
+        (
+            s.scalar("SMPP_SMSC_Server")
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            s.u64("SMPP_SMSC_Port"),
+            s.scalar("SMPP_SMSC_System_ID").unwrap_or_default(),
+        )
+    };
+    let short_code = |a: &str| a.trim().trim_start_matches('+').to_string();
+    let wanted = short_code(mo_dest);
+    if wanted.is_empty() {
+        return bind.clone();
+    }
+    let own = cfg
+        .sending(Some(&bind.domain), None)
+        .scalar("SMPP_ESME_Address");
+    if own.as_deref().map(short_code).as_deref() == Some(wanted.as_str()) {
+        return bind.clone();
+    }
+    let bind_account = account(&bind.domain);
+    cfg.domain_names()
+        .into_iter()
+        .filter(|d| *d != bind.domain && crate::smpp_delivery::is_smpp_domain(cfg, d))
+        .find(|d| {
+            cfg.sending(Some(d), None)
+                .scalar("SMPP_ESME_Address")
+                .is_some_and(|a| short_code(&a) == wanted)
+                && account(d) == bind_account
+        })
+        .map_or_else(
+            || bind.clone(),
+            |d| Destination {
+                domain: d.to_string(),
+                binding: bind.binding.clone(),
+            },
+        )
+}
+
 /// Turns an MO into mail and spools it; the status to answer the SMSC with.
-async fn deliver(ctx: &MoContext, dest: &Destination, m: Mo) -> CommandStatus {
+async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
     let cfg = ctx.cfg.get();
+    let attributed = attributed_domain(&cfg, bind, &m.dest);
+    if attributed.domain != bind.domain {
+        tracing::debug!(bind = %bind.domain, domain = %attributed.domain, dest = ?m.dest, "MO attributed by its destination address");
+    }
+    let dest = &attributed;
     let s = cfg.sending(Some(&dest.domain), None);
     let whole = || mo::Interworking {
         address: None,

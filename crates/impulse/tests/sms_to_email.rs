@@ -215,3 +215,58 @@ fn vendor_tlvs_go_out_on_mt_and_come_back_as_headers() {
         "{mail}"
     );
 }
+
+/// Two domains share one SMSC account (issue #10 item 3): the SMSC may deliver an MO on either
+/// bind. Each MO goes to the domain whose SMPP_ESME_Address it was sent to, whichever bind it
+/// arrived on.
+#[test]
+fn mo_on_a_shared_smsc_account_goes_to_the_domain_of_its_short_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let domain = |name: &str, code: &str, inbox: &str| {
+        format!(
+            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  \
+             SMPP_ESME_Address = \"{code}\"\n  SMPP_Default_Email_Address = \"{inbox}\"\n  \
+             SMPP_Use_Reverse_Address_Mappings = false\n}}\n",
+            sim.smpp
+        )
+    };
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{}\"\n{}{}",
+        sink.port,
+        domain("a.sms.example", "67890", "a-inbox@example.com"),
+        domain("b.sms.example", "11111", "b-inbox@example.com"),
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for d in ["a.sms.example", "b.sms.example"] {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("4445551234@{d}"),
+            &["--body", "open"],
+        );
+        assert!(ok, "{t}");
+    }
+    wait_for("both binds", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=2")
+    });
+    for bind in ["1", "2"] {
+        assert_eq!(sim.control(&format!("mo-bind {bind}")).trim(), "ok");
+        for (code, word) in [("67890", "for-a"), ("11111", "for-b")] {
+            let answer = sim.control(&format!("mo 4445559999 {code} {word} via bind {bind}"));
+            assert_eq!(answer.trim(), "ok");
+        }
+    }
+    let mails = sink.wait_count(4, Duration::from_secs(20));
+    for m in &mails {
+        let to_a = m.contains("X-Envelope-To: a-inbox@example.com");
+        let to_b = m.contains("X-Envelope-To: b-inbox@example.com");
+        assert!(
+            to_a == m.contains("for-a") && to_b == m.contains("for-b"),
+            "{m}"
+        );
+    }
+    assert_eq!(mails.iter().filter(|m| m.contains("for-a")).count(), 2);
+}

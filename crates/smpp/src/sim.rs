@@ -101,6 +101,9 @@ struct Shared {
     enquire_resps: AtomicU64,
     /// deliver_sm answered with ESME_ROK: what the ESME has taken responsibility for.
     mo_acked: AtomicU64,
+    /// Which receiving bind MO go to (0: the first; n: the n-th in connection order), as an
+    /// SMSC may deliver an account's MO on any of its binds.
+    mo_bind: AtomicU64,
     kept: Mutex<VecDeque<Received>>,
     faults: Mutex<Faults>,
     /// Every bound session: id, system_id, whether it may receive (receiver or transceiver).
@@ -151,6 +154,7 @@ impl Smsc {
             nacks: AtomicU64::new(0),
             enquire_resps: AtomicU64::new(0),
             mo_acked: AtomicU64::new(0),
+            mo_bind: AtomicU64::new(0),
             kept: Mutex::new(VecDeque::new()),
             faults: Mutex::new(Faults::default()),
             sessions: Mutex::new(Vec::new()),
@@ -205,7 +209,12 @@ impl Smsc {
             ..Default::default()
         });
         let sessions = lock(&self.shared.sessions);
-        match sessions.iter().find(|s| s.receives) {
+        let nth = self
+            .shared
+            .mo_bind
+            .load(Ordering::Relaxed)
+            .saturating_sub(1) as usize;
+        match sessions.iter().filter(|s| s.receives).nth(nth) {
             Some(s) => {
                 self.shared.mo_sent.fetch_add(1, Ordering::Relaxed);
                 s.tx.send(SessionCmd::Send(pdu)).is_ok()
@@ -332,6 +341,7 @@ fn percent_decode(s: &str) -> String {
 /// mo-tlv TAG=HEX[,..] SRC DST TEXT -> as mo, the (first) deliver_sm also carrying those TLVs
 /// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed;
 ///                                   %HH in SRC and DST is that byte: what a hostile network could put there)
+/// mo-bind N                      -> ok   (later MO go to the N-th receiving bind, 1 = the first)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
 /// refuse ADDR STATUS             -> ok   (submit_multi_resp lists ADDR as unsuccessful)
 /// drop [N]                       -> ok
@@ -458,6 +468,13 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     "no bound receiver".into()
                 }
             }
+            "mo-bind" => match words.next().and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => {
+                    smsc.shared.mo_bind.store(n, Ordering::Relaxed);
+                    "ok".into()
+                }
+                None => "error: mo-bind N".into(),
+            },
             "refuse" => {
                 let addr = words.next().unwrap_or("").to_string();
                 let status = words.next().and_then(status_arg);

@@ -446,6 +446,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn connections_are_counted_per_client_and_released() {
+        let per = PerPeer::default();
+        let a: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8::2".parse().unwrap();
+        let first = per.enter(client(a), 2).unwrap();
+        let _second = per.enter(client(b), 2).unwrap();
+        assert!(per.enter(client(a), 2).is_none(), "one /64 is one client");
+        assert!(per.enter("192.0.2.1".parse().unwrap(), 2).is_some());
+        drop(first);
+        assert!(
+            per.enter(client(a), 2).is_some(),
+            "a slot comes back when its connection ends"
+        );
+        assert!(per.enter(client(a), 0).is_some(), "0: no limit");
+    }
+
+    #[test]
     fn a_helo_name_cannot_fake_the_trace() {
         let env = Envelope {
             helo: "x ([127.0.0.1]) by mx.victim\r\nX-Forged: 1".into(),
