@@ -238,6 +238,14 @@ pub async fn serve<S: Service>(
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = slots.clone().try_acquire_owned() else {
+            // Over the limit: a 503 in the listener's own terms. On an HTTPS listener that
+            // would take a TLS handshake, which is what the limit saves: the connection is
+            // closed instead (a client sees a reset, never clear text where it expects TLS).
+            if service.tls(local).is_some() {
+                tracing::debug!(%peer, "HTTPS connection over Max_Connections closed");
+                drop(stream);
+                continue;
+            }
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut s = stream;
@@ -287,13 +295,16 @@ async fn connection<S: Service, IO>(
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let service = service.clone();
-        async move { Ok::<_, Infallible>(handle(req, local, peer, limits, &*service).await) }
+        async move { Ok::<_, Infallible>(handle(req, local, peer, limits, service).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         // A client that never finishes its request head is dropped (slowloris).
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
+        // A client may shut down its sending side once the request is sent (an MMSC that
+        // half-closes after its DeliverReq): the answer is still written.
+        .half_close(true)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -314,7 +325,7 @@ async fn handle<S: Service>(
     local: SocketAddr,
     peer: SocketAddr,
     limits: HttpLimits,
-    service: &S,
+    service: Arc<S>,
 ) -> Reply {
     let max_body = limits.max_body;
     let header = |name: &str| {
@@ -363,16 +374,25 @@ async fn handle<S: Service>(
             };
         }
     };
-    service
-        .call(HttpRequest {
-            local,
-            peer,
-            method,
-            path,
-            content_type,
-            body,
-        })
-        .await
+    let req = HttpRequest {
+        local,
+        peer,
+        method,
+        path,
+        content_type,
+        body,
+    };
+    // In a task of its own: a request read in full is handled to the end (spooled, logged)
+    // even if the client goes away before the answer, which it may then ask again for.
+    let handling = tokio::spawn(async move { service.call(req).await });
+    handling.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an HTTP request handler failed");
+        reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "internal error\n",
+        )
+    })
 }
 
 /// HTTP Basic credentials checked through the guard (`auth_guard`): `None` when they match,

@@ -363,3 +363,29 @@ fn files_are_created_without_world_access() {
     }
     assert!(checked >= 2, "the spool database and the mainlog at least");
 }
+
+/// An MMSC that shuts down its sending side once its DeliverReq is sent still gets its
+/// DeliverRsp (issue #10 item 5): without it the MMSC resends, and the MMS arrives twice.
+#[test]
+fn a_deliver_req_from_a_half_closed_client_is_answered() {
+    use std::io::Read;
+    let s = setup();
+    let body = deliver_req(
+        "<Sender><Number>4445551234</Number></Sender>",
+        "<RFC2822Address>mo@relay.test</RFC2822Address>",
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", s.http)).unwrap();
+    write!(
+        c,
+        "POST /mm7/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("<StatusCode>1000</StatusCode>"), "{answer}");
+    s.sink.wait_messages(1);
+}
