@@ -352,6 +352,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_Default_Email_Address", SEND, Str, None, Yes, "Last-resort MO recipient."),
     opt!("SMPP_Default_Email_From_Domain", SEND, Str, None, Yes, "Domain of MO From addresses."),
     opt!("SMPP_Registered_Delivery", SEND, EnumList(&["smsc_delivery", "smsc_delivery_failure", "intermediate", "sme_delivery", "sme_user"]), None, Yes, "registered_delivery flags."),
+    opt!("SMPP_MO_Reassembly_Timeout", SEND, Seconds, Some("600"), Yes, "Seconds the parts of a concatenated MO wait in the spool for the rest (Impulse option). Each part is answered as soon as it is stored; past this wait the message is mailed with its missing parts marked."),
     opt!("SMPP_Delivery_Receipt_Wait", SEND, Seconds, Some("120"), Yes, "Seconds a delivery receipt that matches no submission yet is kept (Impulse option): SMSCs may send it before the submit_sm_resp is recorded, or before a multi-part message's last segment is answered. Answered at once; matched when its submission is recorded; logged as unmatched after this wait."),
     opt!("SMPP_Notify_Deliver_Receipt", SEND, EnumList(&["all", "delivrd", "expired", "deleted", "undeliv", "acceptd", "unknown", "rejectd"]), None, Yes, "Receipt states mailed to the sender."),
     opt!("SMPP_Submit_Response_Message_ID_Format", SEND, Enum(&["string", "decimal", "hexadecimal"]), Some("String"), Yes, "Message id format in submit_sm_resp."),

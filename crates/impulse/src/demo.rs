@@ -103,6 +103,7 @@ async fn demo() -> anyhow::Result<()> {
             receipt_delay: Duration::from_millis(200),
             receipt_delivered_percent: 100,
             receipts_first: false,
+            mo_window: 0,
             keep: 0,
         },
     )

@@ -25,6 +25,9 @@ pub struct SmscArgs {
     /// Send each delivery receipt before the submit_sm_resp it reports on.
     #[arg(long)]
     pub receipts_first: bool,
+    /// deliver_sm outstanding at once per bind, waiting for their response (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub mo_window: usize,
     /// Messages kept for the control port's `list` and `times` (counters count everything).
     #[arg(long, default_value_t = 10_000)]
     pub keep: usize,
@@ -44,6 +47,7 @@ pub fn smsc(args: SmscArgs) -> ExitCode {
         receipt_delay: Duration::from_millis(args.receipt_delay_ms),
         receipt_delivered_percent: args.delivered_percent,
         receipts_first: args.receipts_first,
+        mo_window: args.mo_window,
         keep: args.keep,
     };
     crate::block_on("impulse sim", async {

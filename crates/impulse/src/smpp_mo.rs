@@ -1,17 +1,18 @@
 //! SMS → email (Momentum §1.4): messages from an SMPP domain's bind become mail.
 //!
-//! The deliver_sm_resp is sent only after the mail is committed to the spool. The parts of a
-//! concatenated MO (UDH or SAR) are put back together in memory while their responses are held:
-//! when the last part arrives the whole message is spooled and every part is answered; parts
-//! that stay incomplete for [`REASSEMBLY_TIMEOUT`] are answered with a temporary error, so the
-//! SMSC sends them again and nothing it was told we have is only in memory.
+//! The deliver_sm_resp is sent only after what it answers for is committed to the spool. Each MO
+//! is handled in a task of its own, so MOs read from a bind while a commit is under way join the
+//! next one (group commit). The parts of a concatenated MO (UDH, 8- or 16-bit reference, or SAR)
+//! are each committed and answered at once, never held for the rest (an SMSC with a window of 1
+//! must be able to send the next part); the message is assembled from the spool when its last
+//! part arrives, whichever bind each came on, and its payloads are joined before they are
+//! decoded. A message still incomplete after `SMPP_MO_Reassembly_Timeout` is mailed with its
+//! gaps marked (decision 0010).
 //!
 //! Delivery receipts are matched to the segments they report on and mailed to the sender when
-//! asked for (or when delivery failed).
-//!
-//! Not yet here (issue #4 goes on): vendor TLVs.
+//! asked for (or when delivery failed); a receipt that beats its submission waits for it
+//! (`receipt_wait`, decision 0009).
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use impulse_smpp::pdu::{CommandStatus, DataSm, Pdu, ShortMessage, Tlvs, VendorTl
 use impulse_smpp::receipt;
 use impulse_smpp::text;
 use impulse_smtp::Address;
-use impulse_spool::{Destination, Spool, SqliteSpool, Submission};
+use impulse_spool::{Destination, MoPart, MoPartStored, Spool, SqliteSpool, Submission};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::live::LiveConfig;
@@ -31,11 +32,6 @@ use crate::receipt_wait::{self, Held, HeldReceipts};
 use crate::reception::Reception;
 use crate::smpp_delivery::configured_id_format;
 use impulse_telemetry::{BounceRecord, LogFields, Record};
-
-/// How long the parts of a concatenated MO wait for the rest.
-const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Concatenated MOs waiting at once per bind; more are refused temporarily.
-const MAX_PENDING: usize = 10_000;
 
 pub struct MoContext {
     pub cfg: LiveConfig,
@@ -61,23 +57,10 @@ struct Mo {
     vendor: Vec<(String, String)>,
 }
 
-/// A concatenated MO being put back together. This is not `impulse_smpp::text::Reassembler`:
-/// besides the parts it must hold every part's responder (duplicates' too), all answered once
-/// the whole mail is spooled. Making that reassembler generic over what it holds would let the
-/// two share one implementation; until then this table is the one the gateway uses.
-struct Partial {
-    total: u8,
-    parts: BTreeMap<u8, String>,
-    responders: Vec<Responder>,
-    first_seen: Instant,
-    /// The first part's vendor TLVs.
-    vendor: Vec<(String, String)>,
-}
-
 /// Serves the events of one domain's bind.
 pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ctx: Arc<MoContext>) {
-    let mut pending: HashMap<(String, String, u16), Partial> = HashMap::new();
     let mut held = HeldReceipts::default();
+    let mut sweep_at = Instant::now();
     let mut recorded = receipt_wait::subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -131,33 +114,34 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                         concat = c.or(concat);
                         data = data[at.min(data.len())..].to_vec();
                     }
-                    let part_text = decode(&ctx.cfg.get(), &dest, dc, &data);
+                    // Each MO is handled in a task of its own, so that the next ones are read from
+                    // the bind meanwhile and their spool writes share commits (group commit);
+                    // each is answered after the commit that holds it.
+                    let (ctx, dest) = (ctx.clone(), dest.clone());
                     match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
                         None => {
-                            let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: part_text, data_coding: dc, parts: 1, vendor }).await;
-                            responder.respond(status);
+                            tokio::spawn(async move {
+                                let text = decode(&ctx.cfg.get(), &dest, dc, &data);
+                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text, data_coding: dc, parts: 1, vendor }).await;
+                                responder.respond(status);
+                            });
                         }
                         Some(c) => {
-                            let key = (src.clone(), dst.clone(), c.reference);
-                            if !pending.contains_key(&key) && pending.len() >= MAX_PENDING {
-                                responder.respond(CommandStatus::ESME_RX_T_APPN);
-                                continue;
-                            }
-                            let p = pending.entry(key.clone()).or_insert_with(|| Partial { total: c.total, parts: BTreeMap::new(), responders: Vec::new(), first_seen: Instant::now(), vendor: Vec::new() });
-                            if c.seq == 1 {
-                                p.vendor = vendor;
-                            }
-                            p.parts.entry(c.seq).or_insert(part_text);
-                            p.responders.push(responder);
-                            if p.parts.len() == p.total as usize {
-                                let p = pending.remove(&key).expect("present");
-                                let parts = p.parts.len();
-                                let whole: String = p.parts.into_values().collect();
-                                let status = deliver(&ctx, &dest, Mo { source: src, dest: dst, text: whole, data_coding: dc, parts, vendor: p.vendor }).await;
-                                for r in p.responders {
-                                    r.respond(status);
-                                }
-                            }
+                            let kind = reference_kind(esm, &frame.pdu);
+                            let part = MoPart {
+                                key: format!("{src}\u{1f}{dst}\u{1f}{kind}\u{1f}{}\u{1f}{}", c.reference, c.total),
+                                seq: u32::from(c.seq),
+                                total: u32::from(c.total),
+                                data,
+                                data_coding: dc,
+                                domain: dest.domain.clone(),
+                                binding: dest.binding.clone(),
+                                source: src,
+                                dest: dst,
+                                meta: if c.seq == 1 { encode_vendor(&vendor) } else { String::new() },
+                                received_at: impulse_spool::now_millis(),
+                            };
+                            tokio::spawn(async move { on_part(&ctx, &dest, part, responder).await });
                         }
                     }
                 }
@@ -177,14 +161,9 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                 for h in held.take_expired(now) {
                     unmatched(&dest, &h);
                 }
-                let expired: Vec<_> = pending.iter().filter(|(_, p)| now - p.first_seen >= REASSEMBLY_TIMEOUT).map(|(k, _)| k.clone()).collect();
-                for k in expired {
-                    if let Some(p) = pending.remove(&k) {
-                        tracing::warn!(source = ?k.0, reference = k.2, got = p.parts.len(), total = p.total, "concatenated MO incomplete; its parts were refused for the SMSC to resend");
-                        for r in p.responders {
-                            r.respond(CommandStatus::ESME_RX_T_APPN);
-                        }
-                    }
+                if sweep_at <= now {
+                    sweep_at = now + Duration::from_secs(10);
+                    sweep_parts(&ctx, &dest).await;
                 }
             }
         }
@@ -431,6 +410,154 @@ fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
         return vec![];
     };
     table.read(tlvs, impulse_smpp::pdu::VALID_MO)
+}
+
+/// One part of a concatenated MO: committed to the spool and answered at once (the SMSC's
+/// window is never held for the rest); the part that completes its message has it assembled
+/// from the spool and mailed. A duplicate is answered at once and dropped.
+async fn on_part(ctx: &MoContext, bind: &Destination, part: MoPart, responder: Responder) {
+    match ctx.spool.store_mo_part(part).await {
+        Ok(MoPartStored::Duplicate) => {
+            tracing::debug!("duplicate MO part answered and dropped");
+            responder.respond(CommandStatus::ESME_ROK);
+        }
+        Ok(MoPartStored::Stored { complete: None }) => responder.respond(CommandStatus::ESME_ROK),
+        Ok(MoPartStored::Stored {
+            complete: Some(parts),
+        }) => {
+            responder.respond(CommandStatus::ESME_ROK);
+            mail_parts(ctx, bind, parts, false).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "MO part not stored; refused for the SMSC to resend");
+            responder.respond(CommandStatus::ESME_RX_T_APPN);
+        }
+    }
+}
+
+/// Mails a concatenated MO from its stored parts: their payloads are joined, then decoded, so
+/// that a character split between parts (a UCS-2 surrogate pair, a GSM escape) comes out whole.
+/// `incomplete`: its wait is over with parts missing; each gap is marked in the text. Once
+/// mailed, the parts are marked done (kept a while to recognise late duplicates); when the mail
+/// could not be spooled they stay, and the sweep tries again.
+async fn mail_parts(ctx: &MoContext, bind: &Destination, parts: Vec<MoPart>, incomplete: bool) {
+    let Some(first) = parts.first() else {
+        return;
+    };
+    let (key, total, dc) = (first.key.clone(), first.total, first.data_coding);
+    let cfg = ctx.cfg.get();
+    let mut text = String::new();
+    let mut data = Vec::new();
+    let mut next = 1;
+    for p in &parts {
+        if p.seq != next {
+            text.push_str(&decode(&cfg, bind, dc, &std::mem::take(&mut data)));
+            text.push_str(&format!(
+                " [parts {next}-{} of {total} missing] ",
+                p.seq - 1
+            ));
+        }
+        data.extend_from_slice(&p.data);
+        next = p.seq + 1;
+    }
+    text.push_str(&decode(&cfg, bind, dc, &data));
+    if next <= total {
+        text.push_str(&format!(" [parts {next}-{total} of {total} missing]"));
+    }
+    if incomplete {
+        tracing::warn!(source = ?first.source, dest = ?first.dest, got = parts.len(), total, "concatenated MO incomplete after SMPP_MO_Reassembly_Timeout: mailed with its gaps marked");
+    }
+    let vendor = parts
+        .iter()
+        .find(|p| p.seq == 1)
+        .map(|p| decode_vendor(&p.meta))
+        .unwrap_or_default();
+    let bind = Destination {
+        domain: first.domain.clone(),
+        binding: first.binding.clone(),
+    };
+    let mo = Mo {
+        source: first.source.clone(),
+        dest: first.dest.clone(),
+        text,
+        data_coding: dc,
+        parts: parts.len(),
+        vendor,
+    };
+    if deliver(ctx, &bind, mo).await == CommandStatus::ESME_ROK
+        && let Err(e) = ctx.spool.mo_done(key).await
+    {
+        tracing::error!(error = %e, "MO parts not marked done; the message may be mailed again");
+    }
+}
+
+/// Mails the concatenated MOs whose wait is over (`SMPP_MO_Reassembly_Timeout`) with parts
+/// still missing, and those a crash left complete but unmailed; forgets done ones after a day.
+async fn sweep_parts(ctx: &MoContext, bind: &Destination) {
+    // One sweep at a time in the process: the binds of an account share their parts, and two
+    // sweeps would mail the same stale message twice.
+    static SWEEP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let Ok(_one) = SWEEP.try_lock() else {
+        return;
+    };
+    let wait = ctx
+        .cfg
+        .get()
+        .sending(Some(&bind.domain), None)
+        .seconds("SMPP_MO_Reassembly_Timeout");
+    let now = impulse_spool::now_millis();
+    let before = now - wait.as_millis() as i64;
+    match ctx.spool.stale_mo_parts(before, now - 86_400_000).await {
+        Ok(sets) => {
+            for parts in sets {
+                let incomplete = parts
+                    .first()
+                    .is_some_and(|p| parts.len() < p.total as usize);
+                mail_parts(ctx, bind, parts, incomplete).await;
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read stale MO parts"),
+    }
+}
+
+/// How a concatenated MO's reference is given: an 8-bit or 16-bit UDH reference, or SAR TLVs.
+/// Part of its key, so that two messages with the same number in different forms stay apart.
+fn reference_kind(esm_class: u8, pdu: &Pdu) -> &'static str {
+    let payload = match pdu {
+        Pdu::DeliverSm(sm) => sm.tlv(tag::MESSAGE_PAYLOAD).unwrap_or(&sm.short_message),
+        Pdu::DataSm(d) => d.tlv(tag::MESSAGE_PAYLOAD).unwrap_or(&[]),
+        _ => &[],
+    };
+    if esm_class & text::ESM_UDHI == 0 {
+        return "sar";
+    }
+    // The information elements of the UDH: the first concatenation element decides.
+    let len = payload.first().copied().unwrap_or(0) as usize;
+    let mut ies = payload.get(1..=len).unwrap_or(&[]);
+    while let [iei, l, rest @ ..] = ies {
+        match iei {
+            0x00 => return "u8",
+            0x08 => return "u16",
+            _ => ies = rest.get(*l as usize..).unwrap_or(&[]),
+        }
+    }
+    "sar"
+}
+
+/// A part's vendor TLVs as one text field: `name=value` lines (line breaks in values become
+/// spaces).
+fn encode_vendor(vendor: &[(String, String)]) -> String {
+    vendor
+        .iter()
+        .map(|(n, v)| format!("{n}={}\n", v.replace(['\r', '\n'], " ")))
+        .collect()
+}
+
+fn decode_vendor(meta: &str) -> Vec<(String, String)> {
+    meta.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The domain an MO belongs to: the SMPP domain, on the same SMSC account as the bind it

@@ -9,9 +9,13 @@ use std::time::Duration;
 use common::{Impulse, SimSmsc, Sink, swaks, wait_for};
 
 fn start(extra: &str) -> (tempfile::TempDir, Sink, SimSmsc, Impulse) {
+    start_with(&[], extra)
+}
+
+fn start_with(sim_args: &[&str], extra: &str) -> (tempfile::TempDir, Sink, SimSmsc, Impulse) {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
-    let sim = SimSmsc::start(&[]);
+    let sim = SimSmsc::start(sim_args);
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Gateway = \"127.0.0.1:{}\"\n\
@@ -269,4 +273,104 @@ fn mo_on_a_shared_smsc_account_goes_to_the_domain_of_its_short_code() {
         );
     }
     assert_eq!(mails.iter().filter(|m| m.contains("for-a")).count(), 2);
+}
+
+/// A concatenated MO from an SMSC whose window is 1 (issue #10 item 7): it sends the next part
+/// only once the last one is answered. Each part is stored and answered at once, and the mail
+/// comes when the last part is in.
+#[test]
+fn concatenated_mo_through_a_window_of_one() {
+    let (_tmp, sink, sim, _imp) = start_with(
+        &["--mo-window", "1"],
+        "  SMPP_Default_Email_Address = \"inbox@example.com\"\n",
+    );
+    let text: String = (0..40).map(|i| format!("word{i:02} ")).collect(); // 280 GSM characters
+    let answer = sim.control(&format!("mo 4445551234 12345 {text}"));
+    assert_eq!(answer.trim(), "ok");
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert_eq!(mail_text(mail), text.trim(), "{mail}");
+}
+
+/// Fifty 3-part messages sent as every first part, then every second, then every third, spread
+/// over the two binds of one SMSC account (issue #10 item 7): all fifty are reassembled.
+#[test]
+fn interleaved_parts_spread_over_binds_are_reassembled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let domain = |name: &str, code: &str| {
+        format!(
+            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  \
+             SMPP_ESME_Address = \"{code}\"\n  SMPP_Default_Email_Address = \"inbox@example.com\"\n  \
+             SMPP_Use_Reverse_Address_Mappings = false\n}}\n",
+            sim.smpp
+        )
+    };
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{}\"\n{}{}",
+        sink.port,
+        domain("a.sms.example", "67890"),
+        domain("b.sms.example", "11111"),
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for d in ["a.sms.example", "b.sms.example"] {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("4445551234@{d}"),
+            &["--body", "open"],
+        );
+        assert!(ok, "{t}");
+    }
+    wait_for("both binds", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=2")
+    });
+    let text: String = (0..45).map(|i| format!("part{i:02} ")).collect(); // 3 parts each
+    assert_eq!(
+        sim.control(&format!("mo-many 50 1 4445559999 67890 {text}"))
+            .trim(),
+        "ok"
+    );
+    let mails = sink.wait_count(50, Duration::from_secs(30));
+    let mut seen: Vec<usize> = mails
+        .iter()
+        .map(|m| {
+            let body = mail_text(m);
+            // Each part starts with its message's number: "7:part00 ... 7:part15 ... 7:part31".
+            let n: usize = body.split(':').next().unwrap().parse().unwrap();
+            assert_eq!(body.matches(&format!("{n}:")).count(), 3, "{body}");
+            n
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+}
+
+/// A character split between two parts (a UCS-2 surrogate pair, a GSM 03.38 escape) comes out
+/// whole: the parts' payloads are joined before they are decoded (issue #10 item 9).
+#[test]
+fn characters_split_between_parts_come_out_whole() {
+    let (_tmp, sink, sim, _imp) = start(
+        "  SMPP_Default_Email_Address = \"inbox@example.com\"\n  SMPP_GSM_Transcodes_To = \"UTF-8\"\n",
+    );
+    // 66 characters, then an emoji whose two UTF-16 units are units 67 and 68: the first part
+    // ends after 67 units.
+    let emoji = format!("{}😀 end", "a".repeat(66));
+    assert_eq!(
+        sim.control(&format!("mo-split 8 4445551234 12345 {emoji}"))
+            .trim(),
+        "ok"
+    );
+    let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
+    assert_eq!(mail_text(mail), emoji, "{mail}");
+    // 152 septets, then € (escape 0x1B and 0x65: septets 153 and 154, split between parts).
+    let euro = format!("{}€99", "b".repeat(152));
+    assert_eq!(
+        sim.control(&format!("mo-split 0 4445551234 12345 {euro}"))
+            .trim(),
+        "ok"
+    );
+    let mails = sink.wait_count(2, Duration::from_secs(20));
+    assert_eq!(mail_text(&mails[1]), euro, "{}", mails[1]);
 }

@@ -36,6 +36,9 @@ pub struct SimConfig {
     /// ENROUTE/ACCEPTD receipts, and as a race may deliver them): the ESME learns the id from
     /// the receipt first.
     pub receipts_first: bool,
+    /// deliver_sm (MO and receipts) outstanding at once per bind, waiting for their
+    /// deliver_sm_resp (0: no limit). Real SMSCs often use 1.
+    pub mo_window: usize,
     /// Messages kept for `list` (the counters count everything).
     pub keep: usize,
 }
@@ -208,13 +211,23 @@ impl Smsc {
             tlvs,
             ..Default::default()
         });
-        let sessions = lock(&self.shared.sessions);
         let nth = self
             .shared
             .mo_bind
             .load(Ordering::Relaxed)
             .saturating_sub(1) as usize;
-        match sessions.iter().filter(|s| s.receives).nth(nth) {
+        self.send_mo_on(nth, pdu)
+    }
+
+    /// Sends an MO PDU on the `nth` receiving bind (0: the first, in connection order; past the
+    /// last, wraps around). False when none is bound.
+    fn send_mo_on(&self, nth: usize, pdu: Pdu) -> bool {
+        let sessions = lock(&self.shared.sessions);
+        let receivers = sessions.iter().filter(|s| s.receives).count();
+        if receivers == 0 {
+            return false;
+        }
+        match sessions.iter().filter(|s| s.receives).nth(nth % receivers) {
             Some(s) => {
                 self.shared.mo_sent.fetch_add(1, Ordering::Relaxed);
                 s.tx.send(SessionCmd::Send(pdu)).is_ok()
@@ -306,6 +319,26 @@ impl Smsc {
     }
 }
 
+/// A deliver_sm carrying an MO.
+fn mo_pdu(
+    source: &str,
+    dest: &str,
+    data_coding: u8,
+    esm_class: u8,
+    sm: &[u8],
+    tlvs: Vec<Tlv>,
+) -> Pdu {
+    Pdu::DeliverSm(ShortMessage {
+        source: Address::new(1, 1, source),
+        dest: Address::new(0, 1, dest),
+        data_coding,
+        esm_class,
+        short_message: Bytes::copy_from_slice(sm),
+        tlvs,
+        ..Default::default()
+    })
+}
+
 /// `%HH` escapes decoded (a byte a control line cannot carry, such as CR or LF); anything else
 /// kept as it is.
 fn percent_decode(s: &str) -> String {
@@ -342,6 +375,10 @@ fn percent_decode(s: &str) -> String {
 /// mo SRC DST TEXT...             -> ok | no bound receiver   (TEXT sent as GSM 03.38, or UCS-2 when needed;
 ///                                   %HH in SRC and DST is that byte: what a hostile network could put there)
 /// mo-bind N                      -> ok   (later MO go to the N-th receiving bind, 1 = the first)
+/// mo-many N SPREAD SRC DST TEXT  -> ok   (N concatenated MO, all first parts, then all second...;
+///                                   SPREAD 1: part k on the k-th receiving bind)
+/// mo-split DC SRC DST TEXT       -> ok   (TEXT encoded whole, cut every 153 septets / 134 octets,
+///                                   inside a character if it falls there)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
 /// refuse ADDR STATUS             -> ok   (submit_multi_resp lists ADDR as unsuccessful)
 /// drop [N]                       -> ok
@@ -468,6 +505,81 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     "no bound receiver".into()
                 }
             }
+            "mo-many" => {
+                // mo-many N SPREAD SRC DST TEXT: N concatenated messages (distinct references),
+                // sent as every first part, then every second...; SPREAD 1 puts part k on the
+                // k-th receiving bind (wrapping), as SMSCs spread an account's MO over binds.
+                let n: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+                let spread = words.next() == Some("1");
+                let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let body = line.splitn(6, ' ').nth(5).unwrap_or("");
+                let coding = if text::Coding::Gsm7.can_encode(body) {
+                    text::Coding::Gsm7
+                } else {
+                    text::Coding::Ucs2
+                };
+                let dc = if coding == text::Coding::Gsm7 { 0 } else { 8 };
+                let parts = text::segment(body, coding, true, false).unwrap_or_default();
+                let total = parts.len();
+                let base = smsc.shared.next_id.fetch_add(n as u64, Ordering::Relaxed);
+                let mut ok = true;
+                for (i, part) in parts.iter().enumerate() {
+                    for m in 0..n {
+                        let mut sm = text::concat_udh(
+                            text::Concat {
+                                reference: ((base + m as u64) & 0xFFFF) as u16,
+                                total: total as u8,
+                                seq: i as u8 + 1,
+                            },
+                            true,
+                        );
+                        sm.extend_from_slice(
+                            &coding.encode(&format!("{m}:{part}")).unwrap_or_default(),
+                        );
+                        let pdu = mo_pdu(src, dst, dc, text::ESM_UDHI, &sm, Vec::new());
+                        ok &= smsc.send_mo_on(if spread { i } else { 0 }, pdu);
+                    }
+                }
+                if ok {
+                    "ok".into()
+                } else {
+                    "no bound receiver".into()
+                }
+            }
+            "mo-split" => {
+                // mo-split DC SRC DST TEXT: TEXT encoded whole (DC 0: GSM 03.38 septets, one
+                // per octet; 8: UCS-2), then cut every 153 septets or 134 octets wherever that
+                // falls, even inside a character, as some SMSCs and handsets cut.
+                let dc: u8 = words.next().and_then(|d| d.parse().ok()).unwrap_or(0);
+                let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let body = line.splitn(5, ' ').nth(4).unwrap_or("");
+                let (coding, size) = if dc == 8 {
+                    (text::Coding::Ucs2, 134)
+                } else {
+                    (text::Coding::Gsm7, 153)
+                };
+                let encoded = coding.encode(body).unwrap_or_default();
+                let chunks: Vec<&[u8]> = encoded.chunks(size).collect();
+                let reference = (smsc.shared.next_id.fetch_add(1, Ordering::Relaxed) & 0xFF) as u16;
+                let mut ok = true;
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let mut sm = text::concat_udh(
+                        text::Concat {
+                            reference,
+                            total: chunks.len() as u8,
+                            seq: i as u8 + 1,
+                        },
+                        false,
+                    );
+                    sm.extend_from_slice(chunk);
+                    ok &= smsc.inject_mo(src, dst, dc, text::ESM_UDHI, &sm, Vec::new());
+                }
+                if ok {
+                    "ok".into()
+                } else {
+                    "no bound receiver".into()
+                }
+            }
             "mo-bind" => match words.next().and_then(|n| n.parse::<u64>().ok()) {
                 Some(n) => {
                     smsc.shared.mo_bind.store(n, Ordering::Relaxed);
@@ -546,6 +658,10 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let mut seq: u32 = 0;
     let mut bound = false;
     let mut close_after_write = false;
+    // deliver_sm sent and not answered yet, and those waiting for room in the MO window.
+    let mo_window = shared.cfg.mo_window;
+    let mut mo_out: usize = 0;
+    let mut mo_waiting: VecDeque<Pdu> = VecDeque::new();
     // Delayed responses and receipts, sent by a timer task through `tx`.
     loop {
         inbuf.reserve(32 * 1024);
@@ -572,20 +688,28 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                                     continue;
                                 }
                             };
+                            if matches!(frame.pdu, Pdu::DeliverSmResp(_) | Pdu::GenericNack) {
+                                mo_out = mo_out.saturating_sub(1);
+                            }
                             handle(&shared, frame, &mut out, &mut bound, &mut system_id, &mut close_after_write, session_id, &tx);
                         }
                     }
                 }
             }
             cmd = cmds.recv() => match cmd {
-                Some(SessionCmd::Send(pdu)) => {
-                    seq = seq.wrapping_add(1).max(1);
-                    push(&mut out, Frame::new(seq | 0x4000_0000, pdu));
-                }
+                Some(SessionCmd::Send(pdu)) => mo_waiting.push_back(pdu),
                 Some(SessionCmd::Frame(f)) => push(&mut out, f),
                 Some(SessionCmd::Garbage) => out.extend_from_slice(&[0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF, 0xFF, 0xFF]),
                 Some(SessionCmd::Disconnect) | None => break,
             },
+        }
+        while mo_window == 0 || mo_out < mo_window {
+            let Some(pdu) = mo_waiting.pop_front() else {
+                break;
+            };
+            seq = seq.wrapping_add(1).max(1);
+            push(&mut out, Frame::new(seq | 0x4000_0000, pdu));
+            mo_out += 1;
         }
         if !out.is_empty() {
             if wr.write_all(&out).await.is_err() {

@@ -209,6 +209,38 @@ pub struct ReverseMapping {
     pub expires: Millis,
 }
 
+/// One part of a concatenated MO SMS, stored as it arrived so that the SMSC can be answered at
+/// once and the message assembled when its last part is here, from whichever bind each part
+/// came on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoPart {
+    /// What identifies its message: source, destination, reference kind and value, part count.
+    pub key: String,
+    pub seq: u32,
+    pub total: u32,
+    /// The payload after its user data header, undecoded (septets, octets or UCS-2 units), so
+    /// that a character split between parts is joined before it is decoded.
+    pub data: Vec<u8>,
+    pub data_coding: u8,
+    /// The bind it came on.
+    pub domain: String,
+    pub binding: String,
+    pub source: String,
+    pub dest: String,
+    /// Opaque to the spool: what the caller keeps with the part (its vendor TLVs).
+    pub meta: String,
+    pub received_at: Millis,
+}
+
+/// What storing an MO part found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoPartStored {
+    /// The same part (key and number) was stored before: answered, not kept again.
+    Duplicate,
+    /// Stored; when it completed its message, every part in order.
+    Stored { complete: Option<Vec<MoPart>> },
+}
+
 /// One SMS segment the SMSC accepted, stored under `key` (a normalised form of its id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submission {
@@ -312,6 +344,26 @@ pub trait Spool: Send + Sync + 'static {
         &self,
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static;
+
+    /// Stores one part of a concatenated MO durably (the SMSC is answered after this commits);
+    /// returns every part when this one completed the message.
+    fn store_mo_part(
+        &self,
+        part: MoPart,
+    ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send;
+
+    /// The message of `key` was mailed: its parts are kept only to recognise late duplicates,
+    /// and removed by [`Spool::stale_mo_parts`] once older than its cut-off.
+    fn mo_done(&self, key: String) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// Messages whose first part arrived before `before` and that are not done: the parts that
+    /// arrived, by message (incomplete ones, and complete ones a crash left unmailed). Parts of
+    /// done messages older than `forget_before` are deleted.
+    fn stale_mo_parts(
+        &self,
+        before: Millis,
+        forget_before: Millis,
+    ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send;
 
     /// Segments of a message already accepted for a recipient (segment number, SMSC id), so a
     /// retry submits only the others.

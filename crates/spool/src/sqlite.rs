@@ -15,9 +15,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
-    Outcome, QueueCounts, RecipientId, RecipientInfo, RecipientState, ReverseMapping, Selection,
-    Spool, SpoolError, StoredMessage, Submission,
+    Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart,
+    MoPartStored, NewMessage, Outcome, QueueCounts, RecipientId, RecipientInfo, RecipientState,
+    ReverseMapping, Selection, Spool, SpoolError, StoredMessage, Submission,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -77,6 +77,23 @@ CREATE TABLE IF NOT EXISTS reverse_mappings (
     PRIMARY KEY (domain, sms_addr, shortcode)
 );
 CREATE INDEX IF NOT EXISTS reverse_mappings_expiry ON reverse_mappings (expires);
+CREATE TABLE IF NOT EXISTS mo_parts (
+    key         TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    total       INTEGER NOT NULL,
+    data        BLOB NOT NULL,
+    data_coding INTEGER NOT NULL,
+    domain      TEXT NOT NULL,
+    binding     TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    dest        TEXT NOT NULL,
+    meta        TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    -- 1 once the message was mailed: kept a while to answer late duplicates at once.
+    done        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, seq)
+);
+CREATE INDEX IF NOT EXISTS mo_parts_age ON mo_parts (received_at);
 ";
 
 enum Request {
@@ -93,6 +110,13 @@ enum Request {
     ),
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
     Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
+    MoPart(MoPart, oneshot::Sender<Result<MoPartStored, SpoolError>>),
+    MoDone(String, oneshot::Sender<Result<(), SpoolError>>),
+    MoStale(
+        Millis,
+        Millis,
+        oneshot::Sender<Result<Vec<Vec<MoPart>>, SpoolError>>,
+    ),
     /// Due time, and the destination to move the recipients to (reroute), if any.
     Reschedule(
         Selection,
@@ -263,7 +287,9 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
         // A group that acknowledges a new message commits with its own fsync. A group of only
         // leases and outcomes does not: the WAL is written in order, so the next fsync makes
         // it durable too, and if power fails first the worst case is a repeated delivery.
-        let needs_sync = group.iter().any(|r| matches!(r, Request::Enqueue(..)));
+        let needs_sync = group
+            .iter()
+            .any(|r| matches!(r, Request::Enqueue(..) | Request::MoPart(..)));
         if needs_sync != full_sync {
             let pragma = if needs_sync {
                 "PRAGMA synchronous = FULL"
@@ -285,6 +311,8 @@ enum Produced {
     Lease(Result<Leased, SpoolError>),
     Unit(Result<(), SpoolError>),
     Destinations(Result<Vec<Destination>, SpoolError>),
+    MoPart(Result<MoPartStored, SpoolError>),
+    MoParts(Result<Vec<Vec<MoPart>>, SpoolError>),
 }
 
 impl Produced {
@@ -294,6 +322,8 @@ impl Produced {
             Produced::Lease(r) => r.is_ok(),
             Produced::Unit(r) => r.is_ok(),
             Produced::Destinations(r) => r.is_ok(),
+            Produced::MoPart(r) => r.is_ok(),
+            Produced::MoParts(r) => r.is_ok(),
         }
     }
 }
@@ -305,6 +335,11 @@ fn execute(conn: &Connection, req: &Request) -> Produced {
         Request::Record(o, _) => Produced::Unit(record(conn, o)),
         Request::Mapping(m, _) => Produced::Unit(save_mapping(conn, m)),
         Request::Submissions(subs, _) => Produced::Unit(save_submissions(conn, subs)),
+        Request::MoPart(p, _) => Produced::MoPart(store_mo_part(conn, p)),
+        Request::MoDone(key, _) => Produced::Unit(mo_done(conn, key)),
+        Request::MoStale(before, forget, _) => {
+            Produced::MoParts(stale_mo_parts(conn, *before, *forget))
+        }
         Request::Reschedule(sel, due, to, _) => {
             Produced::Destinations(reschedule(conn, sel, *due, to.as_ref()))
         }
@@ -355,6 +390,8 @@ fn apply_group(conn: &mut Connection, group: Vec<Request>) {
                     Request::Enqueue(..) => Produced::Enqueue(Err(storage(&e))),
                     Request::Lease(..) => Produced::Lease(Err(storage(&e))),
                     Request::Reschedule(..) => Produced::Destinations(Err(storage(&e))),
+                    Request::MoPart(..) => Produced::MoPart(Err(storage(&e))),
+                    Request::MoStale(..) => Produced::MoParts(Err(storage(&e))),
                     _ => Produced::Unit(Err(storage(&e))),
                 };
                 answer(req, p);
@@ -389,8 +426,13 @@ fn answer(req: Request, produced: Produced) {
         (Request::Enqueue(_, tx), Produced::Enqueue(r)) => drop(tx.send(r)),
         (Request::Lease(.., tx), Produced::Lease(r)) => drop(tx.send(r)),
         (Request::Reschedule(.., tx), Produced::Destinations(r)) => drop(tx.send(r)),
+        (Request::MoPart(_, tx), Produced::MoPart(r)) => drop(tx.send(r)),
+        (Request::MoStale(.., tx), Produced::MoParts(r)) => drop(tx.send(r)),
         (
-            Request::Record(_, tx) | Request::Mapping(_, tx) | Request::Submissions(_, tx),
+            Request::Record(_, tx)
+            | Request::Mapping(_, tx)
+            | Request::Submissions(_, tx)
+            | Request::MoDone(_, tx),
             Produced::Unit(r),
         ) => {
             if let Err(Err(e)) = tx.send(r) {
@@ -598,6 +640,84 @@ fn save_submissions(conn: &Connection, subs: &[Submission]) -> Result<(), SpoolE
     Ok(())
 }
 
+const MO_COLUMNS: &str =
+    "key, seq, total, data, data_coding, domain, binding, source, dest, meta, received_at";
+
+fn mo_part_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MoPart> {
+    Ok(MoPart {
+        key: r.get(0)?,
+        seq: r.get(1)?,
+        total: r.get(2)?,
+        data: r.get(3)?,
+        data_coding: r.get(4)?,
+        domain: r.get(5)?,
+        binding: r.get(6)?,
+        source: r.get(7)?,
+        dest: r.get(8)?,
+        meta: r.get(9)?,
+        received_at: r.get(10)?,
+    })
+}
+
+fn mo_parts_of(conn: &Connection, key: &str) -> Result<Vec<MoPart>, SpoolError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {MO_COLUMNS} FROM mo_parts WHERE key = ?1 AND done = 0 ORDER BY seq"
+        ))
+        .map_err(storage)?;
+    let rows = st.query_map(params![key], mo_part_row).map_err(storage)?;
+    rows.collect::<Result<_, _>>().map_err(storage)
+}
+
+fn store_mo_part(conn: &Connection, p: &MoPart) -> Result<MoPartStored, SpoolError> {
+    let inserted = conn
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO mo_parts ({MO_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
+        .and_then(|mut st| {
+            st.execute(params![
+                p.key, p.seq, p.total, p.data, p.data_coding, p.domain, p.binding, p.source,
+                p.dest, p.meta, p.received_at
+            ])
+        })
+        .map_err(storage)?;
+    if inserted == 0 {
+        return Ok(MoPartStored::Duplicate);
+    }
+    let parts = mo_parts_of(conn, &p.key)?;
+    let complete = (parts.len() as u32 == p.total).then_some(parts);
+    Ok(MoPartStored::Stored { complete })
+}
+
+fn mo_done(conn: &Connection, key: &str) -> Result<(), SpoolError> {
+    conn.prepare_cached("UPDATE mo_parts SET done = 1 WHERE key = ?1")
+        .and_then(|mut st| st.execute(params![key]))
+        .map(drop)
+        .map_err(storage)
+}
+
+fn stale_mo_parts(
+    conn: &Connection,
+    before: Millis,
+    forget_before: Millis,
+) -> Result<Vec<Vec<MoPart>>, SpoolError> {
+    conn.prepare_cached("DELETE FROM mo_parts WHERE done = 1 AND received_at < ?1")
+        .and_then(|mut st| st.execute(params![forget_before]))
+        .map_err(storage)?;
+    let keys: Vec<String> = {
+        let mut st = conn
+            .prepare_cached(
+                "SELECT key FROM mo_parts WHERE done = 0 GROUP BY key HAVING min(received_at) < ?1",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![before], |r| r.get(0))
+            .map_err(storage)?;
+        rows.collect::<Result<_, _>>().map_err(storage)?
+    };
+    keys.iter().map(|k| mo_parts_of(conn, k)).collect()
+}
+
 fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError> {
     conn.prepare_cached("DELETE FROM reverse_mappings WHERE expires <= ?1")
         .and_then(|mut st| st.execute(params![crate::now_millis()]))
@@ -788,6 +908,25 @@ impl Spool for SqliteSpool {
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static {
         self.write(|tx| Request::Submissions(submissions, tx))
+    }
+
+    fn store_mo_part(
+        &self,
+        part: MoPart,
+    ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send {
+        self.write(|tx| Request::MoPart(part, tx))
+    }
+
+    fn mo_done(&self, key: String) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.write(|tx| Request::MoDone(key, tx))
+    }
+
+    fn stale_mo_parts(
+        &self,
+        before: Millis,
+        forget_before: Millis,
+    ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send {
+        self.write(move |tx| Request::MoStale(before, forget_before, tx))
     }
 
     async fn accepted_segments(
