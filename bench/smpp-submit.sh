@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-200000}; ROUNDS=${2:-3}
-cargo build --release --locked -q -p impulse -p impulse-smpp --example bench_esme
+cargo build --release --locked -q -p impulse -p impulse-smpp --bin impulse --example bench_esme
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Build smpp34's perf_esme from the published crate, in a scratch copy (nothing is committed).

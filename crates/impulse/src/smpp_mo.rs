@@ -141,7 +141,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                                 meta: if c.seq == 1 { encode_vendor(&vendor) } else { String::new() },
                                 received_at: impulse_spool::now_millis(),
                             };
-                            tokio::spawn(async move { on_part(&ctx, &dest, part, responder).await });
+                            tokio::spawn(async move { on_part(&ctx, part, responder).await });
                         }
                     }
                 }
@@ -163,7 +163,9 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                 }
                 if sweep_at <= now {
                     sweep_at = now + Duration::from_secs(10);
-                    sweep_parts(&ctx, &dest).await;
+                    // In a task: this bind's MO and receipts do not wait for the sweep's mail.
+                    let (ctx, dest) = (ctx.clone(), dest.clone());
+                    tokio::spawn(async move { sweep_parts(&ctx, &dest).await });
                 }
             }
         }
@@ -295,11 +297,6 @@ async fn on_receipt(
         .map(|s| s.stat().to_string())
         .or(r.stat.clone())
         .unwrap_or_else(|| "UNKNOWN".into());
-    // A known state, never the free text an SMSC may put in `stat:`.
-    let state = r
-        .state
-        .map_or_else(|| "UNKNOWN".to_string(), |s| s.stat().to_string());
-    metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
     let sub = match matched.as_slice() {
         [one] => *one,
         [] => return ReceiptResult::NotYetKnown(keys),
@@ -308,6 +305,12 @@ async fn on_receipt(
             return ReceiptResult::Answer(CommandStatus::ESME_ROK);
         }
     };
+    // Counted once matched (a receipt that waits for its submission is counted when it is
+    // matched, not at each try): a known state, never the free text an SMSC may put in `stat:`.
+    let state = r
+        .state
+        .map_or_else(|| "UNKNOWN".to_string(), |s| s.stat().to_string());
+    metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
     tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, stat = ?stat, err = ?r.err, "delivery receipt");
     let notify = scope
         .effective("SMPP_Notify_Deliver_Receipt")
@@ -415,7 +418,7 @@ fn vendor_values(ctx: &MoContext, pdu: &Pdu) -> Vec<(String, String)> {
 /// One part of a concatenated MO: committed to the spool and answered at once (the SMSC's
 /// window is never held for the rest); the part that completes its message has it assembled
 /// from the spool and mailed. A duplicate is answered at once and dropped.
-async fn on_part(ctx: &MoContext, bind: &Destination, part: MoPart, responder: Responder) {
+async fn on_part(ctx: &MoContext, part: MoPart, responder: Responder) {
     match ctx.spool.store_mo_part(part).await {
         Ok(MoPartStored::Duplicate) => {
             tracing::debug!("duplicate MO part answered and dropped");
@@ -426,7 +429,7 @@ async fn on_part(ctx: &MoContext, bind: &Destination, part: MoPart, responder: R
             complete: Some(parts),
         }) => {
             responder.respond(CommandStatus::ESME_ROK);
-            mail_parts(ctx, bind, parts, false).await;
+            mail_parts(ctx, parts, false).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "MO part not stored; refused for the SMSC to resend");
@@ -440,12 +443,18 @@ async fn on_part(ctx: &MoContext, bind: &Destination, part: MoPart, responder: R
 /// `incomplete`: its wait is over with parts missing; each gap is marked in the text. Once
 /// mailed, the parts are marked done (kept a while to recognise late duplicates); when the mail
 /// could not be spooled they stay, and the sweep tries again.
-async fn mail_parts(ctx: &MoContext, bind: &Destination, parts: Vec<MoPart>, incomplete: bool) {
+async fn mail_parts(ctx: &MoContext, parts: Vec<MoPart>, incomplete: bool) {
     let Some(first) = parts.first() else {
         return;
     };
     let (key, total, dc) = (first.key.clone(), first.total, first.data_coding);
+    let seqs: Vec<u32> = parts.iter().map(|p| p.seq).collect();
     let cfg = ctx.cfg.get();
+    // Decoded with the settings of the domain of the bind the parts came on.
+    let bind = &Destination {
+        domain: first.domain.clone(),
+        binding: first.binding.clone(),
+    };
     let mut text = String::new();
     let mut data = Vec::new();
     let mut next = 1;
@@ -472,10 +481,6 @@ async fn mail_parts(ctx: &MoContext, bind: &Destination, parts: Vec<MoPart>, inc
         .find(|p| p.seq == 1)
         .map(|p| decode_vendor(&p.meta))
         .unwrap_or_default();
-    let bind = Destination {
-        domain: first.domain.clone(),
-        binding: first.binding.clone(),
-    };
     let mo = Mo {
         source: first.source.clone(),
         dest: first.dest.clone(),
@@ -484,10 +489,9 @@ async fn mail_parts(ctx: &MoContext, bind: &Destination, parts: Vec<MoPart>, inc
         parts: parts.len(),
         vendor,
     };
-    if deliver(ctx, &bind, mo).await == CommandStatus::ESME_ROK
-        && let Err(e) = ctx.spool.mo_done(key).await
-    {
-        tracing::error!(error = %e, "MO parts not marked done; the message may be mailed again");
+    let mailed = deliver(ctx, bind, mo).await == CommandStatus::ESME_ROK;
+    if let Err(e) = ctx.spool.mo_done(key, seqs, mailed).await {
+        tracing::error!(error = %e, "MO parts not marked; the message may be mailed again after a restart");
     }
 }
 
@@ -513,7 +517,7 @@ async fn sweep_parts(ctx: &MoContext, bind: &Destination) {
                 let incomplete = parts
                     .first()
                     .is_some_and(|p| parts.len() < p.total as usize);
-                mail_parts(ctx, bind, parts, incomplete).await;
+                mail_parts(ctx, parts, incomplete).await;
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot read stale MO parts"),
@@ -531,17 +535,20 @@ fn reference_kind(esm_class: u8, pdu: &Pdu) -> &'static str {
     if esm_class & text::ESM_UDHI == 0 {
         return "sar";
     }
-    // The information elements of the UDH: the first concatenation element decides.
+    // The information elements of the UDH, read as `text::parse_udh` reads them: the last
+    // concatenation element of the right length decides.
     let len = payload.first().copied().unwrap_or(0) as usize;
     let mut ies = payload.get(1..=len).unwrap_or(&[]);
+    let mut kind = "sar";
     while let [iei, l, rest @ ..] = ies {
-        match iei {
-            0x00 => return "u8",
-            0x08 => return "u16",
-            _ => ies = rest.get(*l as usize..).unwrap_or(&[]),
+        match (iei, l) {
+            (0x00, 3) => kind = "u8",
+            (0x08, 4) => kind = "u16",
+            _ => {}
         }
+        ies = rest.get(*l as usize..).unwrap_or(&[]);
     }
-    "sar"
+    kind
 }
 
 /// A part's vendor TLVs as one text field: `name=value` lines (line breaks in values become

@@ -46,6 +46,18 @@ struct DestState {
     unreachable: bool,
     /// The last reason it could not be reached (a new reason is logged).
     last_reason: String,
+    /// Sessions holding a working connection: while one does, a failed connection attempt
+    /// does not make the destination unreachable (another limit was hit, such as the remote's
+    /// connections per client).
+    connected: usize,
+    /// Latest due time given to recipients put back while unreachable: when the destination
+    /// is reported reachable, leases look this far ahead, so they come at once.
+    released_until: Millis,
+    /// Lease up to this time instead of now (set when reported reachable).
+    resume_until: Millis,
+    /// Connections learnt to be the most the destination takes now (a connection attempt failed
+    /// while these were open), until the time given.
+    cap: Option<(usize, Millis)>,
     /// Recipients put back during this outage whose deferral was logged and counted: each is
     /// told once, not at every probe (bounded by [`MAX_TOLD`]).
     told: HashSet<RecipientId>,
@@ -170,8 +182,9 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
                     tracing::info!(domain = %dq.dest.domain, "destination reachable again: its queue resumes");
                 }
                 st.backoff = UNREACHABLE_MIN;
-                // What waits for it is due now (the spool's due times say when each was
-                // released; the rescan below picks up any not noted here).
+                // What was put back for it is leased at once: its due times (at most the last
+                // backoff ahead) are reached by looking that far ahead.
+                st.resume_until = st.released_until;
                 st.next_due = Some(st.next_due.map_or(now_millis(), |d| d.min(now_millis())));
             }
         }
@@ -250,13 +263,25 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
         }
         self.dests.retain(|_, dq| {
             let st = dq.state();
-            !(st.jobs.is_empty() && st.sessions == 0 && st.next_due.is_none())
+            !(st.jobs.is_empty()
+                && st.sessions == 0
+                && st.next_due.is_none()
+                && st.blocked_until.is_none())
         });
         earliest
     }
 
     async fn refill(&self, dq: &DestQueue, now: Millis) {
-        let leased = match self.shared.spool.lease_due(&dq.dest, now, BATCH).await {
+        let horizon = {
+            let mut st = dq.state();
+            if st.resume_until > now {
+                st.resume_until
+            } else {
+                st.resume_until = 0;
+                now
+            }
+        };
+        let leased = match self.shared.spool.lease_due(&dq.dest, horizon, BATCH).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(domain = %dq.dest.domain, error = %e, "leasing from the spool failed");
@@ -275,8 +300,14 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     fn start_sessions(&self, dq: &Arc<DestQueue>, policy: &DestinationPolicy) {
         loop {
             let mut st = dq.state();
+            let max = match st.cap {
+                Some((cap, until)) if until > now_millis() => {
+                    cap.clamp(1, policy.max_connections.max(1))
+                }
+                _ => policy.max_connections.max(1),
+            };
             // One more connection while queued messages outnumber connections, up to the budget.
-            if st.jobs.len() <= st.sessions || st.sessions >= policy.max_connections.max(1) {
+            if st.jobs.len() <= st.sessions || st.sessions >= max {
                 return;
             }
             st.sessions += 1;
@@ -320,6 +351,7 @@ async fn session<S: Spool, C: Connector, P: Policy, O: Observer>(
         }
     }
     if let Some(c) = conn {
+        dq.state().connected -= 1;
         shared.connector.close(c).await;
     }
     dq.state().sessions -= 1;
@@ -373,21 +405,54 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 st.blocked_until = None;
                 st.unreachable = false;
                 st.told = HashSet::new();
+                st.connected += 1;
                 drop(st);
                 *conn = Some(c);
             }
+            Err(attempt) if attempt.verdict == Verdict::Temporary && dq.state().connected > 0 => {
+                // Other sessions are connected: this one hit a limit (the remote's connections
+                // per client, say). Its job goes back for them, this session ends, and no more
+                // connections than work now are opened for a minute.
+                let now = now_millis();
+                {
+                    let mut st = dq.state();
+                    st.cap = Some((st.connected, now + 60_000));
+                }
+                tracing::info!(domain = %dq.dest.domain, response = %attempt.response, "a further connection was refused; staying at the connections open for a minute");
+                let outcomes = live
+                    .into_iter()
+                    .map(|l| {
+                        (
+                            l,
+                            Attempt {
+                                response: String::new(),
+                                ..attempt.clone()
+                            },
+                            Outcome::Released { due: now },
+                        )
+                    })
+                    .chain(results.into_iter().map(|(l, a)| {
+                        let o = retry::decide(policy, &l, &a, now);
+                        (l, a, o)
+                    }))
+                    .collect();
+                settle(shared, Some(&message), outcomes).await;
+                return false;
+            }
             Err(attempt) if attempt.verdict == Verdict::Temporary => {
                 // The destination, not this message, failed: this job and every job waiting
-                // for the destination are put back untried (see `unreachable`).
+                // for the destination are put back untried (see `unreachable`). The clock is
+                // read again: opening may have taken a bind's whole timeout.
+                let now = now_millis();
                 let due = unreachable(dq, &attempt, now);
                 let mut outcomes: Vec<(Lease, Attempt, Outcome)> = Vec::new();
                 for (lease, a) in results {
                     let o = retry::decide(policy, &lease, &a, now);
                     outcomes.push((lease, a, o));
                 }
-                outcomes.extend(released(dq, live, &attempt, due));
+                outcomes.extend(released(dq, policy, live, &attempt, due, now));
                 settle(shared, Some(&message), outcomes).await;
-                release_waiting(shared, dq, &attempt, due).await;
+                release_waiting(shared, dq, policy, &attempt, due).await;
                 return false;
             }
             Err(attempt) => {
@@ -430,15 +495,32 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
             results.extend(live.into_iter().map(|l| (l, attempt.clone())));
         }
         Err(attempt) => {
+            *conn = None;
+            dq.state().connected -= 1;
+            let now = now_millis();
+            if attempt.verdict == Verdict::Temporary && attempt.stage == 0 {
+                // Nothing was sent (stage 0: the connection was gone before the first
+                // command, e.g. an SMPP bind that dropped between two messages): like a failed
+                // open, the message and the queue wait for the destination.
+                let due = unreachable(dq, &attempt, now);
+                let mut outcomes: Vec<(Lease, Attempt, Outcome)> = Vec::new();
+                for (lease, a) in results {
+                    let o = retry::decide(policy, &lease, &a, now);
+                    outcomes.push((lease, a, o));
+                }
+                outcomes.extend(released(dq, policy, live, &attempt, due, now));
+                settle(shared, Some(&message), outcomes).await;
+                release_waiting(shared, dq, policy, &attempt, due).await;
+                return false;
+            }
             // The connection broke under this message: it counts as a try for the message (a
             // message that breaks connections must not be retried forever); the jobs waiting
             // for the destination wait for it to come back instead of each failing in turn.
-            *conn = None;
             results.extend(live.into_iter().map(|l| (l, attempt.clone())));
             finish(shared, policy, Some(&message), results).await;
             if attempt.verdict == Verdict::Temporary {
                 let due = unreachable(dq, &attempt, now);
-                release_waiting(shared, dq, &attempt, due).await;
+                release_waiting(shared, dq, policy, &attempt, due).await;
                 return false;
             }
             return true;
@@ -479,21 +561,25 @@ fn unreachable(dq: &DestQueue, attempt: &Attempt, now: Millis) -> Millis {
 /// goes back untried and silently, so a long outage does not flood the logs and counters.
 fn released(
     dq: &DestQueue,
+    policy: &DestinationPolicy,
     leases: Vec<Lease>,
     attempt: &Attempt,
     due: Millis,
+    now: Millis,
 ) -> Vec<(Lease, Attempt, Outcome)> {
     let mut st = dq.state();
+    st.released_until = st.released_until.max(due);
     leases
         .into_iter()
         .map(|l| {
             let tell = st.told.len() < MAX_TOLD && st.told.insert(l.recipient);
             if tell {
-                // A deferral like any other (counted as a try, logged), due when the
-                // destination is probed, not at the message's own retry time.
-                let o = Outcome::Retry {
-                    due,
-                    response: attempt.response.clone(),
+                // A deferral like any other (counted as a try, logged, failed when the policy
+                // says no more tries), due when the destination is probed, not at the
+                // message's own retry time.
+                let o = match retry::decide(policy, &l, attempt, now) {
+                    Outcome::Retry { response, .. } => Outcome::Retry { due, response },
+                    other => other,
                 };
                 (l, attempt.clone(), o)
             } else {
@@ -511,13 +597,15 @@ fn released(
 async fn release_waiting<S: Spool, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     dq: &DestQueue,
+    policy: &DestinationPolicy,
     attempt: &Attempt,
     due: Millis,
 ) {
+    let now = now_millis();
     while let Some(other) = dq.pop() {
         match other.message {
             Ok(m) => {
-                let outcomes = released(dq, other.leases, attempt, due);
+                let outcomes = released(dq, policy, other.leases, attempt, due, now);
                 settle(shared, Some(&m), outcomes).await;
             }
             Err(e) => quarantine(shared, other.leases, e).await,

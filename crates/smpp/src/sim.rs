@@ -377,6 +377,7 @@ fn percent_decode(s: &str) -> String {
 /// mo-bind N                      -> ok   (later MO go to the N-th receiving bind, 1 = the first)
 /// mo-many N SPREAD SRC DST TEXT  -> ok   (N concatenated MO, all first parts, then all second...;
 ///                                   SPREAD 1: part k on the k-th receiving bind)
+/// mo-flood N SRC DST TEXT        -> ok   (N single-part MO at once, paced by --mo-window)
 /// mo-split DC SRC DST TEXT       -> ok   (TEXT encoded whole, cut every 153 septets / 134 octets,
 ///                                   inside a character if it falls there)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
@@ -546,6 +547,22 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     "no bound receiver".into()
                 }
             }
+            "mo-flood" => {
+                // mo-flood N SRC DST TEXT: N single-part MO, as fast as the MO window lets.
+                let n: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+                let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let body = line.splitn(5, ' ').nth(4).unwrap_or("");
+                let sm = text::Coding::Gsm7.encode(body).unwrap_or_default();
+                let mut ok = true;
+                for _ in 0..n {
+                    ok &= smsc.send_mo_on(0, mo_pdu(src, dst, 0, 0, &sm, Vec::new()));
+                }
+                if ok {
+                    "ok".into()
+                } else {
+                    "no bound receiver".into()
+                }
+            }
             "mo-split" => {
                 // mo-split DC SRC DST TEXT: TEXT encoded whole (DC 0: GSM 03.38 septets, one
                 // per octet; 8: UCS-2), then cut every 153 septets or 134 octets wherever that
@@ -660,7 +677,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let mut close_after_write = false;
     // deliver_sm sent and not answered yet, and those waiting for room in the MO window.
     let mo_window = shared.cfg.mo_window;
-    let mut mo_out: usize = 0;
+    let mut mo_out: std::collections::HashSet<u32> = Default::default();
     let mut mo_waiting: VecDeque<Pdu> = VecDeque::new();
     // Delayed responses and receipts, sent by a timer task through `tx`.
     loop {
@@ -688,8 +705,8 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                                     continue;
                                 }
                             };
-                            if matches!(frame.pdu, Pdu::DeliverSmResp(_) | Pdu::GenericNack) {
-                                mo_out = mo_out.saturating_sub(1);
+                            if matches!(frame.pdu, Pdu::DeliverSmResp(_) | Pdu::DataSmResp(_) | Pdu::GenericNack) {
+                                mo_out.remove(&frame.sequence);
                             }
                             handle(&shared, frame, &mut out, &mut bound, &mut system_id, &mut close_after_write, session_id, &tx);
                         }
@@ -697,19 +714,27 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                 }
             }
             cmd = cmds.recv() => match cmd {
-                Some(SessionCmd::Send(pdu)) => mo_waiting.push_back(pdu),
+                // deliver_sm and data_sm wait for room in the MO window; other requests
+                // (enquire_link, unbind) go at once.
+                Some(SessionCmd::Send(pdu)) if matches!(pdu, Pdu::DeliverSm(_) | Pdu::DataSm(_)) => mo_waiting.push_back(pdu),
+                Some(SessionCmd::Send(pdu)) => {
+                    seq = seq.wrapping_add(1).max(1);
+                    push(&mut out, Frame::new(seq | 0x4000_0000, pdu));
+                }
                 Some(SessionCmd::Frame(f)) => push(&mut out, f),
                 Some(SessionCmd::Garbage) => out.extend_from_slice(&[0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF, 0xFF, 0xFF]),
                 Some(SessionCmd::Disconnect) | None => break,
             },
         }
-        while mo_window == 0 || mo_out < mo_window {
+        while mo_window == 0 || mo_out.len() < mo_window {
             let Some(pdu) = mo_waiting.pop_front() else {
                 break;
             };
             seq = seq.wrapping_add(1).max(1);
             push(&mut out, Frame::new(seq | 0x4000_0000, pdu));
-            mo_out += 1;
+            if mo_window > 0 {
+                mo_out.insert(seq | 0x4000_0000);
+            }
         }
         if !out.is_empty() {
             if wr.write_all(&out).await.is_err() {

@@ -346,19 +346,26 @@ pub trait Spool: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static;
 
     /// Stores one part of a concatenated MO durably (the SMSC is answered after this commits);
-    /// returns every part when this one completed the message.
+    /// returns every part, claimed for the caller to mail, when this one completed the message.
     fn store_mo_part(
         &self,
         part: MoPart,
     ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send;
 
-    /// The message of `key` was mailed: its parts are kept only to recognise late duplicates,
-    /// and removed by [`Spool::stale_mo_parts`] once older than its cut-off.
-    fn mo_done(&self, key: String) -> impl Future<Output = Result<(), SpoolError>> + Send;
+    /// The claimed parts `seqs` of `key` (returned complete by [`Spool::store_mo_part`] or by
+    /// [`Spool::stale_mo_parts`]) were `mailed`: kept only to recognise late duplicates, and
+    /// removed by [`Spool::stale_mo_parts`] once older than its cut-off. Not mailed: they wait
+    /// again.
+    fn mo_done(
+        &self,
+        key: String,
+        seqs: Vec<u32>,
+        mailed: bool,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
-    /// Messages whose first part arrived before `before` and that are not done: the parts that
-    /// arrived, by message (incomplete ones, and complete ones a crash left unmailed). Parts of
-    /// done messages older than `forget_before` are deleted.
+    /// Messages with a waiting part that arrived before `before` (at most 100): their waiting
+    /// parts, claimed for the caller to mail (incomplete messages, and complete ones a crash
+    /// left unmailed). Parts of mailed messages older than `forget_before` are deleted.
     fn stale_mo_parts(
         &self,
         before: Millis,

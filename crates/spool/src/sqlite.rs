@@ -89,11 +89,13 @@ CREATE TABLE IF NOT EXISTS mo_parts (
     dest        TEXT NOT NULL,
     meta        TEXT NOT NULL,
     received_at INTEGER NOT NULL,
-    -- 1 once the message was mailed: kept a while to answer late duplicates at once.
+    -- 0 waiting for the rest; 2 claimed (being mailed); 1 mailed, kept a while to answer late
+    -- duplicates at once.
     done        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key, seq)
 );
-CREATE INDEX IF NOT EXISTS mo_parts_age ON mo_parts (received_at);
+CREATE INDEX IF NOT EXISTS mo_parts_waiting ON mo_parts (received_at) WHERE done = 0;
+CREATE INDEX IF NOT EXISTS mo_parts_mailed ON mo_parts (received_at) WHERE done = 1;
 ";
 
 enum Request {
@@ -111,7 +113,12 @@ enum Request {
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
     Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
     MoPart(MoPart, oneshot::Sender<Result<MoPartStored, SpoolError>>),
-    MoDone(String, oneshot::Sender<Result<(), SpoolError>>),
+    MoDone(
+        String,
+        Vec<u32>,
+        bool,
+        oneshot::Sender<Result<(), SpoolError>>,
+    ),
     MoStale(
         Millis,
         Millis,
@@ -201,6 +208,9 @@ impl SqliteSpool {
                 params![STATE_QUEUED, STATE_LEASED],
             )
             .map_err(storage)? as u64;
+        // MO parts claimed by a run that stopped before it mailed them wait again.
+        conn.execute("UPDATE mo_parts SET done = 0 WHERE done = 2", [])
+            .map_err(storage)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = open_connection(&path)?;
@@ -336,7 +346,7 @@ fn execute(conn: &Connection, req: &Request) -> Produced {
         Request::Mapping(m, _) => Produced::Unit(save_mapping(conn, m)),
         Request::Submissions(subs, _) => Produced::Unit(save_submissions(conn, subs)),
         Request::MoPart(p, _) => Produced::MoPart(store_mo_part(conn, p)),
-        Request::MoDone(key, _) => Produced::Unit(mo_done(conn, key)),
+        Request::MoDone(key, seqs, mailed, _) => Produced::Unit(mo_done(conn, key, seqs, *mailed)),
         Request::MoStale(before, forget, _) => {
             Produced::MoParts(stale_mo_parts(conn, *before, *forget))
         }
@@ -432,7 +442,7 @@ fn answer(req: Request, produced: Produced) {
             Request::Record(_, tx)
             | Request::Mapping(_, tx)
             | Request::Submissions(_, tx)
-            | Request::MoDone(_, tx),
+            | Request::MoDone(.., tx),
             Produced::Unit(r),
         ) => {
             if let Err(Err(e)) = tx.send(r) {
@@ -659,17 +669,48 @@ fn mo_part_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MoPart> {
     })
 }
 
-fn mo_parts_of(conn: &Connection, key: &str) -> Result<Vec<MoPart>, SpoolError> {
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {MO_COLUMNS} FROM mo_parts WHERE key = ?1 AND done = 0 ORDER BY seq"
-        ))
+/// The waiting parts of `key`, claimed (state 2) in the same transaction, so that one caller
+/// alone mails them.
+fn claim_mo_parts(conn: &Connection, key: &str) -> Result<Vec<MoPart>, SpoolError> {
+    let parts: Vec<MoPart> = {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {MO_COLUMNS} FROM mo_parts WHERE key = ?1 AND done = 0 ORDER BY seq"
+            ))
+            .map_err(storage)?;
+        let rows = st.query_map(params![key], mo_part_row).map_err(storage)?;
+        rows.collect::<Result<_, _>>().map_err(storage)?
+    };
+    conn.prepare_cached("UPDATE mo_parts SET done = 2 WHERE key = ?1 AND done = 0")
+        .and_then(|mut st| st.execute(params![key]))
         .map_err(storage)?;
-    let rows = st.query_map(params![key], mo_part_row).map_err(storage)?;
-    rows.collect::<Result<_, _>>().map_err(storage)
+    Ok(parts)
 }
 
 fn store_mo_part(conn: &Connection, p: &MoPart) -> Result<MoPartStored, SpoolError> {
+    // The same part again (an SMSC resending what it thinks unanswered) is a duplicate; a part
+    // under the key of a message mailed earlier but with other content is a new message that
+    // reuses the reference (modems that always send 0, wrapping 8-bit counters): the old
+    // message's parts are forgotten.
+    let existing: Option<(Vec<u8>, i64)> = conn
+        .prepare_cached("SELECT data, done FROM mo_parts WHERE key = ?1 AND seq = ?2")
+        .and_then(|mut st| {
+            st.query_row(params![p.key, p.seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(storage)?;
+    match existing {
+        Some((data, _)) if data == p.data => return Ok(MoPartStored::Duplicate),
+        Some((_, 1)) => {
+            conn.prepare_cached("DELETE FROM mo_parts WHERE key = ?1 AND done = 1")
+                .and_then(|mut st| st.execute(params![p.key]))
+                .map_err(storage)?;
+        }
+        // Another text under a part number of a message still being put together: the first
+        // one stays (the reference is ambiguous; the gap will be marked if this was new).
+        Some(_) => return Ok(MoPartStored::Duplicate),
+        None => {}
+    }
     let inserted = conn
         .prepare_cached(&format!(
             "INSERT OR IGNORE INTO mo_parts ({MO_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -684,16 +725,29 @@ fn store_mo_part(conn: &Connection, p: &MoPart) -> Result<MoPartStored, SpoolErr
     if inserted == 0 {
         return Ok(MoPartStored::Duplicate);
     }
-    let parts = mo_parts_of(conn, &p.key)?;
-    let complete = (parts.len() as u32 == p.total).then_some(parts);
+    let waiting: u32 = conn
+        .prepare_cached("SELECT count(*) FROM mo_parts WHERE key = ?1 AND done = 0")
+        .and_then(|mut st| st.query_row(params![p.key], |r| r.get(0)))
+        .map_err(storage)?;
+    let complete = if waiting == p.total {
+        Some(claim_mo_parts(conn, &p.key)?)
+    } else {
+        None
+    };
     Ok(MoPartStored::Stored { complete })
 }
 
-fn mo_done(conn: &Connection, key: &str) -> Result<(), SpoolError> {
-    conn.prepare_cached("UPDATE mo_parts SET done = 1 WHERE key = ?1")
-        .and_then(|mut st| st.execute(params![key]))
-        .map(drop)
-        .map_err(storage)
+/// After claimed parts were mailed (`mailed`), they are marked so; when the mail could not be
+/// spooled, they wait again (the sweep retries them).
+fn mo_done(conn: &Connection, key: &str, seqs: &[u32], mailed: bool) -> Result<(), SpoolError> {
+    let mut st = conn
+        .prepare_cached("UPDATE mo_parts SET done = ?3 WHERE key = ?1 AND seq = ?2 AND done = 2")
+        .map_err(storage)?;
+    for seq in seqs {
+        st.execute(params![key, seq, if mailed { 1 } else { 0 }])
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 fn stale_mo_parts(
@@ -704,10 +758,11 @@ fn stale_mo_parts(
     conn.prepare_cached("DELETE FROM mo_parts WHERE done = 1 AND received_at < ?1")
         .and_then(|mut st| st.execute(params![forget_before]))
         .map_err(storage)?;
+    // At most 100 messages a sweep: the writer is not held long, the next sweep takes more.
     let keys: Vec<String> = {
         let mut st = conn
             .prepare_cached(
-                "SELECT key FROM mo_parts WHERE done = 0 GROUP BY key HAVING min(received_at) < ?1",
+                "SELECT DISTINCT key FROM mo_parts WHERE done = 0 AND received_at < ?1 LIMIT 100",
             )
             .map_err(storage)?;
         let rows = st
@@ -715,7 +770,7 @@ fn stale_mo_parts(
             .map_err(storage)?;
         rows.collect::<Result<_, _>>().map_err(storage)?
     };
-    keys.iter().map(|k| mo_parts_of(conn, k)).collect()
+    keys.iter().map(|k| claim_mo_parts(conn, k)).collect()
 }
 
 fn save_mapping(conn: &Connection, m: &ReverseMapping) -> Result<(), SpoolError> {
@@ -917,8 +972,13 @@ impl Spool for SqliteSpool {
         self.write(|tx| Request::MoPart(part, tx))
     }
 
-    fn mo_done(&self, key: String) -> impl Future<Output = Result<(), SpoolError>> + Send {
-        self.write(|tx| Request::MoDone(key, tx))
+    fn mo_done(
+        &self,
+        key: String,
+        seqs: Vec<u32>,
+        mailed: bool,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.write(move |tx| Request::MoDone(key, seqs, mailed, tx))
     }
 
     fn stale_mo_parts(

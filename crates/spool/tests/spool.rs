@@ -706,7 +706,10 @@ async fn mo_parts_are_stored_completed_and_recognised_again() {
     };
     let joined: Vec<u8> = parts.iter().flat_map(|p| p.data.clone()).collect();
     assert_eq!(joined, b"abc");
-    spool.mo_done("k1".into()).await.unwrap();
+    spool
+        .mo_done("k1".into(), vec![1, 2, 3], true)
+        .await
+        .unwrap();
     assert_eq!(
         spool
             .store_mo_part(mo_part("k1", 2, 3, b"b", 15))
