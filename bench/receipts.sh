@@ -41,5 +41,8 @@ for _ in $(seq 300); do
   [ "$matched" -ge "$sent" ] && break
   sleep 0.1
 done
+# A clean stop flushes the log files.
+kill -TERM "$imp"; wait "$imp" 2>/dev/null || true
+matched=$(grep -c "@S@" "$work/smpplog.ec" || true)
 echo "end to end: $N mails at $(python3 -c "print(round($N/($t1-$t0)))") msg/s; receipts sent before their response: $sent; matched: $matched"
 grep -c "matches no submission" "$work/impulse.log" | sed 's/^/unmatched logged: /' || true

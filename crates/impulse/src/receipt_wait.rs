@@ -19,6 +19,11 @@ use tokio::sync::broadcast;
 /// Receipts held at once per bind; past it the oldest is logged as unmatched.
 pub const MAX_HELD: usize = 10_000;
 
+/// A receipt whose id matches a submission only read as a number ("10" as ten or sixteen),
+/// not as written, waits this long for a submission under its written form before the number
+/// match is taken: early receipts otherwise meet another message's id that reads the same.
+pub const NUMERIC_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Announcements buffered per subscriber before it lags (and then retries everything).
 const CHANNEL: usize = 4096;
 
@@ -49,6 +54,9 @@ pub struct Held {
     pub esme: String,
     pub until: Instant,
     pub since: Instant,
+    /// From when a match by number is taken, and whether that try was made.
+    pub numeric_at: Instant,
+    pub numeric_tried: bool,
 }
 
 /// One bind's held receipts.
@@ -83,6 +91,15 @@ impl HeldReceipts {
         std::mem::take(&mut self.items)
     }
 
+    /// Takes the receipts whose grace for a number match is over and that were not tried so.
+    pub fn take_numeric_due(&mut self, now: Instant) -> Vec<Held> {
+        let (due, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|h| !h.numeric_tried && h.numeric_at <= now);
+        self.items = keep;
+        due
+    }
+
     /// Takes the receipts whose wait is over.
     pub fn take_expired(&mut self, now: Instant) -> Vec<Held> {
         let (gone, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.items)
@@ -110,6 +127,8 @@ mod tests {
             esme: "2".into(),
             until,
             since: until,
+            numeric_at: until,
+            numeric_tried: false,
         }
     }
 

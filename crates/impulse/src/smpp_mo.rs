@@ -90,14 +90,14 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                             Pdu::DataSm(d) => receipt::from_deliver_sm(&ShortMessage { esm_class: d.esm_class, data_coding: d.data_coding, tlvs: d.tlvs.clone(), ..Default::default() }),
                             _ => unreachable!("only deliver_sm and data_sm get here"),
                         };
-                        match on_receipt(&ctx, &dest, r.clone(), &src, &dst).await {
+                        match on_receipt(&ctx, &dest, r.clone(), &src, &dst, false).await {
                             ReceiptResult::Answer(status) => responder.respond(status),
                             ReceiptResult::NotYetKnown(keys) => {
                                 // Answered now; matched when its submission is recorded.
                                 responder.respond(CommandStatus::ESME_ROK);
                                 let wait = ctx.cfg.get().sending(Some(&dest.domain), None).seconds("SMPP_Delivery_Receipt_Wait");
                                 let now = Instant::now();
-                                let h = Held { receipt: r, keys, handset: src, esme: dst, until: now + wait, since: now };
+                                let h = Held { receipt: r, keys, handset: src, esme: dst, until: now + wait, since: now, numeric_at: now + receipt_wait::NUMERIC_GRACE, numeric_tried: false };
                                 if let Some(out) = held.hold(h) {
                                     unmatched(&dest, &out);
                                 }
@@ -161,6 +161,9 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                 for h in held.take_expired(now) {
                     unmatched(&dest, &h);
                 }
+                for h in held.take_numeric_due(now) {
+                    retry_held(&ctx, &dest, &mut held, h).await;
+                }
                 if sweep_at <= now {
                     sweep_at = now + Duration::from_secs(10);
                     // In a task: this bind's MO and receipts do not wait for the sweep's mail.
@@ -173,8 +176,12 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
 }
 
 /// A held receipt tried again: matched and processed, or held again until its deadline.
-async fn retry_held(ctx: &MoContext, dest: &Destination, held: &mut HeldReceipts, h: Held) {
-    match on_receipt(ctx, dest, h.receipt.clone(), &h.handset, &h.esme).await {
+async fn retry_held(ctx: &MoContext, dest: &Destination, held: &mut HeldReceipts, mut h: Held) {
+    let numeric = h.numeric_at <= Instant::now();
+    if numeric {
+        h.numeric_tried = true;
+    }
+    match on_receipt(ctx, dest, h.receipt.clone(), &h.handset, &h.esme, numeric).await {
         ReceiptResult::Answer(CommandStatus::ESME_ROK) => {
             tracing::debug!(
                 waited_ms = h.since.elapsed().as_millis() as u64,
@@ -237,6 +244,7 @@ async fn on_receipt(
     r: receipt::Receipt,
     handset: &str,
     esme: &str,
+    numeric: bool,
 ) -> ReceiptResult {
     let Some(id) = r.id.clone().filter(|i| !i.is_empty()) else {
         tracing::warn!(domain = %dest.domain, "delivery receipt without a message id; ignored");
@@ -267,7 +275,9 @@ async fn on_receipt(
             .iter()
             .filter(|s| handset.is_empty() || same_number(&s.recipient, handset))
             .collect();
-        if agreeing.is_empty() && !found.is_empty() {
+        // Not at once: the receipt's own submission, recorded under its text, may be a moment
+        // away, and a number match now could be another message's (`receipt_wait`).
+        if (agreeing.is_empty() && !found.is_empty()) || (!numeric && !found.is_empty()) {
             return ReceiptResult::NotYetKnown(keys);
         }
         agreeing
