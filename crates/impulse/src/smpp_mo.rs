@@ -762,3 +762,31 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use impulse_smpp::pdu::ShortMessage;
+
+    fn udh_pdu(udh: &[u8]) -> Pdu {
+        Pdu::DeliverSm(ShortMessage {
+            esm_class: text::ESM_UDHI,
+            short_message: bytes::Bytes::copy_from_slice(udh),
+            ..Default::default()
+        })
+    }
+
+    /// Two messages from one handset with reference 7, one 8-bit and one 16-bit, get different
+    /// keys; the kind is read as `text::parse_udh` reads it (the last well-formed element).
+    #[test]
+    fn the_reference_kind_is_part_of_the_key() {
+        let eight = udh_pdu(&[5, 0x00, 3, 7, 3, 1, b'a']);
+        let sixteen = udh_pdu(&[6, 0x08, 4, 0, 7, 3, 1, b'a']);
+        assert_eq!(reference_kind(text::ESM_UDHI, &eight), "u8");
+        assert_eq!(reference_kind(text::ESM_UDHI, &sixteen), "u16");
+        // A malformed 8-bit element before a valid 16-bit one: the 16-bit one counts.
+        let mixed = udh_pdu(&[8, 0x00, 0, 0x08, 4, 0, 7, 3, 1, b'a']);
+        assert_eq!(reference_kind(text::ESM_UDHI, &mixed), "u16");
+        assert_eq!(reference_kind(0, &eight), "sar");
+    }
+}
