@@ -395,7 +395,14 @@ impl Mm7Connector {
         }
         let mut out = Vec::with_capacity(recipients.len());
         for lease in recipients {
-            out.push(self.submit_one(&target, message, lease, &mms).await);
+            let a = self.submit_one(&target, message, lease, &mms).await;
+            if out.is_empty() && a.response.starts_with(NOT_CONNECTED) {
+                // The MMSC cannot be reached: the destination, not this message, failed.
+                // Stage 0 (nothing sent) tells the scheduler to hold the destination's queue
+                // until it answers again, rather than give each message its retry interval.
+                return Err(Attempt { stage: 0, ..a });
+            }
+            out.push(a);
         }
         Ok(out)
     }
@@ -545,6 +552,10 @@ impl Mm7Connector {
                 );
                 return (attempt(Verdict::Temporary, response, remote), None);
             }
+            Err(PostError::Connect(e)) => {
+                let response = format!("{NOT_CONNECTED} {e}");
+                return (attempt(Verdict::Temporary, response, remote), None);
+            }
             Err(PostError::Http(e)) => {
                 let response = format!("451 4.4.1 {e}");
                 return (attempt(Verdict::Temporary, response, remote), None);
@@ -635,6 +646,9 @@ pub fn report_source(cfg: &Config, domain: &str, mail_sender: &str) -> String {
 }
 
 /// What every MMS log record about `lease` shares.
+/// How a SubmitReq that never reached the MMSC (no connection) is reported.
+const NOT_CONNECTED: &str = "451 4.4.1 no connection to the MMSC:";
+
 fn log_fields(t: &Target, message: &StoredMessage, lease: &Lease, number: &str) -> LogFields {
     LogFields {
         message_id: message.id.to_string(),

@@ -50,6 +50,8 @@ pub struct Answer {
 #[derive(Debug)]
 pub enum PostError {
     Timeout,
+    /// No connection to the server (refused, unreachable, TLS handshake): nothing was sent.
+    Connect(String),
     Http(String),
 }
 
@@ -57,7 +59,7 @@ impl std::fmt::Display for PostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PostError::Timeout => f.write_str("no response within MM7_Response_Timer"),
-            PostError::Http(e) => f.write_str(e),
+            PostError::Http(e) | PostError::Connect(e) => f.write_str(e),
         }
     }
 }
@@ -99,10 +101,14 @@ pub async fn post(client: &HttpClient, p: Post<'_>) -> Result<Answer, PostError>
         .body(Full::new(Bytes::from(p.body)))
         .map_err(|e| PostError::Http(format!("bad request: {e}")))?;
     let work = async {
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| PostError::Http(format!("HTTP: {}", error_chain(&e))))?;
+        let resp = client.request(req).await.map_err(|e| {
+            let text = format!("HTTP: {}", error_chain(&e));
+            if e.is_connect() {
+                PostError::Connect(text)
+            } else {
+                PostError::Http(text)
+            }
+        })?;
         let status = resp.status();
         let content_type = resp
             .headers()

@@ -653,13 +653,19 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
     // else the domain's catch-all (Momentum §1.4 step 5).
     let mapped = if parsed.address.is_none() && s.bool("SMPP_Use_Reverse_Address_Mappings") {
         let now = impulse_spool::now_millis();
-        ctx.spool
+        // A spool error is not "no mapping": the SMS would go to the catch-all instead of who
+        // it answers. The SMSC is asked to send it again.
+        match ctx
+            .spool
             .lookup_mapping(&dest.domain, &m.source, &m.dest, now)
             .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "reverse address mapping look-up failed");
-                None
-            })
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "reverse address mapping look-up failed; MO refused for the SMSC to resend");
+                return CommandStatus::ESME_RX_T_APPN;
+            }
+        }
     } else {
         None
     };

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Impulse, http_request, wait_for};
+use common::{Impulse, connect_from, http_request, wait_for};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -47,22 +47,6 @@ fn setup() -> Setup {
         admin,
         console,
     }
-}
-
-/// A TCP connection to 127.0.0.1:`port` from the loopback address `from`.
-fn connect_from(from: &str, port: u16) -> TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    let stream = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-        socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
-    });
-    let s = stream.into_std().unwrap();
-    s.set_nonblocking(false).unwrap();
-    s
 }
 
 /// `Authorization: Basic …` for `user:password`.

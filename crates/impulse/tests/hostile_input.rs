@@ -389,3 +389,43 @@ fn a_deliver_req_from_a_half_closed_client_is_answered() {
     assert!(answer.contains("<StatusCode>1000</StatusCode>"), "{answer}");
     s.sink.wait_messages(1);
 }
+
+/// A client that trickles a command one byte at a time no longer holds its session forever:
+/// a command line must arrive whole within `Timeout` (issue #9 item 7).
+#[test]
+fn a_trickling_client_is_closed_at_the_line_deadline() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let imp = Impulse::start(
+        tmp.path(),
+        "Spoolbase = \"{SPOOL}\"\nESMTP_Listener { Listen \"127.0.0.1:{SMTP_PORT}\" { Timeout = 2 } }\n\
+         domain \"relay.test\" { }\n",
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", imp.smtp_port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let start = std::time::Instant::now();
+    // One byte every 400 ms, never a line end: each byte comes well within the 2 s timeout.
+    while start.elapsed() < Duration::from_secs(10) {
+        if c.write_all(b"x").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => {} // nothing yet: the read timeout paces the trickle
+        }
+        if String::from_utf8_lossy(&seen).contains("421") {
+            break;
+        }
+    }
+    let said = String::from_utf8_lossy(&seen).into_owned();
+    assert!(said.contains("421 4.4.2"), "{said}");
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "closed after {:?}",
+        start.elapsed()
+    );
+}

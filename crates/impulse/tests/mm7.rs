@@ -459,3 +459,47 @@ fn submissions_reuse_a_connection_until_idle_timeout_closes_it() {
         "idle longer than Idle_Timeout: a new connection"
     );
 }
+
+/// An MMSC outage delays nothing past its end (issue #10 item 2): with the default 20-minute
+/// Retry_Interval, MMS that arrived while the MMSC could not be reached are submitted when it
+/// answers again (the destination is probed, doubling from 1 s), without an operator's flush.
+#[test]
+fn mms_queued_during_an_mmsc_outage_go_when_it_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sink = Sink::start(&dir.join("sink"));
+    let mmsc_port = common::free_port(); // nothing listens there yet
+    let config = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
+         ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         domain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
+         domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {mmsc_port}\n  \
+           MM7_MMSC_Path = \"/mm7/submit\"\n  MM7_VASPID = \"vasp-01\"\n}}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+        sink.port
+    );
+    assert!(!config.contains("Retry_Interval"));
+    let imp = Impulse::start(dir, &config);
+    for i in 0..10 {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("155500000{i:02}@mms.example.com"),
+            &["--body", "during the outage"],
+        );
+        assert!(ok, "{t}");
+    }
+    wait_for("the outage noticed", Duration::from_secs(20), || {
+        imp.stderr().contains("destination unreachable")
+    });
+    let back = std::time::Instant::now();
+    let mmsc = SimMmsc::start_on(mmsc_port, &dir.join("dump"), &[]);
+    wait_for("10 SubmitReq at the MMSC", Duration::from_secs(40), || {
+        mmsc.submits().len() >= 10
+    });
+    eprintln!(
+        "10 queued MMS submitted {:?} after the MMSC came back",
+        back.elapsed()
+    );
+    assert_eq!(sink.count(), 0, "no bounce");
+}

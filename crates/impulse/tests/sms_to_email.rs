@@ -228,34 +228,12 @@ fn mo_on_a_shared_smsc_account_goes_to_the_domain_of_its_short_code() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
-    let domain = |name: &str, code: &str, inbox: &str| {
-        format!(
-            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  \
-             SMPP_ESME_Address = \"{code}\"\n  SMPP_Default_Email_Address = \"{inbox}\"\n  \
-             SMPP_Use_Reverse_Address_Mappings = false\n}}\n",
-            sim.smpp
-        )
-    };
-    let conf = format!(
-        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         Gateway = \"127.0.0.1:{}\"\n{}{}",
-        sink.port,
-        domain("a.sms.example", "67890", "a-inbox@example.com"),
-        domain("b.sms.example", "11111", "b-inbox@example.com"),
+    let _imp = two_domains_on_one_account(
+        &tmp,
+        &sink,
+        &sim,
+        ["a-inbox@example.com", "b-inbox@example.com"],
     );
-    let imp = Impulse::start(tmp.path(), &conf);
-    for d in ["a.sms.example", "b.sms.example"] {
-        let (ok, t) = swaks(
-            imp.smtp_port,
-            "alice@example.org",
-            &format!("4445551234@{d}"),
-            &["--body", "open"],
-        );
-        assert!(ok, "{t}");
-    }
-    wait_for("both binds", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=2")
-    });
     for bind in ["1", "2"] {
         assert_eq!(sim.control(&format!("mo-bind {bind}")).trim(), "ok");
         for (code, word) in [("67890", "for-a"), ("11111", "for-b")] {
@@ -298,34 +276,12 @@ fn interleaved_parts_spread_over_binds_are_reassembled() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
-    let domain = |name: &str, code: &str| {
-        format!(
-            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  \
-             SMPP_ESME_Address = \"{code}\"\n  SMPP_Default_Email_Address = \"inbox@example.com\"\n  \
-             SMPP_Use_Reverse_Address_Mappings = false\n}}\n",
-            sim.smpp
-        )
-    };
-    let conf = format!(
-        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         Gateway = \"127.0.0.1:{}\"\n{}{}",
-        sink.port,
-        domain("a.sms.example", "67890"),
-        domain("b.sms.example", "11111"),
+    let _imp = two_domains_on_one_account(
+        &tmp,
+        &sink,
+        &sim,
+        ["inbox@example.com", "inbox@example.com"],
     );
-    let imp = Impulse::start(tmp.path(), &conf);
-    for d in ["a.sms.example", "b.sms.example"] {
-        let (ok, t) = swaks(
-            imp.smtp_port,
-            "alice@example.org",
-            &format!("4445551234@{d}"),
-            &["--body", "open"],
-        );
-        assert!(ok, "{t}");
-    }
-    wait_for("both binds", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=2")
-    });
     let text: String = (0..45).map(|i| format!("part{i:02} ")).collect(); // 3 parts each
     assert_eq!(
         sim.control(&format!("mo-many 50 1 4445559999 67890 {text}"))
@@ -373,4 +329,44 @@ fn characters_split_between_parts_come_out_whole() {
     );
     let mails = sink.wait_count(2, Duration::from_secs(20));
     assert_eq!(mail_text(&mails[1]), euro, "{}", mails[1]);
+}
+
+/// Impulse with two SMPP domains on one SMSC account (the simulator's), `a.sms.example` at short
+/// code 67890 and `b.sms.example` at 11111, each mailing its MO to its inbox; both binds up.
+fn two_domains_on_one_account(
+    tmp: &tempfile::TempDir,
+    sink: &Sink,
+    sim: &SimSmsc,
+    inboxes: [&str; 2],
+) -> Impulse {
+    let domain = |name: &str, code: &str, inbox: &str| {
+        format!(
+            "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  \
+             SMPP_ESME_Address = \"{code}\"\n  SMPP_Default_Email_Address = \"{inbox}\"\n  \
+             SMPP_Use_Reverse_Address_Mappings = false\n}}\n",
+            sim.smpp
+        )
+    };
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{}\"\n{}{}",
+        sink.port,
+        domain("a.sms.example", "67890", inboxes[0]),
+        domain("b.sms.example", "11111", inboxes[1]),
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    // The binds open when mail is queued for each domain.
+    for d in ["a.sms.example", "b.sms.example"] {
+        let (ok, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("4445551234@{d}"),
+            &["--body", "open"],
+        );
+        assert!(ok, "{t}");
+    }
+    wait_for("both binds", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=2")
+    });
+    imp
 }

@@ -444,15 +444,8 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 // for the destination are put back untried (see `unreachable`). The clock is
                 // read again: opening may have taken a bind's whole timeout.
                 let now = now_millis();
-                let due = unreachable(dq, &attempt, now);
-                let mut outcomes: Vec<(Lease, Attempt, Outcome)> = Vec::new();
-                for (lease, a) in results {
-                    let o = retry::decide(policy, &lease, &a, now);
-                    outcomes.push((lease, a, o));
-                }
-                outcomes.extend(released(dq, policy, live, &attempt, due, now));
-                settle(shared, Some(&message), outcomes).await;
-                release_waiting(shared, dq, policy, &attempt, due).await;
+                wait_for_destination(shared, dq, policy, &message, results, live, &attempt, now)
+                    .await;
                 return false;
             }
             Err(attempt) => {
@@ -502,15 +495,8 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 // Nothing was sent (stage 0: the connection was gone before the first
                 // command, e.g. an SMPP bind that dropped between two messages): like a failed
                 // open, the message and the queue wait for the destination.
-                let due = unreachable(dq, &attempt, now);
-                let mut outcomes: Vec<(Lease, Attempt, Outcome)> = Vec::new();
-                for (lease, a) in results {
-                    let o = retry::decide(policy, &lease, &a, now);
-                    outcomes.push((lease, a, o));
-                }
-                outcomes.extend(released(dq, policy, live, &attempt, due, now));
-                settle(shared, Some(&message), outcomes).await;
-                release_waiting(shared, dq, policy, &attempt, due).await;
+                wait_for_destination(shared, dq, policy, &message, results, live, &attempt, now)
+                    .await;
                 return false;
             }
             // The connection broke under this message: it counts as a try for the message (a
@@ -528,6 +514,32 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
     }
     finish(shared, policy, Some(&message), results).await;
     true
+}
+
+/// The destination could not be reached for a job: the job's expired recipients are settled,
+/// the rest of it and every job waiting in the queue are put back to wait for the destination.
+#[allow(clippy::too_many_arguments)] // one job's parts, passed apart as `deliver_job` holds them
+async fn wait_for_destination<S: Spool, C: Connector, P: Policy, O: Observer>(
+    shared: &Shared<S, C, P, O>,
+    dq: &DestQueue,
+    policy: &DestinationPolicy,
+    message: &StoredMessage,
+    results: Vec<(Lease, Attempt)>,
+    live: Vec<Lease>,
+    attempt: &Attempt,
+    now: Millis,
+) {
+    let due = unreachable(dq, attempt, now);
+    let mut outcomes: Vec<(Lease, Attempt, Outcome)> = results
+        .into_iter()
+        .map(|(lease, a)| {
+            let o = retry::decide(policy, &lease, &a, now);
+            (lease, a, o)
+        })
+        .collect();
+    outcomes.extend(released(dq, policy, live, attempt, due, now));
+    settle(shared, Some(message), outcomes).await;
+    release_waiting(shared, dq, policy, attempt, due).await;
 }
 
 /// Marks a destination unreachable: nothing more is leased for it until it is reported

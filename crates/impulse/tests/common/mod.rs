@@ -344,7 +344,12 @@ pub struct SimMmsc {
 
 impl SimMmsc {
     pub fn start(dump: &Path, extra: &[&str]) -> SimMmsc {
-        let (http, control) = (free_port(), free_port());
+        Self::start_on(free_port(), dump, extra)
+    }
+
+    /// On a given HTTP port (an MMSC that comes back where Impulse expects it).
+    pub fn start_on(http: u16, dump: &Path, extra: &[&str]) -> SimMmsc {
+        let control = free_port();
         let child = Command::new(impulse_bin())
             .args(["sim", "mmsc", "--listen", &format!("127.0.0.1:{http}")])
             .args(["--control", &format!("127.0.0.1:{control}")])
@@ -394,14 +399,9 @@ pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16
 
 /// An HTTP/1.0 POST from the loopback address `from` to 127.0.0.1:`port` with extra header
 /// lines; returns the status, the response head and the body.
-pub fn http_request(
-    from: &str,
-    port: u16,
-    path: &str,
-    headers: &[&str],
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String, String) {
+/// A TCP connection to 127.0.0.1:`port` from the loopback address `from` (a peer address of
+/// the test's choosing, for per-address rules).
+pub fn connect_from(from: &str, port: u16) -> TcpStream {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -411,8 +411,20 @@ pub fn http_request(
         socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
         socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
     });
-    let mut s = stream.into_std().unwrap();
+    let s = stream.into_std().unwrap();
     s.set_nonblocking(false).unwrap();
+    s
+}
+
+pub fn http_request(
+    from: &str,
+    port: u16,
+    path: &str,
+    headers: &[&str],
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut s = connect_from(from, port);
     let mut head = format!(
         "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         body.len()
