@@ -568,3 +568,52 @@ fn delivery_uses_starttls_and_verifies_when_required() {
         "nothing went in the clear where TLS is required"
     );
 }
+
+/// Password guessing over SMTP AUTH (issue #9): swaks tries wrong passwords over STARTTLS; past
+/// the free failures answers are slowed, and after ten the client is locked out — the right
+/// password gets 454 too, for a while.
+#[test]
+fn smtp_auth_guessing_is_slowed_then_locked_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(tmp.path());
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let (required, smtps) = (free_port(), free_port());
+    let imp = Impulse::start(tmp.path(), &config(&cert, &key, sink.port, required, smtps));
+    let try_password = |password: &str| {
+        swaks(
+            imp.smtp_port,
+            "alice@local.example",
+            "friend@elsewhere.example",
+            &[
+                "--tls",
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                password,
+            ],
+        )
+    };
+    let start = std::time::Instant::now();
+    let mut slowed = Duration::ZERO;
+    for i in 0..10 {
+        let t0 = std::time::Instant::now();
+        let (ok, t) = try_password("guess");
+        assert!(!ok && t.contains("535"), "{t}");
+        if i >= 3 {
+            slowed += t0.elapsed();
+        }
+    }
+    assert!(
+        slowed >= Duration::from_secs(6),
+        "failures 4-10 are slowed: {slowed:?}"
+    );
+    let (ok, t) = try_password(PASSWORD);
+    assert!(!ok && t.contains("454 4.7.0"), "locked out: {t}");
+    eprintln!(
+        "10 wrong passwords in {:?}; the right one then: refused with 454",
+        start.elapsed()
+    );
+    assert_eq!(sink.count(), 0, "nothing relayed");
+}
