@@ -264,11 +264,13 @@ pub async fn serve<S: Service>(
         };
         let service = service.clone();
         let conn_stop = stop.clone();
+        // The slot is held by the connection and by every request handler it started, which
+        // may outlive it (see `handle`): a client that posts and leaves still counts.
+        let permit = Arc::new(permit);
         match service.tls(local) {
             None => {
                 tokio::spawn(async move {
-                    connection(stream, local, peer, limits, service, conn_stop).await;
-                    drop(permit);
+                    connection(stream, local, peer, limits, service, conn_stop, permit).await;
                 });
             }
             Some(tls) => {
@@ -276,12 +278,11 @@ pub async fn serve<S: Service>(
                     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
                         Ok(Ok(tls)) => {
-                            connection(tls, local, peer, limits, service, conn_stop).await;
+                            connection(tls, local, peer, limits, service, conn_stop, permit).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                    drop(permit);
                 });
             }
         }
@@ -296,12 +297,13 @@ async fn connection<S: Service, IO>(
     limits: HttpLimits,
     service: Arc<S>,
     mut conn_stop: watch::Receiver<bool>,
+    slot: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let service = service.clone();
-        async move { Ok::<_, Infallible>(handle(req, local, peer, limits, service).await) }
+        let (service, slot) = (service.clone(), slot.clone());
+        async move { Ok::<_, Infallible>(handle(req, local, peer, limits, service, slot).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -332,6 +334,7 @@ async fn handle<S: Service>(
     peer: SocketAddr,
     limits: HttpLimits,
     service: Arc<S>,
+    slot: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> Reply {
     let max_body = limits.max_body;
     let header = |name: &str| {
@@ -390,7 +393,11 @@ async fn handle<S: Service>(
     };
     // In a task of its own: a request read in full is handled to the end (spooled, logged)
     // even if the client goes away before the answer, which it may then ask again for.
-    let handling = tokio::spawn(async move { service.call(req).await });
+    let handling = tokio::spawn(async move {
+        let answer = service.call(req).await;
+        drop(slot);
+        answer
+    });
     handling.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "an HTTP request handler failed");
         reply(

@@ -514,19 +514,41 @@ async fn sweep_parts(ctx: &MoContext, bind: &Destination) {
     let Ok(_one) = SWEEP.try_lock() else {
         return;
     };
-    let wait = ctx
-        .cfg
-        .get()
-        .sending(Some(&bind.domain), None)
-        .seconds("SMPP_MO_Reassembly_Timeout");
+    // Each domain has its own wait: the spool is asked with the shortest, and a message whose
+    // own domain waits longer is put back.
+    let cfg = ctx.cfg.get();
+    let wait_of = |domain: &str| {
+        cfg.sending(Some(domain), None)
+            .seconds("SMPP_MO_Reassembly_Timeout")
+            .as_millis() as i64
+    };
+    let shortest = cfg
+        .domain_names()
+        .into_iter()
+        .filter(|d| crate::smpp_delivery::is_smpp_domain(&cfg, d))
+        .map(wait_of)
+        .min()
+        .unwrap_or_else(|| wait_of(&bind.domain));
     let now = impulse_spool::now_millis();
-    let before = now - wait.as_millis() as i64;
-    match ctx.spool.stale_mo_parts(before, now - 86_400_000).await {
+    match ctx
+        .spool
+        .stale_mo_parts(now - shortest, now - 86_400_000)
+        .await
+    {
         Ok(sets) => {
             for parts in sets {
-                let incomplete = parts
-                    .first()
-                    .is_some_and(|p| parts.len() < p.total as usize);
+                let Some(first) = parts.first() else {
+                    continue;
+                };
+                let oldest = parts.iter().map(|p| p.received_at).min().unwrap_or(now);
+                if oldest > now - wait_of(&first.domain) {
+                    let seqs = parts.iter().map(|p| p.seq).collect();
+                    if let Err(e) = ctx.spool.mo_done(first.key.clone(), seqs, false).await {
+                        tracing::error!(error = %e, "MO parts not put back");
+                    }
+                    continue;
+                }
+                let incomplete = parts.len() < first.total as usize;
                 mail_parts(ctx, parts, incomplete).await;
             }
         }

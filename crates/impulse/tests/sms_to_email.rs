@@ -370,3 +370,27 @@ fn two_domains_on_one_account(
     });
     imp
 }
+
+/// A concatenated MO whose middle part never comes (issue #10 item 7): its parts were answered
+/// as they came; after SMPP_MO_Reassembly_Timeout the message is mailed with the gap marked,
+/// not dropped and not refused.
+#[test]
+fn an_incomplete_concatenated_mo_is_mailed_with_its_gap_marked() {
+    let (_tmp, sink, sim, _imp) = start(
+        "  SMPP_Default_Email_Address = \"inbox@example.com\"\n  SMPP_MO_Reassembly_Timeout = 1\n",
+    );
+    let text = format!("{}{}{}", "a".repeat(153), "b".repeat(153), "c".repeat(10));
+    assert_eq!(
+        sim.control(&format!("mo-parts 1,3 0 4445551234 12345 {text}"))
+            .trim(),
+        "ok"
+    );
+    wait_for("both parts answered", Duration::from_secs(10), || {
+        sim.control("stats").contains("mo_acked=2")
+    });
+    let mail = &sink.wait_count(1, Duration::from_secs(30))[0];
+    let body = mail_text(mail);
+    assert!(body.starts_with(&"a".repeat(153)), "{body}");
+    assert!(body.contains("[parts 2-2 of 3 missing]"), "{body}");
+    assert!(body.ends_with(&"c".repeat(10)), "{body}");
+}

@@ -380,6 +380,7 @@ fn percent_decode(s: &str) -> String {
 /// mo-flood N SRC DST TEXT        -> ok   (N single-part MO at once, paced by --mo-window)
 /// mo-split DC SRC DST TEXT       -> ok   (TEXT encoded whole, cut every 153 septets / 134 octets,
 ///                                   inside a character if it falls there)
+/// mo-parts N,M DC SRC DST TEXT   -> ok   (as mo-split, sending only parts N, M...)
 /// fail STATUS [N]                -> ok   (STATUS hex like 0x58, or decimal)
 /// refuse ADDR STATUS             -> ok   (submit_multi_resp lists ADDR as unsuccessful)
 /// drop [N]                       -> ok
@@ -563,13 +564,20 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                     "no bound receiver".into()
                 }
             }
-            "mo-split" => {
+            cmd @ ("mo-split" | "mo-parts") => {
                 // mo-split DC SRC DST TEXT: TEXT encoded whole (DC 0: GSM 03.38 septets, one
                 // per octet; 8: UCS-2), then cut every 153 septets or 134 octets wherever that
                 // falls, even inside a character, as some SMSCs and handsets cut.
+                // mo-parts N,M,.. DC SRC DST TEXT: the same, sending only those parts (a
+                // message that never completes).
+                let only: Option<Vec<usize>> = (cmd == "mo-parts").then(|| {
+                    let list = words.next().unwrap_or("");
+                    list.split(',').filter_map(|n| n.parse().ok()).collect()
+                });
+                let skip = usize::from(only.is_some());
                 let dc: u8 = words.next().and_then(|d| d.parse().ok()).unwrap_or(0);
                 let (src, dst) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                let body = line.splitn(5, ' ').nth(4).unwrap_or("");
+                let body = line.splitn(5 + skip, ' ').nth(4 + skip).unwrap_or("");
                 let (coding, size) = if dc == 8 {
                     (text::Coding::Ucs2, 134)
                 } else {
@@ -580,6 +588,9 @@ async fn control(stream: TcpStream, smsc: Smsc) {
                 let reference = (smsc.shared.next_id.fetch_add(1, Ordering::Relaxed) & 0xFF) as u16;
                 let mut ok = true;
                 for (i, chunk) in chunks.iter().enumerate() {
+                    if only.as_ref().is_some_and(|o| !o.contains(&(i + 1))) {
+                        continue;
+                    }
                     let mut sm = text::concat_udh(
                         text::Concat {
                             reference,
