@@ -227,9 +227,10 @@ impl Validator {
             return;
         }
         if def.name == "Delivery_Method" {
+            // MM7 is the 3.5.6+ way to make an MM7 domain (the connector reads it).
             let m = s.value.as_scalar().unwrap_or_default().to_ascii_lowercase();
-            if m != "esmtp" && m != "smtp" {
-                self.err(&s.span, format!("Delivery_Method `{m}` is not implemented yet in Impulse (ESMTP and SMTP are)"));
+            if m != "esmtp" && m != "smtp" && m != "mm7" {
+                self.err(&s.span, format!("Delivery_Method `{m}` is not implemented yet in Impulse (ESMTP, SMTP and MM7 are)"));
                 return;
             }
         }

@@ -83,3 +83,15 @@ fn bare_bones_smpp_example_is_accepted() {
         "{diags:?}"
     );
 }
+
+/// The 3.5.6+ MM7 domain (§4.6), `delivery_method = "mm7"` with its `mm7://` route, is
+/// accepted whole, as is the legacy one (issue #11 item 1).
+#[test]
+fn both_mm7_domain_examples_are_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec");
+    for f in ["4.6-mm7-domain-3.5.6.conf", "4.6-mm7-domain-legacy.conf"] {
+        if let Err(diags) = load(&dir.join(f)) {
+            panic!("{f}: {diags:?}");
+        }
+    }
+}

@@ -503,3 +503,47 @@ fn mms_queued_during_an_mmsc_outage_go_when_it_is_back() {
     );
     assert_eq!(sink.count(), 0, "no bounce");
 }
+
+/// The 3.5.6+ MM7 domain of the reference (§4.6): `delivery_method = "mm7"` with an `mm7://`
+/// route passes config check and sends mail as SubmitReq (issue #11 item 1).
+#[test]
+fn a_delivery_method_mm7_domain_submits_over_its_route() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mmsc = SimMmsc::start(&dir.join("dump"), &[]);
+    let config = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         domain \"example.org\" {{ }}\n\
+         domain \"mm7.example.com\" {{\n  delivery_method = \"mm7\"\n  \
+           routes = ( \"mm7://127.0.0.1/mm7/submit?port={}\" )\n  mm7_vaspid = \"vasp-01\"\n}}\n",
+        mmsc.http
+    );
+    let path = dir.join("check.conf");
+    std::fs::write(
+        &path,
+        config
+            .replace("{SPOOL}", &dir.join("s").display().to_string())
+            .replace("{SMTP_PORT}", "2599"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::impulse_bin())
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let imp = Impulse::start(dir, &config);
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "15551234567@mm7.example.com",
+        &["--body", "over mm7"],
+    );
+    assert!(ok, "{t}");
+    let got = mmsc.wait_submits(1);
+    assert!(got[0].contains("15551234567"), "{got:?}");
+}
