@@ -24,6 +24,32 @@ pub enum Origin {
     Default,
 }
 
+impl Origin {
+    /// How specific the scope that set a value is, in the order sending options fall back:
+    /// binding's domain 6, binding group's domain 5, binding 4, binding group 3, domain 2,
+    /// global 1, default 0. Of two options that compete (a Gateway and Routes), the one set in
+    /// the more specific scope decides.
+    pub fn specificity(&self) -> u8 {
+        match self {
+            Origin::Default => 0,
+            Origin::Scope { label, .. } => {
+                let in_domain = label.contains(" domain \"");
+                if label == "global" {
+                    1
+                } else if label.starts_with("domain ") {
+                    2
+                } else if label.starts_with("binding_group ") {
+                    if in_domain { 5 } else { 3 }
+                } else if label.starts_with("binding ") {
+                    if in_domain { 6 } else { 4 }
+                } else {
+                    1
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

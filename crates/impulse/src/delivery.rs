@@ -149,8 +149,15 @@ impl SmtpConnector {
     async fn hops(&self, dest: &Destination) -> Result<Vec<Hop>, Attempt> {
         let cfg = self.cfg.get();
         let s = sending(&cfg, dest);
-        if let Some(gateway) = s.scalar(names::GATEWAY) {
-            let (host, port) = parse_host_port(&gateway, 25)
+        // A Gateway and Routes compete: the one set in the more specific scope decides (a
+        // domain's Routes over a global Gateway, a domain's Gateway over global Routes); in
+        // the same scope, the Gateway.
+        let routes_at = s.effective(names::ROUTES).map(|(_, o)| o.specificity());
+        if let Some((gateway, at)) = s.effective(names::GATEWAY)
+            && routes_at.is_none_or(|r| r <= at.specificity())
+            && let Some(gateway) = gateway.as_scalar()
+        {
+            let (host, port) = parse_host_port(gateway, 25)
                 .map_err(|e| temporary(format!("451 4.3.5 {e}"), None, 0))?;
             return Ok(vec![Hop { host, port }]);
         }
@@ -166,6 +173,13 @@ impl SmtpConnector {
                 // An MM7 route on a domain that delivers by SMTP names no SMTP hop.
                 Route::Http { .. } => {}
             }
+        }
+        if hops.is_empty() {
+            return Err(temporary(
+                "451 4.3.5 the domain's Routes name no SMTP hop (an mm7:// route needs Delivery_Method = mm7)".into(),
+                None,
+                0,
+            ));
         }
         Ok(hops)
     }

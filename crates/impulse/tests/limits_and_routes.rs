@@ -84,3 +84,53 @@ fn generate_bounces_off_means_no_dsn() {
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(sink.count(), 0, "no bounce when Generate_Bounces is off");
 }
+
+/// Routing precedence (issue #11 item 8): a domain's own `Routes` win over a global `Gateway`
+/// (adding a smarthost for "everything else" must not reroute domains that have routes), and a
+/// domain's `Gateway` wins over global `Routes`.
+#[test]
+fn the_more_specific_scope_decides_between_gateway_and_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smarthost = Sink::start(&tmp.path().join("smarthost"));
+    let own = Sink::start(&tmp.path().join("own"));
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{}\"\n\
+         domain \"routed.example\" {{ Routes = ( \"smtp://127.0.0.1:{}\" ) }}\n\
+         domain \"plain.example\" {{ }}\n",
+        smarthost.port, own.port
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for to in ["a@routed.example", "b@plain.example"] {
+        let (ok, t) = swaks(imp.smtp_port, "alice@example.org", to, &["--body", to]);
+        assert!(ok, "{t}");
+    }
+    let at_own = own.wait_count(1, Duration::from_secs(20));
+    let at_smarthost = smarthost.wait_count(1, Duration::from_secs(20));
+    assert!(at_own[0].contains("a@routed.example"), "{at_own:?}");
+    assert!(
+        at_smarthost[0].contains("b@plain.example"),
+        "{at_smarthost:?}"
+    );
+
+    // The other way round: global Routes, a domain's own Gateway.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let global = Sink::start(&tmp2.path().join("global"));
+    let gw = Sink::start(&tmp2.path().join("gw"));
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Routes = ( \"smtp://127.0.0.1:{}\" )\n\
+         domain \"gw.example\" {{ Gateway = \"127.0.0.1:{}\" }}\n",
+        global.port, gw.port
+    );
+    let imp2 = Impulse::start(tmp2.path(), &conf);
+    let (ok, t) = swaks(
+        imp2.smtp_port,
+        "alice@example.org",
+        "c@gw.example",
+        &["--body", "via gw"],
+    );
+    assert!(ok, "{t}");
+    assert!(gw.wait_count(1, Duration::from_secs(20))[0].contains("c@gw.example"));
+    assert_eq!(global.count(), 0);
+}
