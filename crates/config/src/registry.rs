@@ -434,8 +434,17 @@ pub static STANZAS: &[StanzaDef] = &[
 
 /// Finds an option by name, case-insensitively.
 pub fn option(name: &str) -> Option<&'static OptionDef> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, canonical)| canonical);
     OPTIONS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
 }
+
+/// Other names Momentum's documentation gives an option: each is read as the option it names
+/// (the file's line, shown by `config eval`, says which name set it). The Mobile Momentum
+/// overview calls the SMSC host `SMPP_SMSC_Address`; the reference calls it `SMPP_SMSC_Server`.
+pub const ALIASES: &[(&str, &str)] = &[("SMPP_SMSC_Address", "SMPP_SMSC_Server")];
 
 /// Finds a stanza keyword, case-insensitively.
 pub fn stanza(kind: &str) -> Option<&'static StanzaDef> {
@@ -553,6 +562,14 @@ mod tests {
                     .unwrap_or_else(|e| panic!("default of {} does not parse: {e}", o.name));
             }
         }
+    }
+
+    #[test]
+    fn the_overview_pages_name_for_the_smsc_host_is_an_alias() {
+        assert_eq!(
+            option("smpp_smsc_address").map(|o| o.name),
+            Some("SMPP_SMSC_Server")
+        );
     }
 
     #[test]

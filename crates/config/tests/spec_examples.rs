@@ -95,3 +95,32 @@ fn both_mm7_domain_examples_are_accepted() {
         }
     }
 }
+
+/// The Mobile Momentum overview says an SMPP domain "is characterized by the presence of the
+/// `SMPP_SMSC_Address` configuration parameter" (issue #11 item 2): that name is read as
+/// `SMPP_SMSC_Server`, and setting both in one scope is the duplicate it is.
+#[test]
+fn smpp_smsc_address_is_the_smsc_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a.conf");
+    std::fs::write(
+        &file,
+        "domain \"sms.example\" { SMPP_SMSC_Address = \"10.1.2.3\" }\n",
+    )
+    .unwrap();
+    let cfg = load(&file).unwrap();
+    assert!(cfg.domain_stanza_sets("sms.example", "SMPP_SMSC_Server"));
+    use impulse_config::Resolved;
+    assert_eq!(
+        cfg.sending(Some("sms.example"), None)
+            .scalar("SMPP_SMSC_Server")
+            .as_deref(),
+        Some("10.1.2.3")
+    );
+    std::fs::write(
+        &file,
+        "domain \"sms.example\" { SMPP_SMSC_Address = \"10.1.2.3\" SMPP_SMSC_Server = \"10.1.2.4\" }\n",
+    )
+    .unwrap();
+    assert!(load(&file).is_err());
+}
