@@ -27,11 +27,15 @@ pub struct Backoff {
     pub max: Duration,
 }
 
+/// From 1 s, doubling to 10 s: an SMSC that comes back is bound again within about 10 s
+/// (Kannel's `reconnect-delay` is 10 s), and what waited for it goes then (the scheduler resumes
+/// a destination's queue when its bind comes up). A reconnect every 10 s costs a down SMSC
+/// nothing.
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
+            max: Duration::from_secs(10),
         }
     }
 }
