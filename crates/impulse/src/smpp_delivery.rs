@@ -749,8 +749,10 @@ impl SmppConnector {
         }
         // The mail's From as the MIME parser gives it (quotes removed): stored in its written
         // form, so the reply that finds it gets an address that parses.
-        let Ok(reply_to) = impulse_smtp::Address::from_unquoted(&sms.reply_to)
-            .or_else(|_| impulse_smtp::Address::parse_mailbox(&sms.reply_to))
+        // Written form first (a quoted local part keeps its quotes there), then the quotes-
+        // removed form.
+        let Ok(reply_to) = impulse_smtp::Address::parse_mailbox(&sms.reply_to)
+            .or_else(|_| impulse_smtp::Address::from_unquoted(&sms.reply_to))
         else {
             tracing::debug!(from = ?sms.reply_to, "no reverse mapping: the From is not a mail address");
             return;

@@ -282,6 +282,14 @@ impl Session {
                         None
                     } else {
                         match Address::from_unquoted(&from.address) {
+                            // SMTPUTF8 is not offered: a UTF-8 address could not be relayed
+                            // or bounced (RFC 6531 §3.4).
+                            Ok(a) if !a.is_ascii() => {
+                                return Step::Reply(Reply::new(
+                                    553,
+                                    "5.6.7 UTF-8 addresses need SMTPUTF8, which is not offered",
+                                ));
+                            }
                             Ok(a) => Some(a),
                             Err(e) => return Step::Reply(address_refusal(e, "5.1.7", "sender")),
                         }
@@ -307,6 +315,12 @@ impl Session {
                     }
                     Err(e) => return Step::Reply(address_refusal(e, "5.1.3", "recipient")),
                 };
+                if !address.is_ascii() {
+                    return Step::Reply(Reply::new(
+                        553,
+                        "5.6.7 UTF-8 addresses need SMTPUTF8, which is not offered",
+                    ));
+                }
                 if !self.limits.relay_any
                     && self.authenticated.is_none()
                     && !accepts_domain(address.domain())

@@ -454,26 +454,34 @@ impl Connection {
 pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 64);
     let mut at_line_start = true;
+    // Until the empty line that ends them, lines are header fields: there a bare CR or bare LF
+    // becomes a space, never a line end, so that it cannot start a header field of its own
+    // (`Subject: x\rBcc: y`) at a next hop that reads CRLF only.
+    let mut in_header = true;
     let mut bytes = body.iter().peekable();
     while let Some(&b) = bytes.next() {
-        match b {
-            b'\r' => {
-                bytes.next_if_eq(&&b'\n');
-                out.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
+        let bare = match b {
+            b'\r' => bytes.next_if_eq(&&b'\n').is_none(),
+            b'\n' => true,
             _ => {
                 if at_line_start && b == b'.' {
                     out.push(b'.');
                 }
                 out.push(b);
                 at_line_start = false;
+                continue;
             }
+        };
+        if bare && in_header {
+            out.push(b' ');
+            at_line_start = false;
+            continue;
         }
+        if at_line_start && !bare {
+            in_header = false; // the empty line
+        }
+        out.extend_from_slice(b"\r\n");
+        at_line_start = true;
     }
     if !at_line_start || out.is_empty() {
         out.extend_from_slice(b"\r\n");
@@ -488,17 +496,33 @@ mod tests {
 
     #[test]
     fn stuffing() {
-        assert_eq!(dot_stuff(b".a\r\nb\r\n..c"), b"..a\r\nb\r\n...c\r\n.\r\n");
+        assert_eq!(
+            dot_stuff(b"\r\n.a\r\nb\r\n..c"),
+            b"\r\n..a\r\nb\r\n...c\r\n.\r\n"
+        );
         assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
         assert_eq!(dot_stuff(b"a\r\n"), b"a\r\n.\r\n");
     }
 
     #[test]
     fn bare_line_ends_become_crlf_and_are_stuffed() {
-        assert_eq!(dot_stuff(b"a\r.\rb"), b"a\r\n..\r\nb\r\n.\r\n");
-        assert_eq!(dot_stuff(b"a\r.\r\nb"), b"a\r\n..\r\nb\r\n.\r\n");
-        assert_eq!(dot_stuff(b"a\n.\nb\n"), b"a\r\n..\r\nb\r\n.\r\n");
-        assert_eq!(dot_stuff(b"a\n\r\n.\r"), b"a\r\n\r\n..\r\n.\r\n");
+        // In the body (after the empty line that ends the header).
+        assert_eq!(
+            dot_stuff(b"S: x\r\n\r\na\r.\rb"),
+            b"S: x\r\n\r\na\r\n..\r\nb\r\n.\r\n"
+        );
+        assert_eq!(dot_stuff(b"\r\na\r.\r\nb"), b"\r\na\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"\r\na\n.\nb\n"), b"\r\na\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"\r\na\n\r\n.\r"), b"\r\na\r\n\r\n..\r\n.\r\n");
+    }
+
+    /// A bare CR or LF in the header is no line end: it cannot start a header of its own.
+    #[test]
+    fn bare_line_ends_in_the_header_cannot_start_a_field() {
+        assert_eq!(
+            dot_stuff(b"Subject: d\rBcc: evil@e.test\r\nX: y\nCc: z\r\n\r\nbody\r\n"),
+            b"Subject: d Bcc: evil@e.test\r\nX: y Cc: z\r\n\r\nbody\r\n.\r\n"
+        );
     }
 
     /// Whatever the body, the only end-of-data mark in what is written is the last one, and
