@@ -12,8 +12,6 @@ command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || bash scripts/in
 cargo build --release --locked -q -p impulse -p impulse-smpp --bin impulse --example mo_sink
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 . bench/lib.sh
-acked() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | sed -E 's/.*mo_acked=([0-9]+).*/\1/'; }
-control() { exec 3<>/dev/tcp/127.0.0.1/$1; echo "$2" >&3; head -1 <&3; }
 sinkp=$(port); smtp-sink "${user[@]}" -c "127.0.0.1:$sinkp" 1000 >/dev/null & wait_port "$sinkp"
 
 impulse_round() { # WINDOW
@@ -39,7 +37,7 @@ CONF
   until control "$ctl" stats | grep -q "bound=1"; do sleep 0.1; done
   t0=$(now)
   control "$ctl" "mo-flood $N 4445551234 12345 hello from a handset" >/dev/null
-  while [ "$(acked "$ctl")" -lt "$N" ]; do sleep 0.05; done
+  while [ "$(sim_stat "$ctl" mo_acked)" -lt "$N" ]; do sleep 0.05; done
   t1=$(now)
   kill "$imp" "$sim"; wait "$imp" "$sim" 2>/dev/null || true
   python3 -c "print(round($N/($t1-$t0)))"
@@ -54,7 +52,7 @@ sink_round() { # WINDOW
   until control "$ctl" stats | grep -q "bound=1"; do sleep 0.1; done
   t0=$(now)
   control "$ctl" "mo-flood $N 4445551234 12345 hello from a handset" >/dev/null
-  while [ "$(acked "$ctl")" -lt "$N" ]; do sleep 0.05; done
+  while [ "$(sim_stat "$ctl" mo_acked)" -lt "$N" ]; do sleep 0.05; done
   t1=$(now)
   kill "$sim" 2>/dev/null; wait "$esme" "$sim" 2>/dev/null || true
   python3 -c "print(round($N/($t1-$t0)))"

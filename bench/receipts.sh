@@ -12,7 +12,6 @@ command -v smtp-source >/dev/null || bash scripts/install-test-deps.sh
 cargo build --release -p impulse --locked -q
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 . bench/lib.sh
-stat_of() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | sed -E "s/.*$2=([0-9]+).*/\1/"; }
 smpp=$(port); ctl=$(port); smtp=$(port)
 target/release/impulse sim smsc --listen "127.0.0.1:$smpp" --control "127.0.0.1:$ctl" --keep 0 --receipts-first >/dev/null & sim=$!
 wait_port "$ctl"
@@ -32,10 +31,10 @@ target/release/impulse serve -c "$work/r.conf" 2>"$work/impulse.log" & imp=$!
 wait_port "$smtp"
 t0=$(now)
 smtp-source -d -s "$S" -l 100 -m "$N" -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp"
-while [ "$(stat_of "$ctl" submits)" -lt "$N" ]; do sleep 0.05; done
+while [ "$(sim_stat "$ctl" submits)" -lt "$N" ]; do sleep 0.05; done
 t1=$(now)
-while [ "$(stat_of "$ctl" receipts)" -lt "$N" ]; do sleep 0.05; done
-sent=$(stat_of "$ctl" receipts)
+while [ "$(sim_stat "$ctl" receipts)" -lt "$N" ]; do sleep 0.05; done
+sent=$(sim_stat "$ctl" receipts)
 for _ in $(seq 300); do
   matched=$(grep -c "@S@" "$work/smpplog.ec" || true)
   [ "$matched" -ge "$sent" ] && break

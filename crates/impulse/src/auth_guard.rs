@@ -19,6 +19,8 @@ use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use impulse_smtp::inbound::client;
+
 /// Failures answered at once: typing mistakes.
 const FREE_FAILURES: u32 = 3;
 /// Delay of each failed answer past the free ones.
@@ -106,21 +108,6 @@ impl Guard {
         } else {
             Duration::ZERO
         }
-    }
-}
-
-/// The unit counted: an IPv4 address (IPv4-mapped IPv6 too), or an IPv6 /64.
-pub fn client(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut seg = v6.segments();
-                seg[4..].fill(0);
-                IpAddr::V6(seg.into())
-            }
-        },
     }
 }
 

@@ -331,10 +331,7 @@ impl Observer for DeliveryObserver {
                     Counters::add(&self.counters.delivered);
                     metrics::counter!("impulse_recipients_delivered_total", &labels()).increment(1);
                 }
-                // Put back because the destination could not be reached: a deferral too.
-                Outcome::Retry { .. } | Outcome::Released { .. }
-                    if !r.attempt.response.is_empty() =>
-                {
+                Outcome::Retry { .. } => {
                     Counters::add(&self.counters.deferred);
                     metrics::counter!("impulse_recipients_deferred_total", &labels()).increment(1);
                 }
@@ -358,12 +355,7 @@ impl Observer for DeliveryObserver {
                     seconds,
                     remote,
                 }),
-                // Released after a failed connection: the reason is logged as a deferral.
-                (Outcome::Released { .. }, Some(_)) if r.attempt.response.is_empty() => {}
-                (
-                    Outcome::Retry { .. } | Outcome::Failed { .. } | Outcome::Released { .. },
-                    Some(log),
-                ) => {
+                (Outcome::Retry { .. } | Outcome::Failed { .. }, Some(log)) => {
                     let error = match r.outcome {
                         Outcome::Failed { response } => response.as_str(),
                         _ => r.attempt.response.as_str(),

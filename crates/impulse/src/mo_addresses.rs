@@ -49,12 +49,7 @@ pub fn from_number(raw: &str, domain: &str) -> Option<Address> {
 /// (`Auth_Credentials` is set for it and the request got through).
 pub fn http_peer_may_relay(cfg: &Config, local: SocketAddr, peer: SocketAddr) -> bool {
     let r = cfg.http_receiving(Some(local), peer.ip());
-    r.bool(names::ALWAYS_ALLOW)
-        || r.bool(names::OPEN_RELAY)
-        || r.cidrs(names::RELAY_HOSTS)
-            .iter()
-            .any(|c| c.contains(peer.ip()))
-        || r.effective(names::AUTH_CREDENTIALS).is_some()
+    crate::reception::may_relay(&r, peer.ip()) || r.effective(names::AUTH_CREDENTIALS).is_some()
 }
 
 #[cfg(test)]

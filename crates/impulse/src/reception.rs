@@ -27,6 +27,15 @@ pub struct Reception {
     pub tls: crate::tls::ServerConfigs,
 }
 
+/// Whether a peer may have mail relayed to any domain by the listener rules that resolved to
+/// `r`: `Always_Allow`, `Open_Relay` or `Relay_Hosts` (the ESMTP listener; the MM7 listener adds
+/// credentials, see `mo_addresses`).
+pub fn may_relay(r: &impulse_config::Receiving<'_>, peer: std::net::IpAddr) -> bool {
+    r.bool(names::ALWAYS_ALLOW)
+        || r.bool(names::OPEN_RELAY)
+        || r.cidrs(names::RELAY_HOSTS).iter().any(|c| c.contains(peer))
+}
+
 impl Reception {
     /// Spools a message for its recipients and tells the scheduler. Used for SMTP receptions
     /// and for bounces Impulse generates itself.
@@ -136,11 +145,7 @@ impl Inbound for Reception {
         let cfg = self.cfg.get();
         let r = cfg.receiving(Some(local), peer.ip());
         let allowed = r.bool(names::ALWAYS_ALLOW);
-        let relay_any = allowed
-            || r.bool(names::OPEN_RELAY)
-            || r.cidrs(names::RELAY_HOSTS)
-                .iter()
-                .any(|c| c.contains(peer.ip()));
+        let relay_any = may_relay(&r, peer.ip());
         let tls_config = crate::tls::cert_paths(&r)
             .and_then(|paths| self.tls.get(self.cfg.generation(), &paths));
         let policy = r

@@ -107,18 +107,19 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                     }
                     let vendor = vendor_values(&ctx, &frame.pdu);
                     let mut data = payload_tlv.unwrap_or(pdu_short);
-                    let mut concat = sar;
+                    // The reference's form (8- or 16-bit UDH, SAR) is part of a part's key.
+                    let mut concat = sar.map(|c| (c, "sar"));
                     if esm & text::ESM_UDHI != 0
-                        && let Some((c, at)) = text::parse_udh(&data)
+                        && let Some((c, at)) = text::parse_udh_wide(&data)
                     {
-                        concat = c.or(concat);
+                        concat = c.map(|(c, wide)| (c, if wide { "u16" } else { "u8" })).or(concat);
                         data = data[at.min(data.len())..].to_vec();
                     }
                     // Each MO is handled in a task of its own, so that the next ones are read from
                     // the bind meanwhile and their spool writes share commits (group commit);
                     // each is answered after the commit that holds it.
                     let (ctx, dest) = (ctx.clone(), dest.clone());
-                    match concat.filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
+                    match concat.filter(|(c, _)| c.total > 1 && c.seq >= 1 && c.seq <= c.total) {
                         None => {
                             tokio::spawn(async move {
                                 let text = decode(&ctx.cfg.get(), &dest, dc, &data);
@@ -126,8 +127,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                                 responder.respond(status);
                             });
                         }
-                        Some(c) => {
-                            let kind = reference_kind(esm, &frame.pdu);
+                        Some((c, kind)) => {
                             let part = MoPart {
                                 key: format!("{src}\u{1f}{dst}\u{1f}{kind}\u{1f}{}\u{1f}{}", c.reference, c.total),
                                 seq: u32::from(c.seq),
@@ -556,33 +556,6 @@ async fn sweep_parts(ctx: &MoContext, bind: &Destination) {
     }
 }
 
-/// How a concatenated MO's reference is given: an 8-bit or 16-bit UDH reference, or SAR TLVs.
-/// Part of its key, so that two messages with the same number in different forms stay apart.
-fn reference_kind(esm_class: u8, pdu: &Pdu) -> &'static str {
-    let payload = match pdu {
-        Pdu::DeliverSm(sm) => sm.tlv(tag::MESSAGE_PAYLOAD).unwrap_or(&sm.short_message),
-        Pdu::DataSm(d) => d.tlv(tag::MESSAGE_PAYLOAD).unwrap_or(&[]),
-        _ => &[],
-    };
-    if esm_class & text::ESM_UDHI == 0 {
-        return "sar";
-    }
-    // The information elements of the UDH, read as `text::parse_udh` reads them: the last
-    // concatenation element of the right length decides.
-    let len = payload.first().copied().unwrap_or(0) as usize;
-    let mut ies = payload.get(1..=len).unwrap_or(&[]);
-    let mut kind = "sar";
-    while let [iei, l, rest @ ..] = ies {
-        match (iei, l) {
-            (0x00, 3) => kind = "u8",
-            (0x08, 4) => kind = "u16",
-            _ => {}
-        }
-        ies = rest.get(*l as usize..).unwrap_or(&[]);
-    }
-    kind
-}
-
 /// A part's vendor TLVs as one text field: `name=value` lines (line breaks in values become
 /// spaces).
 fn encode_vendor(vendor: &[(String, String)]) -> String {
@@ -788,33 +761,5 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
             tracing::error!(error = %e, "MO not spooled; refused for the SMSC to resend");
             CommandStatus::ESME_RX_T_APPN
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use impulse_smpp::pdu::ShortMessage;
-
-    fn udh_pdu(udh: &[u8]) -> Pdu {
-        Pdu::DeliverSm(ShortMessage {
-            esm_class: text::ESM_UDHI,
-            short_message: bytes::Bytes::copy_from_slice(udh),
-            ..Default::default()
-        })
-    }
-
-    /// Two messages from one handset with reference 7, one 8-bit and one 16-bit, get different
-    /// keys; the kind is read as `text::parse_udh` reads it (the last well-formed element).
-    #[test]
-    fn the_reference_kind_is_part_of_the_key() {
-        let eight = udh_pdu(&[5, 0x00, 3, 7, 3, 1, b'a']);
-        let sixteen = udh_pdu(&[6, 0x08, 4, 0, 7, 3, 1, b'a']);
-        assert_eq!(reference_kind(text::ESM_UDHI, &eight), "u8");
-        assert_eq!(reference_kind(text::ESM_UDHI, &sixteen), "u16");
-        // A malformed 8-bit element before a valid 16-bit one: the 16-bit one counts.
-        let mixed = udh_pdu(&[8, 0x00, 0, 0x08, 4, 0, 7, 3, 1, b'a']);
-        assert_eq!(reference_kind(text::ESM_UDHI, &mixed), "u16");
-        assert_eq!(reference_kind(0, &eight), "sar");
     }
 }

@@ -421,16 +421,7 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
                 tracing::info!(domain = %dq.dest.domain, response = %attempt.response, "a further connection was refused; staying at the connections open for a minute");
                 let outcomes = live
                     .into_iter()
-                    .map(|l| {
-                        (
-                            l,
-                            Attempt {
-                                response: String::new(),
-                                ..attempt.clone()
-                            },
-                            Outcome::Released { due: now },
-                        )
-                    })
+                    .map(|l| (l, attempt.clone(), Outcome::Released { due: now }))
                     .chain(results.into_iter().map(|(l, a)| {
                         let o = retry::decide(policy, &l, &a, now);
                         (l, a, o)
@@ -595,11 +586,8 @@ fn released(
                 };
                 (l, attempt.clone(), o)
             } else {
-                let silent = Attempt {
-                    response: String::new(),
-                    ..attempt.clone()
-                };
-                (l, silent, Outcome::Released { due })
+                // Released: put back untried, neither counted nor logged.
+                (l, attempt.clone(), Outcome::Released { due })
             }
         })
         .collect()

@@ -202,15 +202,7 @@ impl Smsc {
         short_message: &[u8],
         tlvs: Vec<Tlv>,
     ) -> bool {
-        let pdu = Pdu::DeliverSm(ShortMessage {
-            source: Address::new(1, 1, source),
-            dest: Address::new(0, 1, dest),
-            data_coding,
-            esm_class,
-            short_message: Bytes::copy_from_slice(short_message),
-            tlvs,
-            ..Default::default()
-        });
+        let pdu = mo_pdu(source, dest, data_coding, esm_class, short_message, tlvs);
         let nth = self
             .shared
             .mo_bind

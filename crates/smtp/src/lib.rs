@@ -16,7 +16,7 @@ pub mod inbound {
     mod session;
     pub use auth::Credentials;
     pub use data::{DataReader, Oversize};
-    pub use server::{Inbound, received_header, serve};
+    pub use server::{Inbound, client, received_header, serve};
     pub use session::{Envelope, Limits, Session, Step};
 }
 

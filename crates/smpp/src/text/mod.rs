@@ -188,6 +188,13 @@ pub fn concat_udh(c: Concat, wide: bool) -> Vec<u8> {
 /// Reads a user data header at the start of `short_message` (when esm_class has UDHI):
 /// the concatenation element if there is one, and where the text starts.
 pub fn parse_udh(short_message: &[u8]) -> Option<(Option<Concat>, usize)> {
+    parse_udh_wide(short_message).map(|(c, at)| (c.map(|(c, _)| c), at))
+}
+
+/// As [`parse_udh`], saying also whether the concatenation element has a 16-bit reference
+/// (IEI 0x08) rather than an 8-bit one (IEI 0x00): two messages with the same reference number
+/// in the two forms are different messages. The last well-formed element counts.
+pub fn parse_udh_wide(short_message: &[u8]) -> Option<(Option<(Concat, bool)>, usize)> {
     let udhl = *short_message.first()? as usize;
     let header = short_message.get(1..1 + udhl)?;
     let mut concat = None;
@@ -197,18 +204,20 @@ pub fn parse_udh(short_message: &[u8]) -> Option<(Option<Concat>, usize)> {
         let data = header.get(i + 2..i + 2 + len)?;
         match (iei, len) {
             (0x00, 3) => {
-                concat = Some(Concat {
+                let c = Concat {
                     reference: u16::from(data[0]),
                     total: data[1],
                     seq: data[2],
-                })
+                };
+                concat = Some((c, false));
             }
             (0x08, 4) => {
-                concat = Some(Concat {
+                let c = Concat {
                     reference: u16::from_be_bytes([data[0], data[1]]),
                     total: data[2],
                     seq: data[3],
-                })
+                };
+                concat = Some((c, true));
             }
             _ => {}
         }
@@ -313,6 +322,16 @@ mod tests {
             ))
         );
         assert_eq!(parse_udh(&[9, 0]), None, "header longer than the message");
+    }
+
+    /// Reference 7 as an 8-bit and as a 16-bit element are told apart; a malformed 8-bit element
+    /// before a valid 16-bit one: the 16-bit one counts.
+    #[test]
+    fn the_reference_width_is_read() {
+        let wide = |sm: &[u8]| parse_udh_wide(sm).and_then(|(c, _)| c).map(|(_, w)| w);
+        assert_eq!(wide(&[5, 0x00, 3, 7, 3, 1, b'a']), Some(false));
+        assert_eq!(wide(&[6, 0x08, 4, 0, 7, 3, 1, b'a']), Some(true));
+        assert_eq!(wide(&[8, 0x00, 0, 0x08, 4, 0, 7, 3, 1, b'a']), Some(true));
     }
 
     #[test]

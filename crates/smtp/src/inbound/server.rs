@@ -106,8 +106,10 @@ pub async fn serve<I: Inbound>(
     }
 }
 
-/// The unit a client is counted by: an IPv4 address, or an IPv6 /64 (one host's share).
-fn client(ip: std::net::IpAddr) -> std::net::IpAddr {
+/// The unit a client is counted by (connection limits here, the credential guard of the
+/// binary): an IPv4 address (IPv4-mapped IPv6 too), or an IPv6 /64, one host's share — a
+/// client holding a /64 would otherwise have 2^64 fresh addresses.
+pub fn client(ip: std::net::IpAddr) -> std::net::IpAddr {
     match ip {
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => std::net::IpAddr::V4(v4),
