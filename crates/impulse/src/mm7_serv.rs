@@ -401,7 +401,7 @@ impl Mm7Server {
         let subject = d.subject.clone().unwrap_or_default();
         let mail = mms::to_email(
             &from.to_string(),
-            &to.to_string(),
+            &to.headers,
             &subject,
             &parts,
             impulse_interwork::mo::Stamp {
@@ -413,7 +413,7 @@ impl Mm7Server {
         match reception
             .spool_message(
                 Some(from.clone()),
-                vec![to.clone()],
+                to.envelope.clone(),
                 mail,
                 peer.ip().to_string(),
                 "mm7",
@@ -421,7 +421,7 @@ impl Mm7Server {
             .await
         {
             Ok(id) => {
-                tracing::info!(message = %id, %from, %to, tid = %env.transaction_id, parts = parts.len(), "MO MMS spooled");
+                tracing::info!(message = %id, %from, to = ?to.envelope.iter().map(ToString::to_string).collect::<Vec<_>>(), tid = %env.transaction_id, parts = parts.len(), "MO MMS spooled");
                 (Status::new(StatusCode::SUCCESS), Some(id.to_string()))
             }
             Err(e) => {
@@ -551,16 +551,17 @@ fn fault(
 ///   mail address); else `MM7_Server_Default_Email_From_Address`; else the sender's number at
 ///   `MM7_Server_Default_Email_From_Domain` (or the host name), `unknown@…` when the DeliverReq
 ///   names no usable number: never an empty local part.
-/// - To: the first recipient's RFC2822Address when the peer may relay (see
-///   [`crate::mo_addresses::http_peer_may_relay`]) or the domain is one of ours; else
-///   `MM7_Server_Default_Email_To_Address`, else refused with 2001. A number goes to
+/// - To: every To, Cc and Bcc recipient ([`mail_recipient`]): an RFC2822Address when the peer
+///   may relay (see [`crate::mo_addresses::http_peer_may_relay`]) or the domain is one of ours;
+///   else `MM7_Server_Default_Email_To_Address`, else refused with 2001. A number goes to
 ///   `MM7_Server_Default_Email_To_Address`, else `number@MM7_Server_Default_Email_To_Domain`.
+///   One recipient that maps to nothing refuses the whole request.
 fn mail_addresses(
     cfg: &Config,
     d: &DeliverReq,
     hostname: &str,
     may_relay: bool,
-) -> Result<(Address, Address), Status> {
+) -> Result<(Address, MailRecipients), Status> {
     let opt = |n: &str| serv_option(cfg, n).filter(|v| !v.is_empty());
     let configured = |n: &str| {
         opt(n).and_then(|v| match Address::parse_mailbox(&v) {
@@ -603,43 +604,96 @@ fn mail_addresses(
         },
     };
     let default_to = configured("MM7_Server_Default_Email_To_Address");
-    let to = match d.recipients.first().map(|r| &r.address) {
-        Some(a) if a.kind == AddressKind::Rfc2822 => {
-            let to = Address::parse_mailbox(&a.value).map_err(|e| {
-                refuse(
-                    StatusCode::ADDRESS_ERROR,
-                    format!("the recipient is not a mail address: {e}"),
-                )
-            })?;
-            if may_relay || cfg.is_configured_domain(to.domain()) {
-                Some(to)
-            } else if default_to.is_some() {
-                tracing::info!(recipient = %to, "MO MMS to a domain this peer may not relay to: sent to MM7_Server_Default_Email_To_Address");
-                default_to
-            } else {
-                return Err(refuse(
-                    StatusCode::OPERATION_RESTRICTED,
-                    format!(
-                        "relaying denied: {} is not a domain of this gateway",
-                        to.domain()
-                    ),
-                ));
-            }
+    let mut to = MailRecipients::default();
+    for r in &d.recipients {
+        let address = mail_recipient(cfg, &r.address, may_relay, &default_to, &opt)
+            .map_err(|(code, text)| refuse(code, text))?;
+        to.add(r.kind, address);
+    }
+    if d.recipients.is_empty() {
+        let address = default_to.clone().ok_or_else(|| {
+            refuse(
+                StatusCode::ADDRESS_NOT_FOUND,
+                "no recipient and no MM7_Server_Default_Email_To_Address".into(),
+            )
+        })?;
+        to.add(RecipientKind::To, address);
+    }
+    Ok((from, to))
+}
+
+/// The mail recipients of one MO MMS: every To, Cc and Bcc of the DeliverReq, once each in the
+/// envelope, To and Cc also in the mail's headers.
+#[derive(Debug, Default)]
+struct MailRecipients {
+    envelope: Vec<Address>,
+    headers: mms::HeaderRecipients,
+}
+
+impl MailRecipients {
+    fn add(&mut self, kind: RecipientKind, a: Address) {
+        let text = a.to_string();
+        let list = match kind {
+            RecipientKind::To => Some(&mut self.headers.to),
+            RecipientKind::Cc => Some(&mut self.headers.cc),
+            RecipientKind::Bcc => None,
+        };
+        if let Some(list) = list
+            && !list.contains(&text)
+        {
+            list.push(text);
         }
-        Some(a) => default_to.or_else(|| {
+        if !self.envelope.contains(&a) {
+            self.envelope.push(a);
+        }
+    }
+}
+
+/// The mail address one DeliverReq recipient becomes, or the status and text to refuse the
+/// whole request with: an MMS accepted for some of its recipients only would be lost for the
+/// others without anyone being told.
+fn mail_recipient(
+    cfg: &Config,
+    a: &impulse_mm7::model::Address,
+    may_relay: bool,
+    default_to: &Option<Address>,
+    opt: &dyn Fn(&str) -> Option<String>,
+) -> Result<Address, (StatusCode, String)> {
+    if a.kind == AddressKind::Rfc2822 {
+        let to = Address::parse_mailbox(&a.value).map_err(|e| {
+            (
+                StatusCode::ADDRESS_ERROR,
+                format!("the recipient is not a mail address: {e}"),
+            )
+        })?;
+        if may_relay || cfg.is_configured_domain(to.domain()) {
+            return Ok(to);
+        }
+        if let Some(d) = default_to {
+            tracing::info!(recipient = %to, "MO MMS to a domain this peer may not relay to: sent to MM7_Server_Default_Email_To_Address");
+            return Ok(d.clone());
+        }
+        return Err((
+            StatusCode::OPERATION_RESTRICTED,
+            format!(
+                "relaying denied: {} is not a domain of this gateway",
+                to.domain()
+            ),
+        ));
+    }
+    default_to
+        .clone()
+        .or_else(|| {
             let domain = opt("MM7_Server_Default_Email_To_Domain")?;
             let local = crate::mo_addresses::number_local(&a.value)?;
             Address::new(&local, &domain).ok()
-        }),
-        None => default_to,
-    };
-    let to = to.ok_or_else(|| {
-        refuse(
-            StatusCode::ADDRESS_NOT_FOUND,
-            "no e-mail address for the recipient (set mm7_server_default_email_to_address or _to_domain)".into(),
-        )
-    })?;
-    Ok((from, to))
+        })
+        .ok_or_else(|| {
+            (
+                StatusCode::ADDRESS_NOT_FOUND,
+                "no e-mail address for the recipient (set mm7_server_default_email_to_address or _to_domain)".into(),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -547,3 +547,62 @@ fn a_delivery_method_mm7_domain_submits_over_its_route() {
     let got = mmsc.wait_submits(1);
     assert!(got[0].contains("15551234567"), "{got:?}");
 }
+
+/// A DeliverReq to several To, Cc and Bcc recipients is mailed to every one of them (once
+/// each, a number through the default address), with To and Cc in the mail's headers and the
+/// Bcc one only in the envelope.
+#[test]
+fn an_mo_mms_to_several_recipients_reaches_each_of_them() {
+    let s = setup("", "");
+    let soap = "<e:Envelope xmlns:e=\"http://schemas.xmlsoap.org/soap/envelope/\"><e:Header>\
+        <TransactionID xmlns=\"http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-6-MM7-1-4\" e:mustUnderstand=\"1\">t-multi</TransactionID></e:Header><e:Body>\
+        <DeliverReq xmlns=\"http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-6-MM7-1-4\">\
+        <MM7Version>6.8.0</MM7Version><Sender><Number>+15557654321</Number></Sender>\
+        <Recipients><To><RFC2822Address>ann@example.com</RFC2822Address><RFC2822Address>ann@example.com</RFC2822Address></To>\
+        <Cc><RFC2822Address>bob@example.org</RFC2822Address></Cc><Bcc><Number>15550002222</Number></Bcc></Recipients>\
+        <Subject>to three</Subject></DeliverReq></e:Body></e:Envelope>";
+    let (code, body) = http_post(s.http, "/mm7/", "text/xml", soap.as_bytes());
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("<StatusCode>1000</StatusCode>"), "{body}");
+    let mut envelope: Vec<String> = Vec::new();
+    wait_for("mail to all three", Duration::from_secs(20), || {
+        envelope = s
+            .sink
+            .messages()
+            .iter()
+            .flat_map(|m| {
+                let to = m
+                    .lines()
+                    .find_map(|l| l.strip_prefix("X-Envelope-To: "))
+                    .unwrap_or("");
+                to.split(',').map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect();
+        envelope.len() >= 3
+    });
+    envelope.sort();
+    assert_eq!(
+        envelope,
+        ["ann@example.com", "bob@example.org", "inbox@example.com"],
+        "each recipient once"
+    );
+    let mail = &s.sink.messages()[0];
+    let m = MessageParser::default().parse(mail.as_bytes()).unwrap();
+    let addrs = |a: Option<&mail_parser::Address>| -> Vec<String> {
+        a.map(|a| {
+            a.iter()
+                .filter_map(|a| a.address().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    assert_eq!(addrs(m.to()), ["ann@example.com"]);
+    assert_eq!(addrs(m.cc()), ["bob@example.org"]);
+    let head = mail.split("\r\n\r\n").next().unwrap_or("");
+    assert!(
+        head.lines()
+            .filter(|l| !l.starts_with("X-Envelope-"))
+            .all(|l| !l.contains("inbox@example.com")),
+        "the Bcc recipient is not in the headers: {head}"
+    );
+}

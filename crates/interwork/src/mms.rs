@@ -217,16 +217,38 @@ fn generate_smil(text: Option<&MimePart>, media: &[MimePart]) -> String {
     s
 }
 
+/// Who an MO MMS's mail is addressed to in its headers: its To and Cc recipients (Bcc ones
+/// only in the envelope). Without a To one, To is the empty group `undisclosed-recipients:;`.
+#[derive(Clone, Debug, Default)]
+pub struct HeaderRecipients {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+}
+
 /// The email an MO MMS becomes: text parts as the body, media as attachments, SMIL left out.
 pub fn to_email(
     from: &str,
-    to: &str,
+    to: &HeaderRecipients,
     subject: &str,
     parts: &[MimePart],
     stamp: crate::mo::Stamp<'_>,
     extra_headers: &[(String, String)],
 ) -> Vec<u8> {
-    let mut builder = crate::mo::headers(from, to, subject, stamp, extra_headers);
+    use mail_builder::headers::address::Address;
+    fn list(v: &[String]) -> Vec<Address<'_>> {
+        v.iter()
+            .map(|a| Address::new_address(None::<&str>, a.as_str()))
+            .collect()
+    }
+    let to_header = if to.to.is_empty() {
+        Address::new_group(Some("undisclosed-recipients"), Vec::new())
+    } else {
+        Address::new_list(list(&to.to))
+    };
+    let mut builder = crate::mo::headers(from, to_header, subject, stamp, extra_headers);
+    if !to.cc.is_empty() {
+        builder = builder.cc(Address::new_list(list(&to.cc)));
+    }
     let mut text = String::new();
     let mut n = 0;
     for p in parts {
@@ -343,7 +365,10 @@ mod tests {
         ];
         let raw = to_email(
             "15551234567@mms.example.com",
-            "u@example.com",
+            &HeaderRecipients {
+                to: vec!["u@example.com".into(), "v@example.com".into()],
+                cc: vec!["w@example.com".into()],
+            },
             "Hi",
             &parts,
             crate::mo::Stamp {
@@ -354,6 +379,16 @@ mod tests {
         );
         let m = MessageParser::default().parse(&raw).unwrap();
         assert_eq!(m.subject(), Some("Hi"));
+        let addrs = |a: Option<&mail_parser::Address>| -> Vec<String> {
+            a.map(|a| {
+                a.iter()
+                    .filter_map(|a| a.address().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        assert_eq!(addrs(m.to()), ["u@example.com", "v@example.com"]);
+        assert_eq!(addrs(m.cc()), ["w@example.com"]);
         assert_eq!(m.body_text(0).unwrap().trim(), "Grüße");
         let att = m.attachment(0).unwrap();
         assert_eq!(att.attachment_name(), Some("p.jpg"));

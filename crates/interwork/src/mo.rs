@@ -167,7 +167,7 @@ pub fn build_email(
 /// protocol's own `extra_headers`.
 pub(crate) fn headers<'x>(
     from: &'x str,
-    to: &'x str,
+    to: impl Into<mail_builder::headers::address::Address<'x>>,
     subject: &'x str,
     stamp: Stamp<'_>,
     extra_headers: &[(String, String)],
