@@ -1,10 +1,17 @@
-//! Email → SMS (Momentum §1.3 steps 3–10): select the text, build the interworking format
-//! `from (subject) body` within the configured sizes, choose the data coding, and cut the text
-//! into segments. Pure: bytes in, values out. The decisions taken where the spec is ambiguous
-//! are in docs/decisions/0006-interworking-format.md.
+//! Email → SMS (Momentum §1.3 steps 3–10): select the text ([`select`]), trim a reply when
+//! asked ([`trim`]), tidy its whitespace, build the interworking format `from (subject) body`
+//! within the configured sizes, choose the cheapest faithful data coding ([`lookalike`]), and
+//! cut the text into segments, marking a cut. Pure: bytes in, values out. The decisions taken
+//! where the spec is ambiguous are in docs/decisions/0006-interworking-format.md; the text
+//! rules in docs/sms-text.md.
+
+pub mod lookalike;
+pub mod select;
+pub mod trim;
 
 use impulse_smpp::text::{self, Coding};
-use mail_parser::MessageParser;
+
+pub use select::{EmailText, select_text};
 
 /// `SMPP_SMS_Data_Coding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +76,12 @@ pub struct MtSettings {
     pub udh: bool,
     /// UCS-2 text starts with a byte-order mark (`SMPP_SMS_Data_No_BOM = false`).
     pub ucs2_bom: bool,
+    /// `SMPP_Sms_Smart_Encoding`: look-alike replacements when they save segments.
+    pub smart_encoding: bool,
+    /// `SMPP_Sms_Trim_Replies`: quoted originals, signatures and disclaimers removed.
+    pub trim_replies: bool,
+    /// `SMPP_Sms_Truncation_Marker`: ends a text that was cut ("" for none).
+    pub truncation_marker: String,
 }
 
 impl Default for MtSettings {
@@ -85,6 +98,9 @@ impl Default for MtSettings {
             default_alphabet: DefaultAlphabet::Gsm,
             udh: false,
             ucs2_bom: false,
+            smart_encoding: true,
+            trim_replies: false,
+            truncation_marker: "\u{2026}".to_string(),
         }
     }
 }
@@ -103,6 +119,11 @@ pub struct Sms {
     /// Where a reply should go: the mail's From address, else its envelope sender (kept as the
     /// reverse address mapping).
     pub reply_to: String,
+    /// Characters written as their GSM look-alikes ([`lookalike`]).
+    pub replaced: usize,
+    /// The characters of the text that the preferred alphabet lacks, when the SMS went as
+    /// UCS-2 for them (each once, in order of appearance).
+    pub ucs2_forced_by: Vec<char>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -141,37 +162,17 @@ pub fn capacity(gsm_units: usize, coding: Coding) -> usize {
     (gsm_units * single / 160).max(1)
 }
 
-/// The text of an email for an SMS: the first text/plain part, else the HTML rendered as text,
-/// else nothing; with the From address (or the envelope sender) and the subject.
-pub struct EmailText {
-    pub from: String,
-    pub subject: String,
-    pub body: String,
-}
-
-pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtError> {
-    let msg = MessageParser::default()
-        .parse(raw)
-        .ok_or(MtError::Unparsable)?;
-    let from = msg
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(str::to_string);
-    Ok(EmailText {
-        from: from.unwrap_or_else(|| envelope_sender.to_string()),
-        subject: msg.subject().unwrap_or("").to_string(),
-        body: msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
-    })
-}
-
 /// Line breaks as one LF, trailing space trimmed, and no run of blank lines: an SMS has no room
 /// for a mail's layout.
+///
+/// Runs of spaces (alignment, indentation) become one space and lines lose their leading and
+/// trailing space; line breaks stay, as they carry meaning (addresses, lists).
 fn tidy_body(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut blank_run = 0;
     for line in body.replace("\r\n", "\n").lines() {
-        let line = line.trim_end();
+        let line = collapse_spaces(line.trim());
+        let line = line.as_str();
         if line.is_empty() {
             blank_run += 1;
             if blank_run > 1 {
@@ -184,6 +185,23 @@ fn tidy_body(body: &str) -> String {
         out.push('\n');
     }
     out.trim().to_string()
+}
+
+/// Every run of two or more whitespace characters as one space.
+fn collapse_spaces(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() && chars.peek().is_some_and(|n| n.is_whitespace()) {
+            while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                chars.next();
+            }
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn first_chars(s: &str, n: usize) -> &str {
@@ -209,8 +227,9 @@ pub fn interworking_text(from: &str, subject: &str, body: &str, s: &MtSettings) 
     parts.join(" ")
 }
 
-fn choose_coding(text: &str, s: &MtSettings) -> Coding {
-    let preferred = match s.data_coding {
+/// The alphabet the settings ask for: `SMPP_SMS_Data_Coding`, or the SMSC's default one.
+fn preferred_coding(s: &MtSettings) -> Coding {
+    match s.data_coding {
         DataCoding::Default => match s.default_alphabet {
             DefaultAlphabet::Gsm => Coding::Gsm7,
             DefaultAlphabet::Ascii => Coding::Ascii,
@@ -219,12 +238,97 @@ fn choose_coding(text: &str, s: &MtSettings) -> Coding {
         DataCoding::Ascii => Coding::Ascii,
         DataCoding::Latin1 => Coding::Latin1,
         DataCoding::Ucs2 => Coding::Ucs2,
-    };
-    if preferred.can_encode(text) {
-        preferred
-    } else {
-        Coding::Ucs2
     }
+}
+
+/// How many segments `text` takes in `coding` under these settings, before any size cap.
+fn segments_needed(text: &str, coding: Coding, s: &MtSettings) -> usize {
+    let units: usize = text.chars().map(|c| coding.units(c).unwrap_or(1)).sum();
+    let single = capacity(s.segment_size, coding);
+    if units <= single {
+        return 1;
+    }
+    let room = single.saturating_sub(if s.udh { udh_room(coding) } else { 0 });
+    units.div_ceil(room.max(1))
+}
+
+/// The text and the coding it goes in: the preferred alphabet when it carries the text; with
+/// `SMPP_Sms_Smart_Encoding`, the text with its look-alikes replaced when the preferred
+/// alphabet then carries it in no more segments than UCS-2 would; else UCS-2. Also how many
+/// characters were replaced, and which characters forced UCS-2.
+fn choose_coding(text: &str, s: &MtSettings) -> (String, Coding, usize, Vec<char>) {
+    let preferred = preferred_coding(s);
+    if preferred.can_encode(text) {
+        return (text.to_string(), preferred, 0, Vec::new());
+    }
+    if s.smart_encoding {
+        let (replaced, n) = lookalike::replace(text);
+        if preferred.can_encode(&replaced)
+            && segments_needed(&replaced, preferred, s) <= segments_needed(text, Coding::Ucs2, s)
+        {
+            return (replaced, preferred, n, Vec::new());
+        }
+    }
+    let mut forced: Vec<char> = Vec::new();
+    for c in text.chars() {
+        let fixable = s.smart_encoding && lookalike::replacement(c).is_some();
+        if preferred.units(c).is_none() && !fixable && !forced.contains(&c) {
+            forced.push(c);
+        }
+    }
+    if forced.is_empty() {
+        // Only look-alikes, but replacing them would have cost more segments.
+        forced = text
+            .chars()
+            .filter(|c| preferred.units(*c).is_none())
+            .fold(Vec::new(), |mut v, c| {
+                if !v.contains(&c) {
+                    v.push(c);
+                }
+                v
+            });
+    }
+    (text.to_string(), Coding::Ucs2, 0, forced)
+}
+
+/// A UDH takes 6 octets of each segment's 140: 7 septets, 6 octets or 3 UCS-2 units.
+fn udh_room(coding: Coding) -> usize {
+    match coding {
+        Coding::Gsm7 => 7,
+        Coding::Ascii | Coding::Latin1 => 6,
+        Coding::Ucs2 => 3,
+    }
+}
+
+/// The truncation marker as `coding` can carry it: itself, its look-alike ("…" as "..."), or
+/// nothing.
+fn marker_for(coding: Coding, s: &MtSettings) -> String {
+    let m = s.truncation_marker.as_str();
+    if coding.can_encode(m) {
+        return m.to_string();
+    }
+    let (r, _) = lookalike::replace(m);
+    if coding.can_encode(&r) { r } else { String::new() }
+}
+
+/// `cut`, a prefix of `text`, back to the end of its last whole word when it ends inside a
+/// word and that word started in its last 20 characters.
+fn word_end<'a>(text: &str, cut: &'a str) -> &'a str {
+    let inside = text[cut.len()..]
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_whitespace());
+    if !inside {
+        return cut;
+    }
+    match cut.char_indices().rev().take(20).find(|(_, c)| c.is_whitespace()) {
+        Some((i, _)) if i > 0 => &cut[..i],
+        _ => cut,
+    }
+}
+
+fn units_of(text: &str, coding: Coding) -> usize {
+    text.chars().map(|c| coding.units(c).unwrap_or(1)).sum()
 }
 
 /// The data_coding value for a coding under these settings: the SMSC's default alphabet is
@@ -258,66 +362,69 @@ fn truncate_units(text: &str, coding: Coding, units: usize) -> (String, bool) {
 /// Converts an email to the SMS to submit.
 pub fn convert(raw: &[u8], envelope_sender: &str, s: &MtSettings) -> Result<Sms, MtError> {
     let email = select_text(raw, envelope_sender)?;
-    let mut sms = convert_text(
-        &interworking_text(&email.from, &email.subject, &email.body, s),
-        s,
-    );
+    let body = if s.trim_replies {
+        trim::trim_reply(&email.body)
+    } else {
+        email.body
+    };
+    let mut sms = convert_text(&interworking_text(&email.from, &email.subject, &body, s), s);
     sms.reply_to = email.from;
     Ok(sms)
 }
 
-/// Chooses the coding, applies the sizes and segments an already assembled text.
+/// Chooses the coding, applies the sizes and segments an already assembled text. A text cut by
+/// `SMPP_Max_Sms_Message_Size` or `SMPP_ESME_Max_Segments` ends with the truncation marker.
 pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
-    let coding = choose_coding(text, s);
+    let (text, coding, replaced, ucs2_forced_by) = choose_coding(text, s);
     let single = capacity(s.segment_size, coding);
-    let max_total = capacity(s.max_message.max(1), coding);
     // A byte-order mark is part of the first segment and takes one UCS-2 unit of its room.
     let bom = coding == Coding::Ucs2 && s.ucs2_bom;
-    let with_bom;
-    let text = if bom {
-        with_bom = format!("\u{FEFF}{text}");
-        &with_bom[..]
-    } else {
-        text
-    };
-    let (mut text, mut truncated) = truncate_units(text, coding, max_total);
-    let total_units: usize = text.chars().map(|c| coding.units(c).unwrap_or(1)).sum();
-    let mut pieces = if total_units <= single {
-        vec![text.clone()]
-    } else {
-        // A UDH takes 6 octets of each segment's 140: 7 septets, 6 octets or 3 UCS-2 units.
-        let room = if s.udh {
-            match coding {
-                Coding::Gsm7 => 7,
-                Coding::Ascii | Coding::Latin1 => 6,
-                Coding::Ucs2 => 3,
-            }
-        } else {
-            0
-        };
-        text::split(
-            &text,
-            coding,
-            single.saturating_sub(room).max(2),
-            s.segment_boundary,
-        )
-        .unwrap_or_default()
-    };
+    let text = if bom { format!("\u{FEFF}{text}") } else { text };
+    let marker = marker_for(coding, s);
+    let marker_units = units_of(&marker, coding);
     let allowed = (s.max_message / s.segment_size.max(1))
         .max(1)
         .min(s.max_segments.max(1));
-    if pieces.len() > allowed {
-        pieces.truncate(allowed);
-        text = pieces.concat();
+    let mut budget = capacity(s.max_message.max(1), coding);
+    let mut truncated = false;
+    let (text, pieces) = loop {
+        let (mut cut, over) = truncate_units(&text, coding, budget);
+        if over {
+            truncated = true;
+            if !marker.is_empty() && marker_units < budget {
+                let (shorter, _) = truncate_units(&text, coding, budget - marker_units);
+                cut = word_end(&text, &shorter).trim_end().to_string() + &marker;
+            }
+        }
+        let pieces = if units_of(&cut, coding) <= single {
+            vec![cut.clone()]
+        } else {
+            let room = if s.udh { udh_room(coding) } else { 0 };
+            text::split(
+                &cut,
+                coding,
+                single.saturating_sub(room).max(2),
+                s.segment_boundary,
+            )
+            .unwrap_or_default()
+        };
+        if pieces.len() <= allowed || budget == 0 {
+            break (cut, pieces);
+        }
+        // Too many segments: cut to what the allowed ones hold, and go again.
         truncated = true;
-    }
+        let fits = units_of(&pieces[..allowed].concat(), coding);
+        budget = fits.min(budget - 1);
+    };
     let segments = pieces
         .iter()
         .map(|p| coding.encode(p).unwrap_or_default())
         .collect();
-    if bom {
-        text = text.trim_start_matches('\u{FEFF}').to_string();
-    }
+    let text = if bom {
+        text.trim_start_matches('\u{FEFF}').to_string()
+    } else {
+        text
+    };
     Sms {
         data_coding: data_coding_value(coding, s),
         text,
@@ -325,6 +432,8 @@ pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
         segments,
         truncated,
         reply_to: String::new(),
+        replaced,
+        ucs2_forced_by,
     }
 }
 
@@ -498,6 +607,85 @@ mod tests {
         assert_eq!(
             (capped.segments.len(), capped.truncated, capped.text.len()),
             (2, true, 320)
+        );
+    }
+
+    /// A reply full of no-break spaces and typographic quotes goes in GSM, not UCS-2; a letter
+    /// GSM lacks still forces UCS-2, and is named.
+    #[test]
+    fn look_alikes_save_segments_and_letters_are_never_replaced() {
+        let s = MtSettings {
+            max_message: 1600,
+            ..MtSettings::default()
+        };
+        let text = "It\u{2019}s\u{00A0}fine \u{2013} \u{201C}see you\u{201D}\u{2026} ".repeat(6);
+        let smart = convert_text(&text, &s);
+        assert_eq!((smart.coding, smart.replaced), (Coding::Gsm7, 36));
+        assert!(smart.text.starts_with("It's fine - \"see you\"... "));
+        let exact = convert_text(
+            &text,
+            &MtSettings {
+                smart_encoding: false,
+                ..s.clone()
+            },
+        );
+        assert_eq!(exact.coding, Coding::Ucs2);
+        assert!(
+            smart.segments.len() < exact.segments.len(),
+            "{} vs {}",
+            smart.segments.len(),
+            exact.segments.len()
+        );
+        assert_eq!(exact.ucs2_forced_by, ['\u{2019}', '\u{00A0}', '\u{2013}', '\u{201C}', '\u{201D}', '\u{2026}']);
+        let letter = convert_text("\u{201C}Zoë\u{201D} \u{00E1}", &s);
+        assert_eq!((letter.coding, letter.replaced), (Coding::Ucs2, 0));
+        assert_eq!(letter.text, "\u{201C}Zoë\u{201D} \u{00E1}", "exact text kept");
+        assert_eq!(letter.ucs2_forced_by, ['ë', '\u{00E1}']);
+    }
+
+    /// A cut text ends with the marker, as "..." in GSM, and still fits its segments.
+    #[test]
+    fn a_cut_text_is_marked() {
+        let s = MtSettings::default();
+        let gsm = convert_text(&"word ".repeat(50), &s);
+        assert!(gsm.truncated);
+        assert!(gsm.text.ends_with(" word..."), "{}", gsm.text);
+        assert!(gsm.segments[0].len() <= 160);
+        let ucs2 = convert_text(&"слово ".repeat(30), &s);
+        assert!(ucs2.text.ends_with("слово\u{2026}"), "{}", ucs2.text);
+        assert!(ucs2.text.chars().count() <= 70);
+        let none = convert_text(
+            &"word ".repeat(50),
+            &MtSettings {
+                truncation_marker: String::new(),
+                ..s.clone()
+            },
+        );
+        assert!(none.truncated && !none.text.contains('.'), "{}", none.text);
+        assert_eq!(none.text.len(), 160, "cut where the room ends");
+        let capped = convert_text(
+            &"x".repeat(400),
+            &MtSettings {
+                max_message: 3200,
+                max_segments: 2,
+                udh: true,
+                ..s
+            },
+        );
+        assert_eq!(capped.segments.len(), 2);
+        assert!(capped.text.ends_with("x..."), "no word to go back to");
+        assert!(capped.segments.iter().all(|p| p.len() <= 153));
+    }
+
+    #[test]
+    fn alignment_spaces_collapse_and_line_breaks_stay() {
+        let s = MtSettings {
+            max_subject: 0,
+            ..MtSettings::default()
+        };
+        assert_eq!(
+            interworking_text("", "", "Name:        Ann\r\n\tTotal:\t\t 12\r\n   Done", &s),
+            "Name: Ann\nTotal: 12\nDone"
         );
     }
 }

@@ -1,0 +1,365 @@
+//! Which text of a mail becomes the SMS (Momentum §1.3 step 3, with what real mail needs):
+//!
+//! - every inline text part in order (text, an image, more text: both texts), attachments
+//!   never; HTML rendered as text when it is the only body, or when the text/plain
+//!   alternative is blank;
+//! - each part decoded by the charset that reads it cleanly: UTF-8 when its bytes are UTF-8
+//!   with non-ASCII in them, else the declared charset when it decodes without replacement
+//!   characters, else Windows-1252 (mislabelled and unlabelled 8-bit mail is common);
+//! - an unlabelled 8-bit Subject read the same way (the body's charset as the second guess);
+//! - format=flowed text unwrapped (RFC 3676);
+//! - of a duplicated Content-Type or Content-Transfer-Encoding in the top header section, the
+//!   first wins, as mail clients show it.
+//!
+//! Rules and their reasons: docs/sms-text.md.
+
+use std::borrow::Cow;
+
+use mail_parser::decoders::{
+    base64::base64_decode, charsets::map::charset_decoder, html::html_to_text,
+    quoted_printable::quoted_printable_decode,
+};
+use mail_parser::{Encoding, HeaderName, Message, MessageParser, MimeHeaders, PartType};
+
+use super::MtError;
+
+/// The parts of a mail an SMS is made of.
+pub struct EmailText {
+    pub from: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// The text of an email for an SMS: its From address (else the envelope sender), its subject
+/// and its body text.
+pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtError> {
+    let raw = first_structural_headers(raw);
+    let msg = MessageParser::default()
+        .parse(raw.as_ref())
+        .ok_or(MtError::Unparsable)?;
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string);
+    let body_charset = msg
+        .text_part(0)
+        .and_then(|p| p.content_type())
+        .and_then(|c| c.attribute("charset"))
+        .map(str::to_string);
+    Ok(EmailText {
+        from: from.unwrap_or_else(|| envelope_sender.to_string()),
+        subject: subject(&msg, body_charset.as_deref()),
+        body: body(&msg),
+    })
+}
+
+/// The body: the inline text parts joined, else the HTML ones as text.
+fn body(msg: &Message<'_>) -> String {
+    let texts = join(msg, &msg.text_body);
+    if !texts.trim().is_empty() {
+        return texts;
+    }
+    join(msg, &msg.html_body)
+}
+
+fn join(msg: &Message<'_>, ids: &[u32]) -> String {
+    let mut out = String::new();
+    for &id in ids {
+        let Some(text) = msg.part(id).and_then(|p| part_text(msg, p)) else {
+            continue;
+        };
+        let text = text.trim_end();
+        if text.trim().is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(text);
+    }
+    out
+}
+
+/// One text or HTML part as plain text, or `None` for other parts (inline images).
+fn part_text(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let html = match &part.body {
+        PartType::Text(_) => false,
+        PartType::Html(_) => true,
+        _ => return None,
+    };
+    let ctype = part.content_type();
+    let declared = ctype.and_then(|c| c.attribute("charset"));
+    let raw = msg
+        .raw_message()
+        .get(part.offset_body as usize..part.offset_end as usize);
+    let bytes = raw.and_then(|r| match part.encoding {
+        Encoding::None => Some(Cow::Borrowed(r)),
+        Encoding::QuotedPrintable => quoted_printable_decode(r).map(Cow::Owned),
+        Encoding::Base64 => base64_decode(r).map(Cow::Owned),
+    });
+    // What mail-parser decoded is the fallback when the part cannot be read again here.
+    let text = match bytes {
+        Some(b) => decode(&b, declared, None),
+        None => match &part.body {
+            PartType::Text(t) | PartType::Html(t) => t.to_string(),
+            _ => return None,
+        },
+    };
+    if html {
+        return Some(html_to_text(&text));
+    }
+    let flowed = ctype
+        .and_then(|c| c.attribute("format"))
+        .is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
+    if flowed {
+        let delsp = ctype
+            .and_then(|c| c.attribute("delsp"))
+            .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+        return Some(unflow(&text, delsp));
+    }
+    Some(text)
+}
+
+/// Bytes as text by the first charset that reads them cleanly: UTF-8 (when there is non-ASCII
+/// in them), the declared charset, a second guess, Windows-1252.
+pub fn decode(bytes: &[u8], declared: Option<&str>, second: Option<&str>) -> String {
+    if !bytes.is_ascii()
+        && let Ok(s) = std::str::from_utf8(bytes)
+    {
+        return s.to_string();
+    }
+    for charset in [declared, second].into_iter().flatten() {
+        if charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8") {
+            continue; // not UTF-8, as seen above
+        }
+        if let Some(dec) = charset_decoder(charset.as_bytes()) {
+            let s = dec(bytes);
+            if !s.contains('\u{FFFD}') {
+                return s;
+            }
+        }
+    }
+    if bytes.is_ascii() {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    charset_decoder(b"windows-1252").map_or_else(
+        || String::from_utf8_lossy(bytes).into_owned(),
+        |dec| dec(bytes),
+    )
+}
+
+/// The Subject: as mail-parser decodes it, unless its raw value has 8-bit bytes, which no
+/// header may have unlabelled (RFC 5322): then read by [`decode`] with the body's charset as
+/// the guess, and any encoded words in it decoded after.
+fn subject(msg: &Message<'_>, body_charset: Option<&str>) -> String {
+    let parsed = msg.subject().unwrap_or("").to_string();
+    let raw = msg
+        .root_part()
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::Subject)
+        .and_then(|h| {
+            msg.raw_message()
+                .get(h.offset_start as usize..h.offset_end as usize)
+        });
+    let Some(raw) = raw.filter(|r| !r.is_ascii()) else {
+        return parsed;
+    };
+    let text = decode(raw, None, body_charset);
+    let unfolded: String = text
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if unfolded.contains("=?") {
+        let again = format!("Subject: {unfolded}\r\n\r\n");
+        if let Some(s) = MessageParser::default()
+            .parse(again.as_bytes())
+            .and_then(|m| m.subject().map(str::to_string))
+        {
+            return s;
+        }
+    }
+    unfolded
+}
+
+/// The raw mail with every Content-Type, Content-Transfer-Encoding and MIME-Version field of
+/// the top header section after the first removed (mail-parser keeps the last one).
+fn first_structural_headers(raw: &[u8]) -> Cow<'_, [u8]> {
+    const STRUCTURAL: [&[u8]; 3] = [
+        b"content-type",
+        b"content-transfer-encoding",
+        b"mime-version",
+    ];
+    let end = find_header_end(raw);
+    // Each field: its start and end (continuation lines included) and its name.
+    let mut fields: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    let mut at = 0;
+    while at < end {
+        let line_end = raw[at..end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(end, |p| at + p + 1);
+        let line = &raw[at..line_end];
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if let Some(last) = fields.last_mut() {
+                last.1 = line_end;
+            }
+        } else {
+            let name = line
+                .iter()
+                .position(|&b| b == b':')
+                .map(|c| line[..c].trim_ascii().to_ascii_lowercase())
+                .unwrap_or_default();
+            fields.push((at, line_end, name));
+        }
+        at = line_end;
+    }
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut drop: Vec<(usize, usize)> = Vec::new();
+    for (start, stop, name) in &fields {
+        if let Some(s) = STRUCTURAL.iter().find(|s| **s == name.as_slice()) {
+            if seen.contains(s) {
+                drop.push((*start, *stop));
+            } else {
+                seen.push(s);
+            }
+        }
+    }
+    if drop.is_empty() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut from = 0;
+    for (start, stop) in drop {
+        out.extend_from_slice(&raw[from..start]);
+        from = stop;
+    }
+    out.extend_from_slice(&raw[from..]);
+    Cow::Owned(out)
+}
+
+/// Where the top header section ends (the offset of its blank line), or the end.
+fn find_header_end(raw: &[u8]) -> usize {
+    let mut at = 0;
+    while at < raw.len() {
+        let rest = &raw[at..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            return at;
+        }
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(p) => at += p + 1,
+            None => return raw.len(),
+        }
+    }
+    raw.len()
+}
+
+/// RFC 3676 format=flowed: a line that ends in a space continues on the next line of the same
+/// quote depth (the space removed too with `delsp=yes`); a space-stuffed line loses its
+/// stuffing; the signature separator `-- ` is never flowed.
+pub fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending: Option<(usize, String)> = None;
+    let flush = |out: &mut String, depth: usize, line: &str| {
+        out.push_str(&">".repeat(depth));
+        if depth > 0 {
+            out.push(' ');
+        }
+        out.push_str(line);
+        out.push('\n');
+    };
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let depth = line.bytes().take_while(|&b| b == b'>').count();
+        let content = &line[depth..];
+        let content = content.strip_prefix(' ').unwrap_or(content);
+        let flowed = content.ends_with(' ') && content != "-- ";
+        let mut buf = match pending.take() {
+            Some((d, buf)) if d == depth => buf,
+            Some((d, buf)) => {
+                flush(&mut out, d, &buf);
+                String::new()
+            }
+            None => String::new(),
+        };
+        if flowed {
+            buf.push_str(if delsp {
+                &content[..content.len() - 1]
+            } else {
+                content
+            });
+            pending = Some((depth, buf));
+        } else {
+            buf.push_str(content);
+            flush(&mut out, depth, &buf);
+        }
+    }
+    if let Some((d, buf)) = pending {
+        flush(&mut out, d, &buf);
+    }
+    out.truncate(out.trim_end_matches('\n').len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(raw: &[u8]) -> String {
+        select_text(raw, "s@x").unwrap().body
+    }
+
+    #[test]
+    fn a_blank_text_alternative_falls_back_to_the_html() {
+        let raw = b"From: a@b\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\n \r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n\
+            <p>Meet at <b>noon</b></p>\r\n--b--\r\n";
+        assert_eq!(body_of(raw).trim(), "Meet at noon");
+    }
+
+    #[test]
+    fn inline_texts_around_an_image_are_joined_and_attachments_left_out() {
+        let raw = b"From: a@b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n\
+            --b\r\nContent-Type: image/jpeg\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQ\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n\
+            --b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=x.txt\r\n\r\nsecret\r\n--b--\r\n";
+        assert_eq!(body_of(raw), "first\n\nsecond");
+    }
+
+    #[test]
+    fn the_first_of_two_content_types_wins() {
+        let raw = b"From: a@b\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            Content-Type: multipart/mixed; boundary=zz\r\n\r\nhello there\r\n";
+        assert_eq!(body_of(raw).trim(), "hello there");
+    }
+
+    #[test]
+    fn charsets_that_lie_and_unlabelled_8bit_subjects() {
+        // Labelled gb2312, written in UTF-8.
+        let raw = "From: a@b\r\nContent-Type: text/plain; charset=gb2312\r\n\r\nGrüße, 你好\r\n";
+        assert_eq!(body_of(raw.as_bytes()).trim(), "Grüße, 你好");
+        // A Latin-1 Subject with no charset at all, and a real gb2312 body.
+        let mut raw = b"From: a@b\r\nSubject: caf\xe9 cr\xe8me\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n".to_vec();
+        raw.extend_from_slice(&[0xC4, 0xE3, 0xBA, 0xC3, b'\r', b'\n']);
+        let t = select_text(&raw, "s@x").unwrap();
+        assert_eq!(t.subject, "café crème");
+        assert_eq!(t.body.trim(), "你好");
+        // Windows-1252 quotes under no label.
+        let raw = b"From: a@b\r\nSubject: x\r\n\r\n\x93quoted\x94\r\n";
+        assert_eq!(body_of(raw).trim(), "\u{201C}quoted\u{201D}");
+    }
+
+    #[test]
+    fn format_flowed_is_unwrapped() {
+        assert_eq!(
+            unflow("This is one \r\nparagraph.\r\n> quoted \r\n> too\r\n-- \r\nsig", false),
+            "This is one paragraph.\n> quoted too\n-- \nsig"
+        );
+        assert_eq!(unflow("abc \r\ndef", true), "abcdef");
+        assert_eq!(unflow(" From me", false), "From me", "space-stuffing removed");
+    }
+}
