@@ -147,6 +147,7 @@ async fn demo() -> anyhow::Result<()> {
         "  SMPP_Max_Sms_From_Size = 20".into(),
         "  SMPP_Max_Sms_Subject_Size = 20".into(),
         "  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )".into(),
+        "  SMPP_Sms_Trim_Replies = true    # the new text of a reply, not the quote".into(),
         "  SMPP_Persistent_Connections = [ default = 1 ]    # a bind kept open for replies".into(),
         "}".into(),
         "domain \"mms.example.com\" {".into(),
@@ -183,7 +184,7 @@ async fn demo() -> anyhow::Result<()> {
     .await?;
 
     // 1. An email to an SMS number.
-    let mail = "From: Alice <alice@example.org>\r\nTo: 4445551234@sms.example.com\r\nSubject: Dinner tonight?\r\n\r\nAre we still on for 7pm? Bring the €20 you owe me :)\r\n";
+    let mail = "From: Alice <alice@example.org>\r\nTo: 4445551234@sms.example.com\r\nSubject: Dinner tonight?\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAre we still on for 7pm? Bring the €20 you owe me :)\r\n\r\nSent from my iPhone\r\n\r\nOn Mon, Bob <bob@example.org> wrote:\r\n> Dinner at Luigi\u{2019}s tonight?\r\n";
     println!(
         "1. alice@example.org sends this email over SMTP to Impulse ({impulse_addr}):\n{}",
         indent(mail)
@@ -197,7 +198,8 @@ async fn demo() -> anyhow::Result<()> {
         "    | from {} to {}, data_coding {} (GSM 03.38), message id {}",
         sms.source, sms.dest, sms.data_coding, sms.message_id
     );
-    println!("    | text: {}\n", sms.text());
+    println!("    | text: {}", sms.text());
+    println!("    (the quote and \"Sent from my iPhone\" were trimmed: SMPP_Sms_Trim_Replies)\n");
 
     // 3. The delivery receipt.
     wait("the delivery receipt", || {

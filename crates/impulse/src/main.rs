@@ -4,6 +4,7 @@
 
 mod auth_guard;
 mod cli_config;
+mod cli_convert;
 mod config_warnings;
 mod control;
 mod counters;
@@ -64,6 +65,9 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print what a mail would become on an SMPP domain: each segment's text, data_coding and
+    /// concatenation, and which characters forced UCS-2. Nothing is sent.
+    Convert(cli_convert::ConvertArgs),
     /// Run a protocol simulator.
     Sim {
         #[command(subcommand)]
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve::run(&config),
         Command::Demo => demo::run(),
+        Command::Convert(args) => cli_convert::run(args),
         Command::Console(args) => control::console::run(args),
         Command::Config {
             command: ConfigCommand::Check { file },

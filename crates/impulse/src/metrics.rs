@@ -80,6 +80,18 @@ fn describe() {
         "Time from handing a submit_sm to its bind to its outcome"
     );
     describe_counter!(
+        "impulse_sms_segments_total",
+        "MT SMS segments converted, by coding (a retry converts again)"
+    );
+    describe_counter!(
+        "impulse_sms_lookalikes_replaced_total",
+        "Characters written as their GSM look-alikes (SMPP_Sms_Smart_Encoding)"
+    );
+    describe_counter!(
+        "impulse_sms_truncated_total",
+        "MT texts cut by SMPP_Max_Sms_Message_Size or SMPP_ESME_Max_Segments"
+    );
+    describe_counter!(
         "impulse_smpp_receipts_total",
         "Delivery receipts received, by state"
     );

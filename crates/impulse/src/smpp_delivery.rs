@@ -213,6 +213,9 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
             .unwrap_or(DefaultAlphabet::Gsm),
             udh: s.bool("SMPP_ESME_UDH_Segment"),
             ucs2_bom: !s.bool("SMPP_SMS_Data_No_BOM"),
+            smart_encoding: s.bool("SMPP_Sms_Smart_Encoding"),
+            trim_replies: s.bool("SMPP_Sms_Trim_Replies"),
+            truncation_marker: s.scalar("SMPP_Sms_Truncation_Marker").unwrap_or_default(),
         },
         source: Address::new(
             ton(&s.scalar("SMPP_ESME_Type_Of_Number").unwrap_or_default()),
@@ -247,6 +250,49 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
         ram_minutes: s
             .bool("SMPP_Use_Reverse_Address_Mappings")
             .then(|| s.u64("SMPP_RAM_Expiration")),
+    }
+}
+
+/// How a destination's MT messages are shaped, for `impulse convert`: the text settings, and
+/// how segments travel (data_sm payload, UDH or SAR, reference width).
+pub(crate) struct MtShape {
+    pub mt: MtSettings,
+    pub data_sm: bool,
+    /// `SMPP_CSMS_Refnum_Length`: 1 or 2 octets, 0 for "as the reference needs".
+    pub refnum_length: u8,
+}
+
+pub(crate) fn mt_shape(cfg: &Config, domain: &str, binding: Option<&str>) -> MtShape {
+    let s = domain_settings(
+        cfg,
+        &Destination {
+            domain: domain.to_string(),
+            binding: binding.unwrap_or_default().to_string(),
+        },
+    );
+    MtShape {
+        mt: s.mt,
+        data_sm: s.data_sm,
+        refnum_length: s.refnum_length,
+    }
+}
+
+/// What the text rules did to one conversion (docs/sms-text.md): characters written as GSM
+/// look-alikes, segments by coding, texts cut. A retry converts again and counts again.
+fn count_conversion(sms: &mt::Sms) {
+    let coding = match sms.coding {
+        impulse_smpp::text::Coding::Gsm7 => "gsm",
+        impulse_smpp::text::Coding::Ascii => "ascii",
+        impulse_smpp::text::Coding::Latin1 => "latin1",
+        impulse_smpp::text::Coding::Ucs2 => "ucs2",
+    };
+    metrics::counter!("impulse_sms_segments_total", "coding" => coding)
+        .increment(sms.segments.len() as u64);
+    if sms.replaced > 0 {
+        metrics::counter!("impulse_sms_lookalikes_replaced_total").increment(sms.replaced as u64);
+    }
+    if sms.truncated {
+        metrics::counter!("impulse_sms_truncated_total").increment(1);
     }
 }
 
@@ -532,7 +578,11 @@ impl SmppConnector {
             dest_npi: s.dest_npi,
             ..LogFields::default()
         };
-        let sms = match mt::convert(&message.body, &message.sender, &s.mt) {
+        let sms = mt::convert(&message.body, &message.sender, &s.mt);
+        if let Ok(sms) = &sms {
+            count_conversion(sms);
+        }
+        let sms = match sms {
             // data_sm carries the whole text in one message_payload: no segments.
             Ok(mut sms) if s.data_sm => {
                 sms.segments = vec![sms.segments.concat()];

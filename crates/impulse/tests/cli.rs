@@ -1,4 +1,4 @@
-//! The command line as an operator meets it: config check and eval.
+//! The command line as an operator meets it: config check and eval, convert, the demo.
 
 mod common;
 
@@ -72,6 +72,7 @@ fn every_subcommand_has_help_and_the_binary_a_version() {
         &["config", "check"],
         &["config", "eval"],
         &["config", "docs"],
+        &["convert"],
         &["sim", "smsc"],
         &["sim", "mmsc"],
     ] {
@@ -133,6 +134,16 @@ fn the_demo_shows_the_whole_round_trip() {
     );
     assert!(text.contains("Impulse: 250 2.0.0 Ok: queued as"), "{text}");
     assert!(text.contains("text: alice@example.org (Dinner tonight?) Are we still on for 7pm? Bring the €20 you owe me :)"), "{text}");
+    // The demo's mail is a reply from an iPhone: the SMS has the new text only.
+    let at_smsc = text
+        .split("2. The SMSC receives")
+        .nth(1)
+        .and_then(|t| t.split("\n3. ").next())
+        .unwrap_or("");
+    assert!(
+        !at_smsc.contains("Luigi") && !at_smsc.contains("wrote:"),
+        "the reply is trimmed: {at_smsc}"
+    );
     assert!(text.contains("delivery receipt for message"), "{text}");
     assert!(
         text.contains("envelope 4445551234@sms.example.com -> alice@example.org"),
@@ -157,4 +168,67 @@ fn the_demo_shows_the_whole_round_trip() {
         text.contains("Attachment: beach.gif (image/gif, 43 bytes, the same picture)"),
         "{text}"
     );
+}
+
+/// `impulse convert` shows what a mail becomes on a domain without sending it: the coding,
+/// the segments and their text, which characters forced UCS-2; the domain's own options
+/// (reply trimming, look-alikes) apply.
+#[test]
+fn convert_previews_the_segments_of_a_mail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Spoolbase = \"{}\"\ndomain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  \
+             SMPP_Max_Sms_Message_Size = 480\n  SMPP_ESME_UDH_Segment = true\n  SMPP_Sms_Trim_Replies = true\n}}\n\
+             domain \"exact.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_Sms_Smart_Encoding = false\n}}\n",
+            tmp.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    let mail = tmp.path().join("m.eml");
+    std::fs::write(
+        &mail,
+        "From: Ann <ann@example.org>\r\nSubject: Re: plan\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         It\u{2019}s\u{00A0}fine \u{2013} ".to_string()
+            + &"see you at noon. ".repeat(12)
+            + "\r\n\r\nOn Mon, Bob <b@example.org> wrote:\r\n> lunch?\r\n",
+    )
+    .unwrap();
+    let run = |domain: &str| {
+        let out = Command::new(impulse_bin())
+            .args(["convert", "-c"])
+            .arg(&conf)
+            .args(["--domain", domain])
+            .arg(&mail)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let smart = run("sms.example.com");
+    assert!(smart.contains("data_coding: 0 (GSM 03.38)"), "{smart}");
+    assert!(smart.contains("segments: 2"), "{smart}");
+    assert!(smart.contains("UDH in each segment"), "{smart}");
+    assert!(smart.contains("look-alikes replaced: 3"), "{smart}");
+    assert!(smart.contains("--- segment 1 of 2: 153 septets"), "{smart}");
+    assert!(smart.contains("(Re: plan) It's fine - see you"), "{smart}");
+    assert!(!smart.contains("lunch?"), "the quote is trimmed: {smart}");
+    let exact = run("exact.example.com");
+    assert!(exact.contains("data_coding: 8 (UCS-2)"), "{exact}");
+    assert!(
+        exact.contains("UCS-2 because of: '\u{2019}' U+2019, '\\u{a0}' U+00A0, '\u{2013}' U+2013"),
+        "{exact}"
+    );
+    assert!(exact.contains("truncated: yes"), "{exact}");
+    // Not an SMPP domain: said, with the configuration error status.
+    let out = Command::new(impulse_bin())
+        .args(["convert", "-c"])
+        .arg(&conf)
+        .args(["--domain", "mail.example.com", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an SMPP domain"));
 }

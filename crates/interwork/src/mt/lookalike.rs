@@ -127,7 +127,10 @@ mod tests {
                 Coding::Gsm7.can_encode(r) && r.is_ascii(),
                 "{c:?} -> {r:?} is not GSM"
             );
-            assert!(!Coding::Gsm7.can_encode(&c.to_string()), "{c:?} is GSM already");
+            assert!(
+                !Coding::Gsm7.can_encode(&c.to_string()),
+                "{c:?} is GSM already"
+            );
         }
         assert_eq!(replace("café naïve Ωμέγα 123").1, 0);
     }

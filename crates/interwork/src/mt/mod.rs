@@ -278,15 +278,15 @@ fn choose_coding(text: &str, s: &MtSettings) -> (String, Coding, usize, Vec<char
     }
     if forced.is_empty() {
         // Only look-alikes, but replacing them would have cost more segments.
-        forced = text
-            .chars()
-            .filter(|c| preferred.units(*c).is_none())
-            .fold(Vec::new(), |mut v, c| {
-                if !v.contains(&c) {
-                    v.push(c);
-                }
-                v
-            });
+        forced =
+            text.chars()
+                .filter(|c| preferred.units(*c).is_none())
+                .fold(Vec::new(), |mut v, c| {
+                    if !v.contains(&c) {
+                        v.push(c);
+                    }
+                    v
+                });
     }
     (text.to_string(), Coding::Ucs2, 0, forced)
 }
@@ -308,7 +308,11 @@ fn marker_for(coding: Coding, s: &MtSettings) -> String {
         return m.to_string();
     }
     let (r, _) = lookalike::replace(m);
-    if coding.can_encode(&r) { r } else { String::new() }
+    if coding.can_encode(&r) {
+        r
+    } else {
+        String::new()
+    }
 }
 
 /// `cut`, a prefix of `text`, back to the end of its last whole word when it ends inside a
@@ -321,7 +325,12 @@ fn word_end<'a>(text: &str, cut: &'a str) -> &'a str {
     if !inside {
         return cut;
     }
-    match cut.char_indices().rev().take(20).find(|(_, c)| c.is_whitespace()) {
+    match cut
+        .char_indices()
+        .rev()
+        .take(20)
+        .find(|(_, c)| c.is_whitespace())
+    {
         Some((i, _)) if i > 0 => &cut[..i],
         _ => cut,
     }
@@ -636,10 +645,18 @@ mod tests {
             smart.segments.len(),
             exact.segments.len()
         );
-        assert_eq!(exact.ucs2_forced_by, ['\u{2019}', '\u{00A0}', '\u{2013}', '\u{201C}', '\u{201D}', '\u{2026}']);
+        assert_eq!(
+            exact.ucs2_forced_by,
+            [
+                '\u{2019}', '\u{00A0}', '\u{2013}', '\u{201C}', '\u{201D}', '\u{2026}'
+            ]
+        );
         let letter = convert_text("\u{201C}Zoë\u{201D} \u{00E1}", &s);
         assert_eq!((letter.coding, letter.replaced), (Coding::Ucs2, 0));
-        assert_eq!(letter.text, "\u{201C}Zoë\u{201D} \u{00E1}", "exact text kept");
+        assert_eq!(
+            letter.text, "\u{201C}Zoë\u{201D} \u{00E1}",
+            "exact text kept"
+        );
         assert_eq!(letter.ucs2_forced_by, ['ë', '\u{00E1}']);
     }
 

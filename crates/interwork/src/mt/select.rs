@@ -33,7 +33,7 @@ pub struct EmailText {
 /// The text of an email for an SMS: its From address (else the envelope sender), its subject
 /// and its body text.
 pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtError> {
-    let raw = first_structural_headers(raw);
+    let raw = first_structural_headers(skip_space_lines(raw));
     let msg = MessageParser::default()
         .parse(raw.as_ref())
         .ok_or(MtError::Unparsable)?;
@@ -54,31 +54,52 @@ pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtErr
     })
 }
 
-/// The body: the inline text parts joined, else the HTML ones as text.
+/// The body, read from the MIME tree: of a multipart/alternative, its first text/plain
+/// alternative that is not blank, else the first other one that gives text (HTML, a nested
+/// multipart); of any other multipart, every inline child's text in order; attachments and
+/// non-text parts never.
 fn body(msg: &Message<'_>) -> String {
-    let texts = join(msg, &msg.text_body);
-    if !texts.trim().is_empty() {
-        return texts;
-    }
-    join(msg, &msg.html_body)
+    tree_text(msg, 0, 0)
 }
 
-fn join(msg: &Message<'_>, ids: &[u32]) -> String {
-    let mut out = String::new();
-    for &id in ids {
-        let Some(text) = msg.part(id).and_then(|p| part_text(msg, p)) else {
-            continue;
-        };
-        let text = text.trim_end();
-        if text.trim().is_empty() {
-            continue;
+fn tree_text(msg: &Message<'_>, id: u32, depth: usize) -> String {
+    let Some(part) = msg.part(id) else {
+        return String::new();
+    };
+    let attachment = part
+        .content_disposition()
+        .is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"));
+    let subtype = part
+        .content_type()
+        .and_then(|c| c.subtype())
+        .map(str::to_ascii_lowercase);
+    match &part.body {
+        PartType::Multipart(children) if depth < 32 => {
+            let texts = children.iter().map(|&c| (c, tree_text(msg, c, depth + 1)));
+            if subtype.as_deref() == Some("alternative") {
+                let all: Vec<(u32, String)> = texts.filter(|(_, t)| !t.trim().is_empty()).collect();
+                let plain = all.iter().find(|(c, _)| {
+                    msg.part(*c)
+                        .is_some_and(|p| matches!(p.body, PartType::Text(_)))
+                });
+                plain
+                    .or(all.first())
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_default()
+            } else {
+                let all: Vec<String> = texts
+                    .map(|(_, t)| t.trim_end().to_string())
+                    .filter(|t| !t.trim().is_empty())
+                    .collect();
+                all.join("\n\n")
+            }
         }
-        if !out.is_empty() {
-            out.push_str("\n\n");
+        PartType::Text(_) if !attachment && subtype.as_deref().is_none_or(|s| s == "plain") => {
+            part_text(msg, part).unwrap_or_default()
         }
-        out.push_str(text);
+        PartType::Html(_) if !attachment => part_text(msg, part).unwrap_or_default(),
+        _ => String::new(),
     }
-    out
 }
 
 /// One text or HTML part as plain text, or `None` for other parts (inline images).
@@ -241,6 +262,21 @@ fn first_structural_headers(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The mail without lines of only spaces or tabs before its first header: some software
+/// writes them, and a parser would take the whole mail for a body.
+fn skip_space_lines(raw: &[u8]) -> &[u8] {
+    let mut at = 0;
+    while let Some(nl) = raw[at..].iter().position(|&b| b == b'\n') {
+        let line = &raw[at..at + nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() || !line.iter().all(|&b| b == b' ' || b == b'\t') {
+            break;
+        }
+        at += nl + 1;
+    }
+    &raw[at..]
+}
+
 /// Where the top header section ends (the offset of its blank line), or the end.
 fn find_header_end(raw: &[u8]) -> usize {
     let mut at = 0;
@@ -356,10 +392,17 @@ mod tests {
     #[test]
     fn format_flowed_is_unwrapped() {
         assert_eq!(
-            unflow("This is one \r\nparagraph.\r\n> quoted \r\n> too\r\n-- \r\nsig", false),
+            unflow(
+                "This is one \r\nparagraph.\r\n> quoted \r\n> too\r\n-- \r\nsig",
+                false
+            ),
             "This is one paragraph.\n> quoted too\n-- \nsig"
         );
         assert_eq!(unflow("abc \r\ndef", true), "abcdef");
-        assert_eq!(unflow(" From me", false), "From me", "space-stuffing removed");
+        assert_eq!(
+            unflow(" From me", false),
+            "From me",
+            "space-stuffing removed"
+        );
     }
 }

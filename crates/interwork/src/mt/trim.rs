@@ -36,16 +36,60 @@ const ORIGINAL_MESSAGE: &[&str] = &[
 
 /// The names of Outlook's quoted header fields, by language: From, Sent/Date, To/Subject.
 const FROM_FIELDS: &[&str] = &[
-    "from", "de", "von", "da", "van", "från", "fra", "od", "от", "lähettäjä",
+    "from",
+    "de",
+    "von",
+    "da",
+    "van",
+    "från",
+    "fra",
+    "od",
+    "от",
+    "lähettäjä",
 ];
 const SENT_FIELDS: &[&str] = &[
-    "sent", "date", "envoyé", "gesendet", "datum", "enviado", "enviada", "fecha", "inviato",
-    "data", "verzonden", "skickat", "sendt", "wysłano", "отправлено", "дата", "lähetetty",
+    "sent",
+    "date",
+    "envoyé",
+    "gesendet",
+    "datum",
+    "enviado",
+    "enviada",
+    "fecha",
+    "inviato",
+    "data",
+    "verzonden",
+    "skickat",
+    "sendt",
+    "wysłano",
+    "отправлено",
+    "дата",
+    "lähetetty",
 ];
 const TO_FIELDS: &[&str] = &[
-    "to", "subject", "à", "objet", "an", "betreff", "para", "asunto", "a", "oggetto", "aan",
-    "onderwerp", "till", "ämne", "til", "emne", "do", "temat", "кому", "тема", "vastaanottaja",
-    "aihe", "cc",
+    "to",
+    "subject",
+    "à",
+    "objet",
+    "an",
+    "betreff",
+    "para",
+    "asunto",
+    "a",
+    "oggetto",
+    "aan",
+    "onderwerp",
+    "till",
+    "ämne",
+    "til",
+    "emne",
+    "do",
+    "temat",
+    "кому",
+    "тема",
+    "vastaanottaja",
+    "aihe",
+    "cc",
 ];
 
 /// How an attribution line ends, lower-cased, without the final colon.
@@ -194,7 +238,9 @@ fn has_text(lines: &[&str], keep: &[bool]) -> bool {
 
 /// Where the last paragraph of kept lines starts.
 fn last_paragraph_start(lines: &[&str], keep: &[bool]) -> Option<usize> {
-    let last = (0..lines.len()).rev().find(|&i| keep[i] && !lines[i].trim().is_empty())?;
+    let last = (0..lines.len())
+        .rev()
+        .find(|&i| keep[i] && !lines[i].trim().is_empty())?;
     let mut i = last;
     while i > 0 && !(keep[i - 1] && lines[i - 1].trim().is_empty()) {
         i -= 1;
@@ -246,8 +292,7 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
         return Some(1);
     }
     let next = lines.get(i + 1)?.trim();
-    (!one.is_empty() && !next.is_empty() && is_attribution(&format!("{one} {next}")))
-        .then_some(2)
+    (!one.is_empty() && !next.is_empty() && is_attribution(&format!("{one} {next}"))).then_some(2)
 }
 
 fn is_attribution(line: &str) -> bool {
