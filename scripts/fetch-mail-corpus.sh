@@ -6,6 +6,7 @@ set -uo pipefail
 dir=${1:?usage: fetch-mail-corpus.sh DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
 manifest="$root/tests/mail-corpus/MANIFEST.tsv"
+[[ -f $manifest ]] || { echo "mail corpus: no $manifest" >&2; exit 1; }
 mkdir -p "$dir/bodies"
 missing=0
 while IFS=$'\t' read -r file repo path commit _licence sha _what; do
@@ -25,7 +26,7 @@ while IFS=$'\t' read -r file repo path commit _licence sha _what; do
     if echo "$sha  $target.part" | sha256sum -c --quiet - 2>/dev/null; then
         mv "$target.part" "$target"
     else
-        echo "mail corpus: $file does not have its recorded SHA-256" >&2
+        echo "mail corpus: $file does not have its recorded SHA-256 (not used)" >&2
         rm -f "$target.part"
         missing=$((missing + 1))
     fi

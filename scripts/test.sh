@@ -64,7 +64,7 @@ elif bash scripts/fetch-mail-corpus.sh target/mail-corpus; then
   export IMPULSE_MAIL_CORPUS="$PWD/target/mail-corpus"
   echo "mail corpus: fetched into target/mail-corpus"
 else
-  skip+=("mail_corpus::real_world_mail_converts_cleanly_and_costs_fewer_segments|the mail corpus could not be fetched from GitHub; set IMPULSE_MAIL_CORPUS to a copy")
+  skip+=("mail_corpus::real_world_mail_converts_cleanly_and_costs_fewer_segments|the mail corpus could not be fetched whole from GitHub; set IMPULSE_MAIL_CORPUS to a copy")
 fi
 
 filter=()

@@ -114,6 +114,9 @@ fn render(sms: &mt::Sms, shape: &crate::smpp_delivery::MtShape) -> String {
             .collect();
         let _ = writeln!(out, "UCS-2 because of: {}", chars.join(", "));
     }
+    for note in &sms.charset_notes {
+        let _ = writeln!(out, "charset: {note}");
+    }
     let _ = writeln!(out, "reply address: {}", sms.reply_to);
     let texts = segment_texts(sms);
     for (i, (octets, text)) in sms.segments.iter().zip(&texts).enumerate() {

@@ -581,6 +581,9 @@ impl SmppConnector {
         let sms = mt::convert(&message.body, &message.sender, &s.mt);
         if let Ok(sms) = &sms {
             count_conversion(sms);
+            if !sms.charset_notes.is_empty() {
+                tracing::debug!(message = %message.id, notes = ?sms.charset_notes, "charset fallbacks");
+            }
         }
         let sms = match sms {
             // data_sm carries the whole text in one message_payload: no segments.

@@ -124,6 +124,8 @@ pub struct Sms {
     /// The characters of the text that the preferred alphabet lacks, when the SMS went as
     /// UCS-2 for them (each once, in order of appearance).
     pub ucs2_forced_by: Vec<char>,
+    /// Where the mail was read in a charset other than the one it declares ([`select`]).
+    pub charset_notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -378,6 +380,7 @@ pub fn convert(raw: &[u8], envelope_sender: &str, s: &MtSettings) -> Result<Sms,
     };
     let mut sms = convert_text(&interworking_text(&email.from, &email.subject, &body, s), s);
     sms.reply_to = email.from;
+    sms.charset_notes = email.charset_notes;
     Ok(sms)
 }
 
@@ -443,6 +446,7 @@ pub fn convert_text(text: &str, s: &MtSettings) -> Sms {
         reply_to: String::new(),
         replaced,
         ucs2_forced_by,
+        charset_notes: Vec::new(),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct EmailText {
     pub from: String,
     pub subject: String,
     pub body: String,
+    /// Where a charset other than the declared one was used, and why (logged at debug level
+    /// and shown by `impulse convert`).
+    pub charset_notes: Vec<String>,
 }
 
 /// The text of an email for an SMS: its From address (else the envelope sender), its subject
@@ -47,10 +50,14 @@ pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtErr
         .and_then(|p| p.content_type())
         .and_then(|c| c.attribute("charset"))
         .map(str::to_string);
+    let mut charset_notes = Vec::new();
+    let subject = subject(&msg, body_charset.as_deref(), &mut charset_notes);
+    let body = tree_text(&msg, 0, 0, &mut charset_notes);
     Ok(EmailText {
         from: from.unwrap_or_else(|| envelope_sender.to_string()),
-        subject: subject(&msg, body_charset.as_deref()),
-        body: body(&msg),
+        subject,
+        body,
+        charset_notes,
     })
 }
 
@@ -58,11 +65,7 @@ pub fn select_text(raw: &[u8], envelope_sender: &str) -> Result<EmailText, MtErr
 /// alternative that is not blank, else the first other one that gives text (HTML, a nested
 /// multipart); of any other multipart, every inline child's text in order; attachments and
 /// non-text parts never.
-fn body(msg: &Message<'_>) -> String {
-    tree_text(msg, 0, 0)
-}
-
-fn tree_text(msg: &Message<'_>, id: u32, depth: usize) -> String {
+fn tree_text(msg: &Message<'_>, id: u32, depth: usize, notes: &mut Vec<String>) -> String {
     let Some(part) = msg.part(id) else {
         return String::new();
     };
@@ -75,7 +78,11 @@ fn tree_text(msg: &Message<'_>, id: u32, depth: usize) -> String {
         .map(str::to_ascii_lowercase);
     match &part.body {
         PartType::Multipart(children) if depth < 32 => {
-            let texts = children.iter().map(|&c| (c, tree_text(msg, c, depth + 1)));
+            let texts: Vec<(u32, String)> = children
+                .iter()
+                .map(|&c| (c, tree_text(msg, c, depth + 1, notes)))
+                .collect();
+            let texts = texts.into_iter();
             if subtype.as_deref() == Some("alternative") {
                 let all: Vec<(u32, String)> = texts.filter(|(_, t)| !t.trim().is_empty()).collect();
                 let plain = all.iter().find(|(c, _)| {
@@ -95,15 +102,19 @@ fn tree_text(msg: &Message<'_>, id: u32, depth: usize) -> String {
             }
         }
         PartType::Text(_) if !attachment && subtype.as_deref().is_none_or(|s| s == "plain") => {
-            part_text(msg, part).unwrap_or_default()
+            part_text(msg, part, notes).unwrap_or_default()
         }
-        PartType::Html(_) if !attachment => part_text(msg, part).unwrap_or_default(),
+        PartType::Html(_) if !attachment => part_text(msg, part, notes).unwrap_or_default(),
         _ => String::new(),
     }
 }
 
 /// One text or HTML part as plain text, or `None` for other parts (inline images).
-fn part_text(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+fn part_text(
+    msg: &Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
     let html = match &part.body {
         PartType::Text(_) => false,
         PartType::Html(_) => true,
@@ -121,7 +132,21 @@ fn part_text(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<S
     });
     // What mail-parser decoded is the fallback when the part cannot be read again here.
     let text = match bytes {
-        Some(b) => decode(&b, declared, None),
+        Some(b) => {
+            let (text, used) = decode(&b, declared, None);
+            let same = |d: &str| {
+                let norm = |c: &str| c.replace(['-', '_'], "").to_ascii_lowercase();
+                norm(d) == norm(used)
+            };
+            if !b.is_ascii() && declared.is_none_or(|d| !same(d)) {
+                notes.push(format!(
+                    "{} part labelled {}: read as {used}",
+                    if html { "HTML" } else { "text" },
+                    declared.unwrap_or("with no charset")
+                ));
+            }
+            text
+        }
         None => match &part.body {
             PartType::Text(t) | PartType::Html(t) => t.to_string(),
             _ => return None,
@@ -143,12 +168,29 @@ fn part_text(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<S
 }
 
 /// Bytes as text by the first charset that reads them cleanly: UTF-8 (when there is non-ASCII
-/// in them), the declared charset, a second guess, Windows-1252.
-pub fn decode(bytes: &[u8], declared: Option<&str>, second: Option<&str>) -> String {
+/// in them), the declared charset, a second guess, Windows-1252; and the charset used.
+pub fn decode<'c>(
+    bytes: &[u8],
+    declared: Option<&'c str>,
+    second: Option<&'c str>,
+) -> (String, &'c str) {
     if !bytes.is_ascii()
         && let Ok(s) = std::str::from_utf8(bytes)
     {
-        return s.to_string();
+        // Short text in a multi-byte CJK charset can be valid UTF-8 by chance (gb2312 `谢谢`
+        // reads as `лл`): when it holds only two-byte UTF-8 characters and the declared
+        // multi-byte charset reads it cleanly, the label wins.
+        let two_byte_only = s.chars().all(|c| (c as u32) < 0x800);
+        if two_byte_only
+            && let Some(d) = declared.filter(|d| is_cjk_multibyte(d))
+            && let Some(dec) = charset_decoder(d.as_bytes())
+        {
+            let t = dec(bytes);
+            if !t.contains('\u{FFFD}') {
+                return (t, d);
+            }
+        }
+        return (s.to_string(), "utf-8");
     }
     for charset in [declared, second].into_iter().flatten() {
         if charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8") {
@@ -157,23 +199,43 @@ pub fn decode(bytes: &[u8], declared: Option<&str>, second: Option<&str>) -> Str
         if let Some(dec) = charset_decoder(charset.as_bytes()) {
             let s = dec(bytes);
             if !s.contains('\u{FFFD}') {
-                return s;
+                return (s, charset);
             }
         }
     }
     if bytes.is_ascii() {
-        return String::from_utf8_lossy(bytes).into_owned();
+        return (String::from_utf8_lossy(bytes).into_owned(), "us-ascii");
     }
-    charset_decoder(b"windows-1252").map_or_else(
+    let text = charset_decoder(b"windows-1252").map_or_else(
         || String::from_utf8_lossy(bytes).into_owned(),
         |dec| dec(bytes),
-    )
+    );
+    (text, "windows-1252")
+}
+
+fn is_cjk_multibyte(charset: &str) -> bool {
+    let c = charset.to_ascii_lowercase();
+    [
+        "gb2312",
+        "gbk",
+        "gb18030",
+        "big5",
+        "euc-",
+        "shift_jis",
+        "sjis",
+        "ks_c_5601",
+        "cp949",
+        "cp936",
+        "windows-31j",
+    ]
+    .iter()
+    .any(|p| c.starts_with(p))
 }
 
 /// The Subject: as mail-parser decodes it, unless its raw value has 8-bit bytes, which no
 /// header may have unlabelled (RFC 5322): then read by [`decode`] with the body's charset as
 /// the guess, and any encoded words in it decoded after.
-fn subject(msg: &Message<'_>, body_charset: Option<&str>) -> String {
+fn subject(msg: &Message<'_>, body_charset: Option<&str>, notes: &mut Vec<String>) -> String {
     let parsed = msg.subject().unwrap_or("").to_string();
     let raw = msg
         .root_part()
@@ -187,7 +249,10 @@ fn subject(msg: &Message<'_>, body_charset: Option<&str>) -> String {
     let Some(raw) = raw.filter(|r| !r.is_ascii()) else {
         return parsed;
     };
-    let text = decode(raw, None, body_charset);
+    let (text, used) = decode(raw, None, body_charset);
+    notes.push(format!(
+        "Subject with unlabelled 8-bit bytes: read as {used}"
+    ));
     let unfolded: String = text
         .split(['\r', '\n'])
         .map(str::trim)
@@ -314,7 +379,7 @@ pub fn unflow(text: &str, delsp: bool) -> String {
         let content = content.strip_prefix(' ').unwrap_or(content);
         let flowed = content.ends_with(' ') && content != "-- ";
         let mut buf = match pending.take() {
-            Some((d, buf)) if d == depth => buf,
+            Some((d, buf)) if d == depth && content != "-- " => buf,
             Some((d, buf)) => {
                 flush(&mut out, d, &buf);
                 String::new()
@@ -377,12 +442,26 @@ mod tests {
     fn charsets_that_lie_and_unlabelled_8bit_subjects() {
         // Labelled gb2312, written in UTF-8.
         let raw = "From: a@b\r\nContent-Type: text/plain; charset=gb2312\r\n\r\nGrüße, 你好\r\n";
-        assert_eq!(body_of(raw.as_bytes()).trim(), "Grüße, 你好");
+        let t = select_text(raw.as_bytes(), "s@x").unwrap();
+        assert_eq!(t.body.trim(), "Grüße, 你好");
+        // Short gb2312 that happens to be valid UTF-8 (as two Cyrillic letters) keeps its label.
+        let mut raw = b"From: a@b\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n".to_vec();
+        raw.extend_from_slice(&[0xD0, 0xBB, 0xD0, 0xBB, b'\r', b'\n']);
+        assert_eq!(body_of(&raw).trim(), "谢谢");
+        assert_eq!(
+            t.charset_notes,
+            ["text part labelled gb2312: read as utf-8"]
+        );
         // A Latin-1 Subject with no charset at all, and a real gb2312 body.
         let mut raw = b"From: a@b\r\nSubject: caf\xe9 cr\xe8me\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n".to_vec();
         raw.extend_from_slice(&[0xC4, 0xE3, 0xBA, 0xC3, b'\r', b'\n']);
         let t = select_text(&raw, "s@x").unwrap();
         assert_eq!(t.subject, "café crème");
+        assert_eq!(
+            t.charset_notes,
+            ["Subject with unlabelled 8-bit bytes: read as windows-1252"],
+            "gb2312, the body's charset, does not read it cleanly"
+        );
         assert_eq!(t.body.trim(), "你好");
         // Windows-1252 quotes under no label.
         let raw = b"From: a@b\r\nSubject: x\r\n\r\n\x93quoted\x94\r\n";

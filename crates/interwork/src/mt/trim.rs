@@ -66,30 +66,19 @@ const SENT_FIELDS: &[&str] = &[
     "дата",
     "lähetetty",
 ];
-const TO_FIELDS: &[&str] = &[
-    "to",
+const SUBJECT_FIELDS: &[&str] = &[
     "subject",
-    "à",
     "objet",
-    "an",
     "betreff",
-    "para",
     "asunto",
-    "a",
+    "assunto",
     "oggetto",
-    "aan",
     "onderwerp",
-    "till",
     "ämne",
-    "til",
     "emne",
-    "do",
     "temat",
-    "кому",
     "тема",
-    "vastaanottaja",
     "aihe",
-    "cc",
 ];
 
 /// How an attribution line ends, lower-cased, without the final colon.
@@ -123,7 +112,6 @@ const SENT_FROM: &[&str] = &[
     "sent from outlook",
     "sent from yahoo mail",
     "sent from samsung",
-    "sent via ",
     "get outlook for ",
     "envoyé de mon ",
     "envoyé depuis mon ",
@@ -197,18 +185,33 @@ pub fn trim_reply(text: &str) -> String {
         }
     }
     // 4. Signatures, "Sent from my …", disclaimers.
-    if let Some(i) = (0..end).find(|&i| lines[i].trim_end() == "--") {
+    let signature = (0..end).find(|&i| {
+        lines[i].trim_end_matches('\r') == "-- " || (lines[i].trim() == "--" && end - i <= 7)
+    });
+    if let Some(i) = signature {
         end = i;
     }
-    for (k, l) in keep.iter_mut().zip(&lines).take(end) {
-        let lower = l.trim().to_lowercase();
-        if SENT_FROM.iter().any(|p| lower.starts_with(p)) {
-            *k = false;
+    // "Sent from my iPhone" and a disclaimer: in the last paragraph only.
+    if let Some(start) = last_paragraph_start(&lines[..end], &keep[..end]) {
+        for i in start..end {
+            let lower = lines[i].trim().to_lowercase();
+            // German puts the verb last: "Von meinem iPhone gesendet".
+            let german = lower.starts_with("von meinem ") && !lower.ends_with("gesendet");
+            if lower.chars().count() <= 60
+                && !german
+                && SENT_FROM.iter().any(|p| lower.starts_with(p))
+            {
+                keep[i] = false;
+            }
         }
     }
     if let Some(i) = last_paragraph_start(&lines[..end], &keep[..end]) {
         let lower = lines[i].trim().to_lowercase();
-        if DISCLAIMER.iter().any(|d| lower.starts_with(d)) && has_text(&lines[..i], &keep[..i]) {
+        let length: usize = lines[i..end].iter().map(|l| l.len()).sum();
+        if length >= 120
+            && DISCLAIMER.iter().any(|d| lower.starts_with(d))
+            && has_text(&lines[..i], &keep[..i])
+        {
             end = i;
         }
     }
@@ -225,8 +228,11 @@ pub fn trim_reply(text: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// A quoted line: `>` then a space, another `>` or nothing (`>50 orders` is not a quote).
 fn is_quoted(line: &str) -> bool {
-    line.trim_start().starts_with('>')
+    let rest = line.trim_start();
+    rest.strip_prefix('>')
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '>', '\t']))
 }
 
 fn has_text(lines: &[&str], keep: &[bool]) -> bool {
@@ -260,7 +266,7 @@ fn field_name(line: &str) -> Option<String> {
 /// Whether Outlook's quoted original starts at line `i`.
 fn outlook_original_at(lines: &[&str], i: usize) -> bool {
     let line = lines[i].trim();
-    if line.starts_with("-----") || line.starts_with("----- ") {
+    if line.starts_with("-----") {
         let inner = line.trim_matches('-').trim().to_lowercase();
         if ORIGINAL_MESSAGE.iter().any(|o| inner == *o) {
             return true;
@@ -279,10 +285,11 @@ fn outlook_original_at(lines: &[&str], i: usize) -> bool {
     let Some(f) = from_at else {
         return false;
     };
-    let window = &lines[f + 1..lines.len().min(f + 5)];
+    // Outlook always writes a Subject line: an itinerary's From/To/Date is not a quote.
+    let window = &lines[f + 1..lines.len().min(f + 6)];
     let names: Vec<String> = window.iter().filter_map(|l| field_name(l)).collect();
     names.iter().any(|n| SENT_FIELDS.contains(&n.as_str()))
-        && names.iter().any(|n| TO_FIELDS.contains(&n.as_str()))
+        && names.iter().any(|n| SUBJECT_FIELDS.contains(&n.as_str()))
 }
 
 /// The number of lines (1 or 2) of an attribution starting at line `i`.
@@ -292,6 +299,9 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
         return Some(1);
     }
     let next = lines.get(i + 1)?.trim();
+    if is_attribution(next) {
+        return None; // the next line is one on its own: this line is text before it
+    }
     (!one.is_empty() && !next.is_empty() && is_attribution(&format!("{one} {next}"))).then_some(2)
 }
 
@@ -300,6 +310,10 @@ fn is_attribution(line: &str) -> bool {
         return false;
     };
     if line.chars().count() > 200 {
+        return false;
+    }
+    // A real attribution names a date or an address: "Here is what the customer wrote:" does not.
+    if !line.chars().any(|c| c.is_ascii_digit() || c == '@') {
         return false;
     }
     let lower = body.trim_end().to_lowercase();
@@ -318,7 +332,7 @@ mod tests {
 
     #[test]
     fn inline_replies_are_kept() {
-        let t = "On Tue, Bob wrote:\n> Are you in?\nYes.\n> And Ann?\nNo.\n";
+        let t = "On Tue, 8 Dec 2026, Bob wrote:\n> Are you in?\nYes.\n> And Ann?\nNo.\n";
         assert_eq!(trim_reply(t), "Yes.\nNo.");
     }
 
@@ -328,7 +342,7 @@ mod tests {
         assert_eq!(trim_reply(t), "OK, done.");
         let t = "Merci !\n\n________________________________\nDe : Bob\nEnvoyé : lundi\nÀ : Ann\nObjet : x\n\nTexte";
         assert_eq!(trim_reply(t), "Merci !");
-        let t = "Thanks\r\n\r\n*From:* Bob [mailto:b@x]\r\n*Sent:* Monday\r\n*To:* Ann\r\n\r\nold";
+        let t = "Thanks\r\n\r\n*From:* Bob [mailto:b@x]\r\n*Sent:* Monday\r\n*To:* Ann\r\n*Subject:* x\r\n\r\nold";
         assert_eq!(trim_reply(t), "Thanks");
     }
 
@@ -338,7 +352,7 @@ mod tests {
         assert_eq!(trim_reply(t), "See you there");
         let t = "Call me\n-- \nAnn Lee\nACME";
         assert_eq!(trim_reply(t), "Call me");
-        let t = "Approved.\n\nThis e-mail and any attachments are confidential and intended solely for the addressee.";
+        let t = "Approved.\n\nThis e-mail and any attachments are confidential and intended solely for the addressee. If you have received it in error, please tell the sender and delete it.";
         assert_eq!(trim_reply(t), "Approved.");
         let t = "Le lun. 7 déc. 2026 à 09:14, Ann <a@x> a écrit :\n> Salut\nÇa marche";
         assert_eq!(trim_reply(t), "Ça marche");
@@ -352,5 +366,25 @@ mod tests {
         assert_eq!(trim_reply(t), t, "a From: line alone is not a quote header");
         let t = "He wrote: nothing";
         assert_eq!(trim_reply(t), t);
+    }
+
+    /// Ordinary mail that looks like a reply in part keeps all of its text.
+    #[test]
+    fn no_text_is_lost_from_ordinary_mail() {
+        for t in [
+            "Your booking:\nFrom: London\nTo: Paris\nDate: 3 June\nSeat 12A",
+            "Hi Bob,\n\nHere is what the customer wrote:\nThe product arrived broken.",
+            "Invoice attached.\nSent via courier today.",
+            "Hallo,\nvon meinem Konto wurden 50 EUR abgebucht.\nBitte prüfen.",
+            "Agenda:\n--\n1. Budget\n2. Hiring\n3. Office\n4. Travel\n5. Events\n6. Misc\n7. AOB",
+            "Hi,\n\nThe information contained in this report is wrong, call me.",
+            ">50 orders today\nwell done",
+        ] {
+            assert_eq!(trim_reply(t), t);
+        }
+        assert_eq!(
+            trim_reply("Sure.\nSee you then.\nOn Mon, 7 Dec, Bob wrote:\n> q"),
+            "Sure.\nSee you then."
+        );
     }
 }

@@ -137,6 +137,12 @@ pub fn split(
             segments.push(std::mem::take(&mut current));
             used = carry.chars().map(|c| coding.units(c).unwrap_or(1)).sum();
             current = carry;
+            // The carried word and a two-unit character (a GSM escape pair, a surrogate
+            // pair) may not fit together: the carry is a segment of its own then.
+            if used + u > max_units {
+                segments.push(std::mem::take(&mut current));
+                used = 0;
+            }
         }
         current.push(c);
         used += u;
@@ -290,6 +296,29 @@ mod tests {
         let s = split(&emoji, Coding::Ucs2, 67, false).unwrap();
         assert_eq!(s[0], "x".repeat(66));
         assert!(s[1].starts_with('😀'));
+    }
+
+    /// A split moved back to whitespace never leaves a segment over its room when a two-unit
+    /// character follows the carried word.
+    #[test]
+    fn a_carried_word_and_an_escape_pair_stay_within_the_room() {
+        let text = "a ".to_string() + &"b".repeat(158) + "€";
+        let s = split(&text, Coding::Gsm7, 160, true).unwrap();
+        for seg in &s {
+            assert!(
+                seg.chars()
+                    .map(|c| Coding::Gsm7.units(c).unwrap())
+                    .sum::<usize>()
+                    <= 160
+            );
+        }
+        assert_eq!(s.concat(), text);
+        let text = "a ".to_string() + &"b".repeat(68) + "😀";
+        let s = split(&text, Coding::Ucs2, 70, true).unwrap();
+        assert!(
+            s.iter().all(|seg| seg.encode_utf16().count() <= 70),
+            "{s:?}"
+        );
     }
 
     #[test]
