@@ -4,8 +4,10 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod compat;
 mod load;
 mod model;
+pub mod overrides;
 mod parse;
 pub mod registry;
 mod resolve;
@@ -33,6 +35,41 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
             Err(diags)
         }
     }
+}
+
+/// Reads, includes and validates a configuration file, keeping what is valid: the
+/// configuration of every valid setting, and every problem found (empty when the file is
+/// good). For checks outside this crate that should report in the same round.
+pub fn load_all(path: &Path) -> (Config, Vec<Diagnostic>) {
+    let (items, mut diags) = load_file(path);
+    let (cfg, more) = model::validate_all(&items);
+    diags.extend(more);
+    (cfg, diags)
+}
+
+/// As [`load_all`], with console `config set` overrides applied to the file's items first (an
+/// override that cannot be applied is reported as an error of the `console` file).
+pub fn load_all_with(path: &Path, overrides: &[overrides::Override]) -> (Config, Vec<Diagnostic>) {
+    let (mut items, mut diags) = load_file(path);
+    for o in overrides {
+        if let Err(e) = overrides::apply(&mut items, o) {
+            diags.push(Diagnostic {
+                span: None,
+                message: format!("console: {e}"),
+            });
+        }
+    }
+    let (cfg, more) = model::validate_all(&items);
+    diags.extend(more);
+    (cfg, diags)
+}
+
+/// As [`load_all`], for configuration text as if read from `path`.
+pub fn from_str_all(path: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
+    let (items, mut diags) = load_str(path, text);
+    let (cfg, more) = model::validate_all(&items);
+    diags.extend(more);
+    (cfg, diags)
 }
 
 /// Validates configuration text as if read from `path` (includes resolve relative to it).

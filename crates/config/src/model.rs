@@ -167,6 +167,18 @@ impl Config {
 
 /// Validates parsed items into a [`Config`], or returns every problem found.
 pub fn validate(items: &[Item]) -> Result<Config, Vec<Diagnostic>> {
+    let (cfg, diags) = validate_all(items);
+    if diags.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Validates parsed items into the [`Config`] of everything that is valid, and every problem
+/// found: checks made outside this crate can run on the same pass, so an operator sees every
+/// error of a file at once.
+pub fn validate_all(items: &[Item]) -> (Config, Vec<Diagnostic>) {
     let mut v = Validator { diags: Vec::new() };
     let mut cfg = Config::default();
     for item in items {
@@ -175,11 +187,7 @@ pub fn validate(items: &[Item]) -> Result<Config, Vec<Diagnostic>> {
             Item::Stanza(st) => v.top_stanza(&mut cfg, st),
         }
     }
-    if v.diags.is_empty() {
-        Ok(cfg)
-    } else {
-        Err(v.diags)
-    }
+    (cfg, v.diags)
 }
 
 struct Validator {

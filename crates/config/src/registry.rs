@@ -112,8 +112,10 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Implemented,
-    /// Known, refused at validation; the text says what will implement it.
+    /// Known, refused at validation; the text says why and what to use instead.
     NotYet(&'static str),
+    /// Accepted so that a Momentum configuration loads, with no effect; the text says why.
+    Ignored(&'static str),
 }
 
 #[derive(Debug)]
@@ -138,7 +140,7 @@ pub struct StanzaDef {
 
 use Kind::*;
 use ScopeKind::*;
-use Status::{Implemented as Yes, NotYet};
+use Status::{Ignored, Implemented as Yes, NotYet};
 
 const G: &[ScopeKind] = &[Global];
 const GD: &[ScopeKind] = &[Global, Domain];
@@ -165,7 +167,6 @@ const SMPPMOD: &[ScopeKind] = &[SmppModule, Mm7Module, Mm7Serv];
 const MM7SERV: &[ScopeKind] = &[Mm7Serv];
 const HTTPL: &[ScopeKind] = &[HttpListener, Listen, Peer];
 const AUTHED: &[ScopeKind] = &[EsmtpListener, HttpListener, Listen, Peer, ControlListener];
-const CONTROL: &[ScopeKind] = &[ControlListener];
 
 const MSTORE: Status = NotYet("mstore (Riak) is not supported by Impulse");
 const TLS: Status = NotYet(
@@ -173,7 +174,11 @@ const TLS: Status = NotYet(
 );
 const RAM_SQL: Status =
     NotYet("Impulse keeps reverse address mappings in its spool, not through SQL datasources");
-const LATER: Status = NotYet("no issue schedules it yet");
+const NO_POOL: Status = Ignored(
+    "Impulse's listeners run on its own runtime (Worker_Threads): there is no event pool to name or tune",
+);
+const KERNEL_BUFFERS: Status =
+    Ignored("the kernel's socket buffer sizes apply (Linux tunes them per connection)");
 const TRACKING: Status = NotYet(
     "Impulse keeps submission tracking (receipt matching) in its spool, not in a datasource cache",
 );
@@ -207,17 +212,23 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Max_Connections", RECV, Int, Some("1000"), Yes, "Concurrent connections per Listen address (Impulse option); more get SMTP 421 or HTTP 503."),
     opt!("Max_Connections_Per_Peer", RECV, Int, Some("50"), Yes, "Concurrent SMTP connections from one client address (Impulse option, like Postfix's smtpd_client_connection_count_limit; 0: no limit); more get 421. Peers that may relay (Relay_Hosts, Always_Allow, Open_Relay) and loopback clients are not limited."),
     opt!("Timeout", RECV, Seconds, Some("300"), Yes, "Seconds an SMTP client may stay silent before the session is closed with 421; on the HTTP_Listener, seconds to send a request's head (else the connection is closed) and its body (else 408)."),
-    opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), LATER, "Multi-channel message reception."),
-    opt!("Context", RECV, Hash, None, LATER, "Connection context variables."),
-    opt!("Prohibited_Hosts", RECV, Cidrs, None, LATER, "Peers refused at connect."),
+    opt!("MCMT_Reception", RECV, Enum(&["allow", "reject", "passthru"]), Some("passthru"), NotYet("Impulse does not read multi-channel (multipart/vnd.msys.mcmt) messages: every mail is handled as `passthru` handles it, an ordinary message, so remove the option"), "Multi-channel message reception."),
+    opt!("Context", RECV, Hash, None, Ignored("context variables are read by policy scripts, and Impulse runs none"), "Connection context variables."),
+    opt!("tcp_recv_buffer_size", LISTENER, Size, None, KERNEL_BUFFERS, "Socket receive buffer of a listener's connections."),
+    opt!("tcp_send_buffer_size", LISTENER, Size, None, KERNEL_BUFFERS, "Socket send buffer of a listener's connections."),
+    opt!("pool_name", LISTENER, Str, None, NO_POOL, "Event-loop pool of a listener."),
+    opt!("events_per_iter", LISTENER, Int, None, NO_POOL, "Events a listener handles per loop iteration."),
+    opt!("accept_queue_backlog", LISTENER, Int, None, NO_POOL, "Accepted connections queued for the event loop."),
+    opt!("tls_verified_peer_is_authorized", HTTPL, Bool, Some("false"), TLS, "A client with a verified certificate may relay."),
+    opt!("Prohibited_Hosts", RECV, Cidrs, None, NotYet("refuse those peers with a Peer stanza holding Always_Deny = true (or at the firewall)"), "Peers refused at connect."),
     opt!("Always_Allow", RECV, Bool, Some("false"), Yes, "Trust the peer: over SMTP it may relay to any domain; over HTTP it needs no credentials. Wins over Always_Deny."),
     opt!("Always_Deny", RECV, Bool, Some("false"), Yes, "Refuse the peer (usually in a Peer scope): SMTP greets it with 554 and closes; HTTP answers 403."),
     opt!("Auth_Credentials", AUTHED, List, None, Yes, "`user:password` pairs (Impulse option): on the ESMTP_Listener, what SMTP AUTH accepts when `Enable_Authentication` is on; on the HTTP_Listener each request must carry one of them as Basic credentials (401 otherwise) unless the peer has Always_Allow; on the Control_Listener a TCP console must log in with one, and the admin HTTP listener asks for one as Basic credentials."),
-    opt!("File_Mode", CONTROL, Str, Some("0660"), Yes, "Octal permissions of the console's Unix socket."),
-    opt!("Listen_Backlog", RECV, Int, Some("500"), LATER, "Kernel accept backlog."),
-    opt!("Concurrency", &[Global, EsmtpListener, Listen, Peer, SmppLogger, MmsLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
-    opt!("Idle_Time", RECV, Seconds, Some("0"), LATER, "Listener idle time."),
-    opt!("SMTP_Extensions", RECV, List, None, LATER, "Extra EHLO keywords."),
+    opt!("File_Mode", &[ControlListener, HttpListener, Listen], Str, Some("0660"), Yes, "Octal permissions of a Unix-socket listener: the console's (Impulse's SMTP and HTTP listeners are TCP only, so there it has no effect)."),
+    opt!("Listen_Backlog", RECV, Int, Some("500"), Ignored("Impulse listens with a backlog of 1024 (tokio's), larger than Momentum's default"), "Kernel accept backlog."),
+    opt!("Concurrency", &[Global, EsmtpListener, HttpListener, Listen, Peer, SmppLogger, MmsLogger], Int, Some("0"), Yes, "Threads of a listener or logger: accepted for compatibility, no effect (Impulse sizes its threads with Worker_Threads)."),
+    opt!("Idle_Time", RECV, Seconds, Some("0"), NotYet("use Timeout: idle SMTP and HTTP clients are closed after it"), "Listener idle time."),
+    opt!("SMTP_Extensions", RECV, List, None, NotYet("Impulse advertises exactly the ESMTP extensions it implements, and no others"), "Extra EHLO keywords."),
     opt!("Enable_Authentication", RECV, Bool, Some("false"), Yes, "SMTP AUTH PLAIN and LOGIN, offered only over TLS and checked against `Auth_Credentials`; an authenticated client may relay to any domain."),
     opt!("AuthPlainParameters", RECV, Hash, None, TLS, "SMTP AUTH PLAIN parameters."),
     opt!("AuthDigestMD5Parameters", RECV, Hash, None, TLS, "SMTP AUTH DIGEST-MD5 parameters."),
@@ -245,12 +256,12 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Suspend_Delivery", SEND, Bool, Some("false"), Yes, "Hold mail for the scope in the queue without delivering it."),
     opt!("Bind_Address", BIND, Str, None, Yes, "Local IP address outbound connections of a binding are made from."),
     opt!("EHLO_Hostname", SEND, Str, None, Yes, "Name sent in EHLO/HELO (default: Hostname)."),
-    opt!("Outbound_Throttle_Messages", SEND, Throttle, None, LATER, "Outbound message rate limit."),
-    opt!("Outbound_Throttle_Connections", SEND, Throttle, None, LATER, "Outbound connection rate limit."),
-    opt!("Connection_Allocation_Aggressiveness", SEND, Str, Some("normal"), LATER, "Connection goal growth."),
-    opt!("Bounce_Behavior", GD, Enum(&["pass", "blackhole"]), Some("pass"), LATER, "Handling of received out-of-band bounces."),
-    opt!("Local_Changes_File", G, Path, None, LATER, "Where console config changes are written."),
-    opt!("Local_Changes_Only", G, Bool, Some("false"), LATER, "Write console changes only to Local_Changes_File."),
+    opt!("Outbound_Throttle_Messages", SEND, Throttle, None, Yes, "Messages a second (`\"N\"`) or per period (`\"N/secs\"`) delivered to the scope's destinations, SMTP, SMPP and MM7 alike (for SMPP and MM7, each recipient is a message). Shared by reference: set globally, it limits all domains together; set in a domain or binding, that scope alone. At most one second's worth goes at once; 0 is no limit. `show outbound` lists the throttles in use."),
+    opt!("Outbound_Throttle_Connections", SEND, Throttle, None, Yes, "New outbound SMTP connections a second (`\"N\"`) or per period (`\"N/secs\"`), shared by reference like Outbound_Throttle_Messages. SMPP binds are persistent and counted by Max_Outbound_Connections instead."),
+    opt!("Connection_Allocation_Aggressiveness", SEND, Str, Some("normal"), NotYet("Impulse opens connections as a queue needs them, up to Max_Outbound_Connections: set that"), "Connection goal growth."),
+    opt!("Bounce_Behavior", GD, Enum(&["pass", "blackhole"]), Some("pass"), NotYet("Impulse does not classify received bounces: they are relayed as mail, as `pass` does; `blackhole` has no equivalent, so remove the option"), "Handling of received out-of-band bounces."),
+    opt!("Local_Changes_File", G, Path, None, NotYet("Impulse never writes configuration: a console `config set` lasts until the next reload; change the file to keep it"), "Where console config changes are written."),
+    opt!("Local_Changes_Only", G, Bool, Some("false"), NotYet("Impulse never writes configuration: a console `config set` lasts until the next reload; change the file to keep it"), "Write console changes only to Local_Changes_File."),
     // ---- ec_logger ----------------------------------------------------------------------------
     opt!("Mainlog", LOGGER, Path, None, Yes, "Mainlog file: reception, delivery, tempfail, permfail records (`@`-delimited)."),
     opt!("Paniclog", LOGGER, Path, None, Yes, "Paniclog file: errors that need an operator."),
@@ -285,15 +296,16 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Log_Bounce_Outband_Format", SMPPBOUNCE, Str, Some("%t@O@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of O records."),
     opt!("Log_Bounce_Transient", SMPPBOUNCE, Bool, Some("true"), Yes, "Write T records (SMS or MMS failed temporarily)."),
     opt!("Log_Bounce_Transient_Format", SMPPBOUNCE, Str, Some("%t@T@%i@%sa@%da@%d@%g@%b@%H@%e"), Yes, "Layout of T records."),
-    opt!("Rejectlog", LOGGER, Path, None, LATER, "Rejected-connection log."),
-    opt!("Acctlog", LOGGER, Path, None, LATER, "Accounting log."),
+    opt!("Rejectlog", LOGGER, Path, None, NotYet("refused commands and connections are logged through IMPULSE_LOG (level info) with the peer and the reply; counted in /metrics"), "Rejected-connection log."),
+    opt!("Importlog", LOGGER, Path, None, NotYet("Impulse has no message import, so no import log"), "Log of imported messages."),
+    opt!("Acctlog", LOGGER, Path, None, NotYet("Impulse keeps no accounting log: the mainlog D records and /metrics count deliveries"), "Accounting log."),
     // ---- HTTP delivery options (MM7 from Momentum 3.5.6) ----------------------------------------
     opt!("HTTP_Host", SEND, Str, None, Yes, "HTTP Host for MM7 delivery."),
     opt!("HTTP_URI", SEND, Str, Some(""), Yes, "Request path for MM7 delivery."),
     opt!("HTTP_Basic_Auth", SEND, Str, None, Yes, "`user:password` for MM7 delivery."),
     opt!("HTTP_Method", SEND, Enum(&["post"]), Some("POST"), Yes, "HTTP method for MM7 delivery: MM7 is POST only."),
     opt!("HTTP_Version", SEND, Enum(&["1.0", "1.1"]), Some("1.1"), Yes, "HTTP version for MM7 delivery."),
-    opt!("Delivery_Response_Timeout", SEND, Seconds, None, LATER, "Response wait for HTTP delivery."),
+    opt!("Delivery_Response_Timeout", SEND, Seconds, None, NotYet("for MM7 over HTTP, set MM7_Response_Timer"), "Response wait for HTTP delivery."),
     // ---- SMPP (§2.1) ---------------------------------------------------------------------------
     opt!("SMPP_SMSC_Server", GD, Str, None, Yes, "SMSC address; makes a domain an SMPP domain."),
     opt!("SMPP_SMSC_Port", GD, Int, Some("2775"), Yes, "SMSC TCP port."),
@@ -306,12 +318,13 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("SMPP_SMSC_System_ID", SEND, Str, None, Yes, "Bind system_id."),
     opt!("SMPP_SMSC_Password", SEND, Str, None, Yes, "Bind password."),
     opt!("SMPP_SMSC_System_Type", SEND, Str, None, Yes, "Bind system_type."),
+    opt!("Enabled", SMPPMOD, Bool, Some("true"), Ignored("SMPP, MM7 and the MM7 server are built into Impulse and always available: to stop using one, remove its domains or its mm7_serv paths"), "Whether Momentum loads a module."),
     opt!("debug_level", SMPPMOD, Enum(&["error", "warning", "debug"]), Some("error"), Yes, "Momentum's module debug level (smpp, mm7, mm7_serv, httpsrv). Checked; Impulse's logging follows the IMPULSE_LOG filter (e.g. IMPULSE_LOG=impulse_smpp=debug)."),
     opt!("SMPP_Bind_Type", SEND, Enum(&["transceiver", "transmitter", "receiver"]), Some("transceiver"), Yes, "transceiver, transmitter or receiver."),
     opt!("SMPP_ESME_Address", SEND, Str, None, Yes, "source_addr of MT messages."),
-    opt!("SMPP_ESME_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "0", "1", "2", "3", "4", "5", "6"]), Some("unknown"), Yes, "source_addr_ton."),
+    opt!("SMPP_ESME_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "abreviated", "extension", "0", "1", "2", "3", "4", "5", "6", "7"]), Some("unknown"), Yes, "source_addr_ton."),
     opt!("SMPP_ESME_Numbering_Plan", SEND, Enum(&["e164", "isdn", "unknown", "0", "1"]), Some("e164"), Yes, "source_addr_npi."),
-    opt!("SMPP_Destination_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "0", "1", "2", "3", "4", "5", "6"]), Some("international"), Yes, "dest_addr_ton."),
+    opt!("SMPP_Destination_Type_Of_Number", SEND, Enum(&["unknown", "international", "national", "network", "network specific", "subscriber", "subscriber number", "alphanumeric", "abbreviated", "abreviated", "extension", "0", "1", "2", "3", "4", "5", "6", "7"]), Some("international"), Yes, "dest_addr_ton."),
     opt!("SMPP_Destination_Numbering_Plan", SEND, Enum(&["e164", "isdn", "unknown", "0", "1"]), Some("e164"), Yes, "dest_addr_npi."),
     opt!("SMPP_Destination_Flag", SEND, Enum(&["1", "2"]), Some("1"), Yes, "submit_multi dest_flag: 1 the recipient's local part is a number (SME address), 2 it is a distribution list name."),
     opt!("SMPP_ESME_Service_Type", SEND, Str, None, Yes, "submit_sm service_type."),
@@ -400,7 +413,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("MM7_Server_Default_Email_To_Domain", MM7SERV, Str, None, Yes, "Domain of `<number>@<domain>` To addresses of MO MMS."),
     opt!("Max_Request_Size", HTTPL, Size, Some("0"), Yes, "Largest HTTP request body accepted (0: Impulse's ceiling of 64 MiB); larger gets HTTP 413."),
     opt!("Disable_Chunked", HTTPL, Bool, Some("false"), Yes, "Accepted for compatibility: Impulse's MM7 answers always carry a Content-Length, never chunked coding."),
-    opt!("Log_Requests_To_Paniclog", HTTPL, Bool, Some("false"), LATER, "Request logging."),
+    opt!("Log_Requests_To_Paniclog", HTTPL, Bool, Some("false"), NotYet("MM7 requests are recorded in the MMS log, and in full with IMPULSE_LOG=impulse=debug"), "Request logging."),
     opt!("MM7_Submit_Tracking_Cache", G, Str, Some("ecdb"), TRACKING, "Delivery-time tracking cache."),
     opt!("MM7_Submit_Tracking_Schema", G, Str, Some("mm7"), TRACKING, "Delivery-time tracking schema."),
     opt!("MM7_MStore_Save_Message", SEND, Bool, Some("true"), MSTORE, "Save MT for resubmission."),
@@ -416,7 +429,7 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "Listen", named: true, doc: "One listening socket of a listener (`\"127.0.0.1:2525\"`, `\":25\"`, `\"[::1]:25\"`).", status: Yes, },
     StanzaDef { kind: "Peer", named: true, doc: "Options for clients in an IP/CIDR range (inside a listener or Listen).", status: Yes, },
     StanzaDef { kind: "ec_logger", named: true, doc: "A core logger instance: mainlog, paniclog, heartbeat.", status: Yes, },
-    StanzaDef { kind: "host", named: true, doc: "Per-host options.", status: LATER, },
+    StanzaDef { kind: "host", named: true, doc: "Per-host options.", status: NotYet("Impulse delivers per domain: set the options in the domain stanza"), },
     StanzaDef { kind: "Control_Listener", named: false, doc: "The console's listener: `Listen \"/path/to/socket\" { }` and `Listen \"127.0.0.1:2025\" { }` (TCP needs Auth_Credentials); `Listen \"http://127.0.0.1:8025\" { }` serves the admin HTTP API, `/metrics` and the status page (docs/operations.md).", status: Yes, },
     StanzaDef { kind: "HTTP_Listener", named: false, doc: "HTTP listener for MM7 requests from the MMSC; holds Listen and Peer stanzas.", status: Yes, },
     StanzaDef { kind: "ECStream_Listener", named: false, doc: "Momentum's ECStream protocol.", status: NotYet("ECStream is not supported by Impulse"), },
@@ -430,9 +443,13 @@ pub static STANZAS: &[StanzaDef] = &[
     StanzaDef { kind: "mms_bounce_logger", named: true, doc: "MMS bounce log.", status: Yes, },
     StanzaDef { kind: "httpsrv", named: false, doc: "Momentum's HTTP server module stanza: built in, only `debug_level` is checked.", status: Yes, },
     StanzaDef { kind: "mstore", named: false, doc: "Riak message store.", status: NotYet("mstore (Riak) is not supported by Impulse"), },
-    StanzaDef { kind: "pathway", named: true, doc: "Receiving pathway.", status: LATER, },
-    StanzaDef { kind: "pathway_group", named: true, doc: "Receiving pathway group.", status: LATER, },
+    StanzaDef { kind: "pathway", named: true, doc: "Receiving pathway.", status: NotYet("set reception options in ESMTP_Listener, Listen and Peer"), },
+    StanzaDef { kind: "pathway_group", named: true, doc: "Receiving pathway group.", status: NotYet("set reception options in ESMTP_Listener, Listen and Peer"), },
     StanzaDef { kind: "scriptlet", named: true, doc: "Lua policy scripts.", status: NotYet("Lua policy is not supported by Impulse"), },
+    StanzaDef { kind: "script", named: true, doc: "One Lua script of a scriptlet.", status: NotYet("Lua policy is not supported by Impulse"), },
+    StanzaDef { kind: "xmpp", named: false, doc: "Momentum's XMPP module.", status: NotYet("XMPP is not part of Impulse (email, SMS and MMS only)"), },
+    StanzaDef { kind: "xmpp_listener", named: false, doc: "Momentum's XMPP listener.", status: NotYet("XMPP is not part of Impulse (email, SMS and MMS only)"), },
+    StanzaDef { kind: "xmpp_logger", named: true, doc: "Momentum's XMPP log.", status: NotYet("XMPP is not part of Impulse (email, SMS and MMS only)"), },
 ];
 
 /// Finds an option by name, case-insensitively.
@@ -543,6 +560,7 @@ fn status_text(status: Status) -> String {
     match status {
         Status::Implemented => "yes".into(),
         Status::NotYet(why) => format!("*not yet*: {why}"),
+        Status::Ignored(why) => format!("accepted, no effect: {why}"),
     }
 }
 

@@ -10,16 +10,29 @@ use impulse_config::{Resolved, registry};
 pub const EXIT_CONFIG: u8 = 2;
 
 /// Parses and validates `file`: the configuration crate checks what it knows; the binary adds
-/// what only it knows. Used at start and by a reload.
+/// what only it knows (log formats, vendor tables, MM7 targets, credentials, TLS files), on
+/// the valid part of the same pass, so every error is reported in one round. Used at start
+/// and by a reload.
 pub fn load(file: &Path) -> Result<impulse_config::Config, Vec<impulse_config::Diagnostic>> {
-    impulse_config::load(file).and_then(|cfg| {
-        let mut more = crate::mobile_logs::validate(&cfg);
-        more.extend(crate::smpp_vendor::validate(&cfg));
-        more.extend(crate::mm7_delivery::validate(&cfg));
-        more.extend(crate::credentials::validate(&cfg));
-        more.extend(crate::tls::validate(&cfg));
-        if more.is_empty() { Ok(cfg) } else { Err(more) }
-    })
+    let (cfg, diags) = impulse_config::load_all(file);
+    finish(cfg, diags)
+}
+
+/// The binary's own checks added to the configuration crate's.
+pub fn finish(
+    cfg: impulse_config::Config,
+    mut diags: Vec<impulse_config::Diagnostic>,
+) -> Result<impulse_config::Config, Vec<impulse_config::Diagnostic>> {
+    diags.extend(crate::mobile_logs::validate(&cfg));
+    diags.extend(crate::smpp_vendor::validate(&cfg));
+    diags.extend(crate::mm7_delivery::validate(&cfg));
+    diags.extend(crate::credentials::validate(&cfg));
+    diags.extend(crate::tls::validate(&cfg));
+    if diags.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(diags)
+    }
 }
 
 pub fn load_or_report(file: &Path) -> Option<impulse_config::Config> {

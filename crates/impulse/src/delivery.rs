@@ -113,6 +113,14 @@ impl SmtpConnector {
         }
     }
 
+    /// Forgets every cached DNS answer (console `refresh domain`): the next MX and address
+    /// look-ups ask the name servers again.
+    pub fn clear_dns_cache(&self) {
+        if let Some(Some(r)) = self.resolver.get() {
+            r.clear_cache();
+        }
+    }
+
     fn resolver(&self) -> Option<&TokioResolver> {
         self.resolver
             .get_or_init(|| match TokioResolver::builder_tokio().and_then(|b| b.build()) {
@@ -450,10 +458,12 @@ impl DeliveryObserver {
 /// Chooses the delivery method of a destination: SMPP for SMPP domains, SMTP for the rest.
 pub struct Router {
     pub cfg: LiveConfig,
-    pub smtp: SmtpConnector,
+    pub smtp: Arc<SmtpConnector>,
     pub smpp: Arc<crate::smpp_delivery::SmppConnector>,
     pub mm7: Arc<crate::mm7_delivery::Mm7Connector>,
     pub fail_orders: Arc<FailOrders>,
+    /// `Outbound_Throttle_Messages` / `_Connections`, shared by the scope that sets them.
+    pub throttles: Arc<crate::throttle::Throttles>,
 }
 
 pub enum RoutedSession {
@@ -475,6 +485,15 @@ impl Router {
         } else if crate::mm7_delivery::is_mm7_domain(&cfg, &dest.domain) {
             Ok(RoutedSession::Mm7)
         } else {
+            self.throttles
+                .acquire(
+                    &cfg,
+                    crate::throttle::CONNECTIONS,
+                    &dest.domain,
+                    &dest.binding,
+                    1,
+                )
+                .await;
             self.smtp.open(dest).await.map(RoutedSession::Smtp)
         }
     }
@@ -487,6 +506,24 @@ impl Router {
     ) -> Result<Vec<Attempt>, Attempt> {
         if let RoutedSession::Deferred(dest) = session {
             *session = self.open_now(&dest.clone()).await?;
+        }
+        if let Some(first) = recipients.first() {
+            // SMTP sends a message once for all its recipients; SMPP and MM7 once for each.
+            let n = match session {
+                RoutedSession::Smtp(_) => 1,
+                _ => recipients.len(),
+            };
+            let dest = &first.destination;
+            let cfg = self.cfg.get();
+            self.throttles
+                .acquire(
+                    &cfg,
+                    crate::throttle::MESSAGES,
+                    &dest.domain,
+                    &dest.binding,
+                    n,
+                )
+                .await;
         }
         match session {
             RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,

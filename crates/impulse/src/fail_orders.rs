@@ -24,6 +24,8 @@ pub struct Order {
     pub domain: String,
     /// Only this message, when set.
     pub message: Option<MessageId>,
+    /// Only recipients leaving by this binding, when set.
+    pub binding: Option<String>,
     /// Only what was received at or before this time.
     pub before: Millis,
     /// No bounce to the sender.
@@ -86,6 +88,9 @@ impl FailOrders {
             .find(|o| {
                 o.domain.eq_ignore_ascii_case(&lease.destination.domain)
                     && o.message.is_none_or(|m| m == lease.message)
+                    && o.binding
+                        .as_ref()
+                        .is_none_or(|b| *b == lease.destination.binding)
                     && lease.received_at <= o.before
             })
             .cloned()
@@ -133,6 +138,7 @@ mod tests {
             id: 0,
             domain: "Slow.Example".into(),
             message: None,
+            binding: None,
             before: 1000,
             quiet: true,
         });
@@ -151,6 +157,7 @@ mod tests {
             id: 0,
             domain: "slow.example".into(),
             message: Some(MessageId(7)),
+            binding: None,
             before: 1000,
             quiet: false,
         });

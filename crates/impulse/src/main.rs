@@ -12,6 +12,7 @@ mod credentials;
 mod delivery;
 mod demo;
 mod fail_orders;
+mod inbound_view;
 mod live;
 mod metrics;
 mod mm7_delivery;
@@ -29,6 +30,7 @@ mod smpp_delivery;
 mod smpp_mo;
 mod smpp_vendor;
 mod status;
+mod throttle;
 mod tls;
 
 use std::path::PathBuf;
@@ -99,6 +101,9 @@ enum ConfigCommand {
     },
     /// Print the configuration reference (docs/configuration.md) generated from the registry.
     Docs,
+    /// Print the migration guide from Momentum (docs/compatibility.md): every option, stanza
+    /// and console command of the reference and what Impulse does with it.
+    Compat,
 }
 
 /// Runs a subcommand's work on a multi-threaded runtime (`serve` builds its own, sized by the
@@ -141,6 +146,12 @@ fn main() -> ExitCode {
         Command::Sim {
             command: SimCommand::Mmsc(args),
         } => sim_mmsc::mmsc(args),
+        Command::Config {
+            command: ConfigCommand::Compat,
+        } => {
+            print!("{}", impulse_config::compat::render_markdown());
+            ExitCode::SUCCESS
+        }
         Command::Config {
             command: ConfigCommand::Docs,
         } => {

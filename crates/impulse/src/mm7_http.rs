@@ -229,7 +229,7 @@ pub async fn serve<S: Service>(
     let Ok(local) = listener.local_addr() else {
         return;
     };
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let slots = crate::inbound_view::register("HTTP", local, limits.max_connections);
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {

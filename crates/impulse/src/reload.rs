@@ -9,6 +9,7 @@
 //! What is bound at start stays until a restart: listening sockets, the spool directory, log
 //! paths and worker threads. A reload that changes them says so.
 
+use impulse_config::overrides::Override;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct Reloader {
     pub mm7: Arc<Mm7Connector>,
     /// One reload at a time.
     busy: tokio::sync::Mutex<()>,
+    /// Console `config set` changes in force on top of the file, until the next reload.
+    overrides: std::sync::Mutex<Vec<Override>>,
 }
 
 /// What only a restart changes, as comparable text.
@@ -101,16 +104,67 @@ impl Reloader {
             smpp,
             mm7,
             busy: tokio::sync::Mutex::new(()),
+            overrides: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// Reloads; `Ok` says what changed, `Err` lists why the new file was refused.
+    /// Console `config set`: the file with this change (and the earlier `config set`s since
+    /// the last reload) is checked and put in force as a reload does. The file is not
+    /// changed; a reload (`config reload`, SIGHUP) reads it as it is again.
+    pub async fn set(&self, o: Override) -> Result<String, String> {
+        let _one = self.busy.lock().await;
+        let mut overrides = self
+            .overrides
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        overrides.retain(|p| {
+            !(p.domain == o.domain
+                && p.binding == o.binding
+                && p.option.eq_ignore_ascii_case(&o.option))
+        });
+        overrides.push(o.clone());
+        let text = self.put_in_force(overrides.clone()).await?;
+        *self
+            .overrides
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = overrides;
+        Ok(format!(
+            "{} = {} set{}{} until the next reload\n{text}",
+            o.option,
+            o.value,
+            o.binding
+                .as_ref()
+                .map(|b| format!(" in binding {b}"))
+                .unwrap_or_default(),
+            o.domain
+                .as_ref()
+                .map(|d| format!(" for domain {d}"))
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Reloads; `Ok` says what changed, `Err` lists why the new file was refused. Earlier
+    /// `config set` changes are dropped: the file is what it says.
     pub async fn reload(&self) -> Result<String, String> {
         let _one = self.busy.lock().await;
+        let text = self.put_in_force(Vec::new()).await?;
+        self.overrides
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        Ok(text)
+    }
+
+    /// Loads the file with `overrides`, checks it and puts it in force.
+    async fn put_in_force(&self, overrides: Vec<Override>) -> Result<String, String> {
         let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || crate::cli_config::load(&path))
-            .await
-            .map_err(|e| format!("the reload failed: {e}"))?;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (cfg, diags) = impulse_config::load_all_with(&path, &overrides);
+            crate::cli_config::finish(cfg, diags)
+        })
+        .await
+        .map_err(|e| format!("the reload failed: {e}"))?;
         let new = match loaded {
             Ok(c) => Arc::new(c),
             Err(diags) => {

@@ -224,14 +224,17 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         reception: reception_cell.clone(),
         counters: counters.clone(),
     };
+    let throttles = Arc::new(crate::throttle::Throttles::default());
+    let smtp = Arc::new(SmtpConnector::new(live.clone(), hostname.clone()));
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
         Router {
             cfg: live.clone(),
-            smtp: SmtpConnector::new(live.clone(), hostname.clone()),
+            smtp: smtp.clone(),
             smpp: smpp.clone(),
             mm7: mm7.clone(),
             fail_orders: fail_orders.clone(),
+            throttles: throttles.clone(),
         },
         ConfigPolicy { cfg: live.clone() },
         observer,
@@ -267,10 +270,11 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
                 })?;
                 tracing::info!(addr = %socket.local_addr()?, "SMTP listener ready");
                 let max = r.u64(names::MAX_CONNECTIONS).max(1) as usize;
-                tasks.push(tokio::spawn(impulse_smtp::inbound::serve(
+                let slots = crate::inbound_view::register("ESMTP", socket.local_addr()?, max);
+                tasks.push(tokio::spawn(impulse_smtp::inbound::serve_with_slots(
                     socket,
                     reception.clone(),
-                    max,
+                    slots,
                     stop_rx.clone(),
                 )));
             }
@@ -318,6 +322,8 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mm7,
     ));
     let control = Arc::new(crate::control::Context {
+        throttles,
+        smtp,
         cfg: live.clone(),
         spool: spool.clone(),
         scheduler: reception.scheduler.clone(),

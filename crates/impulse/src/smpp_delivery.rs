@@ -46,7 +46,9 @@ fn ton(s: &str) -> u8 {
         "network" | "network specific" | "3" => 3,
         "subscriber" | "subscriber number" | "4" => 4,
         "alphanumeric" | "5" => 5,
-        "abbreviated" | "6" => 6,
+        "abbreviated" | "abreviated" | "6" => 6,
+        // TS 23.040: 7 is "reserved for extension"; Momentum's option page lists it.
+        "extension" | "7" => 7,
         _ => 0,
     }
 }

@@ -232,3 +232,42 @@ fn convert_previews_the_segments_of_a_mail() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an SMPP domain"));
 }
+
+/// Every error of a file in one round (issue #11): the configuration crate's (an unknown
+/// option) and the binary's own checks (credentials without a password, a macro of the MMS log
+/// in an SMPP log format) are reported by one `config check`, each with file:line:col.
+#[test]
+fn config_check_reports_every_error_in_one_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        "Retry_Intervall = 10\n\
+         HTTP_Listener {\n  Listen \"127.0.0.1:8089\" {\n    Auth_Credentials = ( \"justauser\" )\n  }\n}\n\
+         smpp_logger \"s\" {\n  Logfile = \"/tmp/impulse-never-written.log\"\n  Log_Reception_Format = \"%t@R@%ti\"\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(impulse_bin())
+        .args(["config", "check"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = conf.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{file}:1:1: error: unknown option `Retry_Intervall`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{file}:4:")) && err.contains("user:password"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{file}:9:")) && err.contains("`%ti` is a macro of the MMS log"),
+        "{err}"
+    );
+    assert!(err.contains("3 error(s)"), "{err}");
+}

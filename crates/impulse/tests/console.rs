@@ -240,8 +240,8 @@ fn console_commands_show_and_move_the_queues() {
     // Errors are answered, not fatal.
     let (done, out) = console(&sock, "no such command");
     assert!(!done && out.contains("unknown command"), "{out}");
-    let (done, out) = console(&sock, "binding summary");
-    assert!(!done && out.contains("not implemented yet"), "{out}");
+    let (done, out) = console(&sock, "mstore display bucket 1");
+    assert!(!done && out.contains("is not supported: mstore"), "{out}");
     assert!(ok(&sock, "version").starts_with("Impulse "));
     ok(&sock, "paniclog 5");
 
@@ -298,4 +298,99 @@ fn console_commands_show_and_move_the_queues() {
     });
     assert!(proc.0.try_wait().unwrap().unwrap().success());
     assert!(!sock.exists(), "the socket file is removed on exit");
+}
+
+/// The Momentum console commands issue #11 adds: binding summary/flush/fail, config get/set
+/// (checked and put in force like a reload, gone at the next reload), show inbound, refresh
+/// domain, and the `logger:instance reopen logs` form; each console command the migration
+/// guide says works is known to the console.
+#[test]
+fn momentum_console_commands_for_bindings_configuration_and_listeners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let down = free_port();
+    let sock = tmp.path().join("control.sock");
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ Max_Connections = 7 }} }}\n\
+         Retry_Interval = 600\n\
+         domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n\
+         Control_Listener {{\n  Listen \"{}\" {{ }}\n}}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+        sock.display()
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for i in 0..2 {
+        let (sent, t) = swaks(
+            imp.smtp_port,
+            "alice@example.org",
+            &format!("user{i}@slow.example"),
+            &["--body", "queued"],
+        );
+        assert!(sent, "{t}");
+    }
+    wait_for("two delayed recipients", Duration::from_secs(20), || {
+        ok(&sock, "binding summary")
+            .contains("default              slow.example                         0        2")
+    });
+    let flushed = ok(&sock, "binding flush default slow.example");
+    assert!(flushed.contains("due now"), "{flushed}");
+    let refreshed = ok(&sock, "refresh domain slow.example");
+    assert!(refreshed.starts_with("DNS cache cleared"), "{refreshed}");
+
+    // config get is config eval; config set is checked, in force at once, gone at a reload.
+    assert!(ok(&sock, "config get Retry_Interval").contains("600"));
+    let set = ok(&sock, "config set domain slow.example Max_Retries 7");
+    assert!(set.contains("until the next reload"), "{set}");
+    let got = ok(&sock, "config get domain slow.example Max_Retries");
+    assert!(got.contains('7') && got.contains("console"), "{got}");
+    let (done, out) = console(&sock, "config set Max_Retries lots");
+    assert!(!done && out.contains("Max_Retries"), "{out}");
+    let got = ok(&sock, "config get domain slow.example Max_Retries");
+    assert!(got.contains('7'), "a refused set changes nothing: {got}");
+    ok(&sock, "config reload");
+    let got = ok(&sock, "config get domain slow.example Max_Retries");
+    assert!(
+        !got.contains("console"),
+        "the reload reads the file as it is: {got}"
+    );
+
+    let inbound = ok(&sock, "show inbound");
+    assert!(
+        inbound.contains(&format!("ESMTP     127.0.0.1:{}", imp.smtp_port))
+            && inbound.contains("      7"),
+        "{inbound}"
+    );
+    let reopened = ok(&sock, "ec_logger:l reopen logs");
+    assert!(reopened.contains("reopened"), "{reopened}");
+    let (done, out) = console(&sock, "config writeback");
+    assert!(!done && out.contains("never rewrites"), "{out}");
+
+    let failed = ok(&sock, "binding fail default slow.example quiet");
+    assert!(failed.contains("2 recipient(s) failed quietly"), "{failed}");
+    assert!(ok(&sock, "binding summary").contains("nothing queued"));
+
+    // Every command the migration guide says works is a command of the console.
+    for (name, _, how) in impulse_config::compat::CONSOLE {
+        if matches!(
+            how,
+            impulse_config::compat::Compat::Works | impulse_config::compat::Compat::Differs(_)
+        ) {
+            let probe: String = match *name {
+                "<module>:<instance> <cmd>" => "ec_logger:l reopen logs".into(),
+                "binding flush domain" => "binding flush default".into(),
+                "binding fail domain" => "binding fail default quiet".into(),
+                "showqueue" | "domain" | "flush domain" | "fail domain" | "refresh domain" => {
+                    format!("{name} slow.example")
+                }
+                "reroute queue" => "reroute queue slow.example other.example".into(),
+                "message retry" | "message fail" | "message details" => format!("{name} 999999"),
+                "config get" | "config eval" => "config get Retry_Interval".into(),
+                other => other.into(),
+            };
+            let (_, out) = console(&sock, &probe);
+            assert!(
+                !out.contains("unknown command") && !out.contains("not supported"),
+                "`{probe}` ({name}): {out}"
+            );
+        }
+    }
 }

@@ -134,3 +134,48 @@ fn the_more_specific_scope_decides_between_gateway_and_routes() {
     assert!(gw.wait_count(1, Duration::from_secs(20))[0].contains("c@gw.example"));
     assert_eq!(global.count(), 0);
 }
+
+/// `Outbound_Throttle_Messages` set globally is one throttle for all domains together (shared
+/// by reference, issue #11): six mails to two domains at "2/1" take about two seconds, whatever
+/// domain they go to; `show outbound` names the throttle and where it is set.
+#[test]
+fn a_global_message_throttle_is_shared_by_every_domain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sock = tmp.path().join("control.sock");
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Control_Listener {{ Listen \"{}\" {{ }} }}\n\
+         Outbound_Throttle_Messages = \"2/1\"\nGateway = \"127.0.0.1:{}\"\n\
+         domain \"one.example\" {{ }}\ndomain \"two.example\" {{ }}\n",
+        sock.display(),
+        sink.port
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    for i in 0..6 {
+        let to = if i % 2 == 0 {
+            "a@one.example"
+        } else {
+            "b@two.example"
+        };
+        let (ok, t) = swaks(imp.smtp_port, "alice@example.org", to, &["--body", "t"]);
+        assert!(ok, "{t}");
+    }
+    wait_for("the first mail", Duration::from_secs(20), || {
+        sink.count() >= 1
+    });
+    let first = Instant::now();
+    sink.wait_count(6, Duration::from_secs(30));
+    // Two at once, then two a second: the last four take at least 1.5 s after the first.
+    assert!(
+        first.elapsed() >= Duration::from_millis(1400),
+        "six mails in {:?} at 2 a second",
+        first.elapsed()
+    );
+    let (ok, out) = common::console(&sock, "show outbound");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Outbound_Throttle_Messages = \"2/1\" set in global"),
+        "{out}"
+    );
+}

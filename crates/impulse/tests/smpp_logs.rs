@@ -181,10 +181,10 @@ fn bad_logger_settings_are_refused_with_their_place() {
         )),
         "{err}"
     );
-    // An SMPP-only macro in an MMS log's format.
+    // An SMPP-only macro in an MMS log's format: refused, naming the log it belongs to.
     assert!(
         err.contains(&format!(
-            "{file}:7:3: error: log_status_format: unknown macro `%sg`"
+            "{file}:7:3: error: log_status_format: `%sg` is a macro of the SMPP log, not of the MMS log"
         )),
         "{err}"
     );

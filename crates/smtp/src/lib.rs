@@ -16,7 +16,7 @@ pub mod inbound {
     mod session;
     pub use auth::Credentials;
     pub use data::{DataReader, Oversize};
-    pub use server::{Inbound, client, received_header, serve};
+    pub use server::{Inbound, client, received_header, serve, serve_with_slots};
     pub use session::{Envelope, Limits, Session, Step};
 }
 

@@ -175,6 +175,8 @@ pub enum Selection {
     Domain(String),
     /// Every recipient of a message.
     Message(MessageId),
+    /// Every recipient leaving by a binding (its name, case-sensitive), whatever its domain.
+    Binding(String),
 }
 
 /// What one destination's queue holds, for the console and metrics.

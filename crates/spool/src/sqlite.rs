@@ -793,6 +793,7 @@ fn selection_filter(sel: &Selection) -> (&'static str, rusqlite::types::Value) {
     match sel {
         Selection::Domain(d) => ("domain = ?1", d.to_ascii_lowercase().into()),
         Selection::Message(m) => ("message_id = ?1", m.0.into()),
+        Selection::Binding(b) => ("binding = ?1", b.clone().into()),
     }
 }
 

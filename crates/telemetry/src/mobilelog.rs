@@ -103,6 +103,20 @@ impl Dialect {
             Dialect::Mms => MMS_MACROS,
         }
     }
+
+    fn other(self) -> Dialect {
+        match self {
+            Dialect::Smpp => Dialect::Mms,
+            Dialect::Mms => Dialect::Smpp,
+        }
+    }
+
+    fn log_name(self) -> &'static str {
+        match self {
+            Dialect::Smpp => "SMPP",
+            Dialect::Mms => "MMS",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,11 +142,26 @@ impl Format {
                 rest = r;
                 continue;
             }
-            let Some((name, m)) = dialect
+            let own = dialect
+                .macros()
+                .iter()
+                .find(|(name, _)| rest.starts_with(name));
+            // A macro of the other log read here would be a shorter macro and literal letters
+            // (`%ti` as `%t` then `i`): refused, naming the log it belongs to.
+            if let Some((other, _)) = dialect
+                .other()
                 .macros()
                 .iter()
                 .find(|(name, _)| rest.starts_with(name))
-            else {
+                && own.is_none_or(|(name, _)| other.len() > name.len())
+            {
+                return Err(format!(
+                    "`%{other}` is a macro of the {} log, not of the {} log, in format {s:?}",
+                    dialect.other().log_name(),
+                    dialect.log_name()
+                ));
+            }
+            let Some((name, m)) = own else {
                 return Err(format!(
                     "unknown macro `%{}` in format {s:?}",
                     rest.chars().take(4).collect::<String>()
@@ -412,6 +441,13 @@ mod tests {
     #[test]
     fn macros_are_checked() {
         assert!(Format::parse("%t@%zz", Dialect::Smpp).is_err());
+        let e = Format::parse("%t@%ti", Dialect::Smpp).unwrap_err();
+        assert!(
+            e.contains("`%ti` is a macro of the MMS log, not of the SMPP log"),
+            "{e}"
+        );
+        let e = Format::parse("%text", Dialect::Mms).unwrap_err();
+        assert!(e.contains("`%text` is a macro of the SMPP log"), "{e}");
         assert_eq!(
             Format::parse("100%% %text", Dialect::Smpp)
                 .unwrap()
@@ -467,10 +503,10 @@ mod tests {
                 }),
             "pg|p|o"
         );
-        assert!(
-            Format::parse("%ti", Dialect::Smpp).unwrap()
-                != Format::parse("%ti", Dialect::Mms).unwrap()
-        );
+        // `%ti` is the MMS log's TransactionID: refused in an SMPP format (it would render
+        // as the time and an `i`), read whole in an MMS one.
+        assert!(Format::parse("%ti", Dialect::Smpp).is_err());
+        assert!(Format::parse("%ti", Dialect::Mms).is_ok());
         assert!(Format::parse("%sg", Dialect::Mms).is_err());
         assert!(Format::parse("%I", Dialect::Smpp).is_err());
     }

@@ -14,6 +14,7 @@ use impulse_spool::{
 };
 use tokio::sync::Notify;
 
+use super::fail::Target;
 use crate::live::LiveConfig;
 use crate::status::binding_name;
 
@@ -28,6 +29,9 @@ pub struct Context {
     pub status: Arc<crate::status::Sources>,
     pub reloader: Arc<crate::reload::Reloader>,
     pub fail_orders: Arc<crate::fail_orders::FailOrders>,
+    pub throttles: Arc<crate::throttle::Throttles>,
+    /// For `refresh domain`: its DNS cache.
+    pub smtp: Arc<crate::delivery::SmtpConnector>,
 }
 
 /// The answer to a command: its text, and whether it is an error.
@@ -59,18 +63,33 @@ message fail ID                fail a message's queued recipients (bounced)
 fail domain DOMAIN [quiet]     fail a domain's queued recipients (quiet: no bounces)
 flush domain DOMAIN            try a domain's queued recipients now
 reroute queue DOMAIN NEWDOMAIN deliver a domain's queued recipients as NEWDOMAIN's mail
-show outbound                  SMPP binds (state, window, rates) and MM7 domains
+binding flush BINDING [DOMAIN] try a binding's queued recipients now
+binding fail BINDING [DOMAIN] [quiet]
+                               fail a binding's queued recipients
+binding summary [BINDING]      queued recipients per binding and domain
+refresh domain DOMAIN          forget cached DNS answers and try the domain's queue now
+show inbound                   listeners with their open connections and limits
+show outbound                  SMPP binds (state, window, rates), MM7 domains, throttles
 config reload                  read the configuration file again and put it in force
-config eval [domain D] [binding B] OPTION
+config eval|get [domain D] [binding B] OPTION
                                an option's value in force and where it comes from
-reopen logs                    open every log file again (after logrotate)
+config set [domain D] [binding B] OPTION VALUE
+                               change an option now, checked as a reload (until the next)
+reopen logs                    open every log file again (after logrotate);
+                               also LOGGER:INSTANCE reopen logs
 paniclog [LINES]               the end of the paniclog (default 20 lines)
 version                        Impulse's version
 shutdown                       stop accepting, finish in-flight work, exit
 help                           this list";
 
-/// Commands Momentum has that Impulse does not have yet: refused by name.
-const NOT_YET: &[&str] = &["binding"];
+/// Commands Momentum has that Impulse does not: refused by name, with the reason.
+const REFUSED: &[(&str, &str)] = &[
+    ("mstore", "mstore (Riak) is not supported by Impulse"),
+    (
+        "config writeback",
+        "Impulse never rewrites the configuration file: change the file and `config reload`",
+    ),
+];
 
 pub async fn execute(ctx: &Context, line: &str) -> Answer {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -90,11 +109,50 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             Err(_) => error(format!("`{id}` is not a message id")),
         },
         ["message", "fail", id] => match id.parse::<MessageId>() {
-            Ok(m) => super::fail::fail(ctx, None, Some(m), false).await,
+            Ok(m) => {
+                let target = Target {
+                    message: Some(m),
+                    ..Target::default()
+                };
+                super::fail::fail(ctx, target, false).await
+            }
             Err(_) => error(format!("`{id}` is not a message id")),
         },
-        ["fail", "domain", d] => super::fail::fail(ctx, Some(d), None, false).await,
-        ["fail", "domain", d, "quiet"] => super::fail::fail(ctx, Some(d), None, true).await,
+        ["fail", "domain", d] => super::fail::fail(ctx, Target::domain(d), false).await,
+        ["fail", "domain", d, "quiet"] => super::fail::fail(ctx, Target::domain(d), true).await,
+        ["binding", "flush", b] => {
+            let selection = Selection::Binding(spool_binding(b).to_string());
+            reschedule(ctx, selection, &format!("binding {b}")).await
+        }
+        ["binding", "flush", b, d] => binding_flush(ctx, b, d).await,
+        ["binding", "fail", b, rest @ ..] => {
+            let (domain, quiet) = match rest {
+                [] => (None, false),
+                ["quiet"] => (None, true),
+                [d] => (Some(*d), false),
+                [d, "quiet"] => (Some(*d), true),
+                _ => return error("usage: binding fail BINDING [DOMAIN] [quiet]"),
+            };
+            let target = Target {
+                domain,
+                binding: Some(spool_binding(b)),
+                message: None,
+            };
+            super::fail::fail(ctx, target, quiet).await
+        }
+        ["refresh", "domain", d] => {
+            ctx.smtp.clear_dns_cache();
+            let flushed = reschedule(
+                ctx,
+                Selection::Domain(d.to_string()),
+                &format!("domain {d}"),
+            )
+            .await;
+            ok(format!("DNS cache cleared; {}", flushed.text))
+        }
+        ["binding", "summary"] => binding_summary(ctx, None).await,
+        ["binding", "summary", b] => binding_summary(ctx, Some(b)).await,
+        [module, "reopen", "logs"] if module.contains(':') => ok(reopen_logs().join("\n")),
         ["reroute", "queue", from, to] => reroute(ctx, from, to).await,
         ["flush", "domain", d] => {
             reschedule(
@@ -104,15 +162,18 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             )
             .await
         }
+        ["show", "inbound"] => ok(crate::inbound_view::render()),
         ["show", "outbound"] => match ctx.status.snapshot().await {
-            Ok(snap) => ok(super::outbound::render(&snap)),
+            Ok(snap) => ok(super::outbound::render(&snap)
+                + &super::outbound::render_throttles(&ctx.throttles.views())),
             Err(e) => error(e),
         },
         ["config", "reload"] => match ctx.reloader.reload().await {
             Ok(text) => ok(text),
             Err(text) => error(text),
         },
-        ["config", "eval", rest @ ..] => config_eval(ctx, rest),
+        ["config", "eval" | "get", rest @ ..] => config_eval(ctx, rest),
+        ["config", "set", rest @ ..] => config_set(ctx, rest).await,
         ["reopen", "logs"] => {
             let lines = reopen_logs();
             ok(lines.join("\n"))
@@ -122,10 +183,123 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             ctx.shutdown.notify_one();
             ok("shutting down: no new connections; work in flight finishes or goes back to the spool".into())
         }
-        [first, ..] if NOT_YET.contains(first) => error(format!(
-            "`{line}` is not implemented yet in Impulse (issue #6); see `help`"
-        )),
+        _ if REFUSED
+            .iter()
+            .any(|(c, _)| line.trim_start().starts_with(c)) =>
+        {
+            let why = REFUSED
+                .iter()
+                .find(|(c, _)| line.trim_start().starts_with(c))
+                .map_or("", |(_, w)| w);
+            error(format!("`{line}` is not supported: {why}"))
+        }
         _ => error(format!("unknown command `{line}`; see `help`")),
+    }
+}
+
+/// A binding's name as the spool keeps it: `default` is the empty name.
+fn spool_binding(b: &str) -> &str {
+    if b == "default" { "" } else { b }
+}
+
+/// `binding flush B D`: one domain's recipients of a binding due now.
+async fn binding_flush(ctx: &Context, binding: &str, domain: &str) -> Answer {
+    let now = now_millis();
+    let dest = Destination {
+        domain: domain.to_ascii_lowercase(),
+        binding: spool_binding(binding).to_string(),
+    };
+    let rows = match ctx.spool.list(Some(&dest), usize::MAX >> 1, 0).await {
+        Ok(r) => r,
+        Err(e) => return error(format!("spool: {e}")),
+    };
+    let messages: Vec<MessageId> = {
+        let mut m: Vec<MessageId> = rows
+            .iter()
+            .filter(|r| r.state == RecipientState::Queued)
+            .map(|r| r.message)
+            .collect();
+        m.sort();
+        m.dedup();
+        m
+    };
+    if messages.is_empty() {
+        return error(format!(
+            "binding {binding} domain {domain}: nothing queued to retry"
+        ));
+    }
+    for m in messages {
+        if let Ok(dests) = ctx.spool.reschedule(Selection::Message(m), now).await {
+            for d in dests {
+                ctx.scheduler.queued(d, now);
+            }
+        }
+    }
+    ok(format!(
+        "binding {binding} domain {domain}: queued recipients are due now"
+    ))
+}
+
+/// `binding summary [B]`: queued recipients per binding and domain.
+async fn binding_summary(ctx: &Context, only: Option<&str>) -> Answer {
+    let counts = match counts(ctx).await {
+        Ok(c) => c,
+        Err(a) => return a,
+    };
+    let mut rows: Vec<&QueueCounts> = counts
+        .iter()
+        .filter(|c| only.is_none_or(|b| crate::status::binding_name(&c.destination.binding) == b))
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.destination.binding, &a.destination.domain)
+            .cmp(&(&b.destination.binding, &b.destination.domain))
+    });
+    if rows.is_empty() {
+        return ok(match only {
+            Some(b) => format!("binding {b}: nothing queued"),
+            None => "nothing queued".into(),
+        });
+    }
+    let mut out =
+        String::from("binding              domain                          active  delayed\n");
+    for c in rows {
+        out.push_str(&format!(
+            "{:<20} {:<30} {:>7} {:>8}\n",
+            crate::status::binding_name(&c.destination.binding),
+            c.destination.domain,
+            c.active,
+            c.delayed
+        ));
+    }
+    ok(out.trim_end().to_string())
+}
+
+/// `config set [domain D] [binding B] OPTION VALUE`: checked and put in force like a reload,
+/// until the next reload.
+async fn config_set(ctx: &Context, args: &[&str]) -> Answer {
+    let (mut domain, mut binding, mut rest) = (None, None, args);
+    loop {
+        match rest {
+            ["domain", d, more @ ..] => (domain, rest) = (Some(d.to_string()), more),
+            ["binding", b, more @ ..] => (binding, rest) = (Some(b.to_string()), more),
+            _ => break,
+        }
+    }
+    let [option, value @ ..] = rest else {
+        return error("usage: config set [domain D] [binding B] OPTION VALUE");
+    };
+    if value.is_empty() {
+        return error("usage: config set [domain D] [binding B] OPTION VALUE");
+    }
+    let o = impulse_config::overrides::Override {
+        domain,
+        binding,
+        option: option.to_string(),
+        value: value.join(" "),
+    };
+    match ctx.reloader.set(o).await {
+        Ok(text) => ok(text),
+        Err(text) => error(text),
     }
 }
 

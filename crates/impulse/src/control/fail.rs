@@ -1,4 +1,4 @@
-//! `fail domain D [quiet]` and `message fail ID`: gives a fail order (see `fail_orders`), makes
+//! `fail domain D [quiet]`, `binding fail B [D] [quiet]` and `message fail ID`: gives a fail order (see `fail_orders`), makes
 //! the recipients it names due at once, waits for them to leave the spool through the
 //! ordinary delivery path (logged, and bounced unless `quiet`), then withdraws the order.
 
@@ -15,10 +15,10 @@ const WAIT: Duration = Duration::from_secs(30);
 
 async fn named(
     ctx: &Context,
-    domain: Option<&str>,
-    message: Option<MessageId>,
+    what: &Target<'_>,
     before: i64,
 ) -> Result<Vec<RecipientInfo>, String> {
+    let (domain, binding, message) = (what.domain, what.binding, what.message);
     let rows = match message {
         Some(m) => ctx.spool.inspect(m).await,
         None => ctx.spool.list(None, usize::MAX >> 1, 0).await,
@@ -30,23 +30,45 @@ async fn named(
             r.state != RecipientState::Quarantined
                 && r.received_at <= before
                 && domain.is_none_or(|d| r.destination.domain.eq_ignore_ascii_case(d))
+                && binding.is_none_or(|b| r.destination.binding == b)
         })
         .collect())
 }
 
-pub async fn fail(
-    ctx: &Context,
-    domain: Option<&str>,
-    message: Option<MessageId>,
-    quiet: bool,
-) -> Answer {
+/// What a fail command names: a domain, a binding (and perhaps one of its domains) or a
+/// message.
+#[derive(Clone, Copy, Default)]
+pub struct Target<'a> {
+    pub domain: Option<&'a str>,
+    pub binding: Option<&'a str>,
+    pub message: Option<MessageId>,
+}
+
+impl<'a> Target<'a> {
+    pub fn domain(d: &'a str) -> Self {
+        Target {
+            domain: Some(d),
+            ..Target::default()
+        }
+    }
+}
+
+pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
     let before = now_millis();
-    let what = match (domain, message) {
-        (_, Some(m)) => format!("message {m}"),
-        (Some(d), None) => format!("domain {d}"),
-        (None, None) => return error("nothing to fail"),
+    let (domain, binding, message) = (target.domain, target.binding, target.message);
+    let what = match (domain, binding, message) {
+        (_, _, Some(m)) => format!("message {m}"),
+        (d, Some(b), None) => {
+            let b = crate::status::binding_name(b);
+            match d {
+                Some(d) => format!("binding {b} domain {d}"),
+                None => format!("binding {b}"),
+            }
+        }
+        (Some(d), None, None) => format!("domain {d}"),
+        (None, None, None) => return error("nothing to fail"),
     };
-    let first = match named(ctx, domain, message, before).await {
+    let first = match named(ctx, &target, before).await {
         Ok(r) => r,
         Err(e) => return error(e),
     };
@@ -63,14 +85,16 @@ pub async fn fail(
                 id: 0,
                 domain: d.clone(),
                 message,
+                binding: binding.map(str::to_string),
                 before,
                 quiet,
             })
         })
         .collect();
-    let selection = match message {
-        Some(m) => Selection::Message(m),
-        None => Selection::Domain(domains[0].clone()),
+    let selection = match (message, binding) {
+        (Some(m), _) => Selection::Message(m),
+        (None, Some(b)) => Selection::Binding(b.to_string()),
+        (None, None) => Selection::Domain(domains[0].clone()),
     };
     match ctx.spool.reschedule(selection, before).await {
         Ok(dests) => {
@@ -86,7 +110,7 @@ pub async fn fail(
     let mut left = first.len();
     while left > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if let Ok(rows) = named(ctx, domain, message, before).await {
+        if let Ok(rows) = named(ctx, &target, before).await {
             left = rows.len();
         }
     }

@@ -63,3 +63,20 @@ pub fn render(snap: &Snapshot) -> String {
     }
     out
 }
+
+/// The throttles in use (`Outbound_Throttle_*`), by the scope that defines each: one bucket
+/// for every destination that inherits it.
+pub fn render_throttles(views: &[crate::throttle::ThrottleView]) -> String {
+    if views.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nThrottles (shared by every destination that inherits them):\n");
+    for v in views {
+        let _ = writeln!(
+            out,
+            "  {} = \"{}\" set in {}: waited {} time(s)",
+            v.option, v.value, v.scope, v.waits
+        );
+    }
+    out
+}

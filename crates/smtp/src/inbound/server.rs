@@ -63,9 +63,20 @@ pub async fn serve<I: Inbound>(
     listener: TcpListener,
     inbound: Arc<I>,
     max_connections: usize,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    serve_with_slots(listener, inbound, slots, shutdown).await;
+}
+
+/// As [`serve`], with the connection slots given by the caller, who may watch them (the
+/// console's `show inbound` counts the slots in use).
+pub async fn serve_with_slots<I: Inbound>(
+    listener: TcpListener,
+    inbound: Arc<I>,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let per_peer: Arc<PerPeer> = Arc::default();
     loop {
         let accepted = tokio::select! {
