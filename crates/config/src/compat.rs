@@ -282,7 +282,7 @@ pub static REFERENCE: &[(What, &str, &str)] = &[
 pub static DIFFERENCES: &[(&str, &str)] = &[
     ("SMPP_Sms_Segment_Size", "with SMPP_ESME_UDH_Segment, Impulse takes the UDH's room itself: the default 160 gives 153-septet segments, no \"159\" workaround needed (decision 0006)"),
     ("SMPP_ESME_Type_Of_Number", "`extension` is TON 7 (TS 23.040's \"reserved for extension\") and the misspelling `abreviated` is read as `abbreviated`"),
-    ("Outbound_Throttle_Messages", "for SMPP and MM7 every recipient counts as a message; a bucket allows at most one second's worth at once"),
+    ("Outbound_Throttle_Messages", "a bucket allows at most one second's worth at once; an SMTP connection stays open while its next message waits for the throttle (with throttles slower than about one a minute, set Max_Outbound_Connections low)"),
     ("Outbound_Throttle_Connections", "counts new SMTP connections; SMPP binds are persistent and limited by Max_Outbound_Connections"),
     ("Concurrency", "accepted with no effect: Impulse sizes its threads with Worker_Threads"),
     ("File_Mode", "applies to the console's Unix socket; Impulse's SMTP and HTTP listeners are TCP only"),

@@ -90,6 +90,9 @@ pub mod names {
     pub const SPOOLBASE: &str = "Spoolbase";
     pub const HOSTNAME: &str = "Hostname";
     pub const WORKER_THREADS: &str = "Worker_Threads";
+    pub const MAINLOG_MOBILE_RECORDS: &str = "Mainlog_Mobile_Records";
+    pub const OUTBOUND_THROTTLE_MESSAGES: &str = "Outbound_Throttle_Messages";
+    pub const OUTBOUND_THROTTLE_CONNECTIONS: &str = "Outbound_Throttle_Connections";
     pub const ENABLE: &str = "Enable";
     pub const RELAY_HOSTS: &str = "Relay_Hosts";
     pub const OPEN_RELAY: &str = "Open_Relay";
@@ -128,6 +131,9 @@ pub mod names {
     pub const ALL: &[&str] = &[
         SPOOLBASE,
         WORKER_THREADS,
+        MAINLOG_MOBILE_RECORDS,
+        OUTBOUND_THROTTLE_MESSAGES,
+        OUTBOUND_THROTTLE_CONNECTIONS,
         HOSTNAME,
         ENABLE,
         RELAY_HOSTS,

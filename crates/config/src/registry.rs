@@ -200,6 +200,7 @@ macro_rules! opt {
 pub static OPTIONS: &[OptionDef] = &[
     // ---- Core: process and spool -------------------------------------------------------------
     opt!("Spoolbase", G, Path, Some("/var/spool/impulse"), Yes, "Directory of the durable spool (SQLite database `spool.db`)."),
+    opt!("Mainlog_Mobile_Records", G, Bool, Some("false"), Yes, "Also write SMS and MMS receptions and deliveries to the mainlog (Impulse option). As Momentum, Impulse writes them to the smpp and mms logs only: the mainlog has SMTP receptions and deliveries. Set true for one file with everything."),
     opt!("Worker_Threads", G, Int, Some("0"), Yes, "Threads running network sessions (Impulse option); 0: one less than the CPUs, at least 1, leaving a core to the spool writer."),
     opt!("Hostname", G, Str, None, Yes, "Name this host uses in banners, Received: headers, EHLO and bounces; defaults to the system host name."),
     // ---- Core: receiving (ESMTP_Listener, Listen, Peer) ----------------------------------------
@@ -256,7 +257,7 @@ pub static OPTIONS: &[OptionDef] = &[
     opt!("Suspend_Delivery", SEND, Bool, Some("false"), Yes, "Hold mail for the scope in the queue without delivering it."),
     opt!("Bind_Address", BIND, Str, None, Yes, "Local IP address outbound connections of a binding are made from."),
     opt!("EHLO_Hostname", SEND, Str, None, Yes, "Name sent in EHLO/HELO (default: Hostname)."),
-    opt!("Outbound_Throttle_Messages", SEND, Throttle, None, Yes, "Messages a second (`\"N\"`) or per period (`\"N/secs\"`) delivered to the scope's destinations, SMTP, SMPP and MM7 alike (for SMPP and MM7, each recipient is a message). Shared by reference: set globally, it limits all domains together; set in a domain or binding, that scope alone. At most one second's worth goes at once; 0 is no limit. `show outbound` lists the throttles in use."),
+    opt!("Outbound_Throttle_Messages", SEND, Throttle, None, Yes, "Messages a second (`\"N\"`) or per period (`\"N/secs\"`, at least one in 11.6 days) delivered to the scope's destinations, SMTP, SMPP and MM7 alike. Shared by reference: set globally, it limits all domains together; set in a domain or binding, that scope alone. At most one second's worth goes at once; 0 is no limit. A reload or `config set` applies to deliveries already waiting. `show outbound` lists the throttles in use."),
     opt!("Outbound_Throttle_Connections", SEND, Throttle, None, Yes, "New outbound SMTP connections a second (`\"N\"`) or per period (`\"N/secs\"`), shared by reference like Outbound_Throttle_Messages. SMPP binds are persistent and counted by Max_Outbound_Connections instead."),
     opt!("Connection_Allocation_Aggressiveness", SEND, Str, Some("normal"), NotYet("Impulse opens connections as a queue needs them, up to Max_Outbound_Connections: set that"), "Connection goal growth."),
     opt!("Bounce_Behavior", GD, Enum(&["pass", "blackhole"]), Some("pass"), NotYet("Impulse does not classify received bounces: they are relayed as mail, as `pass` does; `blackhole` has no equivalent, so remove the option"), "Handling of received out-of-band bounces."),

@@ -351,14 +351,24 @@ impl Observer for DeliveryObserver {
             }
             let seconds = (now - r.lease.received_at) / 1000;
             let remote = r.attempt.remote.as_deref().unwrap_or("");
-            match (r.outcome, &self.mainlog) {
+            // SMPP and MM7 outcomes are in the smpp and mms logs; the mainlog has SMTP's (and
+            // the others with Mainlog_Mobile_Records).
+            let mobile = crate::metrics::protocol_of(&cfg, domain) != "smtp";
+            let mainlog = self
+                .mainlog
+                .as_ref()
+                .filter(|_| crate::status::mainlog_takes(&cfg, mobile));
+            let binding = crate::status::binding_name(&r.lease.destination.binding);
+            let binding_group =
+                crate::status::binding_group_name(&cfg, &r.lease.destination.binding);
+            match (r.outcome, mainlog) {
                 (Outcome::Delivered { .. }, Some(log)) => log.delivery(&Delivery {
                     message_id: &id,
                     recipient_id: r.lease.recipient.0,
                     domain: &r.lease.destination.domain,
                     size,
-                    binding_group: "default",
-                    binding: "default",
+                    binding_group: &binding_group,
+                    binding,
                     retries: r.lease.attempts,
                     seconds,
                     remote,
@@ -373,8 +383,8 @@ impl Observer for DeliveryObserver {
                         recipient_id: r.lease.recipient.0,
                         domain: &r.lease.destination.domain,
                         bytes_sent: if r.attempt.stage >= 8 { size } else { 0 },
-                        binding_group: "default",
-                        binding: "default",
+                        binding_group: &binding_group,
+                        binding,
                         stage: r.attempt.stage,
                         retries: r.lease.attempts,
                         seconds,
@@ -487,11 +497,10 @@ impl Router {
         } else {
             self.throttles
                 .acquire(
-                    &cfg,
+                    &self.cfg,
                     crate::throttle::CONNECTIONS,
                     &dest.domain,
                     &dest.binding,
-                    1,
                 )
                 .await;
             self.smtp.open(dest).await.map(RoutedSession::Smtp)
@@ -508,20 +517,14 @@ impl Router {
             *session = self.open_now(&dest.clone()).await?;
         }
         if let Some(first) = recipients.first() {
-            // SMTP sends a message once for all its recipients; SMPP and MM7 once for each.
-            let n = match session {
-                RoutedSession::Smtp(_) => 1,
-                _ => recipients.len(),
-            };
+            // One message, whatever its recipients (Momentum's unit).
             let dest = &first.destination;
-            let cfg = self.cfg.get();
             self.throttles
                 .acquire(
-                    &cfg,
+                    &self.cfg,
                     crate::throttle::MESSAGES,
                     &dest.domain,
                     &dest.binding,
-                    n,
                 )
                 .await;
         }

@@ -89,7 +89,12 @@ impl Reception {
             .await
             .map_err(|e| e.to_string())?;
         let id = id.to_string();
-        if let (Some(log), Some((sender, peer, rcpts))) = (&self.mainlog, log_copy) {
+        // SMS and MMS receptions are in the smpp and mms logs (Momentum's split); the mainlog
+        // has them too only with Mainlog_Mobile_Records.
+        let mobile = matches!(protocol, "smpp" | "mm7");
+        if let (Some(log), Some((sender, peer, rcpts))) = (&self.mainlog, log_copy)
+            && crate::status::mainlog_takes(&self.cfg.get(), mobile)
+        {
             for r in &rcpts {
                 log.reception(&ReceptionRecord {
                     message_id: &id,
@@ -98,6 +103,8 @@ impl Reception {
                     peer: &peer,
                     size,
                     protocol,
+                    // Every message is received into the default binding (no policy assigns
+                    // another).
                     binding_group: "default",
                     binding: "default",
                 });

@@ -87,6 +87,25 @@ pub fn binding_name(binding: &str) -> &str {
     }
 }
 
+/// The binding group of a binding as logs name it: the binding_group it was declared in, else
+/// `default`.
+pub fn binding_group_name(cfg: &impulse_config::Config, binding: &str) -> String {
+    cfg.bindings
+        .get(binding)
+        .and_then(|b| b.group.clone())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Whether a protocol's receptions go to the mainlog: SMTP and mail Impulse makes itself; SMS
+/// and MMS only with `Mainlog_Mobile_Records` (they are in the smpp and mms logs).
+pub fn mainlog_takes(cfg: &impulse_config::Config, mobile: bool) -> bool {
+    use impulse_config::Resolved;
+    !mobile
+        || cfg
+            .global()
+            .bool(impulse_config::names::MAINLOG_MOBILE_RECORDS)
+}
+
 /// How far back rates look.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
 

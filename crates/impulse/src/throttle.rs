@@ -1,6 +1,6 @@
 //! Momentum's core throttles on outbound delivery, for SMTP, SMPP and MM7 alike:
-//! `Outbound_Throttle_Messages` (messages, a recipient each for SMPP and MM7) and
-//! `Outbound_Throttle_Connections` (new SMTP connections), each `"N"` a second or `"N/secs"`.
+//! `Outbound_Throttle_Messages` (messages) and `Outbound_Throttle_Connections` (new SMTP
+//! connections), each `"N"` a second or `"N/secs"`.
 //!
 //! A throttle is shared "by reference" by every destination that inherits it: the bucket is
 //! keyed by the scope that sets the option (its label, e.g. `global` or `domain "x"`) and the
@@ -14,11 +14,13 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_config::{Config, Origin, Resolved};
+
+use crate::live::LiveConfig;
 use impulse_smpp::session::TokenBucket;
 
 /// The throttle options.
-pub const MESSAGES: &str = "Outbound_Throttle_Messages";
-pub const CONNECTIONS: &str = "Outbound_Throttle_Connections";
+pub const MESSAGES: &str = impulse_config::names::OUTBOUND_THROTTLE_MESSAGES;
+pub const CONNECTIONS: &str = impulse_config::names::OUTBOUND_THROTTLE_CONNECTIONS;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
@@ -48,67 +50,74 @@ pub struct ThrottleView {
 }
 
 impl Throttles {
-    /// Waits until `n` messages (or connections) may go to `domain` through `binding` under
-    /// `option`, as configured now.
+    /// Waits until one message (or connection) may go to `domain` through `binding` under
+    /// `option`. The configuration is read again at every wait, so a reload or `config set`
+    /// that changes or removes the throttle applies to deliveries already waiting.
     pub async fn acquire(
         &self,
-        cfg: &Config,
+        cfg: &LiveConfig,
         option: &'static str,
         domain: &str,
         binding: &str,
-        n: usize,
     ) {
+        let mut waited = false;
+        loop {
+            let Some((key, per_second)) = Self::key(&cfg.get(), option, domain, binding) else {
+                return;
+            };
+            let wait = {
+                let mut map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+                // A changed value is a new bucket: the old one goes.
+                map.retain(|k, _| {
+                    k.option != key.option || k.scope != key.scope || k.value == key.value
+                });
+                // tokio's clock, so that tests on paused time see the bucket refill.
+                let now = tokio::time::Instant::now().into_std();
+                let b = map.entry(key).or_insert_with(|| Bucket {
+                    bucket: TokenBucket::new(per_second, per_second.max(1.0), now),
+                    waits: 0,
+                });
+                if b.bucket.take(now) {
+                    None
+                } else {
+                    if !waited {
+                        b.waits += 1;
+                        metrics::counter!("impulse_throttle_waits_total", "option" => option)
+                            .increment(1);
+                    }
+                    Some(b.bucket.next_token().saturating_duration_since(now))
+                }
+            };
+            match wait {
+                None => return,
+                Some(d) => {
+                    waited = true;
+                    // Not longer than a second at a time: the configuration may change.
+                    let d = d.clamp(Duration::from_millis(1), Duration::from_secs(1));
+                    tokio::time::sleep(d).await;
+                }
+            }
+        }
+    }
+
+    /// The bucket key and rate of the throttle in force for a destination, if any.
+    fn key(cfg: &Config, option: &'static str, domain: &str, binding: &str) -> Option<(Key, f64)> {
         let binding = (!binding.is_empty()).then_some(binding);
         let s = cfg.sending(Some(domain), binding);
-        let Some((value, Origin::Scope { label, .. })) = s.effective(option) else {
-            return;
+        let (value, Origin::Scope { label, .. }) = s.effective(option)? else {
+            return None;
         };
-        let Some(text) = value.as_scalar() else {
-            return;
-        };
-        let Ok((count, per)) = impulse_config::types::parse_throttle(text) else {
-            return;
-        };
+        let text = value.as_scalar()?;
+        let (count, per) = impulse_config::types::parse_throttle(text).ok()?;
         if count == 0 {
-            return;
+            return None;
         }
         let key = Key {
             option,
             scope: label,
             value: text.to_string(),
         };
-        let per_second = count as f64 / per.as_secs_f64();
-        for _ in 0..n.max(1) {
-            let mut waited = false;
-            loop {
-                let wait = {
-                    let mut map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-                    // tokio's clock, so that tests on paused time see the bucket refill.
-                    let now = tokio::time::Instant::now().into_std();
-                    let b = map.entry(key.clone()).or_insert_with(|| Bucket {
-                        bucket: TokenBucket::new(per_second, per_second.max(1.0), now),
-                        waits: 0,
-                    });
-                    if b.bucket.take(now) {
-                        None
-                    } else {
-                        if !waited {
-                            b.waits += 1;
-                            metrics::counter!("impulse_throttle_waits_total", "option" => option)
-                                .increment(1);
-                        }
-                        Some(b.bucket.next_token().saturating_duration_since(now))
-                    }
-                };
-                match wait {
-                    None => break,
-                    Some(d) => {
-                        waited = true;
-                        tokio::time::sleep(d.max(Duration::from_millis(1))).await;
-                    }
-                }
-            }
-        }
+        Some((key, count as f64 / per.as_secs_f64()))
     }
 
     /// The throttles used since start, sorted by scope.
@@ -130,16 +139,20 @@ impl Throttles {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
-    fn cfg(text: &str) -> Config {
-        impulse_config::from_str(std::path::Path::new("t.conf"), text).unwrap()
+    fn live(text: &str) -> LiveConfig {
+        LiveConfig::new(Arc::new(
+            impulse_config::from_str(std::path::Path::new("t.conf"), text).unwrap(),
+        ))
     }
 
     /// A global throttle is one bucket for all domains; a domain's own is its alone.
     #[tokio::test(start_paused = true)]
     async fn shared_by_the_scope_that_defines_it() {
-        let c = cfg(
+        let c = live(
             "Outbound_Throttle_Messages = \"2/1\"\ndomain \"a.example\" { }\ndomain \"b.example\" { }\n\
              domain \"own.example\" { Outbound_Throttle_Messages = \"100\" }\n",
         );
@@ -153,7 +166,7 @@ mod tests {
             "a.example",
             "b.example",
         ] {
-            t.acquire(&c, MESSAGES, d, "", 1).await;
+            t.acquire(&c, MESSAGES, d, "").await;
         }
         // 2 at once, then 2 a second: the 6th is 2 s after the start.
         let shared = start.elapsed();
@@ -162,7 +175,9 @@ mod tests {
             "{shared:?}"
         );
         let start = tokio::time::Instant::now();
-        t.acquire(&c, MESSAGES, "own.example", "", 50).await;
+        for _ in 0..50 {
+            t.acquire(&c, MESSAGES, "own.example", "").await;
+        }
         assert!(
             start.elapsed() < Duration::from_millis(10),
             "own bucket, full"
@@ -175,18 +190,65 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn sixty_a_minute_is_one_a_second_and_zero_is_no_limit() {
-        let c = cfg("domain \"a.example\" { Outbound_Throttle_Messages = \"60/60\" }\n");
+        let c = live("domain \"a.example\" { Outbound_Throttle_Messages = \"60/60\" }\n");
         let t = Throttles::default();
         let start = tokio::time::Instant::now();
-        t.acquire(&c, MESSAGES, "a.example", "", 3).await;
+        for _ in 0..3 {
+            t.acquire(&c, MESSAGES, "a.example", "").await;
+        }
         let e = start.elapsed();
         assert!(
             e >= Duration::from_millis(1900) && e < Duration::from_millis(2100),
             "{e:?}"
         );
-        let c = cfg("Outbound_Throttle_Messages = 0\n");
+        let c = live("Outbound_Throttle_Messages = 0\n");
         let start = tokio::time::Instant::now();
-        t.acquire(&c, MESSAGES, "x", "", 1000).await;
+        for _ in 0..1000 {
+            t.acquire(&c, MESSAGES, "x", "").await;
+        }
         assert!(start.elapsed() < Duration::from_millis(1));
+    }
+
+    /// A delivery waiting on a slow throttle goes as soon as a reload lifts it; one an hour is
+    /// one an hour (no floor on the rate); the old bucket leaves `show outbound`.
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_applies_to_deliveries_already_waiting() {
+        let c = live("Outbound_Throttle_Messages = \"1/3600\"\n");
+        let t = Arc::new(Throttles::default());
+        t.acquire(&c, MESSAGES, "a.example", "").await;
+        let waiting = {
+            let (t, c) = (t.clone(), c.clone());
+            tokio::spawn(async move { t.acquire(&c, MESSAGES, "a.example", "").await })
+        };
+        tokio::time::sleep(Duration::from_secs(1800)).await;
+        assert!(
+            !waiting.is_finished(),
+            "one an hour: still waiting after half an hour"
+        );
+        c.replace(Arc::new(
+            impulse_config::from_str(
+                std::path::Path::new("t.conf"),
+                "Outbound_Throttle_Messages = 0\n",
+            )
+            .unwrap(),
+        ));
+        let start = tokio::time::Instant::now();
+        waiting.await.unwrap();
+        assert!(
+            start.elapsed() <= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        c.replace(Arc::new(
+            impulse_config::from_str(
+                std::path::Path::new("t.conf"),
+                "Outbound_Throttle_Messages = 5\n",
+            )
+            .unwrap(),
+        ));
+        t.acquire(&c, MESSAGES, "a.example", "").await;
+        let views = t.views();
+        assert_eq!(views.len(), 1, "the 1/3600 bucket is gone");
+        assert_eq!(views[0].value, "5");
     }
 }

@@ -14,7 +14,7 @@ fn config(sim: &SimSmsc, sink_port: u16, extra: &str) -> String {
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Gateway = \"127.0.0.1:{sink_port}\"\nRetry_Interval = 1\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n\
-         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+         Mainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
         sim.smpp
     )
 }

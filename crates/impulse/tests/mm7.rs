@@ -52,7 +52,7 @@ fn setup_with(
          domain \"example.com\" {{ }}\ndomain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
          domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {}\n  MM7_MMSC_Path = \"/mm7/submit\"\n  \
            MM7_VASPID = \"vasp-01\"\n  MM7_Sender_Address = \"<ShortCode>28444</ShortCode>\"\n  MM7_Delivery_Report = true\n  {domain_extra}\n}}\n\
-         {global_extra}\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
+         {global_extra}\nMainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
          mms_logger \"m\" {{ logfile = \"{{LOG}}/mmslog.ec\" }}\n\
          mms_bounce_logger \"b\" {{ bounce_logfile = \"{{LOG}}/mmsbouncelog.ec\" }}\n",
         sink.port, mmsc.http
@@ -475,7 +475,7 @@ fn mms_queued_during_an_mmsc_outage_go_when_it_is_back() {
          domain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
          domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {mmsc_port}\n  \
            MM7_MMSC_Path = \"/mm7/submit\"\n  MM7_VASPID = \"vasp-01\"\n}}\n\
-         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+         Mainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
         sink.port
     );
     assert!(!config.contains("Retry_Interval"));

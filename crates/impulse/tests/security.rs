@@ -455,7 +455,7 @@ fn mm7_submissions_go_over_verified_https() {
             "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\nGateway = \"127.0.0.1:{}\"\n\
              Retry_Interval = 1\nMax_Retry_Interval = 2\n\
              ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n{}{}\
-             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+             Mainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
             sink.port,
             domain(
                 "mms-trusted.example",

@@ -189,3 +189,58 @@ fn bad_logger_settings_are_refused_with_their_place() {
         "{err}"
     );
 }
+
+/// The log split of the Mobile Momentum overview: "a message received on smpp and transmitted
+/// on smtp will have the receptions logged in smpp log and the delivery in the main log". The
+/// mainlog has SMTP receptions and deliveries only; the smpp log has the SMS ones.
+#[test]
+fn the_mainlog_keeps_smtp_records_and_the_smpp_log_the_sms_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\nGateway = \"127.0.0.1:{}\"\n\
+         domain \"example.com\" {{ }}\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n  SMPP_Persistent_Connections = [ default = 1 ]\n}}\n\
+         smpp_logger \"s\" {{ logfile = \"{{LOG}}/smpplog.ec\" }}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+        sink.port, sim.smpp
+    );
+    let imp = Impulse::start(tmp.path(), &conf);
+    let smpp = tmp.path().join("log/smpplog.ec");
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "4445551234@sms.example.com",
+        &["--body", "to a phone"],
+    );
+    assert!(ok, "{t}");
+    wait_for("the SMS delivered", Duration::from_secs(20), || {
+        !lines_with(&smpp, "D").is_empty()
+    });
+    wait_for("the MO accepted", Duration::from_secs(20), || {
+        sim.control("mo 4445551234 12345 user@example.com(Re) from a phone")
+            .starts_with("ok")
+    });
+    sink.wait_count(1, Duration::from_secs(20));
+    wait_for(
+        "the mail's delivery in the mainlog",
+        Duration::from_secs(20),
+        || imp.mainlog().contains("@D@example.com@"),
+    );
+    let mainlog = imp.mainlog();
+    // SMTP reception of the mail to the phone: in the mainlog, as esmtp.
+    assert!(
+        mainlog.contains("@R@4445551234@sms.example.com@alice@example.org@"),
+        "{mainlog}"
+    );
+    assert!(mainlog.contains("@esmtp@default@default"), "{mainlog}");
+    // The SMS delivery and the MO reception are not.
+    assert!(!mainlog.contains("@D@sms.example.com@"), "{mainlog}");
+    assert!(!mainlog.contains("@smpp@"), "{mainlog}");
+    assert_eq!(
+        lines_with(&smpp, "R").len(),
+        1,
+        "the MO's reception is in the smpp log"
+    );
+}

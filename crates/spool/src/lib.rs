@@ -177,6 +177,8 @@ pub enum Selection {
     Message(MessageId),
     /// Every recipient leaving by a binding (its name, case-sensitive), whatever its domain.
     Binding(String),
+    /// Every recipient of one destination: a domain through a binding.
+    Destination(Destination),
 }
 
 /// What one destination's queue holds, for the console and metrics.

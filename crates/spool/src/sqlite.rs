@@ -794,6 +794,11 @@ fn selection_filter(sel: &Selection) -> (&'static str, rusqlite::types::Value) {
         Selection::Domain(d) => ("domain = ?1", d.to_ascii_lowercase().into()),
         Selection::Message(m) => ("message_id = ?1", m.0.into()),
         Selection::Binding(b) => ("binding = ?1", b.clone().into()),
+        // One parameter for both columns: a NUL cannot occur in a domain or binding name.
+        Selection::Destination(d) => (
+            "(domain || char(0) || binding) = ?1",
+            format!("{}\0{}", d.domain.to_ascii_lowercase(), d.binding).into(),
+        ),
     }
 }
 

@@ -183,18 +183,23 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             ctx.shutdown.notify_one();
             ok("shutting down: no new connections; work in flight finishes or goes back to the spool".into())
         }
-        _ if REFUSED
-            .iter()
-            .any(|(c, _)| line.trim_start().starts_with(c)) =>
-        {
-            let why = REFUSED
-                .iter()
-                .find(|(c, _)| line.trim_start().starts_with(c))
-                .map_or("", |(_, w)| w);
+        _ if refused(&words).is_some() => {
+            let why = refused(&words).unwrap_or_default();
             error(format!("`{line}` is not supported: {why}"))
         }
         _ => error(format!("unknown command `{line}`; see `help`")),
     }
+}
+
+/// Why a Momentum command Impulse does not have is refused, when `words` is one.
+fn refused(words: &[&str]) -> Option<&'static str> {
+    REFUSED
+        .iter()
+        .find(|(c, _)| {
+            let c: Vec<&str> = c.split_whitespace().collect();
+            words.len() >= c.len() && words[..c.len()] == c[..]
+        })
+        .map(|(_, why)| *why)
 }
 
 /// A binding's name as the spool keeps it: `default` is the empty name.
@@ -202,42 +207,15 @@ fn spool_binding(b: &str) -> &str {
     if b == "default" { "" } else { b }
 }
 
-/// `binding flush B D`: one domain's recipients of a binding due now.
+/// `binding flush B D`: one domain's recipients of a binding due now (and no other
+/// recipient of their messages).
 async fn binding_flush(ctx: &Context, binding: &str, domain: &str) -> Answer {
-    let now = now_millis();
     let dest = Destination {
         domain: domain.to_ascii_lowercase(),
         binding: spool_binding(binding).to_string(),
     };
-    let rows = match ctx.spool.list(Some(&dest), usize::MAX >> 1, 0).await {
-        Ok(r) => r,
-        Err(e) => return error(format!("spool: {e}")),
-    };
-    let messages: Vec<MessageId> = {
-        let mut m: Vec<MessageId> = rows
-            .iter()
-            .filter(|r| r.state == RecipientState::Queued)
-            .map(|r| r.message)
-            .collect();
-        m.sort();
-        m.dedup();
-        m
-    };
-    if messages.is_empty() {
-        return error(format!(
-            "binding {binding} domain {domain}: nothing queued to retry"
-        ));
-    }
-    for m in messages {
-        if let Ok(dests) = ctx.spool.reschedule(Selection::Message(m), now).await {
-            for d in dests {
-                ctx.scheduler.queued(d, now);
-            }
-        }
-    }
-    ok(format!(
-        "binding {binding} domain {domain}: queued recipients are due now"
-    ))
+    let label = format!("binding {binding} domain {domain}");
+    reschedule(ctx, Selection::Destination(dest), &label).await
 }
 
 /// `binding summary [B]`: queued recipients per binding and domain.

@@ -91,10 +91,14 @@ pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
             })
         })
         .collect();
-    let selection = match (message, binding) {
-        (Some(m), _) => Selection::Message(m),
-        (None, Some(b)) => Selection::Binding(b.to_string()),
-        (None, None) => Selection::Domain(domains[0].clone()),
+    let selection = match (message, binding, domain) {
+        (Some(m), _, _) => Selection::Message(m),
+        (None, Some(b), Some(d)) => Selection::Destination(impulse_spool::Destination {
+            domain: d.to_ascii_lowercase(),
+            binding: b.to_string(),
+        }),
+        (None, Some(b), None) => Selection::Binding(b.to_string()),
+        (None, None, _) => Selection::Domain(domains[0].clone()),
     };
     match ctx.spool.reschedule(selection, before).await {
         Ok(dests) => {

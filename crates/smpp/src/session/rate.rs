@@ -14,7 +14,9 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// `per_second` tokens a second, at most `burst` saved up; starts full.
     pub fn new(per_second: f64, burst: f64, now: Instant) -> Self {
-        let per_second = per_second.max(0.001);
+        // At least one a million seconds (11.6 days): any throttle an operator writes, and a
+        // wait that Duration can always hold.
+        let per_second = per_second.max(1e-6);
         TokenBucket {
             per_second,
             burst: burst.max(1.0),
