@@ -597,6 +597,36 @@ async fn queue_counts_and_operator_reschedules() {
             .unwrap()
             .is_empty()
     );
+    // binding flush: a destination (domain and binding) alone, or a whole binding.
+    let touched = spool
+        .reschedule(Selection::Destination(dest("TWO.example")), 2000)
+        .await
+        .unwrap();
+    assert_eq!(touched, [dest("two.example")]);
+    let other_binding = impulse_spool::Destination {
+        domain: "two.example".into(),
+        binding: "b1".into(),
+    };
+    assert!(
+        spool
+            .reschedule(Selection::Destination(other_binding), 2000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing leaves by binding b1"
+    );
+    assert!(
+        spool
+            .reschedule(Selection::Binding("b1".into()), 2000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let touched = spool
+        .reschedule(Selection::Binding(String::new()), 2000)
+        .await
+        .unwrap();
+    assert!(touched.contains(&dest("two.example")), "{touched:?}");
     // reroute queue: the queued recipient of one.example moves to three.example, due now; the
     // leased one stays where it is.
     let moved = spool
