@@ -79,6 +79,8 @@ fn render(sms: &mt::Sms, shape: &crate::smpp_delivery::MtShape) -> String {
         Coding::Gsm7 => "GSM 03.38",
         Coding::Ascii => "IA5/ASCII",
         Coding::Latin1 => "Latin-1",
+        Coding::Cyrillic => "ISO-8859-5 (Cyrillic)",
+        Coding::Hebrew => "ISO-8859-8 (Hebrew)",
         Coding::Ucs2 => "UCS-2",
     };
     let total = sms.segments.len();

@@ -286,6 +286,8 @@ fn count_conversion(sms: &mt::Sms) {
         impulse_smpp::text::Coding::Gsm7 => "gsm",
         impulse_smpp::text::Coding::Ascii => "ascii",
         impulse_smpp::text::Coding::Latin1 => "latin1",
+        impulse_smpp::text::Coding::Cyrillic => "cyrillic",
+        impulse_smpp::text::Coding::Hebrew => "hebrew",
         impulse_smpp::text::Coding::Ucs2 => "ucs2",
     };
     metrics::counter!("impulse_sms_segments_total", "coding" => coding)

@@ -406,11 +406,10 @@ fn decode(cfg: &Config, dest: &Destination, data_coding: u8, data: &[u8]) -> Str
     let alphabet = cfg
         .sending(Some(&dest.domain), None)
         .scalar("SMPP_SMSC_Default_Alphabet")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match (data_coding, alphabet.as_str()) {
-        (0, "latin-1" | "latin1" | "iso-8859-1") => text::decode(3, data),
-        (0, "ascii" | "us-ascii") => text::decode(1, data),
+        .and_then(|a| impulse_interwork::mt::DefaultAlphabet::parse(&a))
+        .unwrap_or(impulse_interwork::mt::DefaultAlphabet::Gsm);
+    match data_coding {
+        0 => text::decode(alphabet.coding().data_coding(), data),
         _ => text::decode(data_coding, data),
     }
 }

@@ -57,6 +57,25 @@ pub fn parse(text: &str) -> Interworking {
 
 #[cfg(test)]
 mod tests {
+
+    /// `SMPP_GSM_Transcodes_To = "Cyrillic"`: the mail is written in ISO-8859-5 when it can
+    /// carry the text, in UTF-8 when not.
+    #[test]
+    fn a_cyrillic_mail_charset() {
+        let stamp = Stamp {
+            date: 0,
+            host: "gw.example",
+        };
+        let cs = MailCharset::parse("Latin-5").unwrap();
+        let raw = build_email("a@x", "b@y", "s", "Привет", cs, stamp, &[]);
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(m.body_text(0).unwrap().trim(), "Привет");
+        assert!(String::from_utf8_lossy(&raw).contains("iso-8859-5"));
+        let raw = build_email("a@x", "b@y", "s", "Привет 😀", cs, stamp, &[]);
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(m.body_text(0).unwrap().trim(), "Привет 😀");
+        assert_eq!(MailCharset::parse("UTF-16"), Some(MailCharset::Utf8));
+    }
     use super::*;
 
     fn p(address: Option<&str>, subject: Option<&str>, body: &str) -> Interworking {
@@ -109,25 +128,45 @@ mod tests {
 /// `SMPP_GSM_Transcodes_To`: the charset of the email made from an MO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailCharset {
+    /// UTF-8; also what UCS2/UTF-16 ask for: a mail body in UTF-16 is base64 that few mail
+    /// programs read, and UTF-8 carries the same characters.
     Utf8,
     Latin1,
     Ascii,
+    /// ISO-8859-5 (Momentum also says `Latin-5`, `Cyrillic`).
+    Cyrillic,
+    /// ISO-8859-8 (Momentum also says `Latin-8`, `Latin`, `Hebrew`).
+    Hebrew,
 }
 
 impl MailCharset {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
-            "utf-8" | "utf8" => Self::Utf8,
+            "utf-8" | "utf8" | "ucs2" | "ucs-2" | "utf-16" | "utf16" => Self::Utf8,
             "iso-8859-1" | "latin-1" | "latin1" => Self::Latin1,
             "ascii" | "us-ascii" => Self::Ascii,
+            "iso-8859-5" | "latin-5" | "cyrillic" => Self::Cyrillic,
+            "iso-8859-8" | "latin-8" | "latin" | "hebrew" => Self::Hebrew,
             _ => return None,
         })
     }
+
+    /// The octets of `body` in this charset and its MIME name, when it is an 8-bit charset
+    /// that can carry the text.
+    fn eight_bit(self, body: &str) -> Option<(Vec<u8>, &'static str)> {
+        use impulse_smpp::text::Coding;
+        let (coding, name) = match self {
+            Self::Latin1 => (Coding::Latin1, "iso-8859-1"),
+            Self::Cyrillic => (Coding::Cyrillic, "iso-8859-5"),
+            Self::Hebrew => (Coding::Hebrew, "iso-8859-8"),
+            Self::Utf8 | Self::Ascii => return None,
+        };
+        coding.encode(body).map(|b| (b, name))
+    }
 }
 
-/// The email an MO becomes. The body is written in `charset` when it can carry the text (8-bit
-/// text transfer-encoded: quoted-printable or base64, whichever mail-builder finds shorter),
-/// else in UTF-8 so nothing is lost.
+/// The email an MO becomes. The body is written in `charset` when it is an 8-bit charset that
+/// can carry the text (base64), else in UTF-8 so nothing is lost.
 pub fn build_email(
     from: &str,
     to: &str,
@@ -141,20 +180,12 @@ pub fn build_email(
     use mail_builder::mime::MimePart;
 
     let mut builder = headers(from, to, subject, stamp, extra_headers);
-    let latin1: Option<Vec<u8>> = match charset {
-        MailCharset::Latin1 => body
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).ok())
-            .collect(),
-        MailCharset::Ascii => body.is_ascii().then(|| body.as_bytes().to_vec()),
-        MailCharset::Utf8 => None,
-    };
-    builder = match latin1 {
-        Some(bytes) if charset == MailCharset::Latin1 && !body.is_ascii() => builder.body(
+    builder = match charset.eight_bit(body) {
+        Some((bytes, name)) if !body.is_ascii() => builder.body(
             // Binary content: mail-builder base64-encodes it (setting the header by hand would
             // only label raw bytes).
             MimePart::new(
-                ContentType::new("text/plain").attribute("charset", "iso-8859-1"),
+                ContentType::new("text/plain").attribute("charset", name),
                 bytes,
             ),
         ),

@@ -20,6 +20,10 @@ pub enum DataCoding {
     Default,
     Ascii,
     Latin1,
+    /// ISO-8859-5 (data_coding 6), which Momentum also calls `Latin-5`.
+    Cyrillic,
+    /// ISO-8859-8 (data_coding 7), which Momentum also calls `Latin-8` and `Latin`.
+    Hebrew,
     Ucs2,
 }
 
@@ -30,6 +34,8 @@ impl DataCoding {
             "default" | "0" => Self::Default,
             "ascii" | "us-ascii" | "1" => Self::Ascii,
             "latin-1" | "latin1" | "iso-8859-1" | "3" => Self::Latin1,
+            "latin-5" | "cyrillic" | "iso-8859-5" | "6" => Self::Cyrillic,
+            "latin-8" | "latin" | "hebrew" | "iso-8859-8" | "7" => Self::Hebrew,
             "ucs2" | "ucs-2" | "utf-16" | "utf16" | "8" => Self::Ucs2,
             _ => return None,
         })
@@ -42,16 +48,39 @@ pub enum DefaultAlphabet {
     Gsm,
     Ascii,
     Latin1,
+    Cyrillic,
+    Hebrew,
+    Ucs2,
 }
 
 impl DefaultAlphabet {
+    /// GSM by its names, and every name `SMPP_SMS_Data_Coding` takes (Momentum: "same names
+    /// plus GSM, GSM0338").
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "gsm" | "gsm0338" | "default" => Self::Gsm,
-            "ascii" | "us-ascii" => Self::Ascii,
-            "latin-1" | "latin1" | "iso-8859-1" => Self::Latin1,
-            _ => return None,
+        let lower = s.trim().to_ascii_lowercase();
+        if matches!(lower.as_str(), "gsm" | "gsm0338" | "default") {
+            return Some(Self::Gsm);
+        }
+        Some(match DataCoding::parse(&lower)? {
+            DataCoding::Default => Self::Gsm,
+            DataCoding::Ascii => Self::Ascii,
+            DataCoding::Latin1 => Self::Latin1,
+            DataCoding::Cyrillic => Self::Cyrillic,
+            DataCoding::Hebrew => Self::Hebrew,
+            DataCoding::Ucs2 => Self::Ucs2,
         })
+    }
+
+    /// The coding data_coding 0 stands for.
+    pub fn coding(self) -> Coding {
+        match self {
+            Self::Gsm => Coding::Gsm7,
+            Self::Ascii => Coding::Ascii,
+            Self::Latin1 => Coding::Latin1,
+            Self::Cyrillic => Coding::Cyrillic,
+            Self::Hebrew => Coding::Hebrew,
+            Self::Ucs2 => Coding::Ucs2,
+        }
     }
 }
 
@@ -232,13 +261,11 @@ pub fn interworking_text(from: &str, subject: &str, body: &str, s: &MtSettings) 
 /// The alphabet the settings ask for: `SMPP_SMS_Data_Coding`, or the SMSC's default one.
 fn preferred_coding(s: &MtSettings) -> Coding {
     match s.data_coding {
-        DataCoding::Default => match s.default_alphabet {
-            DefaultAlphabet::Gsm => Coding::Gsm7,
-            DefaultAlphabet::Ascii => Coding::Ascii,
-            DefaultAlphabet::Latin1 => Coding::Latin1,
-        },
+        DataCoding::Default => s.default_alphabet.coding(),
         DataCoding::Ascii => Coding::Ascii,
         DataCoding::Latin1 => Coding::Latin1,
+        DataCoding::Cyrillic => Coding::Cyrillic,
+        DataCoding::Hebrew => Coding::Hebrew,
         DataCoding::Ucs2 => Coding::Ucs2,
     }
 }
@@ -297,7 +324,7 @@ fn choose_coding(text: &str, s: &MtSettings) -> (String, Coding, usize, Vec<char
 fn udh_room(coding: Coding) -> usize {
     match coding {
         Coding::Gsm7 => 7,
-        Coding::Ascii | Coding::Latin1 => 6,
+        Coding::Ascii | Coding::Latin1 | Coding::Cyrillic | Coding::Hebrew => 6,
         Coding::Ucs2 => 3,
     }
 }
@@ -345,12 +372,7 @@ fn units_of(text: &str, coding: Coding) -> usize {
 /// The data_coding value for a coding under these settings: the SMSC's default alphabet is
 /// sent as 0.
 fn data_coding_value(coding: Coding, s: &MtSettings) -> u8 {
-    let default = match s.default_alphabet {
-        DefaultAlphabet::Gsm => Coding::Gsm7,
-        DefaultAlphabet::Ascii => Coding::Ascii,
-        DefaultAlphabet::Latin1 => Coding::Latin1,
-    };
-    if coding == default {
+    if coding == s.default_alphabet.coding() {
         0
     } else {
         coding.data_coding()
@@ -708,5 +730,27 @@ mod tests {
             interworking_text("", "", "Name:        Ann\r\n\tTotal:\t\t 12\r\n   Done", &s),
             "Name: Ann\nTotal: 12\nDone"
         );
+    }
+
+    /// Momentum's names for data_coding 6 and 7 (ISO-8859-5 and -8), as preferred alphabet
+    /// and as the SMSC's default one (then sent as 0).
+    #[test]
+    fn cyrillic_and_hebrew_alphabets() {
+        let cyr = MtSettings {
+            data_coding: DataCoding::parse("Latin-5").unwrap(),
+            ..MtSettings::default()
+        };
+        let sms = convert_text("Привет, мир", &cyr);
+        assert_eq!((sms.coding, sms.data_coding), (Coding::Cyrillic, 6));
+        assert_eq!(sms.segments[0][0], 0xBF, "П in ISO-8859-5");
+        let heb = MtSettings {
+            default_alphabet: DefaultAlphabet::parse("Hebrew").unwrap(),
+            ..MtSettings::default()
+        };
+        let sms = convert_text("שלום", &heb);
+        assert_eq!((sms.coding, sms.data_coding), (Coding::Hebrew, 0));
+        // A character the alphabet lacks: UCS-2, as for any alphabet.
+        assert_eq!(convert_text("Привет 😀", &cyr).coding, Coding::Ucs2);
+        assert_eq!(DataCoding::parse("latin"), Some(DataCoding::Hebrew));
     }
 }

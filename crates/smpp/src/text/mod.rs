@@ -3,6 +3,7 @@
 
 pub mod gsm;
 mod reassembly;
+mod single_byte;
 
 pub use reassembly::{Part, Reassembled, Reassembler};
 
@@ -15,6 +16,10 @@ pub enum Coding {
     Ascii,
     /// data_coding 3 (ISO-8859-1).
     Latin1,
+    /// data_coding 6 (ISO-8859-5, Latin/Cyrillic).
+    Cyrillic,
+    /// data_coding 7 (ISO-8859-8, Latin/Hebrew).
+    Hebrew,
     /// data_coding 8 (UCS-2, sent as UTF-16BE).
     Ucs2,
 }
@@ -25,6 +30,8 @@ impl Coding {
             Coding::Gsm7 => 0,
             Coding::Ascii => 1,
             Coding::Latin1 => 3,
+            Coding::Cyrillic => 6,
+            Coding::Hebrew => 7,
             Coding::Ucs2 => 8,
         }
     }
@@ -34,7 +41,7 @@ impl Coding {
     pub fn limits(self) -> (usize, usize) {
         match self {
             Coding::Gsm7 => (160, 153),
-            Coding::Ascii | Coding::Latin1 => (140, 134),
+            Coding::Ascii | Coding::Latin1 | Coding::Cyrillic | Coding::Hebrew => (140, 134),
             Coding::Ucs2 => (70, 67),
         }
     }
@@ -45,6 +52,8 @@ impl Coding {
             Coding::Gsm7 => gsm::char_septets(c).map(<[u8]>::len),
             Coding::Ascii => c.is_ascii().then_some(1),
             Coding::Latin1 => (u32::from(c) <= 0xFF).then_some(1),
+            Coding::Cyrillic => single_byte::cyrillic().octet(c).map(|_| 1),
+            Coding::Hebrew => single_byte::hebrew().octet(c).map(|_| 1),
             Coding::Ucs2 => Some(c.len_utf16()),
         }
     }
@@ -63,14 +72,22 @@ impl Coding {
                 .chars()
                 .map(|c| u8::try_from(u32::from(c)).ok())
                 .collect(),
+            Coding::Cyrillic => text
+                .chars()
+                .map(|c| single_byte::cyrillic().octet(c))
+                .collect(),
+            Coding::Hebrew => text
+                .chars()
+                .map(|c| single_byte::hebrew().octet(c))
+                .collect(),
             Coding::Ucs2 => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
         }
     }
 }
 
-/// Decodes a short message's octets by data_coding. GSM is read unpacked; UCS-2 as UTF-16BE
-/// (a leading byte-order mark is honoured and removed); unknown codings as Latin-1, which
-/// loses nothing and shows every octet.
+/// Decodes a short message's octets by data_coding. GSM is read unpacked; 6 and 7 as
+/// ISO-8859-5 and -8; UCS-2 as UTF-16BE (a leading byte-order mark is honoured and removed);
+/// unknown codings as Latin-1, which loses nothing and shows every octet.
 ///
 /// data_coding 1 is IA5/ASCII in SMPP 3.4, but some peers (node-smpp among them) put GSM
 /// 03.38 septets there: a control octet other than CR and LF cannot be ASCII text and marks
@@ -78,6 +95,8 @@ impl Coding {
 pub fn decode(data_coding: u8, octets: &[u8]) -> String {
     match data_coding {
         0 => gsm::decode_unpacked(octets),
+        6 => single_byte::cyrillic().decode(octets),
+        7 => single_byte::hebrew().decode(octets),
         8 => decode_utf16(octets),
         1 if octets.iter().any(|&b| b < 0x20 && b != b'\r' && b != b'\n') => {
             gsm::decode_unpacked(octets)
