@@ -296,6 +296,7 @@ pub static DIFFERENCES: &[(&str, &str)] = &[
     ("SMPP_SMS_Data_Coding", "`Latin-5` is read as Momentum reads it, ISO-8859-5 (Cyrillic, data_coding 6), not as ISO's Latin-5 (ISO-8859-9)"),
     ("SMPP_GSM_Transcodes_To", "UCS2 and UTF-16 write the mail in UTF-8 (the same characters, readable by every mail program)"),
     ("SMPP_Vendor_TLV_Table", "a string default longer than its row's maxLen is cut to maxLen octets: the reference's own example row (`Message Systems`, maxLen 5) sends `Messa`"),
+    ("Timeout", "in Control_Listener, an idle console session is closed after it (60 s when not set there)"),
     ("binding", "Impulse has no policy scripts to assign mail to a binding: mail leaves by the default binding; a binding's options apply to its persistent SMPP binds (SMPP_Persistent_Connections) and the console's binding commands"),
 ];
 

@@ -255,6 +255,15 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
     }
 }
 
+/// The SMSC as the logs' `%H` shows it: its address without the port (Momentum: "remote IP
+/// of the connection"; a host configured by name shows as that name).
+fn smsc_host(addr: &str) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
+}
+
 /// How a destination's MT messages are shaped, for `impulse convert`: the text settings, and
 /// how segments travel (data_sm payload, UDH or SAR, reference width).
 pub(crate) struct MtShape {
@@ -506,7 +515,7 @@ impl SmppConnector {
             spool: self.spool.clone(),
             logs: self.logs.clone(),
             reception: self.reception.clone(),
-            smsc: settings.esme.addr.clone(),
+            smsc: smsc_host(&settings.esme.addr),
             vendor_tlvs: settings.vendor_tlvs.clone(),
         };
         tokio::spawn(crate::smpp_mo::serve(rx, dest.clone(), Arc::new(ctx)));
@@ -573,7 +582,7 @@ impl SmppConnector {
             message_id: message.id.to_string(),
             domain: lease.destination.domain.clone(),
             binding: lease.destination.binding.clone(),
-            host: s.esme.addr.clone(),
+            host: smsc_host(&s.esme.addr),
             source: s.source.addr.clone(),
             source_ton: s.source.ton,
             source_npi: s.source.npi,

@@ -394,3 +394,40 @@ fn momentum_console_commands_for_bindings_configuration_and_listeners() {
         }
     }
 }
+
+/// `Timeout` in Control_Listener (the reference sets it there): an idle console session is
+/// told so and closed after it.
+#[test]
+fn an_idle_console_session_is_closed_after_the_control_listener_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("control.sock");
+    let conf = format!(
+        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Control_Listener {{\n  Timeout = 1\n  Listen \"{}\" {{ }}\n}}\n",
+        sock.display()
+    );
+    let _imp = Impulse::start(tmp.path(), &conf);
+    wait_for("the console socket", Duration::from_secs(10), || {
+        sock.exists()
+    });
+    let stream = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut w = stream.try_clone().unwrap();
+    w.write_all(b"version\n").unwrap();
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Impulse "), "{line}");
+    r.read_line(&mut line).unwrap(); // the frame's "."
+    let started = std::time::Instant::now();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut r, &mut rest).unwrap();
+    assert!(rest.contains("idle for 1 s: closing"), "{rest}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+}

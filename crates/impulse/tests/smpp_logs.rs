@@ -62,6 +62,10 @@ fn records_for_delivery_failure_reception_and_receipts() {
         ("1", smsc_id.as_str()),
         "{d:?}"
     );
+    assert_eq!(
+        d[8], "127.0.0.1",
+        "%H is the SMSC's address, without the port: {d:?}"
+    );
     assert!(
         lines_with(&log, "X")
             .iter()

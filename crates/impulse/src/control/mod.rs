@@ -37,6 +37,9 @@ const MAX_CONSOLE_CONNECTIONS: usize = 32;
 /// Time a TCP console client has to log in before it is disconnected.
 const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a console session may stay idle when Control_Listener sets no `Timeout`.
+const CONSOLE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The admin API only reads: a request body is never needed.
 const ADMIN_MAX_BODY: usize = 4096;
 
@@ -80,6 +83,16 @@ pub async fn start(
         .unwrap_or_else(|| "0660".into());
     let mode = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
         .map_err(|_| anyhow::anyhow!("File_Mode `{mode}` is not an octal file mode"))?;
+    // `Timeout` in Control_Listener: how long a console session may stay idle (Momentum's
+    // default there is 60 s; 0 keeps sessions open).
+    let idle = registry::option("Timeout")
+        .and_then(|def| control.scope.get(def))
+        .and_then(|e| {
+            e.value
+                .as_scalar()
+                .and_then(|v| impulse_config::types::parse_seconds(v).ok())
+        })
+        .unwrap_or(CONSOLE_IDLE);
     let mut tasks = Vec::new();
     for socket in &control.sockets {
         match &socket.addr {
@@ -114,7 +127,7 @@ pub async fn start(
                                     };
                                     let ctx = ctx.clone();
                                     tokio::spawn(async move {
-                                        session(stream, ctx, None).await;
+                                        session(stream, ctx, None, idle).await;
                                         drop(slot);
                                     });
                                 }
@@ -160,7 +173,7 @@ pub async fn start(
                                     };
                                     let (ctx, login) = (ctx.clone(), Login { credentials: creds.clone(), peer: peer.ip() });
                                     tokio::spawn(async move {
-                                        session(stream, ctx, Some(login)).await;
+                                        session(stream, ctx, Some(login), idle).await;
                                         drop(slot);
                                     });
                                 }
@@ -193,11 +206,12 @@ struct Login {
 }
 
 /// One console connection; `login` holds the credentials a TCP client must give first, within
-/// [`LOGIN_TIMEOUT`].
+/// [`LOGIN_TIMEOUT`]; a session idle for `idle` (not zero) is closed.
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     ctx: Arc<Context>,
     login: Option<Login>,
+    idle: std::time::Duration,
 ) {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
@@ -208,7 +222,18 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let mut limited = (&mut r).take(MAX_LINE as u64 + 1);
         let read = limited.read_line(&mut line);
         let read = if authenticated {
-            read.await
+            if idle.is_zero() {
+                read.await
+            } else {
+                match tokio::time::timeout(idle, read).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let text = format!("idle for {} s: closing", idle.as_secs_f64());
+                        let _ = w.write_all(frame(&text, true).as_bytes()).await;
+                        return;
+                    }
+                }
+            }
         } else {
             match tokio::time::timeout(LOGIN_TIMEOUT, read).await {
                 Ok(r) => r,
