@@ -121,10 +121,10 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
         ["fail", "domain", d] => super::fail::fail(ctx, Target::domain(d), false).await,
         ["fail", "domain", d, "quiet"] => super::fail::fail(ctx, Target::domain(d), true).await,
         ["binding", "flush", b] => {
-            let selection = Selection::Binding(spool_binding(b).to_string());
+            let selection = Selection::Binding(super::binding::spool_name(b).to_string());
             reschedule(ctx, selection, &format!("binding {b}")).await
         }
-        ["binding", "flush", b, d] => binding_flush(ctx, b, d).await,
+        ["binding", "flush", b, d] => super::binding::flush(ctx, b, d).await,
         ["binding", "fail", b, rest @ ..] => {
             let (domain, quiet) = match rest {
                 [] => (None, false),
@@ -135,7 +135,7 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             };
             let target = Target {
                 domain,
-                binding: Some(spool_binding(b)),
+                binding: Some(super::binding::spool_name(b)),
                 message: None,
             };
             super::fail::fail(ctx, target, quiet).await
@@ -150,8 +150,8 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             .await;
             ok(format!("DNS cache cleared; {}", flushed.text))
         }
-        ["binding", "summary"] => binding_summary(ctx, None).await,
-        ["binding", "summary", b] => binding_summary(ctx, Some(b)).await,
+        ["binding", "summary"] => super::binding::summary(ctx, None).await,
+        ["binding", "summary", b] => super::binding::summary(ctx, Some(b)).await,
         [module, "reopen", "logs"] if module.contains(':') => ok(reopen_logs().join("\n")),
         ["reroute", "queue", from, to] => reroute(ctx, from, to).await,
         ["flush", "domain", d] => {
@@ -172,8 +172,8 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             Ok(text) => ok(text),
             Err(text) => error(text),
         },
-        ["config", "eval" | "get", rest @ ..] => config_eval(ctx, rest),
-        ["config", "set", rest @ ..] => config_set(ctx, rest).await,
+        ["config", "eval" | "get", rest @ ..] => super::config_cmd::eval(ctx, rest),
+        ["config", "set", rest @ ..] => super::config_cmd::set(ctx, rest).await,
         ["reopen", "logs"] => {
             let lines = reopen_logs();
             ok(lines.join("\n"))
@@ -202,104 +202,6 @@ fn refused(words: &[&str]) -> Option<&'static str> {
         .map(|(_, why)| *why)
 }
 
-/// A binding's name as the spool keeps it: `default` is the empty name.
-fn spool_binding(b: &str) -> &str {
-    if b == "default" { "" } else { b }
-}
-
-/// `binding flush B D`: one domain's recipients of a binding due now (and no other
-/// recipient of their messages).
-async fn binding_flush(ctx: &Context, binding: &str, domain: &str) -> Answer {
-    let dest = Destination {
-        domain: domain.to_ascii_lowercase(),
-        binding: spool_binding(binding).to_string(),
-    };
-    let label = format!("binding {binding} domain {domain}");
-    reschedule(ctx, Selection::Destination(dest), &label).await
-}
-
-/// `binding summary [B]`: queued recipients per binding and domain.
-async fn binding_summary(ctx: &Context, only: Option<&str>) -> Answer {
-    let counts = match counts(ctx).await {
-        Ok(c) => c,
-        Err(a) => return a,
-    };
-    let mut rows: Vec<&QueueCounts> = counts
-        .iter()
-        .filter(|c| only.is_none_or(|b| crate::status::binding_name(&c.destination.binding) == b))
-        .collect();
-    rows.sort_by(|a, b| {
-        (&a.destination.binding, &a.destination.domain)
-            .cmp(&(&b.destination.binding, &b.destination.domain))
-    });
-    if rows.is_empty() {
-        return ok(match only {
-            Some(b) => format!("binding {b}: nothing queued"),
-            None => "nothing queued".into(),
-        });
-    }
-    let mut out =
-        String::from("binding              domain                          active  delayed\n");
-    for c in rows {
-        out.push_str(&format!(
-            "{:<20} {:<30} {:>7} {:>8}\n",
-            crate::status::binding_name(&c.destination.binding),
-            c.destination.domain,
-            c.active,
-            c.delayed
-        ));
-    }
-    ok(out.trim_end().to_string())
-}
-
-/// `config set [domain D] [binding B] OPTION VALUE`: checked and put in force like a reload,
-/// until the next reload.
-async fn config_set(ctx: &Context, args: &[&str]) -> Answer {
-    let (mut domain, mut binding, mut rest) = (None, None, args);
-    loop {
-        match rest {
-            ["domain", d, more @ ..] => (domain, rest) = (Some(d.to_string()), more),
-            ["binding", b, more @ ..] => (binding, rest) = (Some(b.to_string()), more),
-            _ => break,
-        }
-    }
-    let [option, value @ ..] = rest else {
-        return error("usage: config set [domain D] [binding B] OPTION VALUE");
-    };
-    if value.is_empty() {
-        return error("usage: config set [domain D] [binding B] OPTION VALUE");
-    }
-    let o = impulse_config::overrides::Override {
-        domain,
-        binding,
-        option: option.to_string(),
-        value: value.join(" "),
-    };
-    match ctx.reloader.set(o).await {
-        Ok(text) => ok(text),
-        Err(text) => error(text),
-    }
-}
-
-/// `config eval [domain D] [binding B] OPTION` on the configuration in force.
-fn config_eval(ctx: &Context, args: &[&str]) -> Answer {
-    let (mut domain, mut binding, mut rest) = (None, None, args);
-    loop {
-        match rest {
-            ["domain", d, more @ ..] => (domain, rest) = (Some(*d), more),
-            ["binding", b, more @ ..] => (binding, rest) = (Some(*b), more),
-            _ => break,
-        }
-    }
-    let [option] = rest else {
-        return error("usage: config eval [domain D] [binding B] OPTION");
-    };
-    match crate::cli_config::evaluate(&ctx.cfg.get(), domain, binding, option) {
-        Ok(line) => ok(line),
-        Err(e) => error(e),
-    }
-}
-
 /// Opens every log file again (console `reopen logs`, SIGUSR1); one line per file.
 pub fn reopen_logs() -> Vec<String> {
     let results = impulse_telemetry::reopen_all();
@@ -321,7 +223,7 @@ pub fn reopen_logs() -> Vec<String> {
         .collect()
 }
 
-async fn counts(ctx: &Context) -> Result<Vec<QueueCounts>, Answer> {
+pub(super) async fn counts(ctx: &Context) -> Result<Vec<QueueCounts>, Answer> {
     ctx.spool
         .queue_counts(now_millis())
         .await
@@ -551,7 +453,7 @@ async fn details(ctx: &Context, id: &str) -> Answer {
     ok(out)
 }
 
-async fn reschedule(ctx: &Context, selection: Selection, what: &str) -> Answer {
+pub(super) async fn reschedule(ctx: &Context, selection: Selection, what: &str) -> Answer {
     let now = now_millis();
     match ctx.spool.reschedule(selection, now).await {
         Ok(dests) if dests.is_empty() => error(format!("{what}: nothing queued to retry")),

@@ -12,7 +12,9 @@
 //! page instead (`admin`).
 
 pub mod admin;
+mod binding;
 pub mod commands;
+mod config_cmd;
 pub mod console;
 mod fail;
 mod outbound;
