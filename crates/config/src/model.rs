@@ -139,6 +139,26 @@ impl Config {
             || self.binding_groups.values().any(|g| sets(&g.domains))
     }
 
+    /// Whether any sending scope (global, a domain, a binding or binding group, or a domain inside
+    /// one) sets `option`: when none does, a look-up per delivery can be skipped.
+    pub fn sets_anywhere(&self, option: &str) -> bool {
+        let Some(def) = crate::registry::option(option) else {
+            return false;
+        };
+        let in_domains =
+            |domains: &BTreeMap<String, Scope>| domains.values().any(|s| s.get(def).is_some());
+        self.global.get(def).is_some()
+            || in_domains(&self.domains)
+            || self
+                .bindings
+                .values()
+                .any(|b| b.scope.get(def).is_some() || in_domains(&b.domains))
+            || self
+                .binding_groups
+                .values()
+                .any(|g| g.scope.get(def).is_some() || in_domains(&g.domains))
+    }
+
     /// Whether a `domain` stanza names `domain` in any scope: mail to it is accepted from anyone.
     pub fn is_configured_domain(&self, domain: &str) -> bool {
         let d = domain.to_ascii_lowercase();

@@ -325,12 +325,10 @@ impl Observer for DeliveryObserver {
         let cfg = self.cfg.get();
         for r in reports {
             let domain = &r.lease.destination.domain;
+            let protocol = crate::metrics::protocol_of(&cfg, domain);
             let labels = || {
                 [
-                    (
-                        "protocol",
-                        crate::metrics::protocol_of(&cfg, domain).to_string(),
-                    ),
+                    ("protocol", protocol.to_string()),
                     ("domain", crate::metrics::domain_label(&cfg, domain)),
                 ]
             };
@@ -353,7 +351,7 @@ impl Observer for DeliveryObserver {
             let remote = r.attempt.remote.as_deref().unwrap_or("");
             // SMPP and MM7 outcomes are in the smpp and mms logs; the mainlog has SMTP's (and
             // the others with Mainlog_Mobile_Records).
-            let mobile = crate::metrics::protocol_of(&cfg, domain) != "smtp";
+            let mobile = protocol != "smtp";
             let mainlog = self
                 .mainlog
                 .as_ref()

@@ -33,9 +33,18 @@ impl LiveConfig {
             .clone()
     }
 
+    /// The configuration in force and its generation, read together.
+    pub fn get_with_generation(&self) -> (Arc<Config>, u64) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        (current.clone(), self.generation.load(Ordering::Acquire))
+    }
+
     /// Puts `cfg` in force; returns the new generation (1 is the configuration started with).
+    /// The generation changes under the same lock as the configuration, so
+    /// [`LiveConfig::get_with_generation`] never pairs one with the other's.
     pub fn replace(&self, cfg: Arc<Config>) -> u64 {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = cfg;
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *current = cfg;
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }
 

@@ -38,6 +38,9 @@ struct Bucket {
 #[derive(Default)]
 pub struct Throttles {
     buckets: Mutex<HashMap<Key, Bucket>>,
+    /// Whether the configuration in force (by its generation) sets each option anywhere: most
+    /// set none, and then a delivery looks nothing up.
+    in_force: Mutex<Vec<(u64, &'static str, bool)>>,
 }
 
 /// One throttle as `show outbound` prints it.
@@ -62,7 +65,11 @@ impl Throttles {
     ) {
         let mut waited = false;
         loop {
-            let Some((key, per_second)) = Self::key(&cfg.get(), option, domain, binding) else {
+            let (current, generation) = cfg.get_with_generation();
+            if !self.set_anywhere(&current, generation, option) {
+                return;
+            }
+            let Some((key, per_second)) = Self::key(&current, option, domain, binding) else {
                 return;
             };
             let wait = {
@@ -98,6 +105,20 @@ impl Throttles {
                 }
             }
         }
+    }
+
+    /// Whether `cfg` sets `option` in any scope, remembered per configuration generation.
+    fn set_anywhere(&self, cfg: &Config, generation: u64, option: &'static str) -> bool {
+        let id = generation;
+        let mut seen = self.in_force.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, set)) = seen.iter().find(|(i, o, _)| *i == id && *o == option) {
+            return *set;
+        }
+        let set = cfg.sets_anywhere(option);
+        // Only the configuration in force matters: earlier ones are forgotten.
+        seen.retain(|(i, _, _)| *i == id);
+        seen.push((id, option, set));
+        set
     }
 
     /// The bucket key and rate of the throttle in force for a destination, if any.
