@@ -429,20 +429,8 @@ pub fn received_header(env: &Envelope, peer: SocketAddr, hostname: &str) -> Stri
         (_, true, true) => "ESMTPSA",
     };
     let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
-    // The client's HELO name is its claim: only the characters of a host name or an address
-    // literal are written, so it cannot fake the rest of the trace ("x ([127.0.0.1]) by ...").
-    let helo: String = env
-        .helo
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-.:[]_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(255)
-        .collect();
+    // The client's HELO name is its claim: only host-name characters are written.
+    let helo = super::session::helo_text(&env.helo);
     let mut h = format!(
         "Received: from {helo} ([{}])\r\n\tby {hostname} (Impulse) with {with}",
         peer.ip()

@@ -227,7 +227,7 @@ impl Session {
                     0
                 };
                 let mut lines = vec![
-                    format!("{} Hello {}", self.limits.hostname, self.helo),
+                    format!("{} Hello {}", self.limits.hostname, helo_text(&self.helo)),
                     "PIPELINING".into(),
                     "8BITMIME".into(),
                     format!("SIZE {size}"),
@@ -527,6 +527,23 @@ fn parse_error(e: ParseError) -> Reply {
     }
 }
 
+/// A client's HELO/EHLO name as Impulse writes it back (the EHLO reply, the Received: header):
+/// the characters of a host name or an address literal, anything else as `_`, at most 255.
+/// The name is the client's claim; written raw it could carry control characters to a terminal
+/// or fake the rest of a trace line ("x ([127.0.0.1]) by ...").
+pub fn helo_text(helo: &str) -> String {
+    helo.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.:[]_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(255)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,6 +569,16 @@ mod tests {
             auth: Some(Credentials::from_pairs(&["alice:s3cret"])),
             ..Limits::plain("mx.test")
         })
+    }
+
+    #[test]
+    fn the_ehlo_reply_never_echoes_control_characters() {
+        let mut s = session();
+        let reply = match s.command(b"EHLO evil\x1b[2J\x07host\r\n", local) {
+            Step::Reply(r) => r.lines[0].clone(),
+            _ => panic!("no reply"),
+        };
+        assert_eq!(reply, "mx.test Hello evil_[2J_host");
     }
 
     fn ehlo_lines(s: &mut Session) -> Vec<String> {
