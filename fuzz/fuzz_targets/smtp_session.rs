@@ -44,7 +44,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
             continue;
         }
-        match session.command(line, |d| d.eq_ignore_ascii_case("sms.example")) {
+        match session.command(line, |a| {
+            if a.domain().eq_ignore_ascii_case("sms.example") {
+                impulse_smtp::inbound::Recipient::Ours
+            } else {
+                impulse_smtp::inbound::Recipient::Elsewhere
+            }
+        }) {
             Step::Reply(r) => check_reply(&r),
             Step::StartData(r) => {
                 check_reply(&r);

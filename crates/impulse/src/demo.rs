@@ -34,8 +34,8 @@ impl Inbound for MailSink {
         };
         (limits, Duration::from_secs(60))
     }
-    fn accepts_domain(&self, _: &str) -> bool {
-        true
+    fn recipient(&self, _: &impulse_smtp::Address) -> impulse_smtp::inbound::Recipient {
+        impulse_smtp::inbound::Recipient::Ours
     }
     async fn accept(&self, _: SocketAddr, env: Envelope, body: Vec<u8>) -> Result<String, String> {
         let mut got = self.got.lock().map_err(|e| e.to_string())?;

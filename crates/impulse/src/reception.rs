@@ -207,8 +207,27 @@ impl Inbound for Reception {
         }
     }
 
-    fn accepts_domain(&self, domain: &str) -> bool {
-        self.cfg.get().is_configured_domain(domain)
+    /// A domain of ours is taken from anyone, except a recipient of an SMPP domain that is not
+    /// a phone number (where `SMPP_Destination_Flag` does not make it a distribution list
+    /// name): refused at RCPT, as it could only bounce after 250.
+    fn recipient(&self, address: &Address) -> impulse_smtp::inbound::Recipient {
+        use impulse_smtp::inbound::Recipient;
+        let cfg = self.cfg.get();
+        if !cfg.is_configured_domain(address.domain()) {
+            return Recipient::Elsewhere;
+        }
+        let lists = || {
+            cfg.sending(Some(address.domain()), None)
+                .scalar("SMPP_Destination_Flag")
+                .is_some_and(|f| f.trim() == "2")
+        };
+        if crate::smpp_delivery::is_smpp_domain(&cfg, address.domain())
+            && !lists()
+            && let Err(e) = impulse_interwork::mt::destination(&address.to_string())
+        {
+            return Recipient::Refused(impulse_smtp::Reply::new(550, format!("5.1.3 {e}")));
+        }
+        Recipient::Ours
     }
 
     async fn accept(

@@ -104,7 +104,7 @@ fn emoji_goes_as_ucs2_and_long_text_by_sar() {
 }
 
 #[test]
-fn long_text_by_udh_and_an_invalid_number_bounces() {
+fn long_text_by_udh_and_an_invalid_number_is_refused_at_rcpt() {
     let (_tmp, sink, sim, imp) = gateway(
         &[],
         "  SMPP_Max_Sms_Message_Size = 3200\n  SMPP_ESME_UDH_Segment = true\n  SMPP_Max_Sms_Subject_Size = 0\n",
@@ -118,16 +118,24 @@ fn long_text_by_udh_and_an_invalid_number_bounces() {
         "UDH takes room: 153 + 47"
     );
 
-    send(&imp, "not-a-number@sms.example.com", "x", "hello", &[]);
-    let dsn = &sink.wait_count(1, Duration::from_secs(20))[0];
-    assert!(dsn.contains("X-Envelope-To: alice@example.org"), "{dsn}");
-    assert!(dsn.contains("Final-Recipient: rfc822; not-a-number@sms.example.com"));
-    assert!(dsn.contains("is not a phone number"), "{dsn}");
+    // Not a number: refused at RCPT (no bounce after 250), nothing submitted.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "not-a-number@sms.example.com",
+        &["--body", "hello"],
+    );
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("550 5.1.3") && t.contains("is not a phone number"),
+        "{t}"
+    );
     assert_eq!(
         sim.list().len(),
         2,
         "nothing submitted for the invalid number"
     );
+    assert_eq!(sink.count(), 0, "no bounce: the client was told at RCPT");
 }
 
 #[test]
@@ -434,4 +442,21 @@ fn submit_multi_reaches_every_number_in_one_pdu() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sink.count(), 3, "one bounce and two notices, nothing else");
     assert_eq!(sim.control("stats").split(' ').next(), Some("submits=1"));
+}
+
+/// With `SMPP_Destination_Flag = 2` the recipients of an SMS domain are distribution list
+/// names, not numbers: RCPT takes them (only numbers are checked at RCPT on other domains).
+#[test]
+fn distribution_list_names_are_taken_at_rcpt() {
+    let (_tmp, _sink, _sim, imp) = gateway(
+        &[],
+        "  SMPP_Destination_Flag = 2\n  SMPP_ESME_Submit_Submit_Multi = true\n",
+    );
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "friends@sms.example.com",
+        &["--body", "to a list"],
+    );
+    assert!(ok, "{t}");
 }

@@ -99,11 +99,12 @@ fn records_for_delivery_failure_reception_and_receipts() {
         !lines_with(&bounces, "O").is_empty()
     });
 
-    // An invalid number: P in the SMPP log, I in the bounce log.
+    // A permanent refusal by the SMSC: P in the SMPP log, I in the bounce log.
+    assert_eq!(sim.control("fail 0x0B 1").trim(), "ok");
     let (ok, t) = swaks(
         imp.smtp_port,
         "alice@example.org",
-        "nobody@sms.example.com",
+        "4445559999@sms.example.com",
         &["--body", "x"],
     );
     assert!(ok, "{t}");
@@ -114,8 +115,18 @@ fn records_for_delivery_failure_reception_and_receipts() {
         lines_with(&log, "P")[0]
             .last()
             .unwrap()
-            .contains("is not a phone number")
+            .contains("ESME_RINVDSTADR"),
+        "{:?}",
+        lines_with(&log, "P")
     );
+    // Not a number: refused at RCPT, so nothing reaches the logs for it.
+    let (ok, t) = swaks(
+        imp.smtp_port,
+        "alice@example.org",
+        "nobody@sms.example.com",
+        &["--body", "x"],
+    );
+    assert!(!ok && t.contains("550 5.1.3"), "{t}");
     wait_for("I record", Duration::from_secs(5), || {
         !lines_with(&bounces, "I").is_empty()
     });

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use super::data::DataReader;
-use super::session::{Envelope, Limits, Session, Step};
+use super::session::{Envelope, Limits, Recipient, Session, Step};
 use crate::conn::Conn;
 use crate::reply::Reply;
 
@@ -35,8 +35,9 @@ const DATA_CHUNK: usize = 64 * 1024;
 pub trait Inbound: Send + Sync + 'static {
     /// Limits for a connection from `peer` to `local` (Listen and Peer scopes), and the idle timeout.
     fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration);
-    /// Whether mail for `domain` is accepted from any peer.
-    fn accepts_domain(&self, domain: &str) -> bool;
+    /// What RCPT says of a recipient: a domain of ours (taken from anyone), another (relay
+    /// clients only), or refused whoever asks.
+    fn recipient(&self, address: &crate::Address) -> Recipient;
     /// Whether `peer` may try credentials now; `Err` holds how long it is still locked out
     /// after repeated failures.
     fn auth_allowed(&self, peer: std::net::IpAddr) -> Result<(), Duration> {
@@ -254,7 +255,7 @@ async fn connection<I: Inbound>(
                             continue;
                         }
                     }
-                    let step = session.command(&line, |d| inbound.accepts_domain(d));
+                    let step = session.command(&line, |a| inbound.recipient(a));
                     // 535, or 421 when the session closes after its last allowed failure.
                     if let (true, Step::Reply(r) | Step::Close(r)) = (auth, &step)
                         && (r.code == 235 || r.code == 535 || r.code == 421)

@@ -163,7 +163,7 @@ impl Session {
     }
 
     /// Feeds one command line (with or without its CRLF).
-    pub fn command(&mut self, line: &[u8], accepts_domain: impl Fn(&str) -> bool) -> Step {
+    pub fn command(&mut self, line: &[u8], check: impl Fn(&Address) -> Recipient) -> Step {
         // The parser wants the line ending; the driver always passes it, tests may not.
         let owned;
         let line = if line.ends_with(b"\n") {
@@ -197,7 +197,7 @@ impl Session {
         }
         let request = Request::parse(&mut line.iter()).map(Request::into_owned);
         let step = match request {
-            Ok(req) => self.request(req, accepts_domain),
+            Ok(req) => self.request(req, check),
             Err(e) => Step::Reply(parse_error(e)),
         };
         match &step {
@@ -215,7 +215,7 @@ impl Session {
         step
     }
 
-    fn request(&mut self, req: Request<String>, accepts_domain: impl Fn(&str) -> bool) -> Step {
+    fn request(&mut self, req: Request<String>, check: impl Fn(&Address) -> Recipient) -> Step {
         match req {
             Request::Ehlo { host } => {
                 self.helo = host;
@@ -321,11 +321,14 @@ impl Session {
                         "5.6.7 UTF-8 addresses need SMTPUTF8, which is not offered",
                     ));
                 }
-                if !self.limits.relay_any
-                    && self.authenticated.is_none()
-                    && !accepts_domain(address.domain())
-                {
-                    return Step::Reply(Reply::new(550, "5.7.1 Relaying denied"));
+                match check(&address) {
+                    Recipient::Refused(reply) => return Step::Reply(reply),
+                    Recipient::Elsewhere
+                        if !self.limits.relay_any && self.authenticated.is_none() =>
+                    {
+                        return Step::Reply(Reply::new(550, "5.7.1 Relaying denied"));
+                    }
+                    Recipient::Ours | Recipient::Elsewhere => {}
                 }
                 if recipients.len() >= self.limits.max_recipients {
                     return Step::Reply(Reply::new(452, "4.5.3 Too many recipients"));
@@ -527,6 +530,18 @@ fn parse_error(e: ParseError) -> Reply {
     }
 }
 
+/// What the receiving side says of a recipient at RCPT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    /// A domain of ours: taken from any client.
+    Ours,
+    /// Another domain: taken from relay clients and authenticated ones only.
+    Elsewhere,
+    /// Refused whoever asks, with this reply (e.g. not a phone number on an SMS domain):
+    /// better at RCPT than a bounce after 250.
+    Refused(Reply),
+}
+
 /// A client's HELO/EHLO name as Impulse writes it back (the EHLO reply, the Received: header):
 /// the characters of a host name or an address literal, anything else as `_`, at most 255.
 /// The name is the client's claim; written raw it could carry control characters to a terminal
@@ -674,8 +689,12 @@ mod tests {
         );
     }
 
-    fn local(d: &str) -> bool {
-        d == "sms.example"
+    fn local(a: &Address) -> Recipient {
+        if a.domain() == "sms.example" {
+            Recipient::Ours
+        } else {
+            Recipient::Elsewhere
+        }
     }
 
     #[test]
