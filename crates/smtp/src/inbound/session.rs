@@ -264,7 +264,21 @@ impl Session {
                             "4.7.0 Too many messages on this connection, reconnect",
                         ));
                     }
-                    if from.flags & !MAIL_BODY_8BITMIME & !smtp_proto::MAIL_BODY_7BIT != 0 {
+                    // Only what the EHLO reply offers: SIZE, BODY (and AUTH= once AUTH is
+                    // offered). DSN's ENVID/RET, FUTURERELEASE, MT-PRIORITY and the rest are
+                    // refused rather than accepted and silently dropped (RFC 5321 §4.1.1.11).
+                    let unadvertised =
+                        from.flags & !MAIL_BODY_8BITMIME & !smtp_proto::MAIL_BODY_7BIT != 0
+                            || from.env_id.is_some()
+                            || from.trans_id.is_some()
+                            || from.solicit.is_some()
+                            || from.mtrk.is_some()
+                            || from.by != 0
+                            || from.hold_for != 0
+                            || from.hold_until != 0
+                            || from.mt_priority != 0
+                            || (from.auth.is_some() && self.limits.auth.is_none());
+                    if unadvertised {
                         return Step::Reply(Reply::new(555, "5.5.4 Unsupported MAIL parameter"));
                     }
                     if self.limits.max_message_size > 0
@@ -305,6 +319,10 @@ impl Session {
                 let State::Mail { recipients, .. } = &mut self.state else {
                     return Step::Reply(Reply::new(503, "5.5.1 Need MAIL before RCPT"));
                 };
+                // DSN's NOTIFY and ORCPT, RRVS: not offered, so refused, not dropped.
+                if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
+                    return Step::Reply(Reply::new(555, "5.5.4 Unsupported RCPT parameter"));
+                }
                 let address = match Address::from_unquoted(&to.address) {
                     Ok(a) => a,
                     Err(AddressError::NoDomain | AddressError::Empty) => {
@@ -584,6 +602,38 @@ mod tests {
             auth: Some(Credentials::from_pairs(&["alice:s3cret"])),
             ..Limits::plain("mx.test")
         })
+    }
+
+    /// Parameters the EHLO reply does not offer are refused, not accepted and dropped.
+    #[test]
+    fn unadvertised_parameters_are_refused() {
+        let mut s = session();
+        assert_eq!(code(s.command(b"EHLO c.test", local)), 250);
+        assert_eq!(
+            code(s.command(b"MAIL FROM:<a@b.example> ENVID=x1", local)),
+            555
+        );
+        assert_eq!(
+            code(s.command(b"MAIL FROM:<a@b.example> RET=HDRS", local)),
+            555
+        );
+        assert_eq!(
+            code(s.command(b"MAIL FROM:<a@b.example> AUTH=<>", local)),
+            555
+        );
+        assert_eq!(
+            code(s.command(b"MAIL FROM:<a@b.example> BODY=8BITMIME", local)),
+            250
+        );
+        assert_eq!(
+            code(s.command(b"RCPT TO:<1@sms.example> NOTIFY=NEVER", local)),
+            555
+        );
+        assert_eq!(
+            code(s.command(b"RCPT TO:<1@sms.example> ORCPT=rfc822;x@y", local)),
+            555
+        );
+        assert_eq!(code(s.command(b"RCPT TO:<1@sms.example>", local)), 250);
     }
 
     #[test]
