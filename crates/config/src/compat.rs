@@ -376,10 +376,15 @@ pub fn status(what: What, name: &str) -> Compat {
     if let Some((_, c)) = OTHER.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
         return c.clone();
     }
-    let differs = DIFFERENCES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, how)| *how);
+    // A registry status, with the note of how Impulse differs when it works.
+    let known = |status: Option<Status>| match status.map(from_status) {
+        Some(Compat::Works) => DIFFERENCES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(Compat::Works, |(_, how)| Compat::Differs(how)),
+        Some(c) => c,
+        None => Compat::Unknown,
+    };
     match what {
         Opt => {
             if let Some((_, to)) = registry::ALIASES
@@ -388,21 +393,9 @@ pub fn status(what: What, name: &str) -> Compat {
             {
                 return Compat::Alias(to);
             }
-            match registry::option(name) {
-                Some(def) => match (from_status(def.status), differs) {
-                    (Compat::Works, Some(how)) => Compat::Differs(how),
-                    (c, _) => c,
-                },
-                None => Compat::Unknown,
-            }
+            known(registry::option(name).map(|d| d.status))
         }
-        Stz => match registry::stanza(name) {
-            Some(def) => match (from_status(def.status), differs) {
-                (Compat::Works, Some(how)) => Compat::Differs(how),
-                (c, _) => c,
-            },
-            None => Compat::Unknown,
-        },
+        Stz => known(registry::stanza(name).map(|d| d.status)),
         Cmd => CONSOLE
             .iter()
             .find(|(n, _, _)| *n == name)

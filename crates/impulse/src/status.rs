@@ -89,11 +89,11 @@ pub fn binding_name(binding: &str) -> &str {
 
 /// The binding group of a binding as logs name it: the binding_group it was declared in, else
 /// `default`.
-pub fn binding_group_name(cfg: &impulse_config::Config, binding: &str) -> String {
+pub fn binding_group_name<'c>(cfg: &'c impulse_config::Config, binding: &str) -> &'c str {
     cfg.bindings
         .get(binding)
-        .and_then(|b| b.group.clone())
-        .unwrap_or_else(|| "default".into())
+        .and_then(|b| b.group.as_deref())
+        .unwrap_or("default")
 }
 
 /// Whether a protocol's receptions go to the mainlog: SMTP and mail Impulse makes itself; SMS

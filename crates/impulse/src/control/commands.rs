@@ -183,11 +183,10 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             ctx.shutdown.notify_one();
             ok("shutting down: no new connections; work in flight finishes or goes back to the spool".into())
         }
-        _ if refused(&words).is_some() => {
-            let why = refused(&words).unwrap_or_default();
-            error(format!("`{line}` is not supported: {why}"))
-        }
-        _ => error(format!("unknown command `{line}`; see `help`")),
+        _ => match refused(&words) {
+            Some(why) => error(format!("`{line}` is not supported: {why}")),
+            None => error(format!("unknown command `{line}`; see `help`")),
+        },
     }
 }
 
