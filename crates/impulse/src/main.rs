@@ -30,6 +30,7 @@ mod smpp_delivery;
 mod smpp_mo;
 mod smpp_vendor;
 mod status;
+mod store;
 mod throttle;
 mod tls;
 

@@ -9,14 +9,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::store::Store;
 use impulse_config::types::Route;
 use impulse_config::{Config, Resolved, Sending, names, registry};
 use impulse_interwork::{mms, mt};
 use impulse_mm7::*;
 use impulse_queue::{Attempt, Verdict};
-use impulse_spool::{
-    Destination, Lease, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
-};
+use impulse_spool::{Destination, Lease, MobileStore, StoredMessage, Submission, now_millis};
 
 use impulse_telemetry::{LogFields, Record};
 
@@ -278,7 +277,7 @@ pub struct Mm7DomainStats {
 
 pub struct Mm7Connector {
     cfg: LiveConfig,
-    spool: SqliteSpool,
+    spool: Store,
     logs: Arc<MobileLogs>,
     /// Each destination's settings, resolved once per configuration (a reload empties it).
     targets: Mutex<HashMap<Destination, Arc<Target>>>,
@@ -288,7 +287,7 @@ pub struct Mm7Connector {
 }
 
 impl Mm7Connector {
-    pub fn new(cfg: LiveConfig, spool: SqliteSpool, logs: Arc<MobileLogs>) -> Self {
+    pub fn new(cfg: LiveConfig, spool: Store, logs: Arc<MobileLogs>) -> Self {
         Mm7Connector {
             cfg,
             spool,

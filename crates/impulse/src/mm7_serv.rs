@@ -13,13 +13,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::store::Store;
 use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
 use impulse_config::{Config, Resolved, Scope, names, registry};
 use impulse_interwork::mms;
 use impulse_mm7::*;
 use impulse_smtp::Address;
-use impulse_spool::{Spool, SqliteSpool};
+use impulse_spool::MobileStore;
 
 use impulse_telemetry::{BounceRecord, LogFields, Record};
 
@@ -33,7 +34,7 @@ const MAX_BODY: usize = 64 << 20;
 
 pub struct Mm7Server {
     pub cfg: LiveConfig,
-    pub spool: SqliteSpool,
+    pub spool: Store,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<MobileLogs>,
     paths: Vec<String>,
@@ -146,7 +147,7 @@ impl Mm7Server {
     /// The listener's paths are taken once: a reload does not move them.
     pub fn new(
         cfg: LiveConfig,
-        spool: SqliteSpool,
+        spool: Store,
         reception: Arc<OnceLock<Arc<Reception>>>,
         logs: Arc<MobileLogs>,
     ) -> Self {

@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::Store;
 use impulse_config::types::list_items;
 use impulse_config::{Resolved, names};
 use impulse_queue::Handle;
 use impulse_smtp::inbound::{Credentials, Envelope, Inbound, Limits};
 use impulse_smtp::{Address, ReversePath};
-use impulse_spool::{Destination, NewMessage, NewRecipient, Spool, SqliteSpool, now_millis};
+use impulse_spool::{Destination, NewMessage, NewRecipient, QueueStore, now_millis};
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
 use crate::counters::Counters;
@@ -19,7 +20,7 @@ use crate::live::LiveConfig;
 
 pub struct Reception {
     pub cfg: LiveConfig,
-    pub spool: SqliteSpool,
+    pub spool: Store,
     pub scheduler: Handle,
     pub mainlog: Option<Mainlog>,
     pub hostname: String,

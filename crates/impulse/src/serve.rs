@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 
 use impulse_config::{Config, Resolved, names};
 use impulse_queue::Scheduler;
-use impulse_spool::SqliteSpool;
 use impulse_telemetry::{Dialect, Mainlog, PaniclogLayer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -188,9 +187,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         .scalar(names::HOSTNAME)
         .unwrap_or_else(system_hostname);
     let spool_dir = PathBuf::from(cfg.global().scalar(names::SPOOLBASE).unwrap_or_default());
-    let (spool, resumed) = SqliteSpool::open(&spool_dir)
-        .map_err(|e| anyhow::anyhow!("opening the spool at {}: {e}", spool_dir.display()))?;
-    tracing::info!(spool = %spool.path().display(), resumed, "spool open");
+    let spool = crate::store::open(&spool_dir)?;
     let mainlog = match logger_path(&cfg, names::MAINLOG) {
         Some(p) => Some(
             Mainlog::open(&p, heartbeat(&cfg))

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::store::Store;
 use impulse_config::{Config, Resolved, Sending, registry};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
@@ -19,7 +20,8 @@ use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig};
 use impulse_smpp::tls::TlsSettings;
 use impulse_spool::{
-    Destination, Lease, ReverseMapping, Spool, SqliteSpool, StoredMessage, Submission, now_millis,
+    Destination, Lease, MobileStore, QueueStore, ReverseMapping, StoredMessage, Submission,
+    now_millis,
 };
 use tokio::sync::mpsc;
 
@@ -325,7 +327,7 @@ struct PersistentBind {
 
 pub struct SmppConnector {
     cfg: LiveConfig,
-    spool: SqliteSpool,
+    spool: Store,
     /// The bind of each destination with queued mail, opened on demand.
     binds: Mutex<HashMap<Destination, Esme>>,
     persistent: Mutex<Vec<PersistentBind>>,
@@ -395,7 +397,7 @@ impl SmppConnector {
     /// `reception` is filled once the reception side exists; MO mail is spooled through it.
     pub fn new(
         cfg: LiveConfig,
-        spool: SqliteSpool,
+        spool: Store,
         reception: Arc<OnceLock<Arc<Reception>>>,
         logs: Arc<MobileLogs>,
     ) -> Self {

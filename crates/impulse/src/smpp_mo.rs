@@ -16,6 +16,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::store::Store;
 use impulse_config::{Config, Resolved};
 use impulse_interwork::mo::{self, MailCharset};
 use impulse_smpp::esme::{Event, Responder};
@@ -23,7 +24,7 @@ use impulse_smpp::pdu::{CommandStatus, DataSm, Pdu, ShortMessage, Tlvs, VendorTl
 use impulse_smpp::receipt;
 use impulse_smpp::text;
 use impulse_smtp::Address;
-use impulse_spool::{Destination, MoPart, MoPartStored, Spool, SqliteSpool, Submission};
+use impulse_spool::{Destination, MoPart, MoPartStored, MobileStore, Submission};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::live::LiveConfig;
@@ -35,7 +36,7 @@ use impulse_telemetry::{BounceRecord, LogFields, Record};
 
 pub struct MoContext {
     pub cfg: LiveConfig,
-    pub spool: SqliteSpool,
+    pub spool: Store,
     pub reception: Arc<OnceLock<Arc<Reception>>>,
     pub logs: Arc<MobileLogs>,
     /// The SMSC's address, for the logs.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use impulse_spool::{Spool, SqliteSpool, now_millis};
+use crate::store::Store;
+use impulse_spool::{QueueQueries, now_millis};
 use serde::Serialize;
 
 use crate::counters::Counters;
@@ -116,7 +117,7 @@ struct Samples(VecDeque<(Instant, [u64; 3])>);
 /// Where a snapshot's figures come from.
 pub struct Sources {
     pub cfg: LiveConfig,
-    pub spool: SqliteSpool,
+    pub spool: Store,
     pub counters: Arc<Counters>,
     pub smpp: Arc<SmppConnector>,
     pub mm7: Arc<Mm7Connector>,
@@ -126,7 +127,7 @@ pub struct Sources {
 impl Sources {
     pub fn new(
         cfg: LiveConfig,
-        spool: SqliteSpool,
+        spool: Store,
         counters: Arc<Counters>,
         smpp: Arc<SmppConnector>,
         mm7: Arc<Mm7Connector>,

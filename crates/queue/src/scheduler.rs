@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use impulse_spool::{
-    Destination, Lease, LeasedMessage, Millis, Outcome, RecipientId, Spool, SpoolError,
+    Destination, Lease, LeasedMessage, Millis, Outcome, QueueStore, RecipientId, SpoolError,
     StoredMessage, now_millis,
 };
 use tokio::sync::{Notify, mpsc, watch};
@@ -127,7 +127,7 @@ pub struct Scheduler<S, C, P, O> {
     dests: HashMap<Destination, Arc<DestQueue>>,
 }
 
-impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
+impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     pub fn new(spool: S, connector: C, policy: P, observer: O) -> (Self, Handle) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -318,7 +318,7 @@ impl<S: Spool, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
 }
 
 /// One connection's life: take messages from the destination's queue until idle.
-async fn session<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn session<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: Arc<Shared<S, C, P, O>>,
     dq: Arc<DestQueue>,
     policy: DestinationPolicy,
@@ -360,7 +360,7 @@ async fn session<S: Spool, C: Connector, P: Policy, O: Observer>(
 
 /// Delivers one job. Returns false when the destination could not be reached, after settling
 /// every job waiting for it: trying each in turn would only repeat the same failure.
-async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     dq: &DestQueue,
     policy: &DestinationPolicy,
@@ -510,7 +510,7 @@ async fn deliver_job<S: Spool, C: Connector, P: Policy, O: Observer>(
 /// The destination could not be reached for a job: the job's expired recipients are settled,
 /// the rest of it and every job waiting in the queue are put back to wait for the destination.
 #[allow(clippy::too_many_arguments)] // one job's parts, passed apart as `deliver_job` holds them
-async fn wait_for_destination<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn wait_for_destination<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     dq: &DestQueue,
     policy: &DestinationPolicy,
@@ -594,7 +594,7 @@ fn released(
 }
 
 /// Puts back untried every job the destination's queue holds (no attempt is counted).
-async fn release_waiting<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn release_waiting<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     dq: &DestQueue,
     policy: &DestinationPolicy,
@@ -614,7 +614,7 @@ async fn release_waiting<S: Spool, C: Connector, P: Policy, O: Observer>(
 }
 
 /// Sets aside the recipients of a message whose record could not be read.
-async fn quarantine<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn quarantine<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     leases: Vec<Lease>,
     error: SpoolError,
@@ -642,7 +642,7 @@ async fn quarantine<S: Spool, C: Connector, P: Policy, O: Observer>(
     settle(shared, None, outcomes).await;
 }
 
-async fn finish<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn finish<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     policy: &DestinationPolicy,
     message: Option<&StoredMessage>,
@@ -660,7 +660,7 @@ async fn finish<S: Spool, C: Connector, P: Policy, O: Observer>(
 }
 
 /// Tells the observer, records in the spool, and schedules retries.
-async fn settle<S: Spool, C: Connector, P: Policy, O: Observer>(
+async fn settle<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     shared: &Shared<S, C, P, O>,
     message: Option<&StoredMessage>,
     outcomes: Vec<(Lease, Attempt, Outcome)>,

@@ -11,8 +11,8 @@ use impulse_queue::{
     Attempt, Connector, DestinationPolicy, Observer, Policy, Report, Scheduler, Verdict,
 };
 use impulse_spool::{
-    Destination, Lease, NewMessage, NewRecipient, Outcome, Spool, SqliteSpool, StoredMessage,
-    now_millis,
+    Destination, Lease, NewMessage, NewRecipient, Outcome, QueueQueries, QueueStore, SqliteSpool,
+    StoredMessage, now_millis,
 };
 
 fn dest(d: &str) -> Destination {

@@ -1,16 +1,20 @@
 //! The durable spool: every message Impulse has acknowledged lives here until each of its
 //! recipients is delivered or failed.
 //!
-//! The interface is domain-level (enqueue, lease due work per destination, record outcomes,
-//! list, inspect), not a key-value store, so that each backend can use its own strengths: the
-//! embedded SQLite backend commits groups of writes in one transaction on one writer thread; a
-//! PostgreSQL backend for several nodes can lease with `FOR UPDATE SKIP LOCKED` behind the same
-//! trait without the scheduler changing.
+//! The interface is domain-level, not a key-value store, and comes in three parts:
+//! [`QueueStore`] (enqueue, lease due work per destination, record outcomes: what the
+//! listeners and the scheduler need), [`MobileStore`] (SMS bookkeeping: submissions, reverse
+//! mappings, MO parts) and [`QueueQueries`] (what operators read and move). Each backend uses
+//! its own strengths behind them: the embedded SQLite backend commits groups of writes in one
+//! transaction on one writer thread; a PostgreSQL backend for several nodes can lease with
+//! `FOR UPDATE SKIP LOCKED`. Every backend passes the same suite, [`conformance`].
 //!
 //! A message body is stored once; the envelope keeps one row per recipient with its own state,
 //! due time, attempt count and last response, so a crash re-delivers only what was not done.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod sqlite;
 
 use std::fmt;
@@ -273,10 +277,17 @@ pub enum SpoolError {
     Unreadable(MessageId, String),
     #[error("no such message {0}")]
     NotFound(MessageId),
+    #[error(
+        "the spool was written by a newer Impulse (schema {found}; this one reads up to \
+         {supported}): run that version, or move the spool aside"
+    )]
+    NewerSchema { found: i64, supported: i64 },
 }
 
-/// The spool as the rest of Impulse sees it.
-pub trait Spool: Send + Sync + 'static {
+/// The queue core: what every message goes through, whatever its protocol. A backend commits
+/// each call's writes before its future resolves, so a listener may acknowledge after `enqueue`
+/// and a scheduler may forget a lease after `record`.
+pub trait QueueStore: Send + Sync + 'static {
     /// Stores a message durably. When this returns `Ok`, the message survives a crash: only
     /// then may the listener acknowledge it (SMTP 250, deliver_sm_resp, DeliverRsp).
     fn enqueue(
@@ -314,14 +325,14 @@ pub trait Spool: Send + Sync + 'static {
         dest: &Destination,
     ) -> impl Future<Output = Result<Option<Millis>, SpoolError>> + Send;
 
-    /// Recipients still in the spool for `dest` (all destinations when `None`).
-    fn list(
-        &self,
-        dest: Option<&Destination>,
-        limit: usize,
-        offset: usize,
-    ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
+    /// When this handle was opened: a recipient received earlier may have been in flight in an
+    /// earlier run, so what that run recorded about it (accepted segments) must be consulted.
+    fn opened_at(&self) -> Millis;
+}
 
+/// Mobile bookkeeping: what SMS and MMS need beyond the queue (submissions and the ids
+/// receipts are matched by, reverse address mappings, concatenated MO parts).
+pub trait MobileStore: Send + Sync + 'static {
     /// Remembers who sent an SMS, so that a reply without an address finds its way back
     /// (Momentum's reverse address mappings): only the latest sender per (domain, handset,
     /// short code) is kept, until `expires`. The write is queued when this is called; writes
@@ -349,6 +360,20 @@ pub trait Spool: Send + Sync + 'static {
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static;
 
+    /// Segments of a message already accepted for a recipient (segment number, SMSC id), so a
+    /// retry submits only the others.
+    fn accepted_segments(
+        &self,
+        message: String,
+        recipient: String,
+    ) -> impl Future<Output = Result<Vec<(u32, String)>, SpoolError>> + Send;
+
+    /// The submissions stored under any of `keys`.
+    fn find_submissions(
+        &self,
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<Submission>, SpoolError>> + Send;
+
     /// Stores one part of a concatenated MO durably (the SMSC is answered after this commits);
     /// returns every part, claimed for the caller to mail, when this one completed the message.
     fn store_mo_part(
@@ -356,9 +381,9 @@ pub trait Spool: Send + Sync + 'static {
         part: MoPart,
     ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send;
 
-    /// The claimed parts `seqs` of `key` (returned complete by [`Spool::store_mo_part`] or by
-    /// [`Spool::stale_mo_parts`]) were `mailed`: kept only to recognise late duplicates, and
-    /// removed by [`Spool::stale_mo_parts`] once older than its cut-off. Not mailed: they wait
+    /// The claimed parts `seqs` of `key` (returned complete by [`MobileStore::store_mo_part`] or by
+    /// [`MobileStore::stale_mo_parts`]) were `mailed`: kept only to recognise late duplicates, and
+    /// removed by [`MobileStore::stale_mo_parts`] once older than its cut-off. Not mailed: they wait
     /// again.
     fn mo_done(
         &self,
@@ -375,20 +400,17 @@ pub trait Spool: Send + Sync + 'static {
         before: Millis,
         forget_before: Millis,
     ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send;
+}
 
-    /// Segments of a message already accepted for a recipient (segment number, SMSC id), so a
-    /// retry submits only the others.
-    fn accepted_segments(
+/// Operator queries and commands (console, admin API, metrics): read the queues, move work.
+pub trait QueueQueries: Send + Sync + 'static {
+    /// Recipients still in the spool for `dest` (all destinations when `None`).
+    fn list(
         &self,
-        message: String,
-        recipient: String,
-    ) -> impl Future<Output = Result<Vec<(u32, String)>, SpoolError>> + Send;
-
-    /// The submissions stored under any of `keys`.
-    fn find_submissions(
-        &self,
-        keys: Vec<String>,
-    ) -> impl Future<Output = Result<Vec<Submission>, SpoolError>> + Send;
+        dest: Option<&Destination>,
+        limit: usize,
+        offset: usize,
+    ) -> impl Future<Output = Result<Vec<RecipientInfo>, SpoolError>> + Send;
 
     /// All recipients still in the spool of one message.
     fn inspect(
@@ -419,3 +441,10 @@ pub trait Spool: Send + Sync + 'static {
         due: Millis,
     ) -> impl Future<Output = Result<Vec<Destination>, SpoolError>> + Send;
 }
+
+/// The spool as the rest of Impulse sees it: the three interfaces of one backend. Code that
+/// needs only one of them asks for that one; every backend implements all three and passes
+/// the suite in [`conformance`] (feature `conformance`).
+pub trait Spool: QueueStore + MobileStore + QueueQueries + Clone {}
+
+impl<T: QueueStore + MobileStore + QueueQueries + Clone> Spool for T {}

@@ -16,8 +16,9 @@ use tokio::sync::oneshot;
 
 use crate::{
     Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart,
-    MoPartStored, NewMessage, Outcome, QueueCounts, RecipientId, RecipientInfo, RecipientState,
-    ReverseMapping, Selection, Spool, SpoolError, StoredMessage, Submission,
+    MoPartStored, MobileStore, NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore,
+    RecipientId, RecipientInfo, RecipientState, ReverseMapping, Selection, SpoolError,
+    StoredMessage, Submission,
 };
 
 /// Most requests committed in one transaction. Bounds the latency one commit adds to the
@@ -25,9 +26,35 @@ use crate::{
 const MAX_GROUP: usize = 512;
 const READERS: usize = 4;
 
-const STATE_QUEUED: i64 = 0;
-const STATE_LEASED: i64 = 1;
-const STATE_QUARANTINED: i64 = 4;
+/// The one mapping between a recipient's state and the code stored for it. Queries that must
+/// use the partial index `WHERE state = 0` name the queued (0) and leased (1) codes literally;
+/// a unit test checks that they agree.
+const fn state_code(state: RecipientState) -> i64 {
+    match state {
+        RecipientState::Queued => 0,
+        RecipientState::Leased => 1,
+        RecipientState::Quarantined => 4,
+    }
+}
+
+fn state_of(code: i64) -> Option<RecipientState> {
+    [
+        RecipientState::Queued,
+        RecipientState::Leased,
+        RecipientState::Quarantined,
+    ]
+    .into_iter()
+    .find(|s| state_code(*s) == code)
+}
+
+const STATE_QUEUED: i64 = state_code(RecipientState::Queued);
+const STATE_LEASED: i64 = state_code(RecipientState::Leased);
+const STATE_QUARANTINED: i64 = state_code(RecipientState::Quarantined);
+
+/// The schema this code writes, kept in SQLite's `user_version`. 1: submissions keyed without
+/// their recipient (before submit_multi); 2: keyed with it. A spool written by a newer Impulse
+/// is refused rather than misread.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -155,8 +182,29 @@ fn open_connection(path: &Path) -> Result<Connection, SpoolError> {
     Ok(conn)
 }
 
-/// Brings a spool written by an earlier version up to date.
+/// Creates the schema, or brings a spool written by an earlier version up to date, and records
+/// the version written; refuses a spool from a newer version.
 fn migrate(conn: &Connection) -> Result<(), SpoolError> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(storage)?;
+    if found > SCHEMA_VERSION {
+        return Err(SpoolError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    conn.execute_batch(SCHEMA).map_err(storage)?;
+    if found < 2 {
+        migrate_submission_keys(conn)?;
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(storage)
+}
+
+/// Version 1 to 2 (spools from before versioning say 0): a submission's key gains its
+/// recipient.
+fn migrate_submission_keys(conn: &Connection) -> Result<(), SpoolError> {
     let submissions: String = conn
         .query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'submissions'",
@@ -200,7 +248,6 @@ impl SqliteSpool {
             .map_err(|e| SpoolError::Storage(format!("{}: {e}", dir.display())))?;
         let path = dir.join("spool.db");
         let conn = open_connection(&path)?;
-        conn.execute_batch(SCHEMA).map_err(storage)?;
         migrate(&conn)?;
         let resumed = conn
             .execute(
@@ -236,12 +283,6 @@ impl SqliteSpool {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// When this spool was opened: a recipient received earlier may have been in flight in an
-    /// earlier run, so what that run recorded about it (accepted segments) must be consulted.
-    pub fn opened_at(&self) -> Millis {
-        self.opened_at
     }
 
     /// Queues a write at once, before the returned future is first polled: writes reach the
@@ -847,10 +888,9 @@ fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
             domain: row.get(4)?,
             binding: row.get(5)?,
         },
-        state: match row.get::<_, i64>(6)? {
-            STATE_QUEUED => RecipientState::Queued,
-            STATE_LEASED => RecipientState::Leased,
-            _ => RecipientState::Quarantined,
+        state: {
+            let code = row.get::<_, i64>(6)?;
+            state_of(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(6, code))?
         },
         due: row.get(7)?,
         attempts: row.get::<_, i64>(8)? as u32,
@@ -859,7 +899,7 @@ fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
     })
 }
 
-impl Spool for SqliteSpool {
+impl QueueStore for SqliteSpool {
     async fn enqueue(&self, msg: NewMessage) -> Result<MessageId, SpoolError> {
         self.write(|tx| Request::Enqueue(msg, tx)).await
     }
@@ -915,26 +955,12 @@ impl Spool for SqliteSpool {
         .await
     }
 
-    async fn list(
-        &self,
-        dest: Option<&Destination>,
-        limit: usize,
-        offset: usize,
-    ) -> Result<Vec<RecipientInfo>, SpoolError> {
-        let dest = dest.cloned();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
-                 WHERE (?1 IS NULL OR (r.domain = ?1 AND r.binding = ?2)) ORDER BY r.due, r.id LIMIT ?3 OFFSET ?4"
-            );
-            let mut st = c.prepare_cached(&sql).map_err(storage)?;
-            let (d, b) = dest.map(|d| (Some(d.domain), d.binding)).unwrap_or((None, String::new()));
-            let rows = st.query_map(params![d, b, limit as i64, offset as i64], info_row).map_err(storage)?;
-            rows.collect::<Result<_, _>>().map_err(storage)
-        })
-        .await
+    fn opened_at(&self) -> Millis {
+        self.opened_at
     }
+}
 
+impl MobileStore for SqliteSpool {
     fn save_mapping(
         &self,
         mapping: ReverseMapping,
@@ -969,30 +995,6 @@ impl Spool for SqliteSpool {
         submissions: Vec<Submission>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static {
         self.write(|tx| Request::Submissions(submissions, tx))
-    }
-
-    fn store_mo_part(
-        &self,
-        part: MoPart,
-    ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send {
-        self.write(|tx| Request::MoPart(part, tx))
-    }
-
-    fn mo_done(
-        &self,
-        key: String,
-        seqs: Vec<u32>,
-        mailed: bool,
-    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
-        self.write(move |tx| Request::MoDone(key, seqs, mailed, tx))
-    }
-
-    fn stale_mo_parts(
-        &self,
-        before: Millis,
-        forget_before: Millis,
-    ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send {
-        self.write(move |tx| Request::MoStale(before, forget_before, tx))
     }
 
     async fn accepted_segments(
@@ -1039,6 +1041,65 @@ impl Spool for SqliteSpool {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    fn store_mo_part(
+        &self,
+        part: MoPart,
+    ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send {
+        self.write(|tx| Request::MoPart(part, tx))
+    }
+
+    fn mo_done(
+        &self,
+        key: String,
+        seqs: Vec<u32>,
+        mailed: bool,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.write(move |tx| Request::MoDone(key, seqs, mailed, tx))
+    }
+
+    fn stale_mo_parts(
+        &self,
+        before: Millis,
+        forget_before: Millis,
+    ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send {
+        self.write(move |tx| Request::MoStale(before, forget_before, tx))
+    }
+}
+
+impl QueueQueries for SqliteSpool {
+    async fn list(
+        &self,
+        dest: Option<&Destination>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RecipientInfo>, SpoolError> {
+        let dest = dest.cloned();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                 WHERE (?1 IS NULL OR (r.domain = ?1 AND r.binding = ?2)) ORDER BY r.due, r.id LIMIT ?3 OFFSET ?4"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(storage)?;
+            let (d, b) = dest.map(|d| (Some(d.domain), d.binding)).unwrap_or((None, String::new()));
+            let rows = st.query_map(params![d, b, limit as i64, offset as i64], info_row).map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn inspect(&self, id: MessageId) -> Result<Vec<RecipientInfo>, SpoolError> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                 WHERE r.message_id = ?1 ORDER BY r.id"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(storage)?;
+            let rows = st.query_map(params![id.0], info_row).map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
         })
         .await
     }
@@ -1096,17 +1157,25 @@ impl Spool for SqliteSpool {
         self.write(|tx| Request::Reschedule(selection, due, Some(to), tx))
             .await
     }
+}
 
-    async fn inspect(&self, id: MessageId) -> Result<Vec<RecipientInfo>, SpoolError> {
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
-                 WHERE r.message_id = ?1 ORDER BY r.id"
-            );
-            let mut st = c.prepare_cached(&sql).map_err(storage)?;
-            let rows = st.query_map(params![id.0], info_row).map_err(storage)?;
-            rows.collect::<Result<_, _>>().map_err(storage)
-        })
-        .await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL text names the queued and leased codes literally (the planner uses the partial
+    /// index only for a literal `state = 0`): the mapping must agree with it.
+    #[test]
+    fn state_codes_agree_with_the_sql_text() {
+        assert_eq!(STATE_QUEUED, 0);
+        assert_eq!(STATE_LEASED, 1);
+        for s in [
+            RecipientState::Queued,
+            RecipientState::Leased,
+            RecipientState::Quarantined,
+        ] {
+            assert_eq!(state_of(state_code(s)), Some(s));
+        }
+        assert_eq!(state_of(2), None);
     }
 }

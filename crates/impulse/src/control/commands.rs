@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::store::Store;
 use impulse_config::Config;
 use impulse_queue::Handle;
 use impulse_spool::{
-    Destination, MessageId, QueueCounts, RecipientState, Selection, Spool, SqliteSpool, now_millis,
+    Destination, MessageId, QueueCounts, QueueQueries, RecipientState, Selection, now_millis,
 };
 use tokio::sync::Notify;
 
@@ -21,7 +22,7 @@ use crate::status::binding_name;
 /// What the commands work on.
 pub struct Context {
     pub cfg: LiveConfig,
-    pub spool: SqliteSpool,
+    pub spool: Store,
     pub scheduler: Handle,
     /// Notified by `shutdown`; the server stops as on SIGTERM.
     pub shutdown: Arc<Notify>,

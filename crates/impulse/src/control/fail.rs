@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use impulse_spool::{MessageId, RecipientInfo, RecipientState, Selection, Spool, now_millis};
+use impulse_spool::{
+    MessageId, QueueQueries, RecipientInfo, RecipientState, Selection, now_millis,
+};
 
 use super::commands::{Answer, Context, error, ok};
 use crate::fail_orders::Order;
