@@ -2,37 +2,16 @@
 //! only place that sees the configuration, the spool, the listeners and the connectors at once.
 #![forbid(unsafe_code)]
 
-mod auth_guard;
-mod cli_config;
-mod cli_convert;
-mod config_warnings;
-mod control;
-mod counters;
-mod credentials;
-mod delivery;
-mod demo;
-mod fail_orders;
-mod inbound_view;
+mod cli;
+mod inbound;
 mod live;
-mod metrics;
-mod mm7_delivery;
-mod mm7_http;
-mod mm7_serv;
-mod mo_addresses;
-mod mobile_logs;
-mod receipt_wait;
-mod reception;
-mod reload;
+mod net;
+mod ops;
+mod outbound;
+mod route;
 mod serve;
 mod sim;
-mod sim_mmsc;
-mod smpp_delivery;
-mod smpp_mo;
-mod smpp_vendor;
-mod status;
 mod store;
-mod throttle;
-mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +34,7 @@ enum Command {
     /// Show email -> SMS -> receipt -> SMS reply -> email and email <-> MMS, with nothing to set up.
     Demo,
     /// Talk to a running Impulse: one COMMAND, or an interactive shell without one.
-    Console(control::console::ConsoleArgs),
+    Console(ops::control::console::ConsoleArgs),
     /// Run the gateway with a configuration file (SIGHUP reloads it, SIGUSR1 reopens the logs,
     /// SIGTERM stops cleanly).
     Serve {
@@ -70,7 +49,7 @@ enum Command {
     },
     /// Print what a mail would become on an SMPP domain: each segment's text, data_coding and
     /// concatenation, and which characters forced UCS-2. Nothing is sent.
-    Convert(cli_convert::ConvertArgs),
+    Convert(cli::convert::ConvertArgs),
     /// Run a protocol simulator.
     Sim {
         #[command(subcommand)]
@@ -83,7 +62,7 @@ enum SimCommand {
     /// An SMSC (SMPP 3.4 server) for tests, benchmarks and trying Impulse out.
     Smsc(sim::SmscArgs),
     /// An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
-    Mmsc(sim_mmsc::MmscArgs),
+    Mmsc(sim::mmsc::MmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -126,12 +105,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve::run(&config),
-        Command::Demo => demo::run(),
-        Command::Convert(args) => cli_convert::run(args),
-        Command::Console(args) => control::console::run(args),
+        Command::Demo => cli::demo::run(),
+        Command::Convert(args) => cli::convert::run(args),
+        Command::Console(args) => ops::control::console::run(args),
         Command::Config {
             command: ConfigCommand::Check { file },
-        } => cli_config::check(&file),
+        } => cli::config::check(&file),
         Command::Config {
             command:
                 ConfigCommand::Eval {
@@ -140,13 +119,13 @@ fn main() -> ExitCode {
                     binding,
                     option,
                 },
-        } => cli_config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
+        } => cli::config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
         Command::Sim {
             command: SimCommand::Smsc(args),
         } => sim::smsc(args),
         Command::Sim {
             command: SimCommand::Mmsc(args),
-        } => sim_mmsc::mmsc(args),
+        } => sim::mmsc::mmsc(args),
         Command::Config {
             command: ConfigCommand::Compat,
         } => {

@@ -16,13 +16,13 @@ use tokio::sync::watch;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::cli_config::{EXIT_CONFIG, load_or_report};
-use crate::counters::Counters;
-use crate::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
+use crate::cli::config::{EXIT_CONFIG, load_or_report};
+use crate::inbound::reception::Reception;
 use crate::live::LiveConfig;
-use crate::mobile_logs::MobileLogs;
-use crate::reception::Reception;
-use crate::smpp_delivery::SmppConnector;
+use crate::ops::counters::Counters;
+use crate::ops::mobile_logs::MobileLogs;
+use crate::outbound::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
+use crate::outbound::smpp::SmppConnector;
 
 fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
     cfg.loggers.iter().find_map(|l| {
@@ -106,7 +106,7 @@ pub fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for w in crate::config_warnings::warnings(&cfg) {
+    for w in crate::cli::config_warnings::warnings(&cfg) {
         tracing::warn!("configuration: {w}");
     }
     match runtime.block_on(serve(Arc::new(cfg), config.to_path_buf())) {
@@ -137,7 +137,7 @@ async fn serve(cfg: Arc<Config>, path: PathBuf) -> anyhow::Result<()> {
             }
             _ = usr1.recv() => {
                 // Each file's result is logged.
-                let _ = crate::control::commands::reopen_logs();
+                let _ = crate::ops::control::commands::reopen_logs();
             }
         }
     }
@@ -158,7 +158,7 @@ pub struct Running {
     mms_logs: Arc<MobileLogs>,
     /// Notified by the console's `shutdown`.
     pub shutdown: Arc<tokio::sync::Notify>,
-    pub reloader: Arc<crate::reload::Reloader>,
+    pub reloader: Arc<crate::ops::reload::Reloader>,
 }
 
 impl Running {
@@ -180,7 +180,7 @@ impl Running {
 /// Builds everything the configuration describes and starts it. `path` is the file a reload
 /// reads again (none for the demo).
 pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Running> {
-    crate::metrics::install();
+    crate::ops::metrics::install();
     let live = LiveConfig::new(cfg.clone());
     let hostname = cfg
         .global()
@@ -206,13 +206,13 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         smpp_logs.clone(),
     ));
     smpp.start_persistent();
-    let mm7 = Arc::new(crate::mm7_delivery::Mm7Connector::new(
+    let mm7 = Arc::new(crate::outbound::mm7::Mm7Connector::new(
         live.clone(),
         spool.clone(),
         mms_logs.clone(),
     ));
     let counters = Arc::new(Counters::default());
-    let fail_orders = Arc::new(crate::fail_orders::FailOrders::default());
+    let fail_orders = Arc::new(crate::outbound::fail_orders::FailOrders::default());
     let observer = DeliveryObserver {
         fail_orders: fail_orders.clone(),
         cfg: live.clone(),
@@ -221,7 +221,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         reception: reception_cell.clone(),
         counters: counters.clone(),
     };
-    let throttles = Arc::new(crate::throttle::Throttles::default());
+    let throttles = Arc::new(crate::outbound::throttle::Throttles::default());
     let smtp = Arc::new(SmtpConnector::new(live.clone(), hostname.clone()));
     let (scheduler, handle) = Scheduler::new(
         spool.clone(),
@@ -267,7 +267,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
                 })?;
                 tracing::info!(addr = %socket.local_addr()?, "SMTP listener ready");
                 let max = r.u64(names::MAX_CONNECTIONS).max(1) as usize;
-                let slots = crate::inbound_view::register("ESMTP", socket.local_addr()?, max);
+                let slots = crate::ops::inbound_view::register("ESMTP", socket.local_addr()?, max);
                 tasks.push(tokio::spawn(impulse_smtp::inbound::serve_with_slots(
                     socket,
                     reception.clone(),
@@ -280,7 +280,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         tracing::warn!("no ESMTP_Listener configured: Impulse receives no mail by SMTP");
     }
     if let Some(listener) = &cfg.http_listener {
-        let server = Arc::new(crate::mm7_serv::Mm7Server::new(
+        let server = Arc::new(crate::inbound::mm7::Mm7Server::new(
             live.clone(),
             spool.clone(),
             reception_cell.clone(),
@@ -295,16 +295,16 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
                 )
             })?;
             tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
-            tasks.push(tokio::spawn(crate::mm7_http::serve(
+            tasks.push(tokio::spawn(crate::net::http::serve(
                 socket,
-                crate::mm7_serv::limits(&cfg, listen),
+                crate::inbound::mm7::limits(&cfg, listen),
                 server.clone(),
                 stop_rx.clone(),
             )));
         }
     }
     let shutdown = Arc::new(tokio::sync::Notify::new());
-    let status = Arc::new(crate::status::Sources::new(
+    let status = Arc::new(crate::ops::status::Sources::new(
         live.clone(),
         spool.clone(),
         counters,
@@ -312,13 +312,13 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mm7.clone(),
     ));
     tasks.push(tokio::spawn(status.clone().sample(stop_rx.clone())));
-    let reloader = Arc::new(crate::reload::Reloader::new(
+    let reloader = Arc::new(crate::ops::reload::Reloader::new(
         path.unwrap_or_default(),
         live.clone(),
         smpp.clone(),
         mm7,
     ));
-    let control = Arc::new(crate::control::Context {
+    let control = Arc::new(crate::ops::control::Context {
         throttles,
         smtp,
         cfg: live.clone(),
@@ -330,7 +330,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         reloader: reloader.clone(),
         fail_orders,
     });
-    tasks.extend(crate::control::start(&cfg, control, stop_rx.clone()).await?);
+    tasks.extend(crate::ops::control::start(&cfg, control, stop_rx.clone()).await?);
     let sched = tokio::spawn(scheduler.run(stop_rx.clone()));
     Ok(Running {
         stop_tx,

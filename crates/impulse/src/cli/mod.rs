@@ -1,0 +1,9 @@
+//! Commands other than `serve`: configuration checks and evaluation (`impulse config`), the
+//! email -> SMS conversion preview (`impulse convert`) and the self-contained demo.
+//!
+//! May use anything: these are entry points, like `serve`.
+
+pub mod config;
+pub mod config_warnings;
+pub mod convert;
+pub mod demo;
