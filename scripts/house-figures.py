@@ -120,7 +120,7 @@ for folder in sorted(folders):
 names = set()
 reg = os.path.join(root, "crates", "config", "src", "registry.rs")
 if os.path.exists(reg):
-    names = set(re.findall(r'opt!\("([A-Za-z0-9_:]+)"', open(reg, encoding="utf-8").read()))
+    names = set(re.findall(r'opt!\((?:[A-Z0-9_]+, )?"([A-Za-z0-9_:]+)"', open(reg, encoding="utf-8").read()))
 literal_lookups = 0
 literal_names = 0
 for d, _, files in os.walk(os.path.join(root, "crates")):

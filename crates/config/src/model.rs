@@ -126,10 +126,8 @@ pub struct Config {
 impl Config {
     /// Whether a `domain` stanza for `domain` itself (global, or inside a binding or
     /// binding_group) sets `option`; a value inherited from an outer scope does not count.
-    pub fn domain_stanza_sets(&self, domain: &str, option: &str) -> bool {
-        let Some(def) = crate::registry::option(option) else {
-            return false;
-        };
+    pub fn domain_stanza_sets(&self, domain: &str, option: crate::Opt) -> bool {
+        let def = option.def();
         let d = domain.to_ascii_lowercase();
         let sets = |domains: &BTreeMap<String, Scope>| {
             domains.get(&d).is_some_and(|s| s.get(def).is_some())
@@ -141,10 +139,8 @@ impl Config {
 
     /// Whether any sending scope (global, a domain, a binding or binding group, or a domain inside
     /// one) sets `option`: when none does, a look-up per delivery can be skipped.
-    pub fn sets_anywhere(&self, option: &str) -> bool {
-        let Some(def) = crate::registry::option(option) else {
-            return false;
-        };
+    pub fn sets_anywhere(&self, option: crate::Opt) -> bool {
+        let def = option.def();
         let in_domains =
             |domains: &BTreeMap<String, Scope>| domains.values().any(|s| s.get(def).is_some());
         self.global.get(def).is_some()

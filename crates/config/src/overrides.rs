@@ -157,11 +157,15 @@ mod tests {
         let file =
             "Retry_Interval = 60\ndomain \"a.example\" { Max_Retries = 3 }\nbinding \"b1\" { }\n";
         let cfg = set(file, &o(Some("A.example"), None, "max_retries", "5")).unwrap();
-        let v = cfg.sending(Some("a.example"), None).scalar("Max_Retries");
+        let v = cfg
+            .sending(Some("a.example"), None)
+            .scalar(crate::names::MAX_RETRIES);
         assert_eq!(v.as_deref(), Some("5"));
         let cfg = set(file, &o(None, None, "Retry_Interval", "30")).unwrap();
         assert_eq!(
-            cfg.sending(None, None).scalar("Retry_Interval").as_deref(),
+            cfg.sending(None, None)
+                .scalar(crate::names::RETRY_INTERVAL)
+                .as_deref(),
             Some("30")
         );
         let cfg = set(
@@ -171,7 +175,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             cfg.sending(Some("new.example"), Some("b1"))
-                .scalar("Max_Retries")
+                .scalar(crate::names::MAX_RETRIES)
                 .as_deref(),
             Some("9")
         );

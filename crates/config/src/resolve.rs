@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::ast::{Span, Value};
 use crate::model::{Config, Listener, Peer, Scope};
-use crate::registry::{self, OptionDef};
+use crate::registry::{self, Opt, OptionDef};
 use crate::types::{self, Route};
 
 /// Where an effective value came from.
@@ -65,8 +65,16 @@ pub trait Resolved {
     fn find(&self, def: &'static OptionDef) -> Option<(&Value, Origin)>;
 
     /// The effective value (set or default) and its origin; `None` when unset with no default.
-    fn effective(&self, name: &str) -> Option<(Cow<'_, Value>, Origin)> {
-        let def = registry::option(name)?;
+    fn effective(&self, opt: Opt) -> Option<(Cow<'_, Value>, Origin)> {
+        self.effective_def(opt.def())
+    }
+
+    /// As [`Resolved::effective`], for an option named at run time (`config get`).
+    fn effective_named(&self, name: &str) -> Option<(Cow<'_, Value>, Origin)> {
+        self.effective_def(registry::option(name)?)
+    }
+
+    fn effective_def(&self, def: &'static OptionDef) -> Option<(Cow<'_, Value>, Origin)> {
         if let Some((v, origin)) = self.find(def) {
             return Some((Cow::Borrowed(v), origin));
         }
@@ -74,48 +82,48 @@ pub trait Resolved {
             .map(|d| (Cow::Owned(Value::scalar(d)), Origin::Default))
     }
 
-    fn scalar(&self, name: &str) -> Option<String> {
+    fn scalar(&self, name: Opt) -> Option<String> {
         self.effective(name)
             .and_then(|(v, _)| v.as_scalar().map(str::to_owned))
     }
 
-    fn bool(&self, name: &str) -> bool {
+    fn bool(&self, name: Opt) -> bool {
         self.scalar(name)
             .and_then(|s| types::parse_bool(&s).ok())
             .unwrap_or(false)
     }
 
-    fn u64(&self, name: &str) -> u64 {
+    fn u64(&self, name: Opt) -> u64 {
         self.scalar(name)
             .and_then(|s| types::parse_u64(&s).ok())
             .unwrap_or(0)
     }
 
-    fn seconds(&self, name: &str) -> Duration {
+    fn seconds(&self, name: Opt) -> Duration {
         self.scalar(name)
             .and_then(|s| types::parse_seconds(&s).ok())
             .unwrap_or_default()
     }
 
-    fn size(&self, name: &str) -> u64 {
+    fn size(&self, name: Opt) -> u64 {
         self.scalar(name)
             .and_then(|s| types::parse_size(&s).ok())
             .unwrap_or(0)
     }
 
-    fn retries(&self, name: &str) -> Option<u64> {
+    fn retries(&self, name: Opt) -> Option<u64> {
         self.scalar(name)
             .and_then(|s| types::parse_retries(&s).ok())
             .flatten()
     }
 
-    fn cidrs(&self, name: &str) -> Vec<types::Cidr> {
+    fn cidrs(&self, name: Opt) -> Vec<types::Cidr> {
         self.effective(name)
             .and_then(|(v, _)| types::parse_cidrs(&v).ok())
             .unwrap_or_default()
     }
 
-    fn routes(&self, name: &str) -> Vec<Route> {
+    fn routes(&self, name: Opt) -> Vec<Route> {
         self.effective(name)
             .and_then(|(v, _)| types::parse_routes(&v).ok())
             .unwrap_or_default()

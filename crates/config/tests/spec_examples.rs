@@ -2,6 +2,7 @@
 //! refused, it is refused only for options Impulse names as not implemented yet, never because
 //! a name from the Momentum documentation is unknown.
 
+use impulse_config::names;
 use std::path::{Path, PathBuf};
 
 use impulse_config::{load, load_file};
@@ -108,11 +109,11 @@ fn smpp_smsc_address_is_the_smsc_server() {
     )
     .unwrap();
     let cfg = load(&file).unwrap();
-    assert!(cfg.domain_stanza_sets("sms.example", "SMPP_SMSC_Server"));
+    assert!(cfg.domain_stanza_sets("sms.example", names::SMPP_SMSC_SERVER));
     use impulse_config::Resolved;
     assert_eq!(
         cfg.sending(Some("sms.example"), None)
-            .scalar("SMPP_SMSC_Server")
+            .scalar(names::SMPP_SMSC_SERVER)
             .as_deref(),
         Some("10.1.2.3")
     );

@@ -1,6 +1,7 @@
 //! Validation and scope fallback as a user sees them: errors with positions and suggestions,
 //! and `config eval` answers with the scope a value came from.
 
+use impulse_config::names;
 use std::path::Path;
 
 use impulse_config::{Origin, Resolved, from_str};
@@ -56,12 +57,12 @@ fn option_names_are_case_insensitive_binding_names_are_not() {
     .unwrap();
     assert_eq!(
         cfg.sending(None, Some("Mx"))
-            .u64("Max_Outbound_Connections"),
+            .u64(names::MAX_OUTBOUND_CONNECTIONS),
         4
     );
     assert_eq!(
         cfg.sending(None, Some("mx"))
-            .u64("Max_Outbound_Connections"),
+            .u64(names::MAX_OUTBOUND_CONNECTIONS),
         9
     );
 }
@@ -74,11 +75,11 @@ fn sending_fallback_follows_momentum_order() {
                 domain \"D.Example\" { retry_interval = 300 max_retries = 9 never_retry = true }\n";
     let cfg = from_str(Path::new("t.conf"), text).unwrap();
     let s = cfg.sending(Some("d.example"), Some("b"));
-    assert_eq!(s.u64("Max_Outbound_Connections"), 15);
-    assert_eq!(s.seconds("Retry_Interval").as_secs(), 60);
-    assert_eq!(s.retries("Max_Retries"), Some(7));
-    assert!(s.bool("Never_Retry"));
-    let (_, origin) = s.effective("retry_interval").unwrap();
+    assert_eq!(s.u64(names::MAX_OUTBOUND_CONNECTIONS), 15);
+    assert_eq!(s.seconds(names::RETRY_INTERVAL).as_secs(), 60);
+    assert_eq!(s.retries(names::MAX_RETRIES), Some(7));
+    assert!(s.bool(names::NEVER_RETRY));
+    let (_, origin) = s.effective(names::RETRY_INTERVAL).unwrap();
     assert!(
         matches!(origin, Origin::Scope { ref label, .. } if label == "binding \"b\" domain \"d.example\""),
         "{origin}"
@@ -92,17 +93,17 @@ fn sending_fallback_follows_momentum_order() {
     .unwrap();
     assert_eq!(
         cfg.sending(Some("d.example"), Some("b"))
-            .u64("Max_Outbound_Connections"),
+            .u64(names::MAX_OUTBOUND_CONNECTIONS),
         5
     );
     // Other domains and no binding: global and defaults.
     assert_eq!(
         cfg.sending(Some("other.example"), None)
-            .u64("Max_Outbound_Connections"),
+            .u64(names::MAX_OUTBOUND_CONNECTIONS),
         30
     );
     let other = cfg.sending(Some("other.example"), None);
-    let (v, origin) = other.effective("Message_Expiration").unwrap();
+    let (v, origin) = other.effective(names::MESSAGE_EXPIRATION).unwrap();
     assert_eq!((v.as_scalar(), origin), (Some("86400"), Origin::Default));
     assert!(cfg.is_configured_domain("D.EXAMPLE"));
     assert!(!cfg.is_configured_domain("other.example"));
@@ -117,7 +118,7 @@ fn receiving_fallback_prefers_the_most_specific_peer() {
     .unwrap();
     let at = |listen: &str, peer: &str| {
         cfg.receiving(Some(listen.parse().unwrap()), peer.parse().unwrap())
-            .size("Max_Message_Size")
+            .size(names::MAX_MESSAGE_SIZE)
     };
     assert_eq!(at("127.0.0.1:2525", "127.0.0.1"), 4000);
     assert_eq!(at("127.0.0.1:2525", "127.0.0.2"), 5000);

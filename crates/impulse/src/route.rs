@@ -9,13 +9,13 @@ use impulse_spool::Destination;
 /// Whether the domain's own stanza makes it an SMPP domain (a global `SMPP_SMSC_Server` only
 /// sets the default server, it does not turn every domain into SMS).
 pub fn is_smpp_domain(cfg: &Config, domain: &str) -> bool {
-    cfg.domain_stanza_sets(domain, "SMPP_SMSC_Server")
+    cfg.domain_stanza_sets(domain, names::SMPP_SMSC_SERVER)
 }
 
 /// Whether mail to `domain` leaves by MM7: its own stanza sets `MM7_MMSC_Server`, or its
 /// effective `Delivery_Method` is `mm7`.
 pub fn is_mm7_domain(cfg: &Config, domain: &str) -> bool {
-    cfg.domain_stanza_sets(domain, "MM7_MMSC_Server")
+    cfg.domain_stanza_sets(domain, names::MM7_MMSC_SERVER)
         || cfg
             .sending(Some(&domain.to_ascii_lowercase()), None)
             .scalar(names::DELIVERY_METHOD)

@@ -24,9 +24,9 @@ use crate::ops::mobile_logs::MobileLogs;
 use crate::outbound::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
 use crate::outbound::smpp::SmppConnector;
 
-fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
+fn logger_path(cfg: &Config, option: impulse_config::Opt) -> Option<PathBuf> {
+    let def = option.def();
     cfg.loggers.iter().find_map(|l| {
-        let def = impulse_config::registry::option(option)?;
         l.scope
             .get(def)
             .and_then(|e| e.value.as_scalar())
@@ -35,7 +35,7 @@ fn logger_path(cfg: &Config, option: &str) -> Option<PathBuf> {
 }
 
 fn heartbeat(cfg: &Config) -> Option<std::time::Duration> {
-    let def = impulse_config::registry::option(names::HEARTBEAT)?;
+    let def = names::HEARTBEAT.def();
     let secs = cfg
         .loggers
         .iter()
@@ -348,10 +348,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
 fn listener_enabled(cfg: &Config) -> bool {
     cfg.esmtp_listener
         .as_ref()
-        .and_then(|l| {
-            l.scope
-                .get(impulse_config::registry::option(names::ENABLE)?)
-        })
+        .and_then(|l| l.scope.get(names::ENABLE.def()))
         .and_then(|e| {
             e.value
                 .as_scalar()

@@ -90,7 +90,7 @@ pub fn evaluate(
             .unwrap_or_default();
         return Err(format!("unknown option `{option}`{hint}"));
     };
-    Ok(match cfg.sending(domain, binding).effective(def.name) {
+    Ok(match cfg.sending(domain, binding).effective_def(def) {
         Some((value, origin)) => format!("{} = {value}    # from {origin}", def.name),
         None => format!("{} is not set    # no default", def.name),
     })

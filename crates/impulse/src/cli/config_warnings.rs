@@ -56,7 +56,7 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
     let logs = cfg.loggers.iter().flat_map(|l| {
         [names::MAINLOG, names::PANICLOG]
             .into_iter()
-            .filter_map(|o| impulse_config::registry::option(o))
+            .map(|o| o.def())
             .filter_map(|def| {
                 l.scope
                     .get(def)

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::store::Store;
 use hyper::StatusCode as Http;
 use impulse_config::types::list_items;
-use impulse_config::{Config, Resolved, Scope, names, registry};
+use impulse_config::{Config, Opt, Resolved, Scope, names};
 use impulse_interwork::mms;
 use impulse_mm7::*;
 use impulse_smtp::Address;
@@ -46,9 +46,9 @@ fn count_in(request: &'static str, code: StatusCode) {
     metrics::counter!("impulse_mm7_transactions_total", "direction" => "in", "request" => request, "status" => crate::ops::metrics::mm7_status_class(code.0)).increment(1);
 }
 
-fn serv_option(cfg: &Config, name: &str) -> Option<String> {
+fn serv_option(cfg: &Config, name: Opt) -> Option<String> {
     let scope = cfg.mm7_serv.as_ref()?;
-    let def = registry::option(name)?;
+    let def = name.def();
     scope
         .get(def)
         .and_then(|e| e.value.as_scalar().map(str::to_string))
@@ -69,7 +69,7 @@ pub fn limits(cfg: &Config, listen: &impulse_config::Listen) -> HttpLimits {
 
 /// The body limit of a Listen of the HTTP_Listener (its own value, else the listener's).
 pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
-    let def = registry::option("Max_Request_Size").expect("registered");
+    let def = names::MAX_REQUEST_SIZE.def();
     let v = listen
         .get(def)
         .or_else(|| listener.get(def))
@@ -79,7 +79,7 @@ pub fn max_body(listen: &Scope, listener: &Scope) -> usize {
     if v == 0 { MAX_BODY } else { v.min(MAX_BODY) }
 }
 
-const AUTH_CREDENTIALS: &str = "Auth_Credentials";
+const AUTH_CREDENTIALS: impulse_config::Opt = impulse_config::names::AUTH_CREDENTIALS;
 
 impl http_server::Service for Mm7Server {
     /// HTTPS where the Listen scope (or its listener) has `TLS_Certificate` and `TLS_Key`.
@@ -156,7 +156,7 @@ impl Mm7Server {
             .get()
             .mm7_serv
             .as_ref()
-            .and_then(|s| s.get(registry::option("MM7_VASP_URI_Paths")?))
+            .and_then(|s| s.get(names::MM7_VASP_URI_PATHS.def()))
             .map(|e| list_items(&e.value).iter().map(|p| p.to_string()).collect())
             .unwrap_or_default();
         Mm7Server {
@@ -320,7 +320,7 @@ impl Mm7Server {
         if env.schema.accepts_version(&env.version) {
             return env.version.clone();
         }
-        match serv_option(&self.cfg.get(), "MM7_Server_Version") {
+        match serv_option(&self.cfg.get(), names::MM7_SERVER_VERSION) {
             Some(v) if env.schema.accepts_version(&v) => v,
             _ => env.schema.newest_version().to_string(),
         }
@@ -564,12 +564,12 @@ fn mail_addresses(
     hostname: &str,
     may_relay: bool,
 ) -> Result<(Address, MailRecipients), Status> {
-    let opt = |n: &str| serv_option(cfg, n).filter(|v| !v.is_empty());
-    let configured = |n: &str| {
+    let opt = |n: Opt| serv_option(cfg, n).filter(|v| !v.is_empty());
+    let configured = |n: Opt| {
         opt(n).and_then(|v| match Address::parse_mailbox(&v) {
             Ok(a) => Some(a),
             Err(e) => {
-                tracing::error!(option = n, value = %v, error = %e, "not a mail address; ignored");
+                tracing::error!(option = n.name(), value = %v, error = %e, "not a mail address; ignored");
                 None
             }
         })
@@ -587,11 +587,11 @@ fn mail_addresses(
                 )
             })?
         }
-        sender => match configured("MM7_Server_Default_Email_From_Address") {
+        sender => match configured(names::MM7_SERVER_DEFAULT_EMAIL_FROM_ADDRESS) {
             Some(a) => a,
             None => {
                 let raw = sender.as_ref().map(|a| a.value.as_str()).unwrap_or("");
-                let domain = opt("MM7_Server_Default_Email_From_Domain")
+                let domain = opt(names::MM7_SERVER_DEFAULT_EMAIL_FROM_DOMAIN)
                     .unwrap_or_else(|| hostname.to_string());
                 if crate::inbound::mo_addresses::number_local(raw).is_none() {
                     tracing::info!(sender = ?raw, "MO MMS with no usable sender number: mailed from {}@{domain}", crate::inbound::mo_addresses::UNKNOWN_LOCAL);
@@ -605,7 +605,7 @@ fn mail_addresses(
             }
         },
     };
-    let default_to = configured("MM7_Server_Default_Email_To_Address");
+    let default_to = configured(names::MM7_SERVER_DEFAULT_EMAIL_TO_ADDRESS);
     let mut to = MailRecipients::default();
     for r in &d.recipients {
         let address = mail_recipient(cfg, &r.address, may_relay, &default_to, &opt)
@@ -659,7 +659,7 @@ fn mail_recipient(
     a: &impulse_mm7::model::Address,
     may_relay: bool,
     default_to: &Option<Address>,
-    opt: &dyn Fn(&str) -> Option<String>,
+    opt: &dyn Fn(Opt) -> Option<String>,
 ) -> Result<Address, (StatusCode, String)> {
     if a.kind == AddressKind::Rfc2822 {
         let to = Address::parse_mailbox(&a.value).map_err(|e| {
@@ -686,7 +686,7 @@ fn mail_recipient(
     default_to
         .clone()
         .or_else(|| {
-            let domain = opt("MM7_Server_Default_Email_To_Domain")?;
+            let domain = opt(names::MM7_SERVER_DEFAULT_EMAIL_TO_DOMAIN)?;
             let local = crate::inbound::mo_addresses::number_local(&a.value)?;
             Address::new(&local, &domain).ok()
         })

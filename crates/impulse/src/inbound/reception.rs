@@ -219,7 +219,7 @@ impl Inbound for Reception {
         }
         let lists = || {
             cfg.sending(Some(address.domain()), None)
-                .scalar("SMPP_Destination_Flag")
+                .scalar(names::SMPP_DESTINATION_FLAG)
                 .is_some_and(|f| f.trim() == "2")
         };
         if crate::route::is_smpp_domain(&cfg, address.domain())

@@ -13,11 +13,12 @@
 //! asked for (or when delivery failed); a receipt that beats its submission waits for it
 //! (`receipt_wait`, decision 0009).
 
+use impulse_config::names;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::store::Store;
-use impulse_config::{Config, Resolved, Sending, registry};
+use impulse_config::{Config, Opt, Resolved, Sending};
 use impulse_interwork::mo::{self, MailCharset};
 use impulse_smpp::esme::{Event, Responder};
 use impulse_smpp::pdu::{CommandStatus, DataSm, Pdu, ShortMessage, Tlvs, VendorTlvs, tag};
@@ -95,7 +96,7 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                             ReceiptResult::NotYetKnown(keys) => {
                                 // Answered now; matched when its submission is recorded.
                                 responder.respond(CommandStatus::ESME_ROK);
-                                let wait = ctx.cfg.get().sending(Some(&dest.domain), None).seconds("SMPP_Delivery_Receipt_Wait");
+                                let wait = ctx.cfg.get().sending(Some(&dest.domain), None).seconds(names::SMPP_DELIVERY_RECEIPT_WAIT);
                                 let now = Instant::now();
                                 let h = Held { receipt: r, keys, handset: src, esme: dst, until: now + wait, since: now, numeric_at: now + receipt_wait::NUMERIC_GRACE, numeric_tried: false };
                                 if let Some(out) = held.hold(h) {
@@ -252,7 +253,7 @@ async fn on_receipt(
     };
     let cfg = ctx.cfg.get();
     let scope = cfg.sending(Some(&dest.domain), None);
-    let keys = match configured_id_format(&scope, "SMPP_Delivery_Receipt_Message_ID_Format") {
+    let keys = match configured_id_format(&scope, names::SMPP_DELIVERY_RECEIPT_MESSAGE_ID_FORMAT) {
         Some(f) => vec![receipt::id_key(&id, f)],
         None => receipt::id_keys(&id),
     };
@@ -323,7 +324,7 @@ async fn on_receipt(
     metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
     tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, stat = ?stat, err = ?r.err, "delivery receipt");
     let notify = scope
-        .effective("SMPP_Notify_Deliver_Receipt")
+        .effective(names::SMPP_NOTIFY_DELIVER_RECEIPT)
         .map(|(v, _)| {
             impulse_config::types::list_items(&v)
                 .iter()
@@ -405,7 +406,7 @@ async fn on_receipt(
 fn decode(cfg: &Config, dest: &Destination, data_coding: u8, data: &[u8]) -> String {
     let alphabet = cfg
         .sending(Some(&dest.domain), None)
-        .scalar("SMPP_SMSC_Default_Alphabet")
+        .scalar(names::SMPP_SMSC_DEFAULT_ALPHABET)
         .and_then(|a| impulse_interwork::mt::DefaultAlphabet::parse(&a))
         .unwrap_or(impulse_interwork::mt::DefaultAlphabet::Gsm);
     match data_coding {
@@ -518,7 +519,7 @@ async fn sweep_parts(ctx: &MoContext, bind: &Destination) {
     let cfg = ctx.cfg.get();
     let wait_of = |domain: &str| {
         cfg.sending(Some(domain), None)
-            .seconds("SMPP_MO_Reassembly_Timeout")
+            .seconds(names::SMPP_MO_REASSEMBLY_TIMEOUT)
             .as_millis() as i64
     };
     let shortest = cfg
@@ -579,11 +580,11 @@ pub fn attributed_domain(cfg: &Config, bind: &Destination, mo_dest: &str) -> Des
     let account = |domain: &str| {
         let s = cfg.sending(Some(domain), None);
         (
-            s.scalar("SMPP_SMSC_Server")
+            s.scalar(names::SMPP_SMSC_SERVER)
                 .unwrap_or_default()
                 .to_ascii_lowercase(),
-            s.u64("SMPP_SMSC_Port"),
-            s.scalar("SMPP_SMSC_System_ID").unwrap_or_default(),
+            s.u64(names::SMPP_SMSC_PORT),
+            s.scalar(names::SMPP_SMSC_SYSTEM_ID).unwrap_or_default(),
         )
     };
     let short_code = |a: &str| a.trim().trim_start_matches('+').to_string();
@@ -593,7 +594,7 @@ pub fn attributed_domain(cfg: &Config, bind: &Destination, mo_dest: &str) -> Des
     }
     let own = cfg
         .sending(Some(&bind.domain), None)
-        .scalar("SMPP_ESME_Address");
+        .scalar(names::SMPP_ESME_ADDRESS);
     if own.as_deref().map(short_code).as_deref() == Some(wanted.as_str()) {
         return bind.clone();
     }
@@ -603,7 +604,7 @@ pub fn attributed_domain(cfg: &Config, bind: &Destination, mo_dest: &str) -> Des
         .filter(|d| *d != bind.domain && crate::route::is_smpp_domain(cfg, d))
         .find(|d| {
             cfg.sending(Some(d), None)
-                .scalar("SMPP_ESME_Address")
+                .scalar(names::SMPP_ESME_ADDRESS)
                 .is_some_and(|a| short_code(&a) == wanted)
                 && account(d) == bind_account
         })
@@ -630,7 +631,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         subject: None,
         body: m.text.trim().to_string(),
     };
-    let mut parsed = if s.bool("SMPP_Use_Interworking_Parse") {
+    let mut parsed = if s.bool(names::SMPP_USE_INTERWORKING_PARSE) {
         mo::parse(&m.text)
     } else {
         whole()
@@ -645,7 +646,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
     }
     // The address in the text, else who last sent this handset an SMS from this short code,
     // else the domain's catch-all (Momentum §1.4 step 5).
-    let mapped = if parsed.address.is_none() && s.bool("SMPP_Use_Reverse_Address_Mappings") {
+    let mapped = if parsed.address.is_none() && s.bool(names::SMPP_USE_REVERSE_ADDRESS_MAPPINGS) {
         let now = impulse_spool::now_millis();
         // A spool error is not "no mapping": the SMS would go to the catch-all instead of who
         // it answers. The SMSC is asked to send it again.
@@ -680,8 +681,8 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         .or_else(|| parse("reverse mapping", mapped))
         .or_else(|| {
             parse(
-                "SMPP_Default_Email_Address",
-                s.scalar("SMPP_Default_Email_Address"),
+                names::SMPP_DEFAULT_EMAIL_ADDRESS.name(),
+                s.scalar(names::SMPP_DEFAULT_EMAIL_ADDRESS),
             )
         })
     else {
@@ -690,7 +691,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         return CommandStatus::ESME_ROK;
     };
     let from_domain = s
-        .scalar("SMPP_Default_Email_From_Domain")
+        .scalar(names::SMPP_DEFAULT_EMAIL_FROM_DOMAIN)
         .unwrap_or_else(|| dest.domain.clone());
     if crate::inbound::mo_addresses::number_local(&m.source).is_none() {
         tracing::warn!(source = ?m.source, "MO source_addr is not a plain number; mailed from {}@{from_domain}", crate::inbound::mo_addresses::UNKNOWN_LOCAL);
@@ -699,7 +700,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         tracing::error!(domain = %from_domain, "MO not mailed: SMPP_Default_Email_From_Domain is not a domain; refused for the SMSC to resend");
         return CommandStatus::ESME_RX_T_APPN;
     };
-    let charset = MailCharset::parse(&s.scalar("SMPP_GSM_Transcodes_To").unwrap_or_default())
+    let charset = MailCharset::parse(&s.scalar(names::SMPP_GSM_TRANSCODES_TO).unwrap_or_default())
         .unwrap_or(MailCharset::Latin1);
     let now = impulse_spool::now_millis() / 1000;
     // No subject in the SMS: name the sender, so the mail does not arrive blank (decision 0006).
@@ -764,8 +765,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
 }
 
 /// The id format an option sets explicitly; `None` when unset, which means "match any way".
-pub fn configured_id_format(scope: &Sending<'_>, option: &str) -> Option<IdFormat> {
-    let def = registry::option(option)?;
-    let (value, _) = scope.find(def)?;
+pub fn configured_id_format(scope: &Sending<'_>, option: Opt) -> Option<IdFormat> {
+    let (value, _) = scope.find(option.def())?;
     value.as_scalar().and_then(IdFormat::parse)
 }

@@ -1,8 +1,9 @@
 //! Checking a client's `user:password` against configured `Auth_Credentials` (HTTP Basic on
 //! the MM7 listener and the admin HTTP listener, `login` on the console).
 
+use impulse_config::names;
 use impulse_config::types::list_items;
-use impulse_config::{Config, Diagnostic, registry};
+use impulse_config::{Config, Diagnostic};
 
 /// Whether `given` equals one of `allowed`. Every entry is compared in full, without early
 /// exit, so the time taken does not tell how much of a guess was right.
@@ -37,9 +38,7 @@ pub fn basic_matches<S: AsRef<str>>(authorization: Option<&str>, allowed: &[S]) 
 /// Every `Auth_Credentials` entry (ESMTP_Listener, HTTP_Listener, Control_Listener) must be
 /// `user:password`.
 pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
-    let Some(def) = registry::option("Auth_Credentials") else {
-        return Vec::new();
-    };
+    let def = names::AUTH_CREDENTIALS.def();
     let http = (cfg.http_listener.iter())
         .chain(cfg.esmtp_listener.iter())
         .flat_map(|listener| {

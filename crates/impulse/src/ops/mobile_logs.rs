@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use impulse_config::{Config, Diagnostic, Logger, Span, registry};
+use impulse_config::{Config, Diagnostic, Logger, Opt, Span, names, registry};
 use impulse_telemetry::{BounceRecord, Dialect, Format, LogFields, MobileLog, Record};
 
 /// The option's value in a logger stanza, or `fallback`, or the registry's default.
@@ -36,14 +36,14 @@ fn mode(logger: &Logger, name: &str) -> Result<u32, String> {
 struct Kind {
     dialect: Dialect,
     bounce: bool,
-    file: &'static str,
+    file: Opt,
     default_file: &'static str,
-    mode: &'static str,
+    mode: Opt,
     /// Each record's option stem and default format, in the order of `Record::ALL` or
     /// `BounceRecord::ALL`.
     records: Vec<(&'static str, &'static str)>,
     /// The heartbeat format option, when the stanza writes heartbeats.
-    heartbeat: Option<&'static str>,
+    heartbeat: Option<Opt>,
 }
 
 impl Kind {
@@ -51,15 +51,15 @@ impl Kind {
         Kind {
             dialect,
             bounce: false,
-            file: "Logfile",
+            file: names::LOGFILE,
             default_file: match dialect {
                 Dialect::Smpp => "/var/log/ecelerity/smpplog.ec",
                 Dialect::Mms => "/var/log/ecelerity/mmslog.ec",
             },
-            mode: "Logmode",
+            mode: names::LOGMODE,
             records: Record::ALL.iter().map(|r| r.option(dialect)).collect(),
             // §2.8: the MMS log has heartbeats, the SMPP log does not (§2.6).
-            heartbeat: (dialect == Dialect::Mms).then_some("Log_Heartbeat_Format"),
+            heartbeat: (dialect == Dialect::Mms).then_some(names::LOG_HEARTBEAT_FORMAT),
         }
     }
 
@@ -67,14 +67,14 @@ impl Kind {
         Kind {
             dialect,
             bounce: true,
-            file: "Bounce_Logfile",
+            file: names::BOUNCE_LOGFILE,
             default_file: match dialect {
                 Dialect::Smpp => "/var/log/ecelerity/smppbouncelog.ec",
                 Dialect::Mms => "/var/log/ecelerity/mmsbouncelog.ec",
             },
-            mode: "Bounce_Logmode",
+            mode: names::BOUNCE_LOGMODE,
             records: BounceRecord::ALL.iter().map(|r| r.option()).collect(),
-            heartbeat: Some("Log_Bounce_Heartbeat_Format"),
+            heartbeat: Some(names::LOG_BOUNCE_HEARTBEAT_FORMAT),
         }
     }
 
@@ -98,7 +98,7 @@ impl Kind {
 
     fn open(&self, logger: &Logger) -> anyhow::Result<MobileLog> {
         let path = PathBuf::from(
-            value(logger, self.file, Some(self.default_file))
+            value(logger, self.file.name(), Some(self.default_file))
                 .map(|(v, _)| v)
                 .unwrap_or_default(),
         );
@@ -116,14 +116,14 @@ impl Kind {
             })
             .collect();
         let heartbeat = self.heartbeat.and_then(|option| {
-            let every = value(logger, "Heartbeat", None)
+            let every = value(logger, names::HEARTBEAT.name(), None)
                 .and_then(|(v, _)| impulse_config::types::parse_seconds(&v).ok())
                 .unwrap_or(Duration::from_secs(60));
             (!every.is_zero())
-                .then(|| parse(option, "%t@M").map(|f| (every, f)))
+                .then(|| parse(option.name(), "%t@M").map(|f| (every, f)))
                 .flatten()
         });
-        let mode = mode(logger, self.mode).map_err(anyhow::Error::msg)?;
+        let mode = mode(logger, self.mode.name()).map_err(anyhow::Error::msg)?;
         MobileLog::open(&path, mode, formats, heartbeat).map_err(|e| {
             anyhow::anyhow!(
                 "opening {} \"{}\" ({}): {e}",
@@ -150,13 +150,16 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     let diag = |span: Option<Span>, message: String| Diagnostic { span, message };
     for kind in kinds() {
         for logger in kind.stanzas(cfg) {
-            if let Some((path, span)) = value(logger, kind.file, None)
+            if let Some((path, span)) = value(logger, kind.file.name(), None)
                 && path.starts_with("jlog:")
             {
                 out.push(diag(span, format!("{} \"{path}\": jlog real-time feeds are not implemented yet in Impulse (write to a file)", kind.file)));
             }
-            if let Err(e) = mode(logger, kind.mode) {
-                out.push(diag(value(logger, kind.mode, None).and_then(|(_, s)| s), e));
+            if let Err(e) = mode(logger, kind.mode.name()) {
+                out.push(diag(
+                    value(logger, kind.mode.name(), None).and_then(|(_, s)| s),
+                    e,
+                ));
             }
             for (name, default) in kind.formats() {
                 if let Some((f, span)) = value(logger, &name, Some(default))

@@ -84,10 +84,19 @@ fn fixed_at_start(cfg: &Config) -> Vec<(&'static str, String)> {
         ("ESMTP_Listener addresses", listens(&cfg.esmtp_listener)),
         ("HTTP_Listener addresses", listens(&cfg.http_listener)),
         ("Control_Listener sockets", control),
-        ("Spoolbase", g.scalar(names::SPOOLBASE).unwrap_or_default()),
+        (
+            names::SPOOLBASE.name(),
+            g.scalar(names::SPOOLBASE).unwrap_or_default(),
+        ),
         ("loggers", loggers),
-        ("Worker_Threads", g.u64(names::WORKER_THREADS).to_string()),
-        ("Hostname", g.scalar(names::HOSTNAME).unwrap_or_default()),
+        (
+            names::WORKER_THREADS.name(),
+            g.u64(names::WORKER_THREADS).to_string(),
+        ),
+        (
+            names::HOSTNAME.name(),
+            g.scalar(names::HOSTNAME).unwrap_or_default(),
+        ),
     ]
 }
 

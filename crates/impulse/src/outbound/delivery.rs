@@ -34,7 +34,7 @@ impl Policy for ConfigPolicy {
         // An SMPP domain has one bind, shared by its delivery sessions: twice the window keeps
         // the window full while half the sessions record their outcomes.
         let max_connections = if crate::route::is_smpp_domain(&cfg, &dest.domain) {
-            2 * s.u64("SMPP_Command_Window_Size").max(1) as usize
+            2 * s.u64(names::SMPP_COMMAND_WINDOW_SIZE).max(1) as usize
         } else {
             s.u64(names::MAX_OUTBOUND_CONNECTIONS).max(1) as usize
         };
@@ -86,7 +86,7 @@ impl SmtpConnector {
         {
             "no" => Ok(TlsPolicy::No),
             "required" => {
-                let ca = s.scalar("TLS_CA_File");
+                let ca = s.scalar(names::TLS_CA_FILE);
                 let mut cache = self.verifying.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(c) = cache.get(&ca) {
                     return Ok(TlsPolicy::Required(c.clone()));
@@ -221,7 +221,7 @@ impl Connector for SmtpConnector {
             .scalar(names::EHLO_HOSTNAME)
             .unwrap_or_else(|| self.hostname.clone());
         let timeout = s
-            .seconds("SMTP_Command_Timeout")
+            .seconds(names::SMTP_COMMAND_TIMEOUT)
             .max(Duration::from_secs(1));
         let tls = self
             .tls_policy(&s)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::store::Store;
 use impulse_config::types::Route;
-use impulse_config::{Config, Resolved, Sending, names, registry};
+use impulse_config::{Config, Resolved, Sending, names};
 use impulse_interwork::{mms, mt};
 use impulse_mm7::*;
 use impulse_queue::{Attempt, Verdict};
@@ -66,9 +66,9 @@ struct Target {
 }
 
 fn target(s: &Sending) -> Result<Target, String> {
-    let (host, port, path) = if let Some(server) = s.scalar("MM7_MMSC_Server") {
-        let port = s.u64("MM7_MMSC_Port");
-        let path = s.scalar("MM7_MMSC_Path").unwrap_or_else(|| "/".into());
+    let (host, port, path) = if let Some(server) = s.scalar(names::MM7_MMSC_SERVER) {
+        let port = s.u64(names::MM7_MMSC_PORT);
+        let path = s.scalar(names::MM7_MMSC_PATH).unwrap_or_else(|| "/".into());
         (server, port as u16, path)
     } else {
         match s.routes(names::ROUTES).into_iter().find_map(|r| match r {
@@ -78,7 +78,7 @@ fn target(s: &Sending) -> Result<Target, String> {
             _ => None,
         }) {
             Some(r) => r,
-            None => match s.scalar("HTTP_Host") {
+            None => match s.scalar(names::HTTP_HOST) {
                 Some(h) => {
                     let (h, p) = impulse_config::types::parse_host_port(&h, 80)?;
                     (h, p, "/".into())
@@ -92,7 +92,7 @@ fn target(s: &Sending) -> Result<Target, String> {
         }
     };
     let uri = s
-        .scalar("HTTP_URI")
+        .scalar(names::HTTP_URI)
         .filter(|u| !u.is_empty())
         .unwrap_or(path);
     let uri = if uri.starts_with('/') {
@@ -106,9 +106,12 @@ fn target(s: &Sending) -> Result<Target, String> {
         host
     };
     let peer = format!("{host_in_url}:{port}");
-    let tls = s
-        .bool("MM7_TLS")
-        .then(|| (s.bool("MM7_TLS_Verify"), s.scalar("MM7_TLS_CA_File")));
+    let tls = s.bool(names::MM7_TLS).then(|| {
+        (
+            s.bool(names::MM7_TLS_VERIFY),
+            s.scalar(names::MM7_TLS_CA_FILE),
+        )
+    });
     let tls_config = match &tls {
         Some((verify, ca_file)) => {
             impulse_smpp::tls::client_config(*verify, ca_file.as_deref().map(std::path::Path::new))
@@ -121,75 +124,81 @@ fn target(s: &Sending) -> Result<Target, String> {
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{peer}{uri}");
-    let authorization = match (s.scalar("MM7_HTTP_Auth_User"), s.scalar("HTTP_Basic_Auth")) {
+    let authorization = match (
+        s.scalar(names::MM7_HTTP_AUTH_USER),
+        s.scalar(names::HTTP_BASIC_AUTH),
+    ) {
         (Some(user), _) => Some(http_server::basic_auth(&format!(
             "{user}:{}",
-            s.scalar("MM7_HTTP_Auth_Password").unwrap_or_default()
+            s.scalar(names::MM7_HTTP_AUTH_PASSWORD).unwrap_or_default()
         ))),
         (None, Some(up)) => Some(http_server::basic_auth(&up)),
         (None, None) => None,
     };
-    let schema_uri = s.scalar("MM7_XML_Schema").unwrap_or_default();
+    let schema_uri = s.scalar(names::MM7_XML_SCHEMA).unwrap_or_default();
     let schema = if schema_uri.is_empty() {
         Schema::Rel6_1_4
     } else {
         Schema::from_namespace(&schema_uri)
             .ok_or_else(|| format!("MM7_XML_Schema {schema_uri:?} names no MM7 schema"))?
     };
-    let prefix = s
-        .bool("MM7_Use_Namespace_In_Body")
-        .then(|| s.scalar("MM7_Namespace").unwrap_or_else(|| "mm7".into()));
+    let prefix = s.bool(names::MM7_USE_NAMESPACE_IN_BODY).then(|| {
+        s.scalar(names::MM7_NAMESPACE)
+            .unwrap_or_else(|| "mm7".into())
+    });
     Ok(Target {
         url,
         tls,
         tls_config,
         peer,
-        host_header: s.scalar("HTTP_Host"),
+        host_header: s.scalar(names::HTTP_HOST),
         authorization,
-        http10: s.scalar("HTTP_Version").as_deref() == Some("1.0"),
+        http10: s.scalar(names::HTTP_VERSION).as_deref() == Some("1.0"),
         response_timer: s
-            .seconds("MM7_Response_Timer")
+            .seconds(names::MM7_RESPONSE_TIMER)
             .max(Duration::from_millis(100)),
-        idle: registry::option(names::IDLE_TIMEOUT)
-            .and_then(|def| s.find(def))
+        idle: s
+            .find(names::IDLE_TIMEOUT.def())
             .map_or_else(
-                || s.seconds("MM7_Inactivity_Timer"),
+                || s.seconds(names::MM7_INACTIVITY_TIMER),
                 |_| s.seconds(names::IDLE_TIMEOUT),
             )
             .max(Duration::from_secs(1)),
         schema,
         version: s
-            .scalar("MM7_Version")
+            .scalar(names::MM7_VERSION)
             .unwrap_or_else(|| schema.newest_version().into()),
         write: WriteOptions {
-            env_prefix: s.scalar("MM7_SOAP_Env").unwrap_or_else(|| "env".into()),
+            env_prefix: s
+                .scalar(names::MM7_SOAP_ENV)
+                .unwrap_or_else(|| "env".into()),
             mm7_prefix: prefix,
         },
-        simple_text: s.bool("MM7_SOAP_Attachment_Simple_MIME"),
-        max_size: s.size("MM7_Max_Message_Size") as usize,
-        number_prefix: s.scalar("MM7_Number_Prefix").unwrap_or_default(),
+        simple_text: s.bool(names::MM7_SOAP_ATTACHMENT_SIMPLE_MIME),
+        max_size: s.size(names::MM7_MAX_MESSAGE_SIZE) as usize,
+        number_prefix: s.scalar(names::MM7_NUMBER_PREFIX).unwrap_or_default(),
         template: SubmitReq {
             sender: SenderIdentification {
-                vaspid: s.scalar("MM7_VASPID"),
-                vasid: s.scalar("MM7_VASID"),
+                vaspid: s.scalar(names::MM7_VASPID),
+                vasid: s.scalar(names::MM7_VASID),
                 sender_address: s
-                    .scalar("MM7_Sender_Address")
+                    .scalar(names::MM7_SENDER_ADDRESS)
                     .as_deref()
                     .and_then(sender_address),
             },
-            service_code: s.scalar("MM7_Service_Code"),
-            message_class: s.scalar("MM7_Message_Class"),
-            reply_charging: s.bool("MM7_Reply_Charging").then(|| ReplyCharging {
-                size: Some(s.u64("MM7_Reply_Charging_Size")).filter(|n| *n > 0),
-                deadline: s.scalar("MM7_Reply_Deadline"),
+            service_code: s.scalar(names::MM7_SERVICE_CODE),
+            message_class: s.scalar(names::MM7_MESSAGE_CLASS),
+            reply_charging: s.bool(names::MM7_REPLY_CHARGING).then(|| ReplyCharging {
+                size: Some(s.u64(names::MM7_REPLY_CHARGING_SIZE)).filter(|n| *n > 0),
+                deadline: s.scalar(names::MM7_REPLY_DEADLINE),
             }),
-            delivery_report: Some(s.bool("MM7_Delivery_Report")),
-            read_reply: Some(s.bool("MM7_Read_Reply")),
+            delivery_report: Some(s.bool(names::MM7_DELIVERY_REPORT)),
+            read_reply: Some(s.bool(names::MM7_READ_REPLY)),
             content: Some(ContentRef {
                 href: format!("cid:{}", multipart::CONTENT_ID),
                 allow_adaptations: Some(true),
             }),
-            extension_xml: s.scalar("MM7_Request_IE_Extended"),
+            extension_xml: s.scalar(names::MM7_REQUEST_IE_EXTENDED),
             ..Default::default()
         },
     })
@@ -628,7 +637,7 @@ pub fn report_source(cfg: &Config, domain: &str, mail_sender: &str) -> String {
         binding: String::new(),
     };
     sending(cfg, &dest)
-        .scalar("MM7_Sender_Address")
+        .scalar(names::MM7_SENDER_ADDRESS)
         .as_deref()
         .and_then(sender_address)
         .map_or_else(|| mail_sender.to_string(), |a| a.value)

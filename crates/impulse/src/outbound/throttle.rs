@@ -13,18 +13,18 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use impulse_config::{Config, Origin, Resolved};
+use impulse_config::{Config, Opt, Origin, Resolved};
 
 use crate::live::LiveConfig;
 use impulse_smpp::session::TokenBucket;
 
 /// The throttle options.
-pub const MESSAGES: &str = impulse_config::names::OUTBOUND_THROTTLE_MESSAGES;
-pub const CONNECTIONS: &str = impulse_config::names::OUTBOUND_THROTTLE_CONNECTIONS;
+pub const MESSAGES: Opt = impulse_config::names::OUTBOUND_THROTTLE_MESSAGES;
+pub const CONNECTIONS: Opt = impulse_config::names::OUTBOUND_THROTTLE_CONNECTIONS;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
-    option: &'static str,
+    option: Opt,
     scope: String,
     value: String,
 }
@@ -40,12 +40,12 @@ pub struct Throttles {
     buckets: Mutex<HashMap<Key, Bucket>>,
     /// Whether the configuration in force (by its generation) sets each option anywhere: most
     /// set none, and then a delivery looks nothing up.
-    in_force: Mutex<Vec<(u64, &'static str, bool)>>,
+    in_force: Mutex<Vec<(u64, Opt, bool)>>,
 }
 
 /// One throttle as `show outbound` prints it.
 pub struct ThrottleView {
-    pub option: &'static str,
+    pub option: Opt,
     pub scope: String,
     pub value: String,
     /// How many times a delivery waited for it.
@@ -56,13 +56,7 @@ impl Throttles {
     /// Waits until one message (or connection) may go to `domain` through `binding` under
     /// `option`. The configuration is read again at every wait, so a reload or `config set`
     /// that changes or removes the throttle applies to deliveries already waiting.
-    pub async fn acquire(
-        &self,
-        cfg: &LiveConfig,
-        option: &'static str,
-        domain: &str,
-        binding: &str,
-    ) {
+    pub async fn acquire(&self, cfg: &LiveConfig, option: Opt, domain: &str, binding: &str) {
         let mut waited = false;
         loop {
             let (current, generation) = cfg.get_with_generation();
@@ -89,7 +83,7 @@ impl Throttles {
                 } else {
                     if !waited {
                         b.waits += 1;
-                        metrics::counter!("impulse_throttle_waits_total", "option" => option)
+                        metrics::counter!("impulse_throttle_waits_total", "option" => option.name())
                             .increment(1);
                     }
                     Some(b.bucket.next_token().saturating_duration_since(now))
@@ -108,7 +102,7 @@ impl Throttles {
     }
 
     /// Whether `cfg` sets `option` in any scope, remembered per configuration generation.
-    fn set_anywhere(&self, cfg: &Config, generation: u64, option: &'static str) -> bool {
+    fn set_anywhere(&self, cfg: &Config, generation: u64, option: Opt) -> bool {
         let id = generation;
         let mut seen = self.in_force.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, _, set)) = seen.iter().find(|(i, o, _)| *i == id && *o == option) {
@@ -122,7 +116,7 @@ impl Throttles {
     }
 
     /// The bucket key and rate of the throttle in force for a destination, if any.
-    fn key(cfg: &Config, option: &'static str, domain: &str, binding: &str) -> Option<(Key, f64)> {
+    fn key(cfg: &Config, option: Opt, domain: &str, binding: &str) -> Option<(Key, f64)> {
         let binding = (!binding.is_empty()).then_some(binding);
         let s = cfg.sending(Some(domain), binding);
         let (value, Origin::Scope { label, .. }) = s.effective(option)? else {

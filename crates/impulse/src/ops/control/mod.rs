@@ -20,10 +20,11 @@ pub mod context;
 mod fail;
 mod outbound;
 
+use impulse_config::names;
 use std::sync::Arc;
 
 use impulse_config::types::list_items;
-use impulse_config::{Config, ControlAddr, registry};
+use impulse_config::{Config, ControlAddr};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
@@ -75,21 +76,24 @@ pub async fn start(
         return Ok(Vec::new());
     };
     let credentials: Arc<Vec<String>> = Arc::new(
-        registry::option("Auth_Credentials")
-            .and_then(|def| control.scope.get(def))
+        control
+            .scope
+            .get(names::AUTH_CREDENTIALS.def())
             .map(|e| list_items(&e.value).iter().map(|s| s.to_string()).collect())
             .unwrap_or_default(),
     );
-    let mode = registry::option("File_Mode")
-        .and_then(|def| control.scope.get(def))
+    let mode = control
+        .scope
+        .get(names::FILE_MODE.def())
         .and_then(|e| e.value.as_scalar().map(str::to_string))
         .unwrap_or_else(|| "0660".into());
     let mode = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
         .map_err(|_| anyhow::anyhow!("File_Mode `{mode}` is not an octal file mode"))?;
     // `Timeout` in Control_Listener: how long a console session may stay idle (Momentum's
     // default there is 60 s; 0 keeps sessions open).
-    let idle = registry::option("Timeout")
-        .and_then(|def| control.scope.get(def))
+    let idle = control
+        .scope
+        .get(names::TIMEOUT.def())
         .and_then(|e| {
             e.value
                 .as_scalar()

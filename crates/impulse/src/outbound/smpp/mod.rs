@@ -6,6 +6,7 @@
 //!
 //! Building and submitting the PDUs is `submit`'s.
 
+use impulse_config::names;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::inbound::smpp_mo::configured_id_format;
 use crate::route::is_smpp_domain;
 use crate::store::Store;
-use impulse_config::{Config, Resolved, Sending, registry};
+use impulse_config::{Config, Resolved, Sending};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
 use impulse_queue::{Attempt, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, EsmeStatus};
@@ -60,7 +61,7 @@ fn npi(s: &str) -> u8 {
 
 /// registered_delivery bits (SMPP 3.4 §5.2.17) from `SMPP_Registered_Delivery` names.
 fn registered_delivery(s: &Sending<'_>) -> u8 {
-    let Some((v, _)) = s.effective("SMPP_Registered_Delivery") else {
+    let Some((v, _)) = s.effective(names::SMPP_REGISTERED_DELIVERY) else {
         return 0;
     };
     impulse_config::types::list_items(&v)
@@ -82,11 +83,11 @@ fn registered_delivery(s: &Sending<'_>) -> u8 {
 /// store-and-forward 11.
 fn mode_bits(s: &Sending<'_>) -> u8 {
     let want = s
-        .scalar("SMPP_Message_Mode")
+        .scalar(names::SMPP_MESSAGE_MODE)
         .unwrap_or_default()
         .to_ascii_lowercase();
     let default = s
-        .scalar("SMPP_SMSC_Default_Message_Mode")
+        .scalar(names::SMPP_SMSC_DEFAULT_MESSAGE_MODE)
         .unwrap_or_default()
         .to_ascii_lowercase();
     if want == default {
@@ -116,10 +117,10 @@ fn as_data_sm(pdu: Pdu) -> Pdu {
 }
 
 /// A timer option, where 0 means "use SMPP_Response_Timer".
-fn timer(s: &Sending<'_>, name: &str) -> Duration {
+fn timer(s: &Sending<'_>, name: impulse_config::Opt) -> Duration {
     let t = s.seconds(name);
     if t.is_zero() {
-        s.seconds("SMPP_Response_Timer")
+        s.seconds(names::SMPP_RESPONSE_TIMER)
             .max(Duration::from_millis(100))
     } else {
         t
@@ -157,9 +158,9 @@ struct DomainSettings {
 fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
     let binding = (!dest.binding.is_empty()).then_some(dest.binding.as_str());
     let s = cfg.sending(Some(&dest.domain), binding);
-    let server = s.scalar("SMPP_SMSC_Server").unwrap_or_default();
-    let port = s.u64("SMPP_SMSC_Port");
-    let inactivity = s.seconds("SMPP_Inactivity_Timer");
+    let server = s.scalar(names::SMPP_SMSC_SERVER).unwrap_or_default();
+    let port = s.u64(names::SMPP_SMSC_PORT);
+    let inactivity = s.seconds(names::SMPP_INACTIVITY_TIMER);
     DomainSettings {
         esme: EsmeConfig {
             addr: if server.contains(':') && !server.starts_with('[') {
@@ -168,70 +169,81 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
                 format!("{server}:{port}")
             },
             session: SessionConfig {
-                bind_type: BindType::parse(&s.scalar("SMPP_Bind_Type").unwrap_or_default())
+                bind_type: BindType::parse(&s.scalar(names::SMPP_BIND_TYPE).unwrap_or_default())
                     .unwrap_or(BindType::Transceiver),
-                system_id: s.scalar("SMPP_SMSC_System_ID").unwrap_or_default(),
-                password: s.scalar("SMPP_SMSC_Password").unwrap_or_default(),
-                system_type: s.scalar("SMPP_SMSC_System_Type").unwrap_or_default(),
-                window: s.u64("SMPP_Command_Window_Size").max(1) as usize,
-                bind_timeout: timer(&s, "SMPP_Bind_Response_Timer"),
-                submit_timeout: timer(&s, "SMPP_Submit_Response_Timer"),
-                enquire_timeout: timer(&s, "SMPP_Enquire_Response_Timer"),
-                response_timeout: timer(&s, "SMPP_Response_Timer"),
+                system_id: s.scalar(names::SMPP_SMSC_SYSTEM_ID).unwrap_or_default(),
+                password: s.scalar(names::SMPP_SMSC_PASSWORD).unwrap_or_default(),
+                system_type: s.scalar(names::SMPP_SMSC_SYSTEM_TYPE).unwrap_or_default(),
+                window: s.u64(names::SMPP_COMMAND_WINDOW_SIZE).max(1) as usize,
+                bind_timeout: timer(&s, names::SMPP_BIND_RESPONSE_TIMER),
+                submit_timeout: timer(&s, names::SMPP_SUBMIT_RESPONSE_TIMER),
+                enquire_timeout: timer(&s, names::SMPP_ENQUIRE_RESPONSE_TIMER),
+                response_timeout: timer(&s, names::SMPP_RESPONSE_TIMER),
                 enquire_link_interval: s
-                    .seconds("SMPP_Enquire_Link_Timer")
+                    .seconds(names::SMPP_ENQUIRE_LINK_TIMER)
                     .max(Duration::from_secs(1)),
                 inactivity: (!inactivity.is_zero()).then_some(inactivity),
-                throttled_pause: s.seconds("SMPP_ESME_Throttled_Timeout"),
+                throttled_pause: s.seconds(names::SMPP_ESME_THROTTLED_TIMEOUT),
                 rate: None,
             },
-            max_bind_retries: s.u64("SMPP_ESME_Max_Bind_Retries") as u32,
+            max_bind_retries: s.u64(names::SMPP_ESME_MAX_BIND_RETRIES) as u32,
             backoff: Backoff::default(),
             connect_timeout: Duration::from_secs(10),
             reconnect: false,
-            tls: s.bool("SMPP_TLS").then(|| TlsSettings {
+            tls: s.bool(names::SMPP_TLS).then(|| TlsSettings {
                 server_name: server
                     .trim_start_matches('[')
                     .trim_end_matches(']')
                     .to_string(),
-                verify: s.bool("SMPP_TLS_Verify"),
-                ca_file: s.scalar("SMPP_TLS_CA_File").map(Into::into),
+                verify: s.bool(names::SMPP_TLS_VERIFY),
+                ca_file: s.scalar(names::SMPP_TLS_CA_FILE).map(Into::into),
             }),
         },
         mt: MtSettings {
-            max_from: s.u64("SMPP_Max_Sms_From_Size") as usize,
-            max_subject: s.u64("SMPP_Max_Sms_Subject_Size") as usize,
-            max_message: s.u64("SMPP_Max_Sms_Message_Size").max(1) as usize,
-            segment_size: s.u64("SMPP_Sms_Segment_Size").max(1) as usize,
-            segment_boundary: s.bool("SMPP_Sms_Segment_Boundary"),
-            max_segments: s.u64("SMPP_ESME_Max_Segments").clamp(1, 255) as usize,
-            data_coding: DataCoding::parse(&s.scalar("SMPP_SMS_Data_Coding").unwrap_or_default())
-                .unwrap_or(DataCoding::Default),
+            max_from: s.u64(names::SMPP_MAX_SMS_FROM_SIZE) as usize,
+            max_subject: s.u64(names::SMPP_MAX_SMS_SUBJECT_SIZE) as usize,
+            max_message: s.u64(names::SMPP_MAX_SMS_MESSAGE_SIZE).max(1) as usize,
+            segment_size: s.u64(names::SMPP_SMS_SEGMENT_SIZE).max(1) as usize,
+            segment_boundary: s.bool(names::SMPP_SMS_SEGMENT_BOUNDARY),
+            max_segments: s.u64(names::SMPP_ESME_MAX_SEGMENTS).clamp(1, 255) as usize,
+            data_coding: DataCoding::parse(
+                &s.scalar(names::SMPP_SMS_DATA_CODING).unwrap_or_default(),
+            )
+            .unwrap_or(DataCoding::Default),
             default_alphabet: DefaultAlphabet::parse(
-                &s.scalar("SMPP_SMSC_Default_Alphabet").unwrap_or_default(),
+                &s.scalar(names::SMPP_SMSC_DEFAULT_ALPHABET)
+                    .unwrap_or_default(),
             )
             .unwrap_or(DefaultAlphabet::Gsm),
-            udh: s.bool("SMPP_ESME_UDH_Segment"),
-            ucs2_bom: !s.bool("SMPP_SMS_Data_No_BOM"),
-            smart_encoding: s.bool("SMPP_Sms_Smart_Encoding"),
-            trim_replies: s.bool("SMPP_Sms_Trim_Replies"),
-            truncation_marker: s.scalar("SMPP_Sms_Truncation_Marker").unwrap_or_default(),
+            udh: s.bool(names::SMPP_ESME_UDH_SEGMENT),
+            ucs2_bom: !s.bool(names::SMPP_SMS_DATA_NO_BOM),
+            smart_encoding: s.bool(names::SMPP_SMS_SMART_ENCODING),
+            trim_replies: s.bool(names::SMPP_SMS_TRIM_REPLIES),
+            truncation_marker: s
+                .scalar(names::SMPP_SMS_TRUNCATION_MARKER)
+                .unwrap_or_default(),
         },
         source: Address::new(
-            ton(&s.scalar("SMPP_ESME_Type_Of_Number").unwrap_or_default()),
-            npi(&s.scalar("SMPP_ESME_Numbering_Plan").unwrap_or_default()),
-            s.scalar("SMPP_ESME_Address").unwrap_or_default(),
+            ton(&s
+                .scalar(names::SMPP_ESME_TYPE_OF_NUMBER)
+                .unwrap_or_default()),
+            npi(&s
+                .scalar(names::SMPP_ESME_NUMBERING_PLAN)
+                .unwrap_or_default()),
+            s.scalar(names::SMPP_ESME_ADDRESS).unwrap_or_default(),
         ),
         dest_ton: ton(&s
-            .scalar("SMPP_Destination_Type_Of_Number")
+            .scalar(names::SMPP_DESTINATION_TYPE_OF_NUMBER)
             .unwrap_or_default()),
         dest_npi: npi(&s
-            .scalar("SMPP_Destination_Numbering_Plan")
+            .scalar(names::SMPP_DESTINATION_NUMBERING_PLAN)
             .unwrap_or_default()),
-        service_type: s.scalar("SMPP_ESME_Service_Type").unwrap_or_default(),
-        validity_period: s.scalar("SMPP_ESME_Validity_Period").unwrap_or_default(),
+        service_type: s.scalar(names::SMPP_ESME_SERVICE_TYPE).unwrap_or_default(),
+        validity_period: s
+            .scalar(names::SMPP_ESME_VALIDITY_PERIOD)
+            .unwrap_or_default(),
         registered_delivery: registered_delivery(&s),
-        refnum_length: s.u64("SMPP_CSMS_Refnum_Length") as u8,
+        refnum_length: s.u64(names::SMPP_CSMS_REFNUM_LENGTH) as u8,
         mode_bits: mode_bits(&s),
         vendor: s
             .scalar(vendor::STATUS_TABLE)
@@ -239,17 +251,17 @@ fn domain_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
         vendor_tlvs: s
             .scalar(vendor::TLV_TABLE)
             .and_then(|path| vendor::tlv_table(&path)),
-        data_sm: s.bool("SMPP_ESME_Submit_Data_SM"),
-        submit_multi: s.bool("SMPP_ESME_Submit_Submit_Multi"),
-        dest_flag: if s.scalar("SMPP_Destination_Flag").as_deref() == Some("2") {
+        data_sm: s.bool(names::SMPP_ESME_SUBMIT_DATA_SM),
+        submit_multi: s.bool(names::SMPP_ESME_SUBMIT_SUBMIT_MULTI),
+        dest_flag: if s.scalar(names::SMPP_DESTINATION_FLAG).as_deref() == Some("2") {
             2
         } else {
             1
         },
-        id_format: configured_id_format(&s, "SMPP_Submit_Response_Message_ID_Format"),
+        id_format: configured_id_format(&s, names::SMPP_SUBMIT_RESPONSE_MESSAGE_ID_FORMAT),
         ram_minutes: s
-            .bool("SMPP_Use_Reverse_Address_Mappings")
-            .then(|| s.u64("SMPP_RAM_Expiration")),
+            .bool(names::SMPP_USE_REVERSE_ADDRESS_MAPPINGS)
+            .then(|| s.u64(names::SMPP_RAM_EXPIRATION)),
     }
 }
 
@@ -348,9 +360,7 @@ fn persistent_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
 /// The persistent binds `SMPP_Persistent_Connections = [ binding = count ]` asks for in each
 /// SMPP domain (§3.1.2), one entry per connection.
 fn wanted_persistent(cfg: &Config) -> Vec<Destination> {
-    let Some(def) = registry::option("SMPP_Persistent_Connections") else {
-        return vec![];
-    };
+    let def = names::SMPP_PERSISTENT_CONNECTIONS.def();
     let mut wanted = Vec::new();
     for (domain, scope) in &cfg.domains {
         let Some(impulse_config::Value::Hash(pairs)) = scope.get(def).map(|e| &e.value) else {

@@ -7,11 +7,11 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use impulse_config::{Config, Diagnostic, Scope, registry};
+use impulse_config::{Config, Diagnostic, Opt, Scope, names};
 use impulse_smpp::pdu::{VendorStatuses, VendorTlvs};
 
-pub const STATUS_TABLE: &str = "SMPP_Vendor_Command_Status_Table";
-pub const TLV_TABLE: &str = "SMPP_Vendor_TLV_Table";
+pub const STATUS_TABLE: Opt = names::SMPP_VENDOR_COMMAND_STATUS_TABLE;
+pub const TLV_TABLE: Opt = names::SMPP_VENDOR_TLV_TABLE;
 
 /// A parser of one kind of table: every bad line as (line number, problem).
 type Parse<T> = fn(&str) -> Result<T, Vec<(usize, String)>>;
@@ -24,14 +24,14 @@ pub fn tlv_table(path: &str) -> Option<Arc<VendorTlvs>> {
     cached(TLV_TABLE, path, VendorTlvs::parse)
 }
 
-fn cached<T: Send + Sync + 'static>(option: &str, path: &str, parse: Parse<T>) -> Option<Arc<T>> {
+fn cached<T: Send + Sync + 'static>(option: Opt, path: &str, parse: Parse<T>) -> Option<Arc<T>> {
     type Tables = HashMap<(String, String), Arc<dyn Any + Send + Sync>>;
     static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
     let mut tables = TABLES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let key = (option.to_string(), path.to_string());
+    let key = (option.name().to_string(), path.to_string());
     if let Some(t) = tables.get(&key) {
         return t.clone().downcast::<T>().ok();
     }
@@ -69,10 +69,8 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     out
 }
 
-fn check(cfg: &Config, option: &str, parse: Parse<()>) -> Vec<Diagnostic> {
-    let Some(def) = registry::option(option) else {
-        return vec![];
-    };
+fn check(cfg: &Config, option: Opt, parse: Parse<()>) -> Vec<Diagnostic> {
+    let def = option.def();
     let mut out = Vec::new();
     for scope in all_scopes(cfg) {
         let Some(entry) = scope.get(def) else {
