@@ -1,5 +1,5 @@
 //! The migration guide, `docs/compatibility.md`: every option, stanza and console command the
-//! Momentum reference documents (`../shared/spec/momentum-mobile.md`: §1–§6; the section is
+//! Momentum reference documents (`docs/reference/momentum.md`: §1–§6; the section is
 //! given for each), with what Impulse does with it. Options and stanzas take their status from
 //! the [registry](crate::registry), so the guide cannot drift from what `config check` does; a
 //! few carry a note on how Impulse works differently. Console commands are listed here with
@@ -451,7 +451,7 @@ pub fn render_markdown() -> String {
     out.push_str(
         "Every option, stanza and console command that the Mobile Momentum reference documents\n",
     );
-    out.push_str("(sections of `momentum-mobile.md`, the reference gathered from Momentum's public pages),\n");
+    out.push_str("(sections of `reference/momentum.md`, the reference gathered from Momentum's public pages),\n");
     out.push_str("and what Impulse does with it: **works**; **works differently** (how);\n");
     out.push_str(
         "**accepted, no effect** (why: the configuration loads, nothing changes); **refused** by\n",

@@ -1,5 +1,5 @@
 //! Reading configuration files from disk and expanding `include` / `readonly_include`
-//! (Momentum §6.1): a path is resolved against the including file's directory; a directory
+//! (docs/reference/momentum.md §6.1): paths are relative to the including file; a directory
 //! includes its files in lexical order, skipping dot-files and subdirectories.
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The validated configuration: parsed items checked against the registry (every error at
-//! once, each with file:line:col) and arranged into the scopes of Momentum §6.2/§6.3.
+//! once, each with file:line:col) and put in the scopes of docs/reference/momentum.md §6.2/§6.3.
 //! Validation is pure: it opens no socket and no file besides the configuration itself.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Lexer and parser for the ecelerity.conf grammar (Momentum core §6.1).
+//! Lexer and parser for the ecelerity.conf grammar (docs/reference/momentum.md §6.1).
 //!
 //! Written by hand rather than with a combinator crate: the grammar has a dozen tokens, and a
 //! hand-written recursive-descent parser makes error recovery explicit, so that one run reports

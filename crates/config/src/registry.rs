@@ -2,7 +2,7 @@
 //! a one-line description. It is the one source of truth: validation checks against it, the
 //! scope fallback reads defaults from it, and `docs/configuration.md` is generated from it.
 //!
-//! Names follow Momentum (`../shared/spec/momentum-mobile.md` §2, §6). Options Impulse knows
+//! Names follow Momentum (`docs/reference/momentum.md` §2, §6). Options Impulse knows
 //! but does not implement yet are listed with the issue that will implement them, so that a
 //! configuration using them is refused by name instead of being silently ignored.
 
@@ -311,7 +311,7 @@ options! {
     opt!(LOGMODE, "Logmode", SMPPLOG, Str, Some("0644"), Yes, "Octal permissions of a new SMPP or MMS log file."),
     opt!(LOG_HEARTBEAT_FORMAT, "Log_Heartbeat_Format", MMSLOG, Str, Some("%t@M"), Yes, "Layout of the MMS log's heartbeat records."),
     opt!(LOG_RECEPTION, "Log_Reception", SMPPLOG, Bool, Some("true"), Yes, "Write R records (SMS or MMS received)."),
-    opt!(LOG_RECEPTION_FORMAT, "Log_Reception_Format", SMPPLOG, Str, Some("%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"), Yes, "Layout of R records (macros of §5.2; mms_logger: §5.3, default `%t@R@%i@%sa@%da@%d@%P@%PG@%H@%B@%S@%e@\"%ti\"`)."),
+    opt!(LOG_RECEPTION_FORMAT, "Log_Reception_Format", SMPPLOG, Str, Some("%t@R@%i@%sa@%da@%d@%g@%b@%H@%B@%sg"), Yes, "Layout of R records (macros of docs/reference/momentum.md §5.2; mms_logger: §5.3, default `%t@R@%i@%sa@%da@%d@%P@%PG@%H@%B@%S@%e@\"%ti\"`)."),
     opt!(LOG_DELIVERY, "Log_Delivery", SMPPLOG, Bool, Some("true"), Yes, "Write D records (message accepted by the SMSC or MMSC)."),
     opt!(LOG_DELIVERY_FORMAT, "Log_Delivery_Format", SMPPLOG, Str, Some("%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@%sg@%rm"), Yes, "Layout of D records (mms_logger default `%t@D@%i@%sa@%da@%d@%g@%b@%H@%B@\"%rm\"@\"%ti\"`)."),
     opt!(LOG_STATUS, "Log_Status", SMPPLOG, Bool, Some("true"), Yes, "Write S records (delivery receipts, MM7 delivery reports and read replies)."),

@@ -1,4 +1,4 @@
-//! Scope fallback (Momentum §6.2): the effective value of an option for a domain and binding,
+//! Scope fallback (docs/reference/momentum.md §6.2): an option's value for a domain and binding,
 //! or for a connection on a listener, and the scope it came from.
 //!
 //! Sending order, most specific first: binding::domain (which covers

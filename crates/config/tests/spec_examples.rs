@@ -1,4 +1,4 @@
-//! Every configuration example of the spec (§4, and the grammar of §6.1) parses; where it is
+//! Every example of docs/reference/momentum.md (§4, and the grammar of §6.1) parses; where it is
 //! refused, it is refused only for options Impulse names as not implemented yet, never because
 //! a name from the Momentum documentation is unknown.
 

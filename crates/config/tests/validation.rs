@@ -67,7 +67,7 @@ fn option_names_are_case_insensitive_binding_names_are_not() {
     );
 }
 
-/// The worked example of Momentum §6.2: 30 global, 5 in the group, 15 in the binding.
+/// The worked example of docs/reference/momentum.md §6.2: 30 global, 5 in group, 15 in binding.
 #[test]
 fn sending_fallback_follows_momentum_order() {
     let text = "max_outbound_connections = 30\n\

@@ -159,7 +159,7 @@ fn smsc_refusals_retry_or_bounce() {
 
 #[test]
 fn the_interworking_sizes_of_the_spec_give_its_exact_text() {
-    // Momentum §4.5 sizes, and its worked example (§1.3 step 5).
+    // docs/reference/momentum.md §4.5 sizes, and its worked example (§1.3 step 5).
     let (_tmp, _sink, sim, imp) = gateway(
         &[],
         "  SMPP_Max_Sms_Message_Size = 140\n  SMPP_Sms_Segment_Size = 140\n  SMPP_Max_Sms_From_Size = 12\n  SMPP_Max_Sms_Subject_Size = 10\n",

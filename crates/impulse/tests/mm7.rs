@@ -170,7 +170,7 @@ fn a_mail_with_a_jpeg_becomes_a_submitreq_with_the_image_byte_identical() {
     );
 
     // The MMS log: the conversion and the delivery with the MMSC's MessageID and the
-    // TransactionID (§2.8 default layouts).
+    // TransactionID (docs/reference/momentum.md §2.8 default layouts).
     let x = record(&s, "mmslog.ec", "X", "ec_message to mm7");
     assert_eq!(x[2..5], ["28444", "15551234567", "mms.example.com"]);
     let d = record(&s, "mmslog.ec", "D", "");

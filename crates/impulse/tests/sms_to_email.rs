@@ -132,7 +132,7 @@ fn a_persistent_receiver_takes_mo_without_any_mail_sent() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
-    // Momentum §4.4: an on-demand transmitter for MT, a persistent receiver for MO.
+    // docs/reference/momentum.md §4.4: on-demand transmitter for MT, persistent receiver for MO.
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\nGateway = \"127.0.0.1:{}\"\n\
          Domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_Bind_Type = \"Transmitter\"\n  SMPP_Persistent_Connections = [ Persist_This = 1 ]\n}}\n\

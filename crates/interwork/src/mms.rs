@@ -1,4 +1,4 @@
-//! Email ⇄ MMS content (Momentum §1.5 step 3, §1.6 step 4). Pure: bytes in, values out.
+//! Email ⇄ MMS (docs/reference/momentum.md §1.5 step 3, §1.6 step 4). Pure: bytes in, values out.
 //!
 //! Email → MMS: the subject; the text (first text/plain part, else the text of the HTML); the
 //! image, audio and video parts (other attachments cannot be shown by a handset and are left

@@ -1,4 +1,4 @@
-//! SMS → email: the interworking parse of an MO text (Momentum §1.4 step 5.1): an email
+//! SMS → email: interworking parse of MO text (docs/reference/momentum.md §1.4 step 5.1): an email
 //! address at the start, optionally followed by a subject in parentheses, then the body.
 //! `user@example.com(subject text) This is an SMS`. The grammar Impulse accepts is in
 //! docs/decisions/0006-interworking-format.md.

@@ -1,4 +1,4 @@
-//! Reading errors, each carrying the MM7 status code that answers it (mm7-notes.md §6, §7).
+//! Read errors, each with the MM7 status code answering it (docs/reference/mm7-interop.md §6, §7).
 
 use crate::status::StatusCode;
 

@@ -304,7 +304,7 @@ impl MmStatus {
     }
 
     /// Momentum treats Expired, Rejected, Unrecognised and DeliveryConditionNotMet as negative
-    /// (spec §1.7); so do we, plus the non-schema `Unreachable`/`NotSupported` some relays send.
+    /// (docs/reference/momentum.md §1.7); so do we, and some relays' `Unreachable`/`NotSupported`.
     pub fn is_negative(&self) -> bool {
         match self {
             MmStatus::Expired

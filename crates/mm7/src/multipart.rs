@@ -4,7 +4,7 @@
 //! Reading buffers the body and lets mail-parser (the MIME parser the rest of Impulse uses)
 //! split it, after prepending the HTTP Content-Type as a MIME header; then finds the SOAP root
 //! (`start`, else the first XML part, else the first part) and the content the envelope's
-//! `href` names, with the fallbacks real peers need (mm7-notes.md §4): Content-IDs with or
+//! `href` names, with the fallbacks of docs/reference/mm7-interop.md §4: Content-IDs with or
 //! without angle brackets, `cid:` missing or followed by a space, href naming a
 //! Content-Location, and finally the first part that is not the envelope.
 //!

@@ -1,6 +1,6 @@
 //! The ten MM7 schema versions: their namespace, the `MM7Version` values each one accepts, and
-//! the element shapes that changed between them (mm7-notes.md §2, §5, §9, checked against the
-//! XSDs in shared/mm7/xsd).
+//! the element shapes that changed (docs/reference/mm7-interop.md §2, §5, §9, checked against the
+//! XSDs in crates/mm7/xsd).
 
 use std::fmt;
 
@@ -58,7 +58,7 @@ impl Schema {
 
     /// The schema a namespace URI (or a configured schema location) names. Lenient, as peers
     /// are: only the `REL-x-MM7-1-y` segment counts, so a mistyped host or a trailing `.xsd`
-    /// still matches (mm7-notes.md §2).
+    /// still matches (docs/reference/mm7-interop.md §2).
     pub fn from_namespace(uri: &str) -> Option<Schema> {
         let upper = uri.to_ascii_uppercase();
         Schema::ALL

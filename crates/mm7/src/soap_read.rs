@@ -1,4 +1,4 @@
-//! The SOAP reader: lenient in every way mm7-notes.md §3, §5 and §10 list. Elements are
+//! The SOAP reader, lenient as docs/reference/mm7-interop.md §3, §5 and §10 say. Elements are
 //! matched by local name (any prefix, any or no namespace, any letter case), in any order;
 //! values are trimmed; booleans accept any case; the schema is taken from whichever MM7
 //! namespace the message uses, and an unknown `MM7Version` is kept, not refused.
@@ -77,7 +77,7 @@ pub fn read_envelope(xml: &[u8], fallback: Schema) -> Result<Envelope, ReadError
 }
 
 /// The XML text: UTF-8 as is (after a BOM); otherwise decoded by the encoding its XML
-/// declaration names (GB2312 and others, mm7-notes.md §10.13).
+/// declaration names (GB2312 and others, docs/reference/mm7-interop.md §10.13).
 fn decode_xml(xml: &[u8]) -> Result<Cow<'_, str>, ReadError> {
     let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
     if let Ok(s) = std::str::from_utf8(xml) {

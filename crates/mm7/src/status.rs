@@ -1,4 +1,4 @@
-//! MM7 request status codes (TS 23.140 table; mm7-notes.md §6) and their classes: the
+//! MM7 request status codes (TS 23.140; docs/reference/mm7-interop.md §6) and their classes: the
 //! thousands digit decides, so a vendor's own code (2500-2568, 3500-3520…) is still classed.
 
 use std::fmt;
@@ -62,7 +62,7 @@ impl StatusCode {
     /// Whether a SubmitReq refused with this status may succeed later unchanged: server
     /// errors (except "message rejected" and "multiple addresses not supported"), "service
     /// error" and "service unavailable". Everything else (client errors, identification,
-    /// version, validation, denial) is permanent. This is Impulse's decision (spec §7 item 17).
+    /// version, validation, denial) is permanent: Impulse's answer to docs/reference/momentum.md §7 item 17.
     pub fn is_temporary(self) -> bool {
         match self.class() {
             Class::Server => !matches!(

@@ -1,5 +1,5 @@
 //! Round trips of every operation in every schema version, and the reader's leniency: each
-//! variation mm7-notes.md lists (§3, §4, §5, §10) as a message a real peer sent.
+//! variation docs/reference/mm7-interop.md lists (§3–§5, §10) as a message a real peer sent.
 
 mod samples;
 

@@ -1,5 +1,5 @@
 //! SOAP with attachments: what Impulse writes comes back byte for byte, and the reader takes
-//! the MIME variations real MMSCs and VASPs send (mm7-notes.md §4, §10 items 4 to 7).
+//! the MIME variations MMSCs and VASPs send (docs/reference/mm7-interop.md §4, §10 items 4–7).
 
 use impulse_mm7::multipart::{CONTENT_ID, bare_id};
 use impulse_mm7::*;

@@ -2,7 +2,7 @@
 """Validates every *.xml envelope in a directory against the official MM7 XSDs (lxml/libxml2):
 the header's TransactionID and the Body's operation (or a Fault's detail) against the schema of
 their own namespace, and the whole envelope against the SOAP 1.1 envelope schema
-(mm7-notes.md §11). The XSDs import the SOAP schema from its URL; copies pointing at the local
+(docs/reference/mm7-interop.md §11). The XSDs import SOAP's schema by URL; copies using the local
 soapEnvelope.xsd are made in a temporary directory. Prints one line per failure; exit 1 if any.
 Usage: validate_xsd.py XSD_DIR ENVELOPE_DIR"""
 import os, sys, tempfile

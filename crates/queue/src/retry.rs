@@ -1,4 +1,4 @@
-//! Retry policy (Momentum §6.6), decided in one place: `Retry_Interval` doubled after each
+//! Retry policy (docs/reference/momentum.md §6.6) in one place: `Retry_Interval` doubled after each
 //! failure up to `Max_Retry_Interval`, `Max_Retries`, `Message_Expiration`, `Never_Retry`.
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The tokio driver of an ESME connection: owns the socket and the clock, feeds the
 //! [`Session`], writes its frames (batched: one write per wake-up), and reconnects with
 //! exponential backoff and jitter when the connection ends, so that many gateways restarting
-//! together do not hammer an SMSC in step (field-notes §4.9).
+//! together do not hammer an SMSC in step (docs/reference/field-notes.md §4.9).
 //!
 //! Applications hold an [`Esme`] handle: `submit` returns the submission's one outcome;
 //! messages from the SMSC arrive as [`Event::Incoming`] with a [`Responder`] that must be used

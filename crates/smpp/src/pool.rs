@@ -1,7 +1,7 @@
 //! A pool of binds to one SMSC: several connections (persistent ones, or the connections a
 //! domain is allowed), submissions spread round-robin over the members that are bound, and a
 //! messages-per-second limit shared by the whole group (Momentum's throttles "by reference",
-//! §3.1.5) on top of each connection's own limit.
+//! docs/reference/momentum.md §3.1.5) on top of each connection's own limit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -2,7 +2,9 @@
 //!
 //! One writer thread owns the write connection and commits *groups* of requests: it blocks for
 //! the first request, takes every other request already waiting (up to `MAX_GROUP`), applies
-//! each inside its own savepoint, commits once (one fsync), and only then answers each caller.
+//! them in one transaction (falling back to one savepoint per request only when one fails, so
+//! a failing request spoils nothing else), commits once (one fsync when the group holds a new
+//! message or MO part), and only then answers each caller.
 //! So an acknowledgement is never sent before its commit, and many concurrent SMTP sessions
 //! share one fsync. Reads run on a small pool of reader connections, which WAL lets proceed
 //! while the writer commits.

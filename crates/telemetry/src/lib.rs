@@ -1,4 +1,4 @@
-//! Logs an operator reads: Momentum's `@`-delimited mainlog (§6.7: R, D, T, P records and the
+//! Logs: the `@`-delimited mainlog (docs/reference/momentum.md §6.7: R, D, T, P records and the
 //! M1 heartbeat) written by an `ec_logger`, the SMPP and MMS logs and bounce logs, and the paniclog, which receives every warning and
 //! error event from `tracing`. Human-readable logs go to stderr through tracing-subscriber.
 #![forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! The mainlog (Momentum §6.7): reception, delivery, tempfail and permfail records, and the
+//! The mainlog (docs/reference/momentum.md §6.7): the R, D, T and P records, and the
 //! `M1` heartbeat, written through a [`LogFile`].
 
 use std::path::Path;

@@ -42,7 +42,7 @@ enum Macro {
     PathwayGroup,
 }
 
-/// Which macro set a log understands: the SMPP log's (§5.2) or the MMS log's (§5.3).
+/// A log's macro set: the SMPP log's (docs/reference/momentum.md §5.2) or the MMS log's (§5.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Smpp,
@@ -289,7 +289,7 @@ impl Record {
     ];
 
     /// The option stem (`log_reception`, `log_reception_format`) and the log's default
-    /// format (§2.6 for SMPP, §2.8 for MMS).
+    /// format (docs/reference/momentum.md §2.6 for SMPP, §2.8 for MMS).
     pub fn option(self, dialect: Dialect) -> (&'static str, &'static str) {
         use Dialect::*;
         match (self, dialect) {
@@ -315,7 +315,7 @@ impl Record {
 }
 
 /// The three record types of the SMPP and MMS bounce logs (the heartbeat is the fourth); both
-/// have the same defaults (§2.9).
+/// have the same defaults (docs/reference/momentum.md §2.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BounceRecord {
     /// An MT failed permanently.

@@ -1,4 +1,4 @@
-//! mm7_serv (Momentum §1.6, §1.7): the VASP side of MM7 on the HTTP_Listener. The MMSC POSTs
+//! mm7_serv (docs/reference/momentum.md §1.6, §1.7): MM7's VASP side, over HTTP. The MMSC POSTs
 //! under one of `MM7_VASP_URI_Paths`:
 //! - DeliverReq (an MO MMS) becomes a mail, spooled durably *before* DeliverRsp is sent;
 //! - DeliveryReportReq and ReadReplyReq are matched through the MessageID kept at submission,

@@ -5,7 +5,8 @@
 //! acknowledges only after the spool commit.
 //!
 //! May use: `net` (listeners, TLS, credentials), `ops` (logs, counters, the connection view),
-//! `route`, `live`, `store`. The SMPP bind is one connection for both directions: the SMPP
+//! `route`, `live`, `store`, and `outbound::mm7::report_source` (a delivery report names the
+//! sender the MM7 connector used). The SMPP bind is one connection for both directions: the SMPP
 //! connector in `outbound` starts this folder's MO handler on each bind.
 
 pub mod mm7;

@@ -1,5 +1,5 @@
 //! Delivery receipts that arrive before the submission they report on is recorded (decision
-//! 0012). Some SMSCs send a receipt (or an ENROUTE/ACCEPTD one) right behind the submit_sm_resp,
+//! 0009). Some SMSCs send a receipt (or an ENROUTE/ACCEPTD one) right behind the submit_sm_resp,
 //! and a multi-part message's submissions are recorded together once its last segment is
 //! answered; a receipt looked up in between matches nothing.
 //!

@@ -1,4 +1,4 @@
-//! SMS → email (Momentum §1.4): messages from an SMPP domain's bind become mail.
+//! SMS → email (docs/reference/momentum.md §1.4): messages from an SMPP domain's bind become mail.
 //!
 //! The deliver_sm_resp is sent only after what it answers for is committed to the spool. Each MO
 //! is handled in a task of its own, so MOs read from a bind while a commit is under way join the
@@ -236,7 +236,7 @@ enum ReceiptResult {
 
 /// A delivery receipt: matched to the segment it reports on through its normalised id, logged,
 /// and mailed to the original sender when its state is listed in `SMPP_Notify_Deliver_Receipt`
-/// or is a final failure (Momentum §1.7). The SMSC is answered after that mail is spooled.
+/// or a final failure (docs/reference/momentum.md §1.7), and answered once that mail is spooled.
 /// `handset` and `esme` are the receipt's source and destination: the original SMS's
 /// destination and source.
 async fn on_receipt(
@@ -645,7 +645,7 @@ async fn deliver(ctx: &MoContext, bind: &Destination, m: Mo) -> CommandStatus {
         parsed = whole();
     }
     // The address in the text, else who last sent this handset an SMS from this short code,
-    // else the domain's catch-all (Momentum §1.4 step 5).
+    // else the domain's catch-all (docs/reference/momentum.md §1.4 step 5).
     let mapped = if parsed.address.is_none() && s.bool(names::SMPP_USE_REVERSE_ADDRESS_MAPPINGS) {
         let now = impulse_spool::now_millis();
         // A spool error is not "no mapping": the SMS would go to the catch-all instead of who

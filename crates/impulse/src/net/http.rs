@@ -1,6 +1,7 @@
-//! The HTTP layer under MM7, shared by the client (SubmitReq to the MMSC), the server
-//! (mm7_serv) and the MMSC simulator: a pooled keep-alive client with a response timer, and
-//! an HTTP/1.1 server loop with a body-size limit. hyper does the HTTP.
+//! The HTTP layer, shared by the MM7 client (SubmitReq to the MMSC), the MM7 listener
+//! (`inbound::mm7`), the admin API (`ops::control::admin`) and the MMSC simulator: a pooled
+//! keep-alive client with a response timer, and an HTTP/1.1 server loop with a body-size
+//! limit. hyper does the HTTP.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -3,7 +3,7 @@
 //! settings before anything listens.
 //!
 //! rustls with the ring provider, passed explicitly to each builder, so the process never
-//! depends on a global default provider (dependencies.md §9).
+//! depends on a global default provider (docs/reference/dependencies.md §9).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

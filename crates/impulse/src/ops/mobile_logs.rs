@@ -58,7 +58,7 @@ impl Kind {
             },
             mode: names::LOGMODE,
             records: Record::ALL.iter().map(|r| r.option(dialect)).collect(),
-            // §2.8: the MMS log has heartbeats, the SMPP log does not (§2.6).
+            // The MMS log has heartbeats, not the SMPP log: docs/reference/momentum.md §2.8, §2.6.
             heartbeat: (dialect == Dialect::Mms).then_some(names::LOG_HEARTBEAT_FORMAT),
         }
     }

@@ -2,7 +2,9 @@
 //! status snapshots and Prometheus metrics, configuration reload, the SMS and MMS logs,
 //! counters and the view of inbound connections.
 //!
-//! May use: the connectors' read-only views (`outbound`), `net`, `route`, `live`, `store`.
+//! May use: the connectors' read-only views and operator methods (`outbound`), `net`,
+//! `route`, `live`, `store`, and `cli::config` (loading a configuration with every check in
+//! one round, for reload and `config get`).
 //! Listeners and connectors write to `counters`, `metrics`, `mobile_logs` and `inbound_view`;
 //! nothing here starts or stops traffic except through the spool and the connectors' own
 //! operator methods.

@@ -144,7 +144,7 @@ impl SmtpConnector {
         })
     }
 
-    /// Gateway, else Routes, else MX (Momentum §6.5).
+    /// Gateway, else Routes, else MX (docs/reference/momentum.md §6.5).
     async fn hops(&self, dest: &Destination) -> Result<Vec<Hop>, Attempt> {
         let cfg = self.cfg.get();
         let s = sending(&cfg, dest);
@@ -454,7 +454,8 @@ impl DeliveryObserver {
     }
 }
 
-/// Chooses the delivery method of a destination: SMPP for SMPP domains, SMTP for the rest.
+/// Chooses the delivery method of a destination (`route`): SMPP for SMPP domains, MM7 for MM7
+/// domains, SMTP for the rest; applies operators' fail orders and `Outbound_Throttle_*` first.
 pub struct Router {
     pub cfg: LiveConfig,
     pub smtp: Arc<SmtpConnector>,

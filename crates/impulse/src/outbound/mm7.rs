@@ -1,4 +1,4 @@
-//! Delivery over MM7 (Momentum §1.5): a domain whose stanza sets `MM7_MMSC_Server`, or whose
+//! MM7 delivery (docs/reference/momentum.md §1.5): a domain setting `MM7_MMSC_Server`, or whose
 //! `Delivery_Method` is `mm7`, is an MM7 domain. Each recipient's mail becomes one SubmitReq
 //! (SOAP with attachments) POSTed to the MMSC on a pooled keep-alive connection; the
 //! SubmitRsp status class decides delivered / temporary / permanent

@@ -1,4 +1,7 @@
-//! `impulse sim smsc`: the SMSC simulator as a command, for tests, benchmarks and users.
+//! The simulators as commands, for tests, benchmarks and users: `impulse sim smsc` (the SMSC
+//! simulator of the smpp crate, `impulse_smpp::sim`) and `impulse sim mmsc` ([`mmsc`]).
+//!
+//! May use: `net` (the HTTP server and TLS of the MMSC simulator). Nothing of the gateway.
 
 use std::process::ExitCode;
 use std::time::Duration;

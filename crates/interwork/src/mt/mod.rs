@@ -1,4 +1,4 @@
-//! Email → SMS (Momentum §1.3 steps 3–10): select the text ([`select`]), trim a reply when
+//! Email → SMS (docs/reference/momentum.md §1.3 steps 3–10): pick the text ([`select`]), trim a reply when
 //! asked ([`trim`]), tidy its whitespace, build the interworking format `from (subject) body`
 //! within the configured sizes, choose the cheapest faithful data coding ([`lookalike`]), and
 //! cut the text into segments, marking a cut. Pure: bytes in, values out. The decisions taken

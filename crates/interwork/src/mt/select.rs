@@ -1,4 +1,4 @@
-//! Which text of a mail becomes the SMS (Momentum §1.3 step 3, with what real mail needs):
+//! Which mail text becomes the SMS (docs/reference/momentum.md §1.3 step 3, and real mail's needs):
 //!
 //! - every inline text part in order (text, an image, more text: both texts), attachments
 //!   never; HTML rendered as text when it is the only body, or when the text/plain

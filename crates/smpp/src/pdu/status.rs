@@ -1,6 +1,6 @@
 //! command_status (SMPP 3.4 §5.1.3) as an open type: named constants for the values the spec
 //! defines, any other value kept as it came and printed in hex; and, in one place, whether a
-//! status means "try again later" (Momentum §3.1.7) or "this will never work".
+//! status means "try again later" (docs/reference/momentum.md §3.1.7) or "this will never work".
 
 use std::fmt;
 
@@ -103,7 +103,7 @@ impl CommandStatus {
     }
 }
 
-/// A vendor's command_status table (`SMPP_Vendor_Command_Status_Table`, Momentum §2.1.1):
+/// A vendor's status table (`SMPP_Vendor_Command_Status_Table`, docs/reference/momentum.md §2.1.1):
 /// CSV lines `status (hex), action (0 permanent, 1 temporary), description`; lines starting
 /// with `;` or `#` are comments; empty lines are not allowed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The line format both vendor tables share (Momentum §2.1.1): comma-separated columns, lines
+//! Vendor tables' line format (docs/reference/momentum.md §2.1.1): comma-separated columns, lines
 //! starting with `;` or `#` are comments, empty lines are not allowed.
 
 /// Feeds every row of `text` to `row`; every problem as (line number, problem).

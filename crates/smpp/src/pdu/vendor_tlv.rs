@@ -1,4 +1,4 @@
-//! A vendor's TLV table (`SMPP_Vendor_TLV_Table`, Momentum §2.1.1): which vendor-specific
+//! Vendor TLVs (`SMPP_Vendor_TLV_Table`, docs/reference/momentum.md §2.1.1): which vendor-specific
 //! optional parameters an SMSC uses, how to encode them on MT messages and how to read them on
 //! MO messages and receipts.
 //!

@@ -1,4 +1,4 @@
-//! The ESME side of one SMPP connection (SMPP 3.4 §2.2–2.9, Momentum §3.1) as a plain value:
+//! An SMPP connection's ESME side (SMPP 3.4 §2.2–2.9, docs/reference/momentum.md §3.1) as a value:
 //! fed events (connected, a frame received, a submit, time passing), it returns actions (frames
 //! to send, outcomes to report). It holds the window, the timers, the throttle pause and the
 //! rate limit; the driver owns the socket and the clock.
@@ -60,7 +60,7 @@ impl BindType {
     }
 }
 
-/// Settings of one connection, from the SMPP options of Momentum §2.1. Its `Debug` never shows
+/// A connection's SMPP settings (docs/reference/momentum.md §2.1). Its `Debug` never shows
 /// the password.
 #[derive(Clone, PartialEq)]
 pub struct SessionConfig {
@@ -474,7 +474,7 @@ impl<T> Session<T> {
             State::Bound => {}
             _ => return out,
         }
-        // A submission without a response is lost; the others go on (Momentum §3.1.4).
+        // An unanswered submission is lost; the others go on (docs/reference/momentum.md §3.1.4).
         for token in self.window.expire(now) {
             out.push(Action::Outcome(token, SubmitResult::Timeout));
         }

@@ -1,7 +1,7 @@
 //! GSM 03.38 (3GPP TS 23.038 §6.2.1): the default 7-bit alphabet and its extension table
 //! (reached through the escape 0x1B), septet packing with UDH fill bits, and decoding for MO
 //! messages and receipts. Written here: no crate does decode, packed and unpacked forms and
-//! fill bits together (dependencies.md §2).
+//! fill bits together (docs/reference/dependencies.md §2).
 
 /// The default alphabet, by septet value.
 const DEFAULT: [char; 128] = [

@@ -3,7 +3,7 @@
 //! message, which keeps Impulse out of SMTP-smuggling ambiguities.
 //!
 //! Written here rather than taken from smtp-proto: its DATA receiver misses a terminator or a
-//! stuffed dot on the first line (dependencies.md §3), and this is twenty lines.
+//! stuffed dot on the first line (docs/reference/dependencies.md §3), and this is twenty lines.
 
 /// Collects one message body.
 #[derive(Debug)]

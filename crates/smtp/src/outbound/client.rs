@@ -34,7 +34,7 @@ pub enum TlsPolicy {
     Required(Arc<rustls::ClientConfig>),
 }
 
-/// Where a delivery attempt stood when it failed: Momentum's connection stages (§6.7).
+/// Where a failed delivery attempt stood: the connection stages of docs/reference/momentum.md §6.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Connect = 0,

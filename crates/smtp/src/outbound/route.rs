@@ -1,4 +1,4 @@
-//! Where mail for a domain goes (Momentum §6.5): the `Gateway`, else the `Routes`, else the
+//! Where a domain's mail goes (docs/reference/momentum.md §6.5): `Gateway`, else `Routes`, else the
 //! domain's MX records (RFC 5321 §5.1: by preference, the domain itself when it has none,
 //! nothing at all for a null MX).
 

@@ -1,4 +1,4 @@
-//! The console's commands (Momentum §5.1 names): parsed from one line and answered with text.
+//! Console commands (docs/reference/momentum.md §5.1 names): parsed from a line, answered in text.
 //! They read the spool, the counters and the binds (through a status snapshot) and act
 //! through the spool, the scheduler and the reloader; they never block the delivery path for
 //! longer than one spool read.

@@ -1,4 +1,4 @@
-//! The Control_Listener (Momentum §5.1, §6.3): the console's Unix sockets and loopback TCP
+//! Control_Listener (docs/reference/momentum.md §5.1, §6.3): console Unix sockets and loopback TCP
 //! ports, and the line protocol they speak.
 //!
 //! Protocol: the client sends one command per line; each answer is its lines followed by a

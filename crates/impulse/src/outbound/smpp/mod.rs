@@ -1,4 +1,4 @@
-//! Delivery over SMPP (Momentum §1.3): a domain whose stanza sets `SMPP_SMSC_Server` is an SMPP
+//! SMPP delivery (docs/reference/momentum.md §1.3): a domain setting `SMPP_SMSC_Server` is an SMPP
 //! domain. Its mail is converted to SMS (`impulse-interwork`) and submitted through one bind per
 //! domain, opened when mail is queued and closed by `SMPP_Inactivity_Timer`.
 //!
@@ -810,7 +810,7 @@ impl SmppConnector {
         });
     }
 
-    /// Saves the reverse address mapping of a delivered SMS (Momentum §1.3 step 9): not when
+    /// Saves a sent SMS's reverse mapping (docs/reference/momentum.md §1.3 step 9): not when
     /// mappings are off, and not without an ESME address, since the SMSC then picks the source.
     fn remember_sender(
         &self,

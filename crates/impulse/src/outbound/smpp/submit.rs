@@ -300,7 +300,7 @@ pub async fn to_many(
     progress.into_iter().map(Progress::finish).collect()
 }
 
-/// Momentum §3.1.7 (five statuses are temporary, everything else is permanent), unless the
+/// docs/reference/momentum.md §3.1.7 (five statuses are temporary, all else permanent), unless the
 /// vendor table lists the status (§2.1.1).
 fn classify(
     status: CommandStatus,

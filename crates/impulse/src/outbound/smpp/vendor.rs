@@ -1,4 +1,4 @@
-//! Vendor tables of SMPP domains (Momentum §2.1.1): `SMPP_Vendor_Command_Status_Table` (which
+//! Vendor tables (docs/reference/momentum.md §2.1.1): `SMPP_Vendor_Command_Status_Table` (which
 //! command_status values are temporary) and `SMPP_Vendor_TLV_Table` (the vendor's optional
 //! parameters). Both are checked at config check, every bad line reported, and read once per
 //! path for the life of the process.
