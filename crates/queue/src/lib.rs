@@ -44,7 +44,8 @@ pub struct Attempt {
     pub stage: u8,
 }
 
-/// A delivery method: SMTP now, SMPP and MM7 later.
+/// A delivery method. SMTP, SMPP and MM7 each implement it; the binary's router picks one
+/// per destination and is itself the connector the scheduler drives.
 pub trait Connector: Send + Sync + 'static {
     /// One connection (or bind) to a destination, reused for several messages.
     type Session: Send + 'static;

@@ -21,6 +21,8 @@ use crate::inbound::reception::Reception;
 use crate::live::LiveConfig;
 use crate::ops::counters::Counters;
 use crate::outbound::fail_orders::FailOrders;
+use crate::outbound::mm7::Mm7Connector;
+use crate::outbound::smpp::SmppConnector;
 use crate::route::sending;
 
 pub struct ConfigPolicy {
@@ -459,19 +461,19 @@ impl DeliveryObserver {
 pub struct Router {
     pub cfg: LiveConfig,
     pub smtp: Arc<SmtpConnector>,
-    pub smpp: Arc<crate::outbound::smpp::SmppConnector>,
-    pub mm7: Arc<crate::outbound::mm7::Mm7Connector>,
+    pub smpp: Arc<SmppConnector>,
+    pub mm7: Arc<Mm7Connector>,
     pub fail_orders: Arc<FailOrders>,
     /// `Outbound_Throttle_Messages` / `_Connections`, shared by the scope that sets them.
     pub throttles: Arc<crate::outbound::throttle::Throttles>,
 }
 
+/// A session of the connector the router chose: each arm is driven through the same
+/// [`Connector`] interface.
 pub enum RoutedSession {
-    Smtp(Connection),
-    /// The bind is looked up at each delivery, so that a reload's new bind takes over.
-    Smpp,
-    /// MM7 keeps its HTTP connections in the connector's pool: a session holds nothing.
-    Mm7,
+    Smtp(<SmtpConnector as Connector>::Session),
+    Smpp(<SmppConnector as Connector>::Session),
+    Mm7(<Mm7Connector as Connector>::Session),
     /// Opened while an operator fail order covered the domain: no connection is made until a
     /// recipient the order does not name needs one.
     Deferred(Destination),
@@ -481,9 +483,9 @@ impl Router {
     async fn open_now(&self, dest: &Destination) -> Result<RoutedSession, Attempt> {
         let cfg = self.cfg.get();
         if crate::route::is_smpp_domain(&cfg, &dest.domain) {
-            self.smpp.open(dest).await.map(|_| RoutedSession::Smpp)
+            self.smpp.open(dest).await.map(RoutedSession::Smpp)
         } else if crate::route::is_mm7_domain(&cfg, &dest.domain) {
-            Ok(RoutedSession::Mm7)
+            self.mm7.open(dest).await.map(RoutedSession::Mm7)
         } else {
             self.throttles
                 .acquire(
@@ -520,8 +522,8 @@ impl Router {
         }
         match session {
             RoutedSession::Smtp(c) => self.smtp.deliver(c, message, recipients).await,
-            RoutedSession::Smpp => self.smpp.deliver(message, recipients).await,
-            RoutedSession::Mm7 => self.mm7.deliver(message, recipients).await,
+            RoutedSession::Smpp(s) => self.smpp.deliver(s, message, recipients).await,
+            RoutedSession::Mm7(s) => self.mm7.deliver(s, message, recipients).await,
             RoutedSession::Deferred(_) => unreachable!("opened above"),
         }
     }
@@ -577,9 +579,10 @@ impl Connector for Router {
 
     async fn close(&self, session: RoutedSession) {
         match session {
-            RoutedSession::Smtp(c) => self.smtp.close(c).await,
-            // The bind is shared by the domain's sessions; its inactivity timer closes it.
-            RoutedSession::Smpp | RoutedSession::Mm7 | RoutedSession::Deferred(_) => {}
+            RoutedSession::Smtp(s) => self.smtp.close(s).await,
+            RoutedSession::Smpp(s) => self.smpp.close(s).await,
+            RoutedSession::Mm7(s) => self.mm7.close(s).await,
+            RoutedSession::Deferred(_) => {}
         }
     }
 }

@@ -14,7 +14,7 @@ use impulse_config::types::Route;
 use impulse_config::{Config, Resolved, Sending, names};
 use impulse_interwork::{mms, mt};
 use impulse_mm7::*;
-use impulse_queue::{Attempt, Verdict};
+use impulse_queue::{Attempt, Connector, Verdict};
 use impulse_spool::{Destination, Lease, MobileStore, StoredMessage, Submission, now_millis};
 
 use impulse_telemetry::{LogFields, Record};
@@ -358,7 +358,7 @@ impl Mm7Connector {
     }
 
     /// One SubmitReq per recipient, each with its own result.
-    pub async fn deliver(
+    pub async fn submit(
         &self,
         message: &StoredMessage,
         recipients: &[Lease],
@@ -666,6 +666,27 @@ fn attempt(verdict: Verdict, response: String, remote: Option<String>) -> Attemp
         remote,
         stage: 0,
     }
+}
+
+/// The connector interface the router drives. HTTP connections stay in the connector's pool:
+/// a session holds nothing.
+impl Connector for Mm7Connector {
+    type Session = ();
+
+    async fn open(&self, _dest: &Destination) -> Result<(), Attempt> {
+        Ok(())
+    }
+
+    async fn deliver(
+        &self,
+        _session: &mut (),
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        self.submit(message, recipients).await
+    }
+
+    async fn close(&self, _session: ()) {}
 }
 
 #[cfg(test)]

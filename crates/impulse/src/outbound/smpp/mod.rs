@@ -16,7 +16,7 @@ use crate::route::is_smpp_domain;
 use crate::store::Store;
 use impulse_config::{Config, Resolved, Sending};
 use impulse_interwork::mt::{self, DataCoding, DefaultAlphabet, MtSettings};
-use impulse_queue::{Attempt, Verdict};
+use impulse_queue::{Attempt, Connector, Verdict};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, EsmeStatus};
 use impulse_smpp::pdu::{Address, DataSm, MultiDest, Pdu, Tlv, VendorStatuses, VendorTlvs, tag};
 use impulse_smpp::receipt::{self, IdFormat};
@@ -542,7 +542,7 @@ impl SmppConnector {
     }
 
     /// The domain's bind, started if it is not running; waits for it to be bound.
-    pub async fn open(&self, dest: &Destination) -> Result<Esme, Attempt> {
+    pub async fn bound(&self, dest: &Destination) -> Result<Esme, Attempt> {
         let settings = self.settings(dest);
         let esme = {
             let mut binds = lock(&self.binds);
@@ -579,7 +579,7 @@ impl SmppConnector {
 
     /// Converts and submits a message for its recipients through the destination's bind as it
     /// is now (after a reload, the successor of the bind the session opened).
-    pub async fn deliver(
+    pub async fn submit(
         &self,
         message: &StoredMessage,
         recipients: &[Lease],
@@ -587,7 +587,7 @@ impl SmppConnector {
         let Some(first) = recipients.first() else {
             return Ok(vec![]);
         };
-        let esme = &self.open(&first.destination).await?;
+        let esme = &self.bound(&first.destination).await?;
         let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
         let base = |lease: &Lease, number: &str| LogFields {
@@ -898,4 +898,26 @@ fn concat_reference(message: &str, recipient: &str) -> u32 {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     h
+}
+
+/// The connector interface the router drives. The bind is looked up at each delivery, so
+/// that a reload's new bind takes over: a session holds nothing.
+impl Connector for SmppConnector {
+    type Session = ();
+
+    async fn open(&self, dest: &Destination) -> Result<(), Attempt> {
+        self.bound(dest).await.map(drop)
+    }
+
+    async fn deliver(
+        &self,
+        _session: &mut (),
+        message: &StoredMessage,
+        recipients: &[Lease],
+    ) -> Result<Vec<Attempt>, Attempt> {
+        self.submit(message, recipients).await
+    }
+
+    /// The bind is shared by the domain's sessions; its inactivity timer closes it.
+    async fn close(&self, _session: ()) {}
 }
