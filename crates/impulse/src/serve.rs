@@ -21,8 +21,11 @@ use crate::inbound::reception::Reception;
 use crate::live::LiveConfig;
 use crate::ops::counters::Counters;
 use crate::ops::mobile_logs::MobileLogs;
-use crate::outbound::delivery::{ConfigPolicy, DeliveryObserver, Router, SmtpConnector};
+use crate::outbound::observe::DeliveryObserver;
+use crate::outbound::policy::ConfigPolicy;
+use crate::outbound::router::Router;
 use crate::outbound::smpp::SmppConnector;
+use crate::outbound::smtp::SmtpConnector;
 
 fn logger_path(cfg: &Config, option: impulse_config::Opt) -> Option<PathBuf> {
     let def = option.def();

@@ -27,7 +27,7 @@ pub struct Context {
     pub fail_orders: Arc<crate::outbound::fail_orders::FailOrders>,
     pub throttles: Arc<crate::outbound::throttle::Throttles>,
     /// For `refresh domain`: its DNS cache.
-    pub smtp: Arc<crate::outbound::delivery::SmtpConnector>,
+    pub smtp: Arc<crate::outbound::smtp::SmtpConnector>,
 }
 
 /// The answer to a command: its text, and whether it is an error.
