@@ -15,6 +15,6 @@ pub mod session;
 pub mod sim;
 pub mod text;
 #[cfg(feature = "runtime")]
-pub mod tls;
+pub use impulse_tls as tls;
 
 pub use pdu::{CommandId, CommandStatus, Frame, Pdu};

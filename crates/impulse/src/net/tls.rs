@@ -1,9 +1,6 @@
-//! The listeners' TLS: server configurations built from `TLS_Certificate` / `TLS_Key` (PEM),
-//! cached per configuration generation, and the checks `config check` makes on TLS and AUTH
-//! settings before anything listens.
-//!
-//! rustls with the ring provider, passed explicitly to each builder, so the process never
-//! depends on a global default provider (docs/reference/dependencies.md §9).
+//! The listeners' TLS as configured: server configurations (built by `impulse_tls`) from
+//! `TLS_Certificate` / `TLS_Key`, cached per configuration generation, and the checks
+//! `config check` makes on TLS and AUTH settings before anything listens.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -11,35 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use impulse_config::{Config, Diagnostic, Receiving, Resolved, names};
+use impulse_tls::server_config;
 use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The peer address that resolves a Listen scope's own options (no Peer scope matches it).
 pub const ANY_PEER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-
-/// Builds a TLS server configuration (TLS 1.2 and 1.3) from PEM files.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("TLS_Certificate {}: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "TLS_Certificate {}: no certificate in the file",
-            cert.display()
-        ));
-    }
-    let key =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS_Key {}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS_Certificate and TLS_Key do not make a pair: {e}"))?;
-    Ok(Arc::new(config))
-}
 
 /// Where a listener's certificate and key are, if it has both.
 pub fn cert_paths(r: &Receiving<'_>) -> Option<(PathBuf, PathBuf)> {

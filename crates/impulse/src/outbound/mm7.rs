@@ -33,7 +33,7 @@ fn plain_http_tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            impulse_smpp::tls::client_config(true, None).expect("Mozilla's roots always load")
+            impulse_tls::client_config(true, None).expect("Mozilla's roots always load")
         })
         .clone()
 }
@@ -114,7 +114,7 @@ fn target(s: &Sending) -> Result<Target, String> {
     });
     let tls_config = match &tls {
         Some((verify, ca_file)) => {
-            impulse_smpp::tls::client_config(*verify, ca_file.as_deref().map(std::path::Path::new))
+            impulse_tls::client_config(*verify, ca_file.as_deref().map(std::path::Path::new))
                 .map_err(|e| format!("MM7_TLS: {e}"))?
         }
         None => plain_http_tls_config(),

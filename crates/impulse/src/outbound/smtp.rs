@@ -58,14 +58,14 @@ impl SmtpConnector {
                 if let Some(c) = cache.get(&ca) {
                     return Ok(TlsPolicy::Required(c.clone()));
                 }
-                let c = impulse_smpp::tls::client_config(true, ca.as_deref().map(Path::new))
+                let c = impulse_tls::client_config(true, ca.as_deref().map(Path::new))
                     .map_err(|e| format!("TLS_CA_File: {e}"))?;
                 cache.insert(ca, c.clone());
                 Ok(TlsPolicy::Required(c))
             }
             _ => self
                 .opportunistic
-                .get_or_init(|| impulse_smpp::tls::client_config(false, None))
+                .get_or_init(|| impulse_tls::client_config(false, None))
                 .clone()
                 .map(TlsPolicy::Opportunistic),
         }

@@ -187,11 +187,11 @@ impl Mmsc {
             // A simulator posts to test listeners with made-up certificates: no verification.
             client: http_server::client(
                 Duration::from_secs(30),
-                &*impulse_smpp::tls::client_config(false, None).map_err(std::io::Error::other)?,
+                &*impulse_tls::client_config(false, None).map_err(std::io::Error::other)?,
             ),
             tls: match (&args.tls_cert, &args.tls_key) {
                 (Some(cert), Some(key)) => {
-                    Some(crate::net::tls::server_config(cert, key).map_err(std::io::Error::other)?)
+                    Some(impulse_tls::server_config(cert, key).map_err(std::io::Error::other)?)
                 }
                 _ => None,
             },

@@ -21,11 +21,11 @@ use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, EsmeStatus};
 use impulse_smpp::pdu::{Address, DataSm, MultiDest, Pdu, Tlv, VendorStatuses, VendorTlvs, tag};
 use impulse_smpp::receipt::{self, IdFormat};
 use impulse_smpp::session::{BindType, SessionConfig};
-use impulse_smpp::tls::TlsSettings;
 use impulse_spool::{
     Destination, Lease, MobileStore, QueueStore, ReverseMapping, StoredMessage, Submission,
     now_millis,
 };
+use impulse_tls::TlsSettings;
 use tokio::sync::mpsc;
 
 use crate::inbound::reception::Reception;
