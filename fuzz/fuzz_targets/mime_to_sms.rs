@@ -34,7 +34,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 Coding::Gsm7 => (160, 7),
                 _ => (140, 6),
             };
-            let room = if s.udh && sms.segments.len() > 1 { header } else { 0 };
+            let room = if s.udh && sms.segments.len() > 1 {
+                header
+            } else {
+                0
+            };
             for seg in &sms.segments {
                 assert!(
                     seg.len() + room <= limit,
@@ -66,7 +70,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         } else {
             a.text.clone()
         };
-        let letters = |t: &str| t.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+        let letters = |t: &str| {
+            t.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        };
         assert_eq!(letters(&written), letters(&b.text));
     }
     let _ = impulse_interwork::mms::from_email(data, false, 300 * 1024);

@@ -12,7 +12,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert!(keys[0].starts_with("s:"));
         for f in [IdFormat::String, IdFormat::Decimal, IdFormat::Hexadecimal] {
             let k = receipt::id_key(id, f);
-            assert!(keys.contains(&k) || k.starts_with("s:"), "{k} not among {keys:?}");
+            assert!(
+                keys.contains(&k) || k.starts_with("s:"),
+                "{k} not among {keys:?}"
+            );
         }
     }
 });

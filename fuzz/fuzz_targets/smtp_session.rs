@@ -1,10 +1,10 @@
-//! The SMTP server session and DATA reader on arbitrary client input: the bytes are split into
-//! lines as the listener splits them and fed in order. Whatever a client sends, every reply must
+//! The SMTP server session (its commands and the message body it reads itself) on arbitrary
+//! client input: the bytes are split into lines as the listener splits them and fed in order. Whatever a client sends, every reply must
 //! be a well-formed SMTP reply (a 2xx–5xx code, one CRLF per line, no CR or LF smuggled into the
 //! text from what the client wrote) and the session must never panic.
 #![no_main]
 
-use impulse_smtp::inbound::{Credentials, DataReader, Limits, Session, Step};
+use impulse_smtp::inbound::{Body, Credentials, Limits, Session, Step};
 
 fn check_reply(r: &impulse_smtp::Reply) {
     assert!((200..600).contains(&r.code), "reply code {}", r.code);
@@ -13,7 +13,11 @@ fn check_reply(r: &impulse_smtp::Reply) {
     let crlf = wire.windows(2).filter(|w| w == b"\r\n").count();
     let cr = wire.iter().filter(|b| **b == b'\r').count();
     let lf = wire.iter().filter(|b| **b == b'\n').count();
-    assert_eq!((crlf, cr, lf), (r.lines.len().max(1), crlf, crlf), "{wire:?}");
+    assert_eq!(
+        (crlf, cr, lf),
+        (r.lines.len().max(1), crlf, crlf),
+        "{wire:?}"
+    );
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -30,17 +34,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         ..Limits::plain("mx.fuzz")
     });
     check_reply(&session.greeting());
-    let mut reader: Option<DataReader> = None;
+    // The session itself reads the body after DATA, as the listener drives it.
     for line in data.split_inclusive(|b| *b == b'\n') {
-        if let Some(r) = reader.as_mut() {
-            if r.line(line) {
-                let body = reader.take().expect("in data").finish();
-                let env = session.envelope().expect("a transaction is open during DATA");
-                assert!(!env.recipients.is_empty());
-                if let Ok(body) = &body {
+        if session.in_data() {
+            match session.data_line(line) {
+                Body::More => {}
+                Body::Complete(env, body) => {
+                    assert!(!env.recipients.is_empty());
                     assert!(body.len() <= 4096);
+                    session.data_done(true);
                 }
-                session.data_done(body.is_ok());
+                Body::Refused(r) => {
+                    check_reply(&r);
+                    assert_eq!(r.code, 552);
+                }
             }
             continue;
         }
@@ -55,7 +62,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             Step::StartData(r) => {
                 check_reply(&r);
                 assert_eq!(r.code, 354);
-                reader = Some(DataReader::new(4096));
+                assert!(session.in_data());
             }
             Step::Close(r) => {
                 check_reply(&r);

@@ -17,7 +17,7 @@ pub mod inbound {
     pub use auth::Credentials;
     pub use data::{DataReader, Oversize};
     pub use server::{Inbound, client, received_header, serve, serve_with_slots};
-    pub use session::{Envelope, Limits, Recipient, Session, Step};
+    pub use session::{Body, Envelope, Limits, Recipient, Session, Step};
 }
 
 pub mod outbound {

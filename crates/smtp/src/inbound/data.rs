@@ -6,7 +6,7 @@
 //! stuffed dot on the first line (docs/reference/dependencies.md §3), and this is twenty lines.
 
 /// Collects one message body.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct DataReader {
     body: Vec<u8>,
     max: u64,

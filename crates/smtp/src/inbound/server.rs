@@ -15,8 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::data::DataReader;
-use super::session::{Envelope, Limits, Recipient, Session, Step};
+use super::session::{Body, Envelope, Limits, Recipient, Session, Step};
 use crate::conn::Conn;
 use crate::reply::Reply;
 
@@ -166,11 +165,6 @@ impl Drop for PeerSlot<'_> {
     }
 }
 
-enum Mode {
-    Command { discarding: bool },
-    Data(DataReader),
-}
-
 async fn connection<I: Inbound>(
     stream: TcpStream,
     peer: SocketAddr,
@@ -206,28 +200,29 @@ async fn connection<I: Inbound>(
         return conn.shutdown().await;
     }
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut mode = Mode::Command { discarding: false };
+    // A command line too long: the rest of it, up to its newline, is skipped.
+    let mut discarding = false;
     let mut close = false;
     let mut start_tls = false;
     loop {
         // Handle every complete line already received.
         while !close && !start_tls {
             let newline = memchr::memchr(b'\n', &buf);
-            match &mut mode {
-                Mode::Command { discarding } => {
+            match session.in_data() {
+                false => {
                     let Some(pos) = newline else {
                         if buf.len() > MAX_COMMAND_LINE {
-                            if !*discarding {
+                            if !discarding {
                                 Reply::new(500, "5.5.2 Line too long").write_to(&mut out);
                             }
-                            *discarding = true;
+                            discarding = true;
                             buf.clear();
                         }
                         break;
                     };
                     let line = buf.split_to(pos + 1);
                     line_deadline = tokio::time::Instant::now() + idle;
-                    if std::mem::take(discarding) {
+                    if std::mem::take(&mut discarding) {
                         continue;
                     }
                     if line.len() > MAX_COMMAND_LINE {
@@ -273,37 +268,32 @@ async fn connection<I: Inbound>(
                             r.write_to(&mut out);
                             close = true;
                         }
-                        Step::StartData(r) => {
-                            r.write_to(&mut out);
-                            mode = Mode::Data(DataReader::new(max_size(session.limits())));
-                        }
+                        Step::StartData(r) => r.write_to(&mut out),
                         Step::StartTls(r) => {
                             r.write_to(&mut out);
                             start_tls = true;
                         }
                     }
                 }
-                Mode::Data(reader) => {
+                true => {
                     let Some(pos) = newline else {
                         if buf.len() >= DATA_CHUNK {
                             let chunk = buf.split_to(buf.len());
-                            reader.partial(&chunk);
+                            session.data_partial(&chunk);
                         }
                         break;
                     };
                     let line = buf.split_to(pos + 1);
-                    if !reader.line(&line) {
-                        continue;
-                    }
-                    let Mode::Data(reader) =
-                        std::mem::replace(&mut mode, Mode::Command { discarding: false })
-                    else {
-                        unreachable!("in data mode")
+                    let reply = match session.data_line(&line) {
+                        Body::More => continue,
+                        Body::Refused(reply) => reply,
+                        Body::Complete(env, body) => {
+                            // The client waits for this reply before sending more: flush first.
+                            conn.write_all(&out).await?;
+                            out.clear();
+                            spool(&mut session, env, body, peer, inbound.as_ref()).await
+                        }
                     };
-                    // The client waits for this reply before sending more, so flush first.
-                    conn.write_all(&out).await?;
-                    out.clear();
-                    let reply = finish_data(&mut session, reader, peer, inbound.as_ref()).await;
                     reply.write_to(&mut out);
                     line_deadline = tokio::time::Instant::now() + idle;
                 }
@@ -337,9 +327,10 @@ async fn connection<I: Inbound>(
         // In a body, each read must come within the idle timeout; a command line must be whole
         // by its deadline; the session itself ends at MAX_SESSION.
         let now = tokio::time::Instant::now();
-        let mut deadline = match mode {
-            Mode::Command { .. } => line_deadline,
-            Mode::Data(_) => now + idle,
+        let mut deadline = if session.in_data() {
+            now + idle
+        } else {
+            line_deadline
         };
         deadline = deadline.min(started + MAX_SESSION);
         let read = tokio::select! {
@@ -367,42 +358,14 @@ async fn connection<I: Inbound>(
     }
 }
 
-/// Momentum's `Max_Message_Size = 0` means "no limit"; Impulse still keeps a ceiling so that
-/// a client cannot make it buffer without end.
-const SIZE_CEILING: u64 = 64 << 20;
-
-fn max_size(limits: &Limits) -> u64 {
-    if limits.max_message_size == 0 {
-        SIZE_CEILING
-    } else {
-        limits.max_message_size.min(SIZE_CEILING)
-    }
-}
-
-async fn finish_data<I: Inbound>(
+/// Spools a message whose body is complete and gives the reply to its end of data.
+async fn spool<I: Inbound>(
     session: &mut Session,
-    reader: DataReader,
+    env: Envelope,
+    body: Vec<u8>,
     peer: SocketAddr,
     inbound: &I,
 ) -> Reply {
-    let Some(env) = session.envelope() else {
-        session.data_done(false);
-        return Reply::new(451, "4.3.0 Internal error: no transaction");
-    };
-    let body = match reader.finish() {
-        Ok(b) => b,
-        Err(o) => {
-            session.data_done(false);
-            return Reply::new(
-                552,
-                format!(
-                    "5.3.4 Message size {} exceeds fixed limit of {} bytes",
-                    o.seen,
-                    max_size(session.limits())
-                ),
-            );
-        }
-    };
     let mut message = received_header(&env, peer, &session.limits().hostname).into_bytes();
     message.extend_from_slice(&body);
     let result = inbound.accept(peer, env, message).await;

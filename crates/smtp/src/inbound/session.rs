@@ -12,6 +12,7 @@
 use smtp_proto::{Error as ParseError, MAIL_BODY_8BITMIME, Request};
 
 use super::auth::{self, Credentials, Exchange, MAX_AUTH_FAILURES, Outcome};
+use super::data::DataReader;
 use crate::address::{Address, AddressError, ReversePath};
 use crate::reply::Reply;
 
@@ -46,7 +47,20 @@ pub struct Limits {
     pub auth: Option<Credentials>,
 }
 
+/// Momentum's `Max_Message_Size = 0` means "no limit"; Impulse still keeps a ceiling so that
+/// a client cannot make it buffer without end.
+pub const SIZE_CEILING: u64 = 64 << 20;
+
 impl Limits {
+    /// The largest body accepted: `max_message_size`, or the ceiling when that is 0.
+    pub fn max_size(&self) -> u64 {
+        if self.max_message_size == 0 {
+            SIZE_CEILING
+        } else {
+            self.max_message_size.min(SIZE_CEILING)
+        }
+    }
+
     /// A listener with the given name and no TLS, AUTH or relay rights; tests start from it.
     pub fn plain(hostname: &str) -> Self {
         Limits {
@@ -93,6 +107,18 @@ pub enum Step {
     StartTls(Reply),
 }
 
+/// What a line of a message body did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body {
+    /// More body to come.
+    More,
+    /// The end of data: the transaction and its body, dot-stuffing removed. The driver spools
+    /// it, answers, and calls [`Session::data_done`].
+    Complete(Envelope, Vec<u8>),
+    /// The end of data of a message over the size limit: answer this; nothing was kept.
+    Refused(Reply),
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     /// Before HELO/EHLO.
@@ -104,10 +130,11 @@ enum State {
         sender: ReversePath,
         recipients: Vec<Address>,
     },
-    /// After DATA, until the body is complete.
+    /// After DATA, until the body is complete: the body lines go to the reader.
     Data {
         sender: ReversePath,
         recipients: Vec<Address>,
+        reader: DataReader,
     },
     /// In a SASL exchange: the next line is the client's response, not a command.
     Auth(Exchange),
@@ -356,7 +383,11 @@ impl Session {
             }
             Request::Data => match std::mem::replace(&mut self.state, State::Ready) {
                 State::Mail { sender, recipients } if !recipients.is_empty() => {
-                    self.state = State::Data { sender, recipients };
+                    self.state = State::Data {
+                        sender,
+                        recipients,
+                        reader: DataReader::new(self.limits.max_size()),
+                    };
                     Step::StartData(Reply::new(354, "End data with <CR><LF>.<CR><LF>"))
                 }
                 State::Mail { sender, recipients } => {
@@ -493,25 +524,73 @@ impl Session {
     /// The transaction whose body is being read, after [`Step::StartData`].
     pub fn envelope(&self) -> Option<Envelope> {
         match &self.state {
-            State::Data { sender, recipients } => Some(Envelope {
-                helo: self.helo.clone(),
-                sender: sender.clone(),
-                recipients: recipients.clone(),
-                esmtp: self.esmtp,
-                tls: self.tls,
-                authenticated: self.authenticated.clone(),
-            }),
+            State::Data {
+                sender, recipients, ..
+            } => Some(self.envelope_of(sender.clone(), recipients.clone())),
             _ => None,
         }
     }
 
-    /// Ends the DATA phase: `accepted` says whether the message was spooled; the reply text is
-    /// the driver's. The session is ready for the next transaction either way.
+    fn envelope_of(&self, sender: ReversePath, recipients: Vec<Address>) -> Envelope {
+        Envelope {
+            helo: self.helo.clone(),
+            sender,
+            recipients,
+            esmtp: self.esmtp,
+            tls: self.tls,
+            authenticated: self.authenticated.clone(),
+        }
+    }
+
+    /// Whether the session is reading a message body (after [`Step::StartData`]): the driver
+    /// feeds lines to [`Session::data_line`] instead of [`Session::command`].
+    pub fn in_data(&self) -> bool {
+        matches!(self.state, State::Data { .. })
+    }
+
+    /// Feeds one body line including its `\n` (see [`DataReader::line`]). At the end of data
+    /// the session is ready for the next transaction and says what to do with the message.
+    pub fn data_line(&mut self, line: &[u8]) -> Body {
+        let State::Data { reader, .. } = &mut self.state else {
+            return Body::More;
+        };
+        if !reader.line(line) {
+            return Body::More;
+        }
+        let State::Data {
+            sender,
+            recipients,
+            reader,
+        } = std::mem::replace(&mut self.state, State::Ready)
+        else {
+            unreachable!("in data")
+        };
+        match reader.finish() {
+            Ok(body) => Body::Complete(self.envelope_of(sender, recipients), body),
+            Err(o) => Body::Refused(Reply::new(
+                552,
+                format!(
+                    "5.3.4 Message size {} exceeds fixed limit of {} bytes",
+                    o.seen,
+                    self.limits.max_size()
+                ),
+            )),
+        }
+    }
+
+    /// Feeds part of a body line too long to wait for its end.
+    pub fn data_partial(&mut self, bytes: &[u8]) {
+        if let State::Data { reader, .. } = &mut self.state {
+            reader.partial(bytes);
+        }
+    }
+
+    /// After [`Body::Complete`]: whether the message was spooled (the reply is the driver's).
+    /// Counts towards `Max_Receptions_Per_Connection` when it was.
     pub fn data_done(&mut self, accepted: bool) {
         if accepted {
             self.receptions += 1;
         }
-        self.state = State::Ready;
     }
 }
 
@@ -764,12 +843,40 @@ mod tests {
             550
         );
         assert!(matches!(s.command(b"DATA", local), Step::StartData(_)));
-        let env = s.envelope().unwrap();
+        assert!(s.in_data());
+        // Body lines are the body's, even when they look like commands.
+        assert_eq!(s.data_line(b"QUIT\r\n"), Body::More);
+        assert_eq!(s.data_line(b"..stuffed\r\n"), Body::More);
+        let Body::Complete(env, body) = s.data_line(b".\r\n") else {
+            panic!("the end of data completes the message");
+        };
+        assert_eq!(body, b"QUIT\r\n.stuffed\r\n");
         assert_eq!(env.sender.unwrap().to_string(), "a@b.example");
         assert_eq!(env.recipients[0].to_string(), "4445551234@sms.example");
         assert_eq!(env.recipients.len(), 1);
+        assert!(!s.in_data());
         s.data_done(true);
         assert_eq!(code(s.command(b"MAIL FROM:<>", local)), 250);
+    }
+
+    #[test]
+    fn an_oversize_body_is_refused_and_the_session_goes_on() {
+        let mut s = Session::new(Limits {
+            max_message_size: 10,
+            ..Limits::plain("mx.test")
+        });
+        assert_eq!(code(s.command(b"EHLO client.test", local)), 250);
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 250);
+        assert_eq!(code(s.command(b"RCPT TO:<1@sms.example>", local)), 250);
+        assert!(matches!(s.command(b"DATA", local), Step::StartData(_)));
+        s.data_partial(b"0123456789");
+        assert_eq!(s.data_line(b"0123456789\r\n"), Body::More);
+        match s.data_line(b".\r\n") {
+            Body::Refused(r) => assert_eq!(r.code, 552),
+            other => panic!("{other:?}"),
+        }
+        assert!(!s.in_data());
+        assert_eq!(code(s.command(b"MAIL FROM:<a@b.example>", local)), 250);
     }
 
     #[test]
