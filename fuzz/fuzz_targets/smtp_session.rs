@@ -1,7 +1,8 @@
 //! The SMTP server session (its commands and the message body it reads itself) on arbitrary
-//! client input: the bytes are split into lines as the listener splits them and fed in order. Whatever a client sends, every reply must
-//! be a well-formed SMTP reply (a 2xx–5xx code, one CRLF per line, no CR or LF smuggled into the
-//! text from what the client wrote) and the session must never panic.
+//! client input: the bytes are split into lines as the listener splits them and fed in order.
+//! Whatever a client sends, every reply must be a well-formed SMTP reply (a 2xx–5xx code, one
+//! CRLF per line, no CR or LF smuggled into the text from what the client wrote) and the
+//! session must never panic.
 #![no_main]
 
 use impulse_smtp::inbound::{Body, Credentials, Limits, Session, Step};
