@@ -466,22 +466,16 @@ async fn mail_parts(ctx: &MoContext, parts: Vec<MoPart>, incomplete: bool) {
         binding: first.binding.clone(),
     };
     let mut text = String::new();
-    let mut data = Vec::new();
-    let mut next = 1;
-    for p in &parts {
-        if p.seq != next {
-            text.push_str(&decode(&cfg, bind, dc, &std::mem::take(&mut data)));
-            text.push_str(&format!(
-                " [parts {next}-{} of {total} missing] ",
-                p.seq - 1
-            ));
+    for run in text::join(total, parts.iter().map(|p| (p.seq, &p.data))) {
+        match run {
+            text::Run::Data(data) => text.push_str(&decode(&cfg, bind, dc, &data)),
+            text::Run::Missing { from, to } if to == total => {
+                text.push_str(&format!(" [parts {from}-{to} of {total} missing]"))
+            }
+            text::Run::Missing { from, to } => {
+                text.push_str(&format!(" [parts {from}-{to} of {total} missing] "))
+            }
         }
-        data.extend_from_slice(&p.data);
-        next = p.seq + 1;
-    }
-    text.push_str(&decode(&cfg, bind, dc, &data));
-    if next <= total {
-        text.push_str(&format!(" [parts {next}-{total} of {total} missing]"));
     }
     if incomplete {
         tracing::warn!(source = ?first.source, dest = ?first.dest, got = parts.len(), total, "concatenated MO incomplete after SMPP_MO_Reassembly_Timeout: mailed with its gaps marked");

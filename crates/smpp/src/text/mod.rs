@@ -5,7 +5,7 @@ pub mod gsm;
 mod reassembly;
 mod single_byte;
 
-pub use reassembly::{Part, Reassembled, Reassembler};
+pub use reassembly::{Run, join};
 
 /// How the text of a short message is encoded (SMPP 3.4 §5.2.19).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
