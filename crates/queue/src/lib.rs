@@ -19,7 +19,7 @@ mod scheduler;
 
 use std::future::Future;
 
-use impulse_spool::{Destination, Lease, Outcome, StoredMessage};
+use impulse_spool::{Destination, Lease, Millis, Outcome, StoredMessage};
 
 pub use retry::DestinationPolicy;
 pub use scheduler::{Handle, Scheduler};
@@ -67,6 +67,47 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Ends a session that is no longer needed.
     fn close(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
+}
+
+/// Where the scheduler reads the time that due times, retries and expiry are measured against,
+/// in the spool's unit. Injected, so that a test can run hours of retries on tokio's paused
+/// time (see [`TokioClock`]) instead of waiting for them.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Millis;
+}
+
+/// The wall clock: what the gateway runs on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        impulse_spool::now_millis()
+    }
+}
+
+/// A clock that follows tokio's time from a starting wall-clock value: under
+/// `tokio::time::pause`, it advances exactly as far as the runtime's timers do.
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock {
+    start: tokio::time::Instant,
+    at_start: Millis,
+}
+
+impl TokioClock {
+    /// Reads `at_start` at tokio's current instant.
+    pub fn starting_at(at_start: Millis) -> Self {
+        TokioClock {
+            start: tokio::time::Instant::now(),
+            at_start,
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Millis {
+        self.at_start + self.start.elapsed().as_millis() as Millis
+    }
 }
 
 /// Per-destination settings, resolved from the configuration.

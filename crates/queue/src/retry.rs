@@ -48,6 +48,21 @@ pub fn expired(policy: &DestinationPolicy, lease: &Lease, now: Millis) -> bool {
         <= now
 }
 
+/// How long after its expiration a recipient leased for a try still gets it: [`decide`]
+/// schedules the last try at the expiration itself, and the lease comes a moment later.
+pub const LAST_TRY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a leased recipient is failed as expired without a try: its expiration passed longer
+/// ago than [`LAST_TRY_GRACE`] (the process was down, the destination was suspended). One
+/// leased for the last try that [`decide`] scheduled at its expiration is tried.
+pub fn expired_before_try(policy: &DestinationPolicy, lease: &Lease, now: Millis) -> bool {
+    expired(
+        policy,
+        lease,
+        now.saturating_sub(LAST_TRY_GRACE.as_millis() as i64),
+    )
+}
+
 /// The delay before the next try after `failures` temporary failures (1 for the first).
 pub fn backoff(policy: &DestinationPolicy, failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(40);
@@ -128,6 +143,20 @@ mod tests {
             remote: None,
             stage: 9,
         }
+    }
+
+    #[test]
+    fn the_last_try_at_expiration_is_made_one_long_past_it_is_not() {
+        let policy = DestinationPolicy {
+            expiration: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let l = lease(3, 0);
+        // Leased a moment after the expiration, for the try `decide` scheduled there.
+        assert!(!expired_before_try(&policy, &l, 3_600_000 + 250));
+        // Leased long after (the gateway was down): failed without a try.
+        assert!(expired_before_try(&policy, &l, 3_600_000 + 61_000));
+        assert!(expired(&policy, &l, 3_600_000));
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use impulse_spool::{
     Destination, Lease, LeasedMessage, Millis, Outcome, QueueStore, RecipientId, SpoolError,
-    StoredMessage, now_millis,
+    StoredMessage,
 };
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::retry::{self, DestinationPolicy};
-use crate::{Attempt, Connector, Observer, Policy, Report, Verdict};
+use crate::{Attempt, Clock, Connector, Observer, Policy, Report, SystemClock, Verdict};
 
 /// Recipients leased from the spool at once for one destination.
 const BATCH: usize = 256;
@@ -92,6 +92,7 @@ struct Shared<S, C, P, O> {
     observer: O,
     wake: Notify,
     events: mpsc::UnboundedSender<Event>,
+    clock: Arc<dyn Clock>,
 }
 
 /// What the scheduler is told from outside its loop.
@@ -129,6 +130,18 @@ pub struct Scheduler<S, C, P, O> {
 
 impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
     pub fn new(spool: S, connector: C, policy: P, observer: O) -> (Self, Handle) {
+        Self::with_clock(spool, connector, policy, observer, Arc::new(SystemClock))
+    }
+
+    /// As [`Scheduler::new`], with the clock due times are read against (a test's clock that
+    /// follows tokio's paused time, say).
+    pub fn with_clock(
+        spool: S,
+        connector: C,
+        policy: P,
+        observer: O,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, Handle) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             spool,
@@ -137,6 +150,7 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
             observer,
             wake: Notify::new(),
             events: tx.clone(),
+            clock,
         });
         (
             Scheduler {
@@ -185,7 +199,10 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
                 // What was put back for it is leased at once: its due times (at most the last
                 // backoff ahead) are reached by looking that far ahead.
                 st.resume_until = st.released_until;
-                st.next_due = Some(st.next_due.map_or(now_millis(), |d| d.min(now_millis())));
+                st.next_due = Some(
+                    st.next_due
+                        .map_or(self.shared.clock.now(), |d| d.min(self.shared.clock.now())),
+                );
             }
         }
     }
@@ -210,7 +227,7 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
                 self.event(ev);
             }
             let earliest = self.pass().await;
-            let now = now_millis();
+            let now = self.shared.clock.now();
             let sleep = earliest.map_or(RESCAN, |d| {
                 Duration::from_millis((d - now).clamp(0, RESCAN.as_millis() as i64) as u64)
             });
@@ -229,7 +246,7 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
 
     /// Refills and starts sessions for every destination; returns when to look again.
     async fn pass(&mut self) -> Option<Millis> {
-        let now = now_millis();
+        let now = self.shared.clock.now();
         let mut earliest: Option<Millis> = None;
         let queues: Vec<Arc<DestQueue>> = self.dests.values().cloned().collect();
         for dq in queues {
@@ -301,7 +318,7 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
         loop {
             let mut st = dq.state();
             let max = match st.cap {
-                Some((cap, until)) if until > now_millis() => {
+                Some((cap, until)) if until > self.shared.clock.now() => {
                     cap.clamp(1, policy.max_connections.max(1))
                 }
                 _ => policy.max_connections.max(1),
@@ -367,7 +384,7 @@ async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     conn: &mut Option<C::Session>,
     job: Job,
 ) -> bool {
-    let now = now_millis();
+    let now = shared.clock.now();
     let message = match job.message {
         Ok(m) => m,
         Err(e) => {
@@ -378,7 +395,7 @@ async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     let (expired, live): (Vec<Lease>, Vec<Lease>) = job
         .leases
         .into_iter()
-        .partition(|l| retry::expired(policy, l, now));
+        .partition(|l| retry::expired_before_try(policy, l, now));
     let mut results: Vec<(Lease, Attempt)> = expired
         .into_iter()
         .map(|l| {
@@ -413,7 +430,7 @@ async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
                 // Other sessions are connected: this one hit a limit (the remote's connections
                 // per client, say). Its job goes back for them, this session ends, and no more
                 // connections than work now are opened for a minute.
-                let now = now_millis();
+                let now = shared.clock.now();
                 {
                     let mut st = dq.state();
                     st.cap = Some((st.connected, now + 60_000));
@@ -434,7 +451,7 @@ async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
                 // The destination, not this message, failed: this job and every job waiting
                 // for the destination are put back untried (see `unreachable`). The clock is
                 // read again: opening may have taken a bind's whole timeout.
-                let now = now_millis();
+                let now = shared.clock.now();
                 wait_for_destination(shared, dq, policy, &message, results, live, &attempt, now)
                     .await;
                 return false;
@@ -481,7 +498,7 @@ async fn deliver_job<S: QueueStore, C: Connector, P: Policy, O: Observer>(
         Err(attempt) => {
             *conn = None;
             dq.state().connected -= 1;
-            let now = now_millis();
+            let now = shared.clock.now();
             if attempt.verdict == Verdict::Temporary && attempt.stage == 0 {
                 // Nothing was sent (stage 0: the connection was gone before the first
                 // command, e.g. an SMPP bind that dropped between two messages): like a failed
@@ -601,7 +618,7 @@ async fn release_waiting<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     attempt: &Attempt,
     due: Millis,
 ) {
-    let now = now_millis();
+    let now = shared.clock.now();
     while let Some(other) = dq.pop() {
         match other.message {
             Ok(m) => {
@@ -648,7 +665,7 @@ async fn finish<S: QueueStore, C: Connector, P: Policy, O: Observer>(
     message: Option<&StoredMessage>,
     results: Vec<(Lease, Attempt)>,
 ) {
-    let now = now_millis();
+    let now = shared.clock.now();
     let outcomes = results
         .into_iter()
         .map(|(lease, attempt)| {
