@@ -9,14 +9,15 @@ headers prepended. Recipients steer the reply, so tests can script the remote si
 With CERT and KEY (PEM files) it offers STARTTLS, and a message received over TLS gets an
 X-Sink-TLS: yes header after the envelope headers.
 Usage: smtp_sink.py HOST PORT OUT_DIR [CERT KEY]
+With PORT 0 the system picks a free port; the sink prints "listening on HOST:PORT" when ready.
 """
-import threading
+import asyncio
 import os
 import re
 import ssl
 import sys
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 class Sink:
     def __init__(self, out_dir):
@@ -61,10 +62,14 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(sys.argv[4], sys.argv[5])
         tls = {"tls_context": ctx}
-    controller = Controller(Sink(out_dir), hostname=host, port=port, decode_data=False, **tls)
-    controller.start()
-    print("ready", flush=True)
-    threading.Event().wait()
+    handler = Sink(out_dir)
+    # aiosmtpd's SMTP protocol on a server of our own (its Controller cannot listen on port 0).
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(
+        lambda: SMTP(handler, decode_data=False, **tls), host, port))
+    bound = server.sockets[0].getsockname()
+    print("listening on %s:%d" % (bound[0], bound[1]), flush=True)
+    loop.run_forever()
 
 if __name__ == "__main__":
     main()

@@ -273,6 +273,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
                 let slots = crate::ops::inbound_view::register("ESMTP", socket.local_addr()?, max);
                 tasks.push(tokio::spawn(impulse_smtp::inbound::serve_with_slots(
                     socket,
+                    listen.addr,
                     reception.clone(),
                     slots,
                     stop_rx.clone(),
@@ -300,6 +301,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
             tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
             tasks.push(tokio::spawn(crate::net::http::serve(
                 socket,
+                listen.addr,
                 crate::inbound::mm7::limits(&cfg, listen),
                 server.clone(),
                 stop_rx.clone(),

@@ -218,19 +218,22 @@ impl HttpLimits {
     }
 }
 
-/// Serves HTTP/1.1 on `listener` until `stop` turns true. Each request is first put to
-/// [`Service::admit`]; its body is then read in full up to `limits.max_body` bytes (beyond: 413)
-/// and handed to [`Service::call`].
+/// Serves HTTP/1.1 on `listener`, configured as `listen`, until `stop` turns true. Each request
+/// is first put to [`Service::admit`]; its body is then read in full up to `limits.max_body`
+/// bytes (beyond: 413) and handed to [`Service::call`]. The service is told `listen` as the
+/// request's local address: the configured one names its scope even for a wildcard or port 0.
 pub async fn serve<S: Service>(
     listener: TcpListener,
+    listen: SocketAddr,
     limits: HttpLimits,
     service: Arc<S>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Ok(local) = listener.local_addr() else {
+    let Ok(bound) = listener.local_addr() else {
         return;
     };
-    let slots = crate::ops::inbound_view::register("HTTP", local, limits.max_connections);
+    let local = listen;
+    let slots = crate::ops::inbound_view::register("HTTP", bound, limits.max_connections);
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {

@@ -201,6 +201,7 @@ impl Mmsc {
         let addr = listener.local_addr()?;
         tokio::spawn(http_server::serve(
             listener,
+            addr,
             http_server::HttpLimits::with_max_body(64 << 20),
             sim.clone(),
             stop_rx,

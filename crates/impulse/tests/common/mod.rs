@@ -15,7 +15,9 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now: for a peer that is down (connections to it are
+/// refused) or one started later on the port Impulse was configured with. Servers the tests
+/// start themselves listen on port 0 and say which port they got ([`spawn_listening`]).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -33,6 +35,44 @@ pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Starts `cmd` with its standard output read for the addresses it listens on: lines
+/// `<label> listening on <ip>:<port>`, one per label (a label may be empty), in any order.
+/// Returns the ports in the order of `labels`, once all were printed (the servers print after
+/// they bound); the rest of the output is drained so that the child never blocks on it.
+pub fn spawn_listening(cmd: &mut Command, labels: &[&str]) -> (Proc, Vec<u16>) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("starting a peer");
+    let stdout = child.stdout.take().expect("piped");
+    let wanted: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ports = vec![None; wanted.len()];
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let Some((label, addr)) = line.split_once("listening on ") else {
+                continue;
+            };
+            let port = addr
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
+            if let Some(i) = wanted.iter().position(|w| w == label.trim())
+                && ports[i].is_none()
+            {
+                ports[i] = port;
+                if ports.iter().all(Option::is_some) {
+                    let _ = tx.send(ports.iter().map(|p| p.unwrap()).collect::<Vec<u16>>());
+                }
+            }
+        }
+    });
+    let proc = Proc(child);
+    let ports = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("the peer did not say where it listens ({labels:?})"));
+    (proc, ports)
 }
 
 fn wait_port(port: u16) {
@@ -60,7 +100,7 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(dir: &Path) -> Sink {
-        Self::start_on(free_port(), dir)
+        Self::start_on(0, dir)
     }
 
     pub fn start_on(port: u16, dir: &Path) -> Sink {
@@ -69,7 +109,7 @@ impl Sink {
 
     /// A sink offering STARTTLS with this certificate and key (PEM files).
     pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Sink {
-        Self::start_with(free_port(), dir, Some((cert, key)))
+        Self::start_with(0, dir, Some((cert, key)))
     }
 
     fn start_with(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> Sink {
@@ -81,13 +121,10 @@ impl Sink {
         if let Some((cert, key)) = tls {
             cmd.arg(cert).arg(key);
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with aiosmtpd is needed (scripts/install-test-deps.sh installs it)");
-        let proc = Proc(child);
-        wait_port(port);
+        cmd.stderr(Stdio::null());
+        // python3 with aiosmtpd is needed (scripts/install-test-deps.sh installs it).
+        let (proc, ports) = spawn_listening(&mut cmd, &[""]);
+        let port = ports[0];
         Sink {
             port,
             dir: dir.to_path_buf(),
@@ -143,26 +180,55 @@ pub fn impulse_bin() -> &'static str {
 }
 
 impl Impulse {
-    /// Writes `config_body` (with `{SPOOL}`, `{LOG}` and `{SMTP_PORT}` substituted) and starts Impulse.
+    /// Writes `config_body` (with `{SPOOL}`, `{LOG}` and `{SMTP_PORT}` substituted) and starts
+    /// Impulse. Its SMTP listener (`{SMTP_PORT}`) binds port 0 and the port it got is read from
+    /// its log; the configuration is then written with that port, so that a restart listens
+    /// where the first run did, as a real gateway's would.
     pub fn start(dir: &Path, config_body: &str) -> Impulse {
-        let smtp_port = free_port();
         let text = config_body
             .replace("{SPOOL}", &dir.join("spool").display().to_string())
-            .replace("{LOG}", &dir.join("log").display().to_string())
-            .replace("{SMTP_PORT}", &smtp_port.to_string());
+            .replace("{LOG}", &dir.join("log").display().to_string());
         let config = dir.join("impulse.conf");
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, text.replace("{SMTP_PORT}", "0")).unwrap();
         let mut imp = Impulse {
-            smtp_port,
+            smtp_port: 0,
             dir: dir.to_path_buf(),
             config,
             proc: None,
         };
         imp.restart();
+        std::fs::write(
+            &imp.config,
+            text.replace("{SMTP_PORT}", &imp.smtp_port.to_string()),
+        )
+        .unwrap();
         imp
     }
 
+    /// The port of the SMTP listener that bound port 0 in the run started when stderr was
+    /// `from` bytes long: the first "SMTP listener ready" whose port the configuration does not
+    /// name.
+    fn bound_smtp_port(&self, from: usize) -> u16 {
+        let configured = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let mut port = None;
+        wait_for("the SMTP listener", Duration::from_secs(20), || {
+            let log = self.stderr();
+            port = log.get(from..).unwrap_or_default().lines().find_map(|l| {
+                let l = strip_ansi(l);
+                if !l.contains("SMTP listener ready") {
+                    return None;
+                }
+                let addr = l.split("addr=").nth(1)?.split_whitespace().next()?;
+                let p = addr.rsplit(':').next()?;
+                (!configured.contains(&format!(":{p}\""))).then(|| p.parse::<u16>().ok())?
+            });
+            port.is_some()
+        });
+        port.unwrap()
+    }
+
     pub fn restart(&mut self) {
+        let before = self.stderr().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -177,7 +243,11 @@ impl Impulse {
             .spawn()
             .unwrap();
         self.proc = Some(Proc(child));
-        wait_port(self.smtp_port);
+        if self.smtp_port == 0 {
+            self.smtp_port = self.bound_smtp_port(before);
+        } else {
+            wait_port(self.smtp_port);
+        }
     }
 
     /// SIGKILL, as a crash would.
@@ -200,6 +270,24 @@ impl Impulse {
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("impulse.stderr")).unwrap_or_default()
     }
+}
+
+/// A log line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Sends one message with swaks; returns swaks' exit status success and its transcript.
@@ -287,31 +375,27 @@ pub struct SimSmsc {
 
 impl SimSmsc {
     pub fn start(extra: &[&str]) -> SimSmsc {
-        Self::start_on(free_port(), extra)
+        Self::start_on(0, extra)
     }
 
     /// On a given SMPP port (an SMSC that comes back where Impulse expects it).
     pub fn start_on(smpp: u16, extra: &[&str]) -> SimSmsc {
-        let control = free_port();
-        let child = Command::new(impulse_bin())
-            .args([
-                "sim",
-                "smsc",
-                "--listen",
-                &format!("127.0.0.1:{smpp}"),
-                "--control",
-                &format!("127.0.0.1:{control}"),
-                "--receipt-delay-ms",
-                "20",
-            ])
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let proc = Proc(child);
-        wait_for("simulator", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", control)).is_ok()
-        });
+        let (proc, ports) = spawn_listening(
+            Command::new(impulse_bin())
+                .args([
+                    "sim",
+                    "smsc",
+                    "--listen",
+                    &format!("127.0.0.1:{smpp}"),
+                    "--control",
+                    "127.0.0.1:0",
+                    "--receipt-delay-ms",
+                    "20",
+                ])
+                .args(extra),
+            &["smsc", "control"],
+        );
+        let (smpp, control) = (ports[0], ports[1]);
         SimSmsc {
             smpp,
             control,
@@ -344,25 +428,21 @@ pub struct SimMmsc {
 
 impl SimMmsc {
     pub fn start(dump: &Path, extra: &[&str]) -> SimMmsc {
-        Self::start_on(free_port(), dump, extra)
+        Self::start_on(0, dump, extra)
     }
 
     /// On a given HTTP port (an MMSC that comes back where Impulse expects it).
     pub fn start_on(http: u16, dump: &Path, extra: &[&str]) -> SimMmsc {
-        let control = free_port();
-        let child = Command::new(impulse_bin())
-            .args(["sim", "mmsc", "--listen", &format!("127.0.0.1:{http}")])
-            .args(["--control", &format!("127.0.0.1:{control}")])
-            .arg("--dump")
-            .arg(dump)
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let proc = Proc(child);
-        wait_for("MMSC simulator", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", control)).is_ok()
-        });
+        let (proc, ports) = spawn_listening(
+            Command::new(impulse_bin())
+                .args(["sim", "mmsc", "--listen", &format!("127.0.0.1:{http}")])
+                .args(["--control", "127.0.0.1:0"])
+                .arg("--dump")
+                .arg(dump)
+                .args(extra),
+            &["mmsc", "control"],
+        );
+        let (http, control) = (ports[0], ports[1]);
         SimMmsc {
             http,
             control,

@@ -32,8 +32,10 @@ const DATA_CHUNK: usize = 64 * 1024;
 
 /// What the listener needs from the rest of Impulse.
 pub trait Inbound: Send + Sync + 'static {
-    /// Limits for a connection from `peer` to `local` (Listen and Peer scopes), and the idle timeout.
-    fn limits(&self, local: SocketAddr, peer: SocketAddr) -> (Limits, Duration);
+    /// Limits for a connection from `peer` to the listener configured as `listen` (Listen and
+    /// Peer scopes), and the idle timeout. `listen` is the address as configured, not the
+    /// connection's local address: a wildcard (`0.0.0.0:25`) or port 0 still names its scope.
+    fn limits(&self, listen: SocketAddr, peer: SocketAddr) -> (Limits, Duration);
     /// What RCPT says of a recipient: a domain of ours (taken from anyone), another (relay
     /// clients only), or refused whoever asks.
     fn recipient(&self, address: &crate::Address) -> Recipient;
@@ -66,13 +68,18 @@ pub async fn serve<I: Inbound>(
     shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
-    serve_with_slots(listener, inbound, slots, shutdown).await;
+    let Ok(listen) = listener.local_addr() else {
+        return;
+    };
+    serve_with_slots(listener, listen, inbound, slots, shutdown).await;
 }
 
-/// As [`serve`], with the connection slots given by the caller, who may watch them (the
-/// console's `show inbound` counts the slots in use).
+/// As [`serve`], for the listener configured as `listen` (what [`Inbound::limits`] is told),
+/// with the connection slots given by the caller, who may watch them (the console's
+/// `show inbound` counts the slots in use).
 pub async fn serve_with_slots<I: Inbound>(
     listener: TcpListener,
+    listen: SocketAddr,
     inbound: Arc<I>,
     slots: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
@@ -99,7 +106,9 @@ pub async fn serve_with_slots<I: Inbound>(
                 let shutdown = shutdown.clone();
                 let per_peer = per_peer.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, inbound, shutdown, &per_peer).await {
+                    if let Err(e) =
+                        connection(stream, listen, peer, inbound, shutdown, &per_peer).await
+                    {
                         tracing::debug!(%peer, error = %e, "SMTP connection ended with an error");
                     }
                     drop(permit);
@@ -167,13 +176,13 @@ impl Drop for PeerSlot<'_> {
 
 async fn connection<I: Inbound>(
     stream: TcpStream,
+    listen: SocketAddr,
     peer: SocketAddr,
     inbound: Arc<I>,
     mut shutdown: watch::Receiver<bool>,
     per_peer: &PerPeer,
 ) -> std::io::Result<()> {
-    let local = stream.local_addr()?;
-    let (limits, idle) = inbound.limits(local, peer);
+    let (limits, idle) = inbound.limits(listen, peer);
     let Some(_slot) = per_peer.enter(client(peer.ip()), limits.max_per_peer) else {
         let mut s = stream;
         tracing::debug!(%peer, "SMTP connection refused: Max_Connections_Per_Peer reached");

@@ -157,6 +157,7 @@ pub async fn start(
                 let admin = Arc::new(admin::Admin::new(ctx.status.clone(), credentials.clone()));
                 tasks.push(tokio::spawn(crate::net::http::serve(
                     listener,
+                    *addr,
                     crate::net::http::HttpLimits::with_max_body(ADMIN_MAX_BODY),
                     admin,
                     stop.clone(),
