@@ -52,4 +52,5 @@ const server = smpp.createServer(tls, (session) => {
   session.on('error', (e) => log({ event: 'error', message: String(e) }));
   session.on('pdu', (pdu) => { if (process.env.NODE_SMSC_TRACE) log({ event: 'pdu', command: pdu.command, seq: pdu.sequence_number, status: pdu.command_status }); });
 });
-server.listen(port, '127.0.0.1', () => log({ event: 'ready', port, tls: !!tls.cert }));
+// Port 0: the system picks one; the ready line says which.
+server.listen(port, '127.0.0.1', () => log({ event: 'ready', port: server.address().port, tls: !!tls.cert }));

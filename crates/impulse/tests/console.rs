@@ -23,8 +23,6 @@ fn console_commands_show_and_move_the_queues() {
     let sim = SimSmsc::start(&[]);
     let down = free_port();
     let dead = free_port();
-    let tcp = free_port();
-    let admin = free_port();
     let sock = tmp.path().join("control.sock");
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
@@ -32,12 +30,13 @@ fn console_commands_show_and_move_the_queues() {
          domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n\
          domain \"dead.example\" {{ Gateway = \"127.0.0.1:{dead}\" }}\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n}}\n\
-         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{tcp}\" {{ }}\n  Listen \"http://127.0.0.1:{admin}\" {{ }}\n}}\n\
+         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"{}\" {{ }}\n  Listen \"127.0.0.1:{{CONSOLE_PORT}}\" {{ }}\n  Listen \"http://127.0.0.1:{{ADMIN_PORT}}\" {{ }}\n}}\n\
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
         sim.smpp,
         sock.display()
     );
     let mut imp = Impulse::start(tmp.path(), &conf);
+    let (tcp, admin) = (imp.console_port, imp.admin_port);
     for i in 0..3 {
         let (sent, t) = swaks(
             imp.smtp_port,

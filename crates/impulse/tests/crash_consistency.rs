@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Impulse, SimMmsc, SimSmsc, Sink, console, free_port, try_send_mail};
+use common::{Impulse, SimMmsc, SimSmsc, Sink, console, try_send_mail};
 
 fn mo_acked(sim: &SimSmsc) -> Option<u64> {
     let stats = sim.control("stats");
@@ -44,11 +44,11 @@ enum Downstream {
     Smsc,
 }
 
-fn config(sink: u16, smsc: u16, http: u16, sock: &std::path::Path) -> String {
+fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
     format!(
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{{HTTP_PORT}}\" {{ }} }}\n\
          mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.example.com\" \
            mm7_server_default_email_to_address = \"inbox@example.com\" }}\n\
          Control_Listener {{ Listen \"{}\" {{ }} }}\n\
@@ -85,9 +85,9 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = Arc::new(SimSmsc::start(&["--keep", "1000000"]));
     let mmsc = Arc::new(SimMmsc::start(&tmp.path().join("mmsc"), &[]));
-    let http = free_port();
     let sock = tmp.path().join("control.sock");
-    let mut imp = Impulse::start(tmp.path(), &config(sink.port, sim.smpp, http, &sock));
+    let mut imp = Impulse::start(tmp.path(), &config(sink.port, sim.smpp, &sock));
+    let http = imp.http_port;
     let port = imp.smtp_port;
     let ledger = Arc::new(Ledger::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -231,10 +231,9 @@ fn email_to_sms_and_back_through_node_smpp() {
     use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
-    let port = common::free_port();
     let mut child = std::process::Command::new("node")
         .arg(common::repo_root().join("tests/peers/node_smsc.js"))
-        .arg(port.to_string())
+        .arg("0")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("node");
@@ -257,7 +256,7 @@ fn email_to_sms_and_back_through_node_smpp() {
             return l;
         }
     };
-    expect("\"event\":\"ready\"");
+    let port = common::port_of_ready_line(&expect("\"event\":\"ready\""));
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\nGateway = \"127.0.0.1:{}\"\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {port}\n  SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n  SMPP_ESME_Address = \"12345\"\n  SMPP_Max_Sms_Subject_Size = 0\n}}\n",

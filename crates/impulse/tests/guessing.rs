@@ -21,25 +21,14 @@ struct Setup {
 
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
-    let (http, admin, console) = (
-        common::free_port(),
-        common::free_port(),
-        common::free_port(),
-    );
-    let conf = format!(
-        "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} Auth_Credentials = ( \"mmsc:s3cret\" ) }}\n\
-         mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") }}\n\
-         Control_Listener {{\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"127.0.0.1:{console}\" {{ }}\n  \
-           Listen \"http://127.0.0.1:{admin}\" {{ }}\n}}\n\
-         domain \"example.com\" {{ }}\n"
-    );
-    let imp = Impulse::start(tmp.path(), &conf);
-    for port in [http, admin, console] {
-        wait_for("the listeners", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-    }
+    let conf = "Spoolbase = \"{SPOOL}\"\nESMTP_Listener { Listen \"127.0.0.1:{SMTP_PORT}\" { } }\n\
+         HTTP_Listener { Listen \"127.0.0.1:{HTTP_PORT}\" { } Auth_Credentials = ( \"mmsc:s3cret\" ) }\n\
+         mm7_serv { mm7_vasp_uri_paths = (\"/mm7/\") }\n\
+         Control_Listener {\n  Auth_Credentials = ( \"ops:s3cret\" )\n  Listen \"127.0.0.1:{CONSOLE_PORT}\" { }\n  \
+           Listen \"http://127.0.0.1:{ADMIN_PORT}\" { }\n}\n\
+         domain \"example.com\" { }\n";
+    let imp = Impulse::start(tmp.path(), conf);
+    let (http, admin, console) = (imp.http_port, imp.admin_port, imp.console_port);
     Setup {
         _tmp: tmp,
         _imp: imp,

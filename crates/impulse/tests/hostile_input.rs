@@ -120,11 +120,10 @@ fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let sink = RawSink::start();
     let sim = SimSmsc::start(&[]);
-    let http = common::free_port();
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{{HTTP_PORT}}\" {{ }} }}\n\
          mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.relay.test\" }}\n\
          Gateway = \"127.0.0.1:{}\"\n\
          domain \"relay.test\" {{ }}\n\
@@ -134,9 +133,7 @@ fn setup() -> Setup {
         sink.port, sim.smpp
     );
     let imp = Impulse::start(tmp.path(), &conf);
-    wait_for("the MM7 listener", Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", http)).is_ok()
-    });
+    let http = imp.http_port;
     Setup {
         _tmp: tmp,
         sink,

@@ -42,11 +42,10 @@ fn setup_with(
     let dir = tmp.path().to_path_buf();
     let sink = Sink::start(&dir.join("sink"));
     let mmsc = SimMmsc::start(&dir.join("dump"), mmsc_args);
-    let http = common::free_port();
     let config = format!(
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         HTTP_Listener {{ Listen \"127.0.0.1:{http}\" {{ }} {listener_extra} }}\n\
+         HTTP_Listener {{ Listen \"127.0.0.1:{{HTTP_PORT}}\" {{ }} {listener_extra} }}\n\
          mm7_serv {{ mm7_vasp_uri_paths = (\"/mm7/\") mm7_server_default_email_from_domain = \"mms.example.com\" \
            mm7_server_default_email_to_address = \"inbox@example.com\" }}\n\
          domain \"example.com\" {{ }}\ndomain \"example.org\" {{ }}\nGateway = \"127.0.0.1:{}\"\n\
@@ -58,9 +57,7 @@ fn setup_with(
         sink.port, mmsc.http
     );
     let imp = Impulse::start(&dir, &config);
-    wait_for("the MM7 listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
-    });
+    let http = imp.http_port;
     Setup {
         _tmp: tmp,
         dir,

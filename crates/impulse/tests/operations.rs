@@ -40,13 +40,12 @@ fn reload_while_mail_flows_adds_a_domain_rebinds_and_refuses_a_bad_file() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = SimSmsc::start(&[]);
     let sink = Sink::start(&tmp.path().join("sink"));
-    let admin = free_port();
     let sock = tmp.path().join("control.sock");
     let base = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Retry_Interval = 1\n\
          domain \"mail.example\" {{ Gateway = \"127.0.0.1:{}\" }}\n\
-         Control_Listener {{\n  Listen \"{}\" {{ }}\n  Listen \"http://127.0.0.1:{admin}\" {{ }}\n}}\n\
+         Control_Listener {{\n  Listen \"{}\" {{ }}\n  Listen \"http://127.0.0.1:{{ADMIN_PORT}}\" {{ }}\n}}\n\
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
         sink.port,
         sock.display()
@@ -56,6 +55,7 @@ fn reload_while_mail_flows_adds_a_domain_rebinds_and_refuses_a_bad_file() {
         smpp_domain("sms.example.com", sim.smpp, "first")
     );
     let mut imp = Impulse::start(tmp.path(), &v1);
+    let admin = imp.admin_port;
     let config_text = std::fs::read_to_string(&imp.config).unwrap();
     let write_config = |extra_domains: &str, old_id: &str, new_id: &str| {
         let text = config_text.replace(
@@ -252,15 +252,15 @@ fn admin_api_metrics_and_status_page_show_live_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = SimSmsc::start(&[]);
     let down = free_port();
-    let admin = free_port();
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Retry_Interval = 600\n\
          domain \"slow.example\" {{ Gateway = \"127.0.0.1:{down}\" }}\n{}\
-         Control_Listener {{ Listen \"http://127.0.0.1:{admin}\" {{ }} }}\n",
+         Control_Listener {{ Listen \"http://127.0.0.1:{{ADMIN_PORT}}\" {{ }} }}\n",
         smpp_domain("sms.example.com", sim.smpp, "impulse")
     );
     let imp = Impulse::start(tmp.path(), &conf);
+    let admin = imp.admin_port;
     let send = |to: &str| {
         let (ok, t) = swaks(imp.smtp_port, "alice@example.org", to, &["--body", "hello"]);
         assert!(ok, "{t}");

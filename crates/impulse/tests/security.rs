@@ -237,7 +237,6 @@ fn mm7_listener_serves_https_with_basic_auth() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(tmp.path());
     let sink = Sink::start(&tmp.path().join("sink"));
-    let http = free_port();
     let imp = Impulse::start(
         tmp.path(),
         &format!(
@@ -246,16 +245,14 @@ fn mm7_listener_serves_https_with_basic_auth() {
              ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
              mm7_serv {{ MM7_VASP_URI_Paths = ( \"/mm7\" ) }}\n\
              HTTP_Listener {{\n  TLS_Certificate = \"{}\"\n  TLS_Key = \"{}\"\n\
-               Auth_Credentials = ( \"mmsc:{PASSWORD}\" )\n  Listen \"127.0.0.1:{http}\" {{ }}\n}}\n\
+               Auth_Credentials = ( \"mmsc:{PASSWORD}\" )\n  Listen \"127.0.0.1:{{HTTP_PORT}}\" {{ }}\n}}\n\
              ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
             sink.port,
             cert.display(),
             key.display()
         ),
     );
-    common::wait_for("HTTPS listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
-    });
+    let http = imp.http_port;
     let curl = |extra: &[&str]| {
         let out = Command::new("curl")
             .args([
@@ -300,12 +297,11 @@ fn mm7_listener_serves_https_with_basic_auth() {
 fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(tmp.path());
-    let smsc_port = free_port();
     let node_log = tmp.path().join("node.log");
     let _node = common::Proc(
         Command::new("node")
             .arg(common::repo_root().join("tests/peers/node_smsc.js"))
-            .arg(smsc_port.to_string())
+            .arg("0")
             .arg(&cert)
             .arg(&key)
             .stdout(std::fs::File::create(&node_log).unwrap())
@@ -316,6 +312,11 @@ fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
     common::wait_for("the TLS SMSC", Duration::from_secs(20), || {
         node().contains("\"tls\":true")
     });
+    let smsc_port = node()
+        .lines()
+        .find(|l| l.contains("\"tls\":true"))
+        .map(common::port_of_ready_line)
+        .unwrap();
     let domain = |name: &str, extra: &str| {
         format!(
             "domain \"{name}\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {smsc_port}\n\
@@ -384,20 +385,15 @@ fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
 fn mm7_listener_caps_connections_and_drops_stalled_clients() {
     use std::io::{Read, Write};
     let tmp = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let _imp = Impulse::start(
+    let imp = Impulse::start(
         tmp.path(),
-        &format!(
-            "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
-             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-             mm7_serv {{ MM7_VASP_URI_Paths = ( \"/mm7\" ) }}\n\
-             HTTP_Listener {{ Max_Connections = 2\n Timeout = 1\n Listen \"127.0.0.1:{http}\" {{ }} }}\n"
-        ),
+        "Spoolbase = \"{SPOOL}\"\nHostname = \"impulse.test\"\n\
+         ESMTP_Listener { Listen \"127.0.0.1:{SMTP_PORT}\" { } }\n\
+         mm7_serv { MM7_VASP_URI_Paths = ( \"/mm7\" ) }\n\
+         HTTP_Listener { Max_Connections = 2\n Timeout = 1\n Listen \"127.0.0.1:{HTTP_PORT}\" { } }\n",
     );
-    common::wait_for("MM7 listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
-    });
-    std::thread::sleep(Duration::from_millis(200)); // the probe connection has gone
+    // The port comes from Impulse's log: no probe connection takes one of the two slots.
+    let http = imp.http_port;
     let stalled: Vec<std::net::TcpStream> = (0..2)
         .map(|_| {
             let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();

@@ -96,7 +96,7 @@ mod node_smsc {
     use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
     use tokio::sync::mpsc;
 
-    use super::common::{Proc, free_port, repo_root};
+    use super::common::{Proc, port_of_ready_line, repo_root};
 
     struct NodeSmsc {
         port: u16,
@@ -106,10 +106,9 @@ mod node_smsc {
 
     impl NodeSmsc {
         fn start() -> NodeSmsc {
-            let port = free_port();
             let mut child = Command::new("node")
                 .arg(repo_root().join("tests/peers/node_smsc.js"))
-                .arg(port.to_string())
+                .arg("0")
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("node is needed");
@@ -122,12 +121,12 @@ mod node_smsc {
                     }
                 }
             });
-            let n = NodeSmsc {
-                port,
+            let mut n = NodeSmsc {
+                port: 0,
                 lines,
                 _proc: Proc(child),
             };
-            n.expect("\"event\":\"ready\"");
+            n.port = port_of_ready_line(&n.expect("\"event\":\"ready\""));
             n
         }
 

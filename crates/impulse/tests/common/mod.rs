@@ -75,6 +75,15 @@ pub fn spawn_listening(cmd: &mut Command, labels: &[&str]) -> (Proc, Vec<u16>) {
     (proc, ports)
 }
 
+/// The port in the node SMSC's ready line (`{"event":"ready","port":N,…}`).
+pub fn port_of_ready_line(line: &str) -> u16 {
+    line.split("\"port\":")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line}"))
+}
+
 fn wait_port(port: u16) {
     wait_for(&format!("port {port}"), Duration::from_secs(20), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -168,8 +177,24 @@ impl Sink {
 }
 
 /// A running `impulse serve`.
+/// Impulse's listeners a test configuration may leave to the system, by placeholder, and what
+/// Impulse logs when each is bound.
+const BOUND: [(&str, &str); 4] = [
+    ("{SMTP_PORT}", "SMTP listener ready"),
+    ("{HTTP_PORT}", "MM7 (HTTP) listener ready"),
+    ("{ADMIN_PORT}", "admin HTTP listening"),
+    ("{CONSOLE_PORT}", "console listening"),
+];
+
 pub struct Impulse {
     pub smtp_port: u16,
+    /// The HTTP_Listener's port, when the configuration says `{HTTP_PORT}` (else 0).
+    pub http_port: u16,
+    /// The admin HTTP port of Control_Listener, when the configuration says `{ADMIN_PORT}`.
+    pub admin_port: u16,
+    /// The console's TCP port of Control_Listener, when the configuration says
+    /// `{CONSOLE_PORT}`.
+    pub console_port: u16,
     pub dir: PathBuf,
     pub config: PathBuf,
     pub proc: Option<Proc>,
@@ -180,42 +205,58 @@ pub fn impulse_bin() -> &'static str {
 }
 
 impl Impulse {
-    /// Writes `config_body` (with `{SPOOL}`, `{LOG}` and `{SMTP_PORT}` substituted) and starts
-    /// Impulse. Its SMTP listener (`{SMTP_PORT}`) binds port 0 and the port it got is read from
-    /// its log; the configuration is then written with that port, so that a restart listens
-    /// where the first run did, as a real gateway's would.
+    /// Writes `config_body` (with `{SPOOL}`, `{LOG}` and the port placeholders of [`BOUND`]
+    /// substituted) and starts Impulse. The listeners of the placeholders bind port 0 and the
+    /// ports they got are read from Impulse's log; the configuration is then written with those
+    /// ports, so that a restart listens where the first run did, as a real gateway's would.
     pub fn start(dir: &Path, config_body: &str) -> Impulse {
         let text = config_body
             .replace("{SPOOL}", &dir.join("spool").display().to_string())
             .replace("{LOG}", &dir.join("log").display().to_string());
         let config = dir.join("impulse.conf");
-        std::fs::write(&config, text.replace("{SMTP_PORT}", "0")).unwrap();
+        let mut first = text.clone();
+        for (placeholder, _) in BOUND {
+            first = first.replace(placeholder, "0");
+        }
+        std::fs::write(&config, first).unwrap();
         let mut imp = Impulse {
             smtp_port: 0,
+            http_port: 0,
+            admin_port: 0,
+            console_port: 0,
             dir: dir.to_path_buf(),
             config,
             proc: None,
         };
+        let before = imp.stderr().len();
         imp.restart();
-        std::fs::write(
-            &imp.config,
-            text.replace("{SMTP_PORT}", &imp.smtp_port.to_string()),
-        )
-        .unwrap();
+        let mut text = text;
+        for (placeholder, phrase) in BOUND.into_iter().skip(1) {
+            if text.contains(placeholder) {
+                let port = imp.bound_port(before, phrase);
+                match placeholder {
+                    "{HTTP_PORT}" => imp.http_port = port,
+                    "{ADMIN_PORT}" => imp.admin_port = port,
+                    _ => imp.console_port = port,
+                }
+                text = text.replace(placeholder, &port.to_string());
+            }
+        }
+        let text = text.replace("{SMTP_PORT}", &imp.smtp_port.to_string());
+        std::fs::write(&imp.config, text).unwrap();
         imp
     }
 
-    /// The port of the SMTP listener that bound port 0 in the run started when stderr was
-    /// `from` bytes long: the first "SMTP listener ready" whose port the configuration does not
-    /// name.
-    fn bound_smtp_port(&self, from: usize) -> u16 {
+    /// The port of a listener that bound port 0 in the run started when stderr was `from`
+    /// bytes long: the first line with `phrase` whose port the configuration does not name.
+    fn bound_port(&self, from: usize, phrase: &str) -> u16 {
         let configured = std::fs::read_to_string(&self.config).unwrap_or_default();
         let mut port = None;
-        wait_for("the SMTP listener", Duration::from_secs(20), || {
+        wait_for(phrase, Duration::from_secs(20), || {
             let log = self.stderr();
             port = log.get(from..).unwrap_or_default().lines().find_map(|l| {
                 let l = strip_ansi(l);
-                if !l.contains("SMTP listener ready") {
+                if !l.contains(phrase) {
                     return None;
                 }
                 let addr = l.split("addr=").nth(1)?.split_whitespace().next()?;
@@ -244,7 +285,7 @@ impl Impulse {
             .unwrap();
         self.proc = Some(Proc(child));
         if self.smtp_port == 0 {
-            self.smtp_port = self.bound_smtp_port(before);
+            self.smtp_port = self.bound_port(before, "SMTP listener ready");
         } else {
             wait_port(self.smtp_port);
         }
