@@ -48,19 +48,23 @@ pub fn expired(policy: &DestinationPolicy, lease: &Lease, now: Millis) -> bool {
         <= now
 }
 
-/// How long after its expiration a recipient leased for a try still gets it: [`decide`]
-/// schedules the last try at the expiration itself, and the lease comes a moment later.
+/// How late the last try (the one [`decide`] schedules at the expiration itself) may be leased
+/// and still be made: the scheduler leases a moment after a due time.
 pub const LAST_TRY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Whether a leased recipient is failed as expired without a try: its expiration passed longer
-/// ago than [`LAST_TRY_GRACE`] (the process was down, the destination was suspended). One
-/// leased for the last try that [`decide`] scheduled at its expiration is tried.
+/// Whether a leased recipient is failed as expired without a try. It is when its expiration has
+/// passed, except for the last try [`decide`] scheduled at the expiration, leased within
+/// [`LAST_TRY_GRACE`] of it. A recipient that expired while it waited for anything else (an
+/// unreachable destination, a stopped gateway) is never tried late.
 pub fn expired_before_try(policy: &DestinationPolicy, lease: &Lease, now: Millis) -> bool {
-    expired(
-        policy,
-        lease,
-        now.saturating_sub(LAST_TRY_GRACE.as_millis() as i64),
-    )
+    if !expired(policy, lease, now) {
+        return false;
+    }
+    let expires_at = lease
+        .received_at
+        .saturating_add(policy.expiration.as_millis() as i64);
+    let last_try = lease.attempts > 0 && lease.due == expires_at;
+    !(last_try && now - expires_at <= LAST_TRY_GRACE.as_millis() as i64)
 }
 
 /// The delay before the next try after `failures` temporary failures (1 for the first).
@@ -133,6 +137,7 @@ mod tests {
             },
             attempts,
             received_at,
+            due: received_at,
         }
     }
 
@@ -151,12 +156,24 @@ mod tests {
             expiration: Duration::from_secs(3600),
             ..Default::default()
         };
-        let l = lease(3, 0);
+        let last = Lease {
+            due: 3_600_000,
+            ..lease(3, 0)
+        };
         // Leased a moment after the expiration, for the try `decide` scheduled there.
-        assert!(!expired_before_try(&policy, &l, 3_600_000 + 250));
+        assert!(!expired_before_try(&policy, &last, 3_600_000 + 250));
         // Leased long after (the gateway was down): failed without a try.
-        assert!(expired_before_try(&policy, &l, 3_600_000 + 61_000));
-        assert!(expired(&policy, &l, 3_600_000));
+        assert!(expired_before_try(&policy, &last, 3_600_000 + 61_000));
+        // Due earlier (put back while its destination was unreachable), leased just after the
+        // expiration: not tried late.
+        let waiting = Lease {
+            due: 3_000_000,
+            ..lease(3, 0)
+        };
+        assert!(expired_before_try(&policy, &waiting, 3_600_000 + 250));
+        // Never tried, due at its reception: expired is expired.
+        assert!(expired_before_try(&policy, &lease(0, 0), 3_600_000));
+        assert!(expired(&policy, &last, 3_600_000));
     }
 
     #[test]

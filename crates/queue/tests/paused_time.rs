@@ -59,6 +59,7 @@ impl QueueStore for MemStore {
                         destination: r.destination,
                         attempts: 0,
                         received_at: msg.received_at,
+                        due: msg.received_at,
                     },
                     leased: false,
                     due: msg.received_at,
@@ -102,12 +103,14 @@ impl QueueStore for MemStore {
                     let row = rows.get_mut(&id.0).unwrap();
                     row.leased = false;
                     row.due = due;
+                    row.lease.due = due;
                     row.lease.attempts += 1;
                 }
                 Outcome::Released { due } => {
                     let row = rows.get_mut(&id.0).unwrap();
                     row.leased = false;
                     row.due = due;
+                    row.lease.due = due;
                 }
                 _ => {
                     rows.remove(&id.0);

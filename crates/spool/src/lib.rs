@@ -91,6 +91,8 @@ pub struct Lease {
     /// Attempts made before this one.
     pub attempts: u32,
     pub received_at: Millis,
+    /// When it was due: the time this try was scheduled for.
+    pub due: Millis,
 }
 
 /// The leased recipients of one message, with the message itself.

@@ -533,7 +533,7 @@ fn lease(
 ) -> Result<Leased, SpoolError> {
     let mut st = conn
         .prepare_cached(
-            "SELECT r.id, r.message_id, r.address, r.attempts, m.received_at FROM recipients r \
+            "SELECT r.id, r.message_id, r.address, r.attempts, m.received_at, r.due FROM recipients r \
              LEFT JOIN messages m ON m.id = r.message_id \
              WHERE r.state = 0 AND r.domain = ?1 AND r.binding = ?2 AND r.due <= ?3 ORDER BY r.due LIMIT ?4",
         )
@@ -547,6 +547,7 @@ fn lease(
                 destination: d.clone(),
                 attempts: row.get::<_, i64>(3).unwrap_or(0) as u32,
                 received_at: row.get::<_, Option<i64>>(4).ok().flatten().unwrap_or(0),
+                due: row.get(5)?,
             })
         })
         .map_err(storage)?;
@@ -892,7 +893,11 @@ fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
         },
         state: {
             let code = row.get::<_, i64>(6)?;
-            state_of(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(6, code))?
+            state_of(code).unwrap_or_else(|| {
+                // Never written by this code: shown as kept aside rather than failing the list.
+                tracing::warn!(code, "a recipient with an unknown state; shown as quarantined");
+                RecipientState::Quarantined
+            })
         },
         due: row.get(7)?,
         attempts: row.get::<_, i64>(8)? as u32,

@@ -128,6 +128,7 @@ mod tests {
             },
             attempts: 1,
             received_at,
+            due: received_at,
         }
     }
 

@@ -209,6 +209,8 @@ impl Impulse {
     /// substituted) and starts Impulse. The listeners of the placeholders bind port 0 and the
     /// ports they got are read from Impulse's log; the configuration is then written with those
     /// ports, so that a restart listens where the first run did, as a real gateway's would.
+    /// Until a restart, the running listeners are the port-0 ones: a reload in the first run
+    /// reads the real ports and keeps its listeners (and their Listen scopes) as they were.
     pub fn start(dir: &Path, config_body: &str) -> Impulse {
         let text = config_body
             .replace("{SPOOL}", &dir.join("spool").display().to_string())
@@ -248,9 +250,21 @@ impl Impulse {
     }
 
     /// The port of a listener that bound port 0 in the run started when stderr was `from`
-    /// bytes long: the first line with `phrase` whose port the configuration does not name.
+    /// bytes long: the first line with `phrase` whose port no `Listen` of the configuration
+    /// names (those are the listeners with a port of their own).
     fn bound_port(&self, from: usize, phrase: &str) -> u16 {
         let configured = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let listens: Vec<u16> = configured
+            .split("Listen \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.rsplit(':').next()?.parse().ok())
+            .collect();
+        self.ready_port(from, phrase, |p| !listens.contains(&p))
+    }
+
+    /// The port of the first line with `phrase` logged after `from` bytes of stderr whose port
+    /// `wanted` accepts; waits for it.
+    fn ready_port(&self, from: usize, phrase: &str, wanted: impl Fn(u16) -> bool) -> u16 {
         let mut port = None;
         wait_for(phrase, Duration::from_secs(20), || {
             let log = self.stderr();
@@ -260,8 +274,8 @@ impl Impulse {
                     return None;
                 }
                 let addr = l.split("addr=").nth(1)?.split_whitespace().next()?;
-                let p = addr.rsplit(':').next()?;
-                (!configured.contains(&format!(":{p}\""))).then(|| p.parse::<u16>().ok())?
+                let p = addr.rsplit(':').next()?.parse::<u16>().ok()?;
+                wanted(p).then_some(p)
             });
             port.is_some()
         });
@@ -287,7 +301,10 @@ impl Impulse {
         if self.smtp_port == 0 {
             self.smtp_port = self.bound_port(before, "SMTP listener ready");
         } else {
-            wait_port(self.smtp_port);
+            // This run's own line: a connection test could reach another process that took
+            // the port while this one was down.
+            let port = self.smtp_port;
+            self.ready_port(before, "SMTP listener ready", |p| p == port);
         }
     }
 
