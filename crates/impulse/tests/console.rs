@@ -203,8 +203,12 @@ fn console_commands_show_and_move_the_queues() {
     let quiet = ok(&sock, "fail domain dead.example quiet");
     assert!(quiet.contains("1 recipient(s) failed quietly"), "{quiet}");
     assert!(ok(&sock, "domain dead.example").contains("nothing queued"));
-    std::thread::sleep(Duration::from_millis(500));
+    // Nothing is left in the queues: any bounce would have been delivered by then.
+    common::wait_queues(&sock, 0, 0);
     assert_eq!(sink.count(), 4, "a quiet fail sends no bounce");
+    wait_for("both failures in the mainlog", Duration::from_secs(10), || {
+        imp.mainlog().matches("failed by the operator").count() >= 2
+    });
     assert_eq!(imp.mainlog().matches("failed by the operator").count(), 2);
     let (done, out) = console(&sock, "fail domain dead.example");
     assert!(!done && out.contains("nothing queued to fail"), "{out}");

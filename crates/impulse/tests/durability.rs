@@ -13,7 +13,8 @@ fn message_acknowledged_then_sigkill_is_delivered_after_restart() {
     let sink_port = free_port(); // nothing listens there yet: the message must wait in the spool
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
-         domain \"example.com\" {{ Gateway = \"127.0.0.1:{sink_port}\" }}\nRetry_Interval = 1\nMax_Retry_Interval = 1\n"
+         domain \"example.com\" {{ Gateway = \"127.0.0.1:{sink_port}\" }}\nRetry_Interval = 1\nMax_Retry_Interval = 1\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n"
     );
     let mut imp = Impulse::start(tmp.path(), &conf);
     let (ok, transcript) = swaks(
@@ -29,7 +30,7 @@ fn message_acknowledged_then_sigkill_is_delivered_after_restart() {
     imp.kill9();
 
     let sink = Sink::start_on(sink_port, &tmp.path().join("sink"));
-    std::thread::sleep(Duration::from_millis(500));
+    // Impulse was killed and reaped before the sink listened: nothing can have reached it.
     assert_eq!(
         sink.count(),
         0,
@@ -38,7 +39,7 @@ fn message_acknowledged_then_sigkill_is_delivered_after_restart() {
     imp.restart();
     let got = sink.wait_count(1, Duration::from_secs(30));
     assert!(got[0].contains("survive a crash"));
-    std::thread::sleep(Duration::from_millis(1500));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 1, "delivered once");
 }
 

@@ -14,7 +14,8 @@ fn config(sim: &SimSmsc, sink_port: u16, extra: &str) -> String {
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Gateway = \"127.0.0.1:{sink_port}\"\nRetry_Interval = 1\n\
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_SMSC_System_ID = \"impulse\"\n  SMPP_SMSC_Password = \"secret\"\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n\
-         Mainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+         Mainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n",
         sim.smpp
     )
 }
@@ -315,7 +316,7 @@ fn an_accepted_segment_is_not_sent_again_when_another_is_retried() {
         ["a".repeat(160), "b".repeat(40)],
         "segment 1 once, segment 2 after its retry"
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    imp.wait_queues(0, 0);
     assert!(
         sim.control("stats").starts_with("submits=3 "),
         "nothing sent after delivery: {}",
@@ -397,7 +398,8 @@ fn data_sm_carries_the_whole_text_in_one_pdu() {
     let long = "y".repeat(400);
     send(&imp, "4445551234@sms.example.com", "x", &long, &[]);
     let got = received(&sim, 1);
-    std::thread::sleep(Duration::from_millis(300));
+    // Delivered and recorded: every PDU of the message was sent.
+    imp.wait_queues(0, 0);
     assert_eq!(sim.list().len(), 1, "one data_sm, not segments");
     assert_eq!(got[0][5], long);
     wait_for("D record", Duration::from_secs(5), || {
@@ -438,7 +440,7 @@ fn submit_multi_reaches_every_number_in_one_pdu() {
     assert!(find("ESME_RINVDSTADR").contains("X-Envelope-To: alice@example.org"));
     find("Subject: SMS to 4445550001: DELIVRD");
     find("Subject: SMS to 4445550002: DELIVRD");
-    std::thread::sleep(Duration::from_millis(500));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 3, "one bounce and two notices, nothing else");
     assert_eq!(sim.control("stats").split(' ').next(), Some("submits=1"));
 }

@@ -63,7 +63,8 @@ fn generate_bounces_off_means_no_dsn() {
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          domain \"example.com\" {{ Generate_Bounces = false }}\nGateway = \"127.0.0.1:{}\"\n\
-         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" heartbeat = 1 }}\n",
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" heartbeat = 1 }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n",
         sink.port
     );
     let imp = Impulse::start(tmp.path(), &conf);
@@ -81,7 +82,7 @@ fn generate_bounces_off_means_no_dsn() {
     wait_for("heartbeat", Duration::from_secs(5), || {
         imp.mainlog().lines().any(|l| l.ends_with("@@@@M1"))
     });
-    std::thread::sleep(Duration::from_millis(800));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 0, "no bounce when Generate_Bounces is off");
 }
 

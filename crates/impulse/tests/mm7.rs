@@ -52,6 +52,7 @@ fn setup_with(
          domain \"mms.example.com\" {{\n  MM7_MMSC_Server = \"127.0.0.1\"\n  MM7_MMSC_Port = {}\n  MM7_MMSC_Path = \"/mm7/submit\"\n  \
            MM7_VASPID = \"vasp-01\"\n  MM7_Sender_Address = \"<ShortCode>28444</ShortCode>\"\n  MM7_Delivery_Report = true\n  {domain_extra}\n}}\n\
          {global_extra}\nMainlog_Mobile_Records = true\nec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n\
          mms_logger \"m\" {{ logfile = \"{{LOG}}/mmslog.ec\" }}\n\
          mms_bounce_logger \"b\" {{ bounce_logfile = \"{{LOG}}/mmsbouncelog.ec\" }}\n",
         sink.port, mmsc.http
@@ -207,9 +208,13 @@ fn a_mail_with_a_jpeg_becomes_a_submitreq_with_the_image_byte_identical() {
         mails[0]
     );
     assert!(mails[0].contains("alice@example.org"));
-    std::thread::sleep(Duration::from_millis(500));
+    // Both reports were answered, so any notice they cause was spooled; none is left.
+    s.imp.wait_queues(0, 0);
     assert_eq!(s.sink.count(), 1, "the positive report sends nothing");
     // Both reports are S records; the negative one is also an O record in the bounce log.
+    wait_for("both S records", Duration::from_secs(10), || {
+        s.imp.log("mmslog.ec").matches("@S@").count() >= 2
+    });
     let statuses: Vec<String> = s
         .imp
         .log("mmslog.ec")

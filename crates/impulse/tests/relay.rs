@@ -15,7 +15,8 @@ fn config(sink_port: u16, extra: &str) -> String {
          ESMTP_Listener {{\n  Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }}\n  Max_Message_Size = 100K\n{extra}}}\n\
          domain \"example.com\" {{ Gateway = \"127.0.0.1:{sink_port}\" }}\n\
          Gateway = \"127.0.0.1:{sink_port}\"\n\
-         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n"
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n"
     )
 }
 
@@ -171,7 +172,7 @@ fn relay_control_size_limit_and_garbage() {
     assert!(c.cmd(&"A".repeat(10_000)).starts_with("500 5.5.2"));
     assert!(c.cmd("VRFY bob").starts_with("252"));
     assert!(c.cmd("QUIT").starts_with("221"));
-    std::thread::sleep(Duration::from_millis(300));
+    imp.wait_queues(0, 0);
     assert_eq!(
         sink.count(),
         0,

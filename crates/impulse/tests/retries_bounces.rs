@@ -12,7 +12,8 @@ fn config(sink_port: u16, extra: &str) -> String {
         "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
          ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          domain \"example.com\" {{ }}\nGateway = \"127.0.0.1:{sink_port}\"\n{extra}\n\
-         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n"
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n"
     )
 }
 
@@ -101,7 +102,7 @@ fn permanent_failure_bounces_to_the_sender() {
     wait_for("P record", Duration::from_secs(5), || {
         imp.mainlog().contains("@P@")
     });
-    std::thread::sleep(Duration::from_millis(500));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 1, "exactly one bounce");
 }
 
@@ -115,7 +116,7 @@ fn a_bounce_is_never_sent_to_the_null_sender() {
     wait_for("P record", Duration::from_secs(20), || {
         imp.mainlog().contains("@P@")
     });
-    std::thread::sleep(Duration::from_millis(1000));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 0);
 }
 

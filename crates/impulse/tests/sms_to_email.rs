@@ -19,7 +19,8 @@ fn start_with(sim_args: &[&str], extra: &str) -> (tempfile::TempDir, Sink, SimSm
     let conf = format!(
         "Spoolbase = \"{{SPOOL}}\"\nESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
          Gateway = \"127.0.0.1:{}\"\n\
-         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n",
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n  SMPP_ESME_Address = \"12345\"\n{extra}}}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n",
         sink.port, sim.smpp
     );
     let imp = Impulse::start(tmp.path(), &conf);
@@ -34,11 +35,12 @@ fn start_with(sim_args: &[&str], extra: &str) -> (tempfile::TempDir, Sink, SimSm
     wait_for("the bind", Duration::from_secs(20), || {
         sim.control("stats").contains("bound=1")
     });
-    // The reverse mapping is saved once the SMSC has accepted that SMS.
+    // The reverse mapping is saved once the SMSC has accepted that SMS, before its delivery
+    // is recorded: with the queues empty, it is there.
     wait_for("the SMS at the SMSC", Duration::from_secs(20), || {
         sim.control("stats").starts_with("submits=1 ")
     });
-    std::thread::sleep(Duration::from_millis(300));
+    imp.wait_queues(0, 0);
     (tmp, sink, sim, imp)
 }
 
@@ -89,7 +91,7 @@ fn default_address_and_from_domain() {
 
 #[test]
 fn concatenated_mo_becomes_one_mail() {
-    let (_tmp, sink, sim, _imp) = start("");
+    let (_tmp, sink, sim, imp) = start("");
     let long = format!("user@example.com(long one) {}", "word ".repeat(60)); // 327 characters: 3 UDH parts
     assert_eq!(
         sim.control(&format!("mo 4445551234 12345 {long}")).trim(),
@@ -98,7 +100,12 @@ fn concatenated_mo_becomes_one_mail() {
     let mail = &sink.wait_count(1, Duration::from_secs(20))[0];
     assert_eq!(header(mail, "Subject"), "long one");
     assert_eq!(mail_text(mail), "word ".repeat(60).trim_end());
-    std::thread::sleep(Duration::from_millis(500));
+    // Every part answered (so each was stored, or mailed if that were the bug), and nothing
+    // left to deliver.
+    wait_for("the three parts answered", Duration::from_secs(20), || {
+        sim.control("stats").contains("mo_acked=3")
+    });
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 1, "one mail, not one per part");
 }
 
@@ -112,7 +119,7 @@ fn an_mo_with_nowhere_to_go_is_dropped_and_answered() {
     wait_for("the drop in the log", Duration::from_secs(10), || {
         imp.stderr().contains("MO dropped")
     });
-    std::thread::sleep(Duration::from_millis(300));
+    imp.wait_queues(0, 0);
     assert_eq!(sink.count(), 0);
 }
 

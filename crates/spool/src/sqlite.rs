@@ -895,7 +895,10 @@ fn info_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientInfo> {
             let code = row.get::<_, i64>(6)?;
             state_of(code).unwrap_or_else(|| {
                 // Never written by this code: shown as kept aside rather than failing the list.
-                tracing::warn!(code, "a recipient with an unknown state; shown as quarantined");
+                tracing::warn!(
+                    code,
+                    "a recipient with an unknown state; shown as quarantined"
+                );
                 RecipientState::Quarantined
             })
         },

@@ -214,7 +214,11 @@ impl Impulse {
     pub fn start(dir: &Path, config_body: &str) -> Impulse {
         let text = config_body
             .replace("{SPOOL}", &dir.join("spool").display().to_string())
-            .replace("{LOG}", &dir.join("log").display().to_string());
+            .replace("{LOG}", &dir.join("log").display().to_string())
+            .replace(
+                "{CONTROL_SOCK}",
+                &Self::control_sock_in(dir).display().to_string(),
+            );
         let config = dir.join("impulse.conf");
         let mut first = text.clone();
         for (placeholder, _) in BOUND {
@@ -247,6 +251,16 @@ impl Impulse {
         let text = text.replace("{SMTP_PORT}", &imp.smtp_port.to_string());
         std::fs::write(&imp.config, text).unwrap();
         imp
+    }
+
+    /// The console socket a configuration names with `{CONTROL_SOCK}`.
+    fn control_sock_in(dir: &Path) -> PathBuf {
+        dir.join("control.sock")
+    }
+
+    /// [`wait_queues`] on the console socket of `{CONTROL_SOCK}`.
+    pub fn wait_queues(&self, active: u64, delayed: u64) {
+        wait_queues(&Self::control_sock_in(&self.dir), active, delayed);
     }
 
     /// The port of a listener that bound port 0 in the run started when stderr was `from`
@@ -636,6 +650,33 @@ pub fn console(sock: &Path, command: &str) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+/// Waits until the console's `summary` shows `active` recipients in the active queue (being
+/// delivered or due now) and `delayed` waiting for a later try: the event after which a test
+/// may say "nothing more will arrive". A bounce or notice is spooled before the outcome that
+/// causes it is recorded, so once the queues hold only what the test expects, whatever the
+/// gateway would have sent is either delivered already or still counted here.
+pub fn wait_queues(sock: &Path, active: u64, delayed: u64) {
+    let queue = |text: &str, label: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(label))?
+            .split_whitespace()
+            .last()?
+            .parse()
+            .ok()
+    };
+    let mut last = String::new();
+    wait_for(
+        &format!("{active} active and {delayed} delayed recipients"),
+        Duration::from_secs(30),
+        || {
+            let (ok, text) = console(sock, "summary");
+            last = text;
+            ok && queue(&last, "Active queue:") == Some(active)
+                && queue(&last, "Delayed queue:") == Some(delayed)
+        },
+    );
 }
 
 /// Reads one SMTP reply; its code, or `None` on a broken connection.
