@@ -215,6 +215,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mms_logs.clone(),
     ));
     let counters = Arc::new(Counters::default());
+    crate::ops::events::install(counters.clone());
     let fail_orders = Arc::new(crate::outbound::fail_orders::FailOrders::default());
     let observer = DeliveryObserver {
         fail_orders: fail_orders.clone(),
@@ -222,7 +223,6 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mainlog: mainlog.clone(),
         hostname: hostname.clone(),
         reception: reception_cell.clone(),
-        counters: counters.clone(),
     };
     let throttles = Arc::new(crate::outbound::throttle::Throttles::default());
     let smtp = Arc::new(SmtpConnector::new(live.clone(), hostname.clone()));
@@ -245,7 +245,6 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         scheduler: handle,
         mainlog,
         hostname,
-        counters: counters.clone(),
         tls: Default::default(),
     });
     let _ = reception_cell.set(reception.clone());

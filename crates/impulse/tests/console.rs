@@ -206,9 +206,11 @@ fn console_commands_show_and_move_the_queues() {
     // Nothing is left in the queues: any bounce would have been delivered by then.
     common::wait_queues(&sock, 0, 0);
     assert_eq!(sink.count(), 4, "a quiet fail sends no bounce");
-    wait_for("both failures in the mainlog", Duration::from_secs(10), || {
-        imp.mainlog().matches("failed by the operator").count() >= 2
-    });
+    wait_for(
+        "both failures in the mainlog",
+        Duration::from_secs(10),
+        || imp.mainlog().matches("failed by the operator").count() >= 2,
+    );
     assert_eq!(imp.mainlog().matches("failed by the operator").count(), 2);
     let (done, out) = console(&sock, "fail domain dead.example");
     assert!(!done && out.contains("nothing queued to fail"), "{out}");

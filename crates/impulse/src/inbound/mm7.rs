@@ -43,7 +43,11 @@ pub struct Mm7Server {
 
 /// Counts an MM7 request Impulse answered, by the class of the status it answered with.
 fn count_in(request: &'static str, code: StatusCode) {
-    metrics::counter!("impulse_mm7_transactions_total", "direction" => "in", "request" => request, "status" => crate::ops::metrics::mm7_status_class(code.0)).increment(1);
+    crate::ops::events::emit(crate::ops::events::Event::Mm7 {
+        direction: "in",
+        request,
+        status: code.0,
+    });
 }
 
 fn serv_option(cfg: &Config, name: Opt) -> Option<String> {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::store::Store;
@@ -16,7 +15,6 @@ use impulse_spool::{Destination, NewMessage, NewRecipient, QueueStore, now_milli
 use impulse_telemetry::{Mainlog, Reception as ReceptionRecord};
 
 use crate::live::LiveConfig;
-use crate::ops::counters::Counters;
 
 pub struct Reception {
     pub cfg: LiveConfig,
@@ -24,7 +22,6 @@ pub struct Reception {
     pub scheduler: Handle,
     pub mainlog: Option<Mainlog>,
     pub hostname: String,
-    pub counters: Arc<Counters>,
     pub tls: crate::net::tls::ServerConfigs,
 }
 
@@ -114,9 +111,7 @@ impl Reception {
         for d in dests {
             self.scheduler.queued(d, received_at);
         }
-        Counters::add(&self.counters.received);
-        metrics::counter!("impulse_messages_received_total", "protocol" => protocol.to_string())
-            .increment(1);
+        crate::ops::events::emit(crate::ops::events::Event::Received { protocol });
         Ok(id)
     }
 

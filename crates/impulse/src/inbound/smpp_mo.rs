@@ -203,7 +203,7 @@ async fn retry_held(ctx: &MoContext, dest: &Destination, held: &mut HeldReceipts
 fn unmatched(dest: &Destination, h: &Held) {
     let id = h.receipt.id.as_deref().unwrap_or("");
     let stat = h.receipt.stat.as_deref().unwrap_or("UNKNOWN");
-    metrics::counter!("impulse_smpp_receipts_unmatched_total").increment(1);
+    crate::ops::events::emit(crate::ops::events::Event::ReceiptUnmatched);
     tracing::warn!(domain = %dest.domain, id = ?id, stat = ?stat, waited_s = h.since.elapsed().as_secs(), "delivery receipt matches no submission");
 }
 
@@ -321,7 +321,7 @@ async fn on_receipt(
     let state = r
         .state
         .map_or_else(|| "UNKNOWN".to_string(), |s| s.stat().to_string());
-    metrics::counter!("impulse_smpp_receipts_total", "state" => state).increment(1);
+    crate::ops::events::emit(crate::ops::events::Event::ReceiptMatched { state });
     tracing::info!(domain = %dest.domain, message = %sub.message, segment = sub.segment, total = sub.total, recipient = %sub.recipient, stat = ?stat, err = ?r.err, "delivery receipt");
     let notify = scope
         .effective(names::SMPP_NOTIFY_DELIVER_RECEIPT)

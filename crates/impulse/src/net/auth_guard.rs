@@ -67,7 +67,7 @@ impl Guard {
 
     /// A failed check from `ip` for `service`; returns how long to wait before answering.
     pub fn failed(&self, ip: IpAddr, service: &'static str, now: Instant) -> Duration {
-        metrics::counter!("impulse_auth_failures_total", "service" => service).increment(1);
+        crate::ops::events::emit(crate::ops::events::Event::AuthFailure { service });
         let ip = client(ip);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&ip) {
@@ -101,7 +101,7 @@ impl Guard {
         if e.failures >= LOCK_AFTER && e.locked_until.is_none() {
             e.locked_until = Some(now + LOCKOUT);
             tracing::warn!(%ip, service, failures = e.failures, lockout_s = LOCKOUT.as_secs(), "address locked out after repeated credential failures");
-            metrics::counter!("impulse_auth_lockouts_total", "service" => service).increment(1);
+            crate::ops::events::emit(crate::ops::events::Event::AuthLockout { service });
         }
         if e.failures > FREE_FAILURES {
             FAILURE_DELAY

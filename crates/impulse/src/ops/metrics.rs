@@ -117,14 +117,3 @@ pub fn render() -> String {
         .map(PrometheusHandle::render)
         .unwrap_or_default()
 }
-
-/// The class of an MM7 status code for the `status` label: `1xxx` … `4xxx`, `other`.
-pub fn mm7_status_class(code: u32) -> &'static str {
-    match code / 1000 {
-        1 => "1xxx",
-        2 => "2xxx",
-        3 => "3xxx",
-        4 => "4xxx",
-        _ => "other",
-    }
-}

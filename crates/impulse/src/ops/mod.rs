@@ -5,12 +5,13 @@
 //! May use: the connectors' read-only views and operator methods (`outbound`), `net`,
 //! `route`, `live`, `store`, and `cli::config` (loading a configuration with every check in
 //! one round, for reload and `config get`).
-//! Listeners and connectors write to `counters`, `metrics`, `mobile_logs` and `inbound_view`;
-//! nothing here starts or stops traffic except through the spool and the connectors' own
-//! operator methods.
+//! Listeners and connectors emit [`events`] (counted and turned into metrics there) and write
+//! to `mobile_logs` and `inbound_view`; nothing here starts or stops traffic except through the
+//! spool and the connectors' own operator methods.
 
 pub mod control;
 pub mod counters;
+pub mod events;
 pub mod inbound_view;
 pub mod metrics;
 pub mod mobile_logs;

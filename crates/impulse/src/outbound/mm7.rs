@@ -21,6 +21,7 @@ use impulse_telemetry::{LogFields, Record};
 
 use crate::live::LiveConfig;
 use crate::net::http::{self as http_server, HttpClient, PostError};
+use crate::ops::events::{self, Event};
 use crate::ops::mobile_logs::MobileLogs;
 use crate::route::{is_mm7_domain, sending};
 
@@ -446,10 +447,11 @@ impl Mm7Connector {
         let (result, status) = self
             .exchange(t, message, lease, mms, &number, &transaction_id)
             .await;
-        let class = status.as_ref().map_or("none", |(s, _)| {
-            crate::ops::metrics::mm7_status_class(s.code.0)
+        events::emit(Event::Mm7 {
+            direction: "out",
+            request: "SubmitReq",
+            status: status.as_ref().map_or(0, |(s, _)| s.code.0),
         });
-        metrics::counter!("impulse_mm7_transactions_total", "direction" => "out", "request" => "SubmitReq", "status" => class).increment(1);
         self.note(domain, &t.url, |s| {
             s.in_flight = s.in_flight.saturating_sub(1);
             s.submitted += 1;

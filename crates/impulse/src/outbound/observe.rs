@@ -12,7 +12,7 @@ use impulse_telemetry::{Delivery, Failure, Mainlog};
 
 use crate::inbound::reception::Reception;
 use crate::live::LiveConfig;
-use crate::ops::counters::Counters;
+use crate::ops::events::{self, Event, Settled};
 use crate::outbound::fail_orders::FailOrders;
 use crate::route::sending;
 
@@ -23,7 +23,6 @@ pub struct DeliveryObserver {
     pub hostname: String,
     /// Set once the reception side exists (it needs the scheduler, which needs this observer).
     pub reception: Arc<OnceLock<Arc<Reception>>>,
-    pub counters: Arc<Counters>,
     /// A `quiet` fail order's failures are not bounced.
     pub fail_orders: Arc<FailOrders>,
 }
@@ -40,26 +39,18 @@ impl Observer for DeliveryObserver {
         for r in reports {
             let domain = &r.lease.destination.domain;
             let protocol = crate::route::protocol_of(&cfg, domain);
-            let labels = || {
-                [
-                    ("protocol", protocol.to_string()),
-                    ("domain", crate::route::domain_label(&cfg, domain)),
-                ]
+            let settled = match r.outcome {
+                Outcome::Delivered { .. } => Some(Settled::Delivered),
+                Outcome::Retry { .. } => Some(Settled::Deferred),
+                Outcome::Failed { .. } => Some(Settled::Failed),
+                _ => None,
             };
-            match r.outcome {
-                Outcome::Delivered { .. } => {
-                    Counters::add(&self.counters.delivered);
-                    metrics::counter!("impulse_recipients_delivered_total", &labels()).increment(1);
-                }
-                Outcome::Retry { .. } => {
-                    Counters::add(&self.counters.deferred);
-                    metrics::counter!("impulse_recipients_deferred_total", &labels()).increment(1);
-                }
-                Outcome::Failed { .. } => {
-                    Counters::add(&self.counters.failed);
-                    metrics::counter!("impulse_recipients_failed_total", &labels()).increment(1);
-                }
-                _ => {}
+            if let Some(settled) = settled {
+                events::emit(Event::Recipient {
+                    settled,
+                    protocol,
+                    domain: crate::route::domain_label(&cfg, domain),
+                });
             }
             let seconds = (now - r.lease.received_at) / 1000;
             let remote = r.attempt.remote.as_deref().unwrap_or("");

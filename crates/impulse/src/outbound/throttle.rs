@@ -83,8 +83,9 @@ impl Throttles {
                 } else {
                     if !waited {
                         b.waits += 1;
-                        metrics::counter!("impulse_throttle_waits_total", "option" => option.name())
-                            .increment(1);
+                        crate::ops::events::emit(crate::ops::events::Event::ThrottleWait {
+                            option: option.name(),
+                        });
                     }
                     Some(b.bucket.next_token().saturating_duration_since(now))
                 }

@@ -309,14 +309,12 @@ fn count_conversion(sms: &mt::Sms) {
         impulse_smpp::text::Coding::Hebrew => "hebrew",
         impulse_smpp::text::Coding::Ucs2 => "ucs2",
     };
-    metrics::counter!("impulse_sms_segments_total", "coding" => coding)
-        .increment(sms.segments.len() as u64);
-    if sms.replaced > 0 {
-        metrics::counter!("impulse_sms_lookalikes_replaced_total").increment(sms.replaced as u64);
-    }
-    if sms.truncated {
-        metrics::counter!("impulse_sms_truncated_total").increment(1);
-    }
+    crate::ops::events::emit(crate::ops::events::Event::SmsConverted {
+        coding,
+        segments: sms.segments.len(),
+        lookalikes: sms.replaced,
+        truncated: sms.truncated,
+    });
 }
 
 /// One bind as the console and the status page show it.

@@ -329,10 +329,9 @@ async fn timed_submit(
 ) -> Vec<impulse_smpp::session::SubmitResult> {
     let started = std::time::Instant::now();
     let results = esme.submit_all(pdus).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let histogram = metrics::histogram!("impulse_smpp_submit_seconds");
-    for _ in &results {
-        histogram.record(seconds);
-    }
+    crate::ops::events::emit(crate::ops::events::Event::SubmitRound {
+        seconds: started.elapsed().as_secs_f64(),
+        pdus: results.len(),
+    });
     results
 }
