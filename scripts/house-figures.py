@@ -102,11 +102,13 @@ for i, c in enumerate(comps):  # Tarjan emits components in reverse topological 
     level[i] = 1 + max((level[d] for d in deps), default=0)
 circles = [sorted(c) for c in comps if len(c) > 1]
 
+# A folder's own mod.rs counts in that folder; files beside main.rs count as "(top)".
 folders = {}
 for m in mods:
     if m == "crate":
         continue
-    folder = m.rsplit("::", 1)[0] if "::" in m else "(top)"
+    is_dir = any(other.startswith(m + "::") for other in mods)
+    folder = m if is_dir else (m.rsplit("::", 1)[0] if "::" in m else "(top)")
     folders.setdefault(folder, []).append(m)
 
 print("binary crate crates/impulse/src")
@@ -114,7 +116,8 @@ print(f"  modules: {len(mods)}  import levels: {max(level.values())}  circles: {
 for c in circles:
     print("    circle: " + " <-> ".join(c))
 for folder in sorted(folders):
-    print(f"  {folder}: {len(folders[folder])} modules")
+    names = ", ".join(sorted(m.rsplit("::", 1)[-1] for m in folders[folder]))
+    print(f"  {folder}: {len(folders[folder])} modules ({names})")
 
 # Option names as string literals outside the config crate.
 names = set()

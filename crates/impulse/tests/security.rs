@@ -363,7 +363,17 @@ fn smpp_over_tls_verifies_the_smsc_certificate_by_default() {
                 .contains("invalid peer certificate: UnknownIssuer")
         },
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // A retry was refused too: the SMS had more than one chance to leave, and did not.
+    common::wait_for(
+        "a second refused handshake",
+        Duration::from_secs(30),
+        || {
+            imp.stderr()
+                .matches("invalid peer certificate: UnknownIssuer")
+                .count()
+                >= 2
+        },
+    );
     assert!(!node().contains("must not leave"), "{}", node());
     assert!(imp.stderr().contains("WITHOUT certificate verification"));
     assert_eq!(
@@ -488,7 +498,14 @@ fn mm7_submissions_go_over_verified_https() {
         refusal.contains("UnknownIssuer") || refusal.contains("certificate"),
         "{refusal}"
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // Refused at a retry too: the MMS had more than one chance to go, and did not.
+    common::wait_for("a second refusal", Duration::from_secs(30), || {
+        imp.mainlog()
+            .lines()
+            .filter(|l| l.contains("@T@") && l.contains("mms-strict.example"))
+            .count()
+            >= 2
+    });
     assert_eq!(mmsc.submits().len(), 1, "{:?}", mmsc.submits());
     assert_eq!(
         sink.count(),
@@ -512,6 +529,7 @@ fn delivery_uses_starttls_and_verifies_when_required() {
         &format!(
             "Spoolbase = \"{{SPOOL}}\"\nHostname = \"impulse.test\"\n\
              Retry_Interval = 1\nMax_Retry_Interval = 2\n\
+             Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n\
              ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
              domain \"opportunistic.example\" {{ Gateway = \"127.0.0.1:{tls}\" }}\n\
              domain \"verified.example\" {{ Gateway = \"127.0.0.1:{tls}\" TLS = required TLS_CA_File = \"{ca}\" }}\n\
@@ -556,7 +574,9 @@ fn delivery_uses_starttls_and_verifies_when_required() {
                 && temporary("untrusted.example", "UnknownIssuer")
         },
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // Both refused mails wait for a later try and nothing is in flight: nothing is on its way
+    // to either server.
+    imp.wait_queues(0, 2);
     assert_eq!(tls_sink.count(), 3, "the untrusted server got nothing");
     assert_eq!(
         plain_sink.count(),
