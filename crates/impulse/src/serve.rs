@@ -298,10 +298,17 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
                 )
             })?;
             tracing::info!(addr = %socket.local_addr()?, "MM7 (HTTP) listener ready");
-            tasks.push(tokio::spawn(crate::net::http::serve(
+            let limits = crate::inbound::mm7::limits(&cfg, listen);
+            let slots = crate::ops::inbound_view::register(
+                "HTTP",
+                socket.local_addr()?,
+                limits.max_connections,
+            );
+            tasks.push(tokio::spawn(impulse_http::serve(
                 socket,
                 listen.addr,
-                crate::inbound::mm7::limits(&cfg, listen),
+                limits,
+                slots,
                 server.clone(),
                 stop_rx.clone(),
             )));

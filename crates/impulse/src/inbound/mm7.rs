@@ -26,8 +26,8 @@ use impulse_telemetry::{BounceRecord, LogFields, Record};
 
 use crate::inbound::reception::Reception;
 use crate::live::LiveConfig;
-use crate::net::http::{self as http_server, HttpLimits, HttpRequest, Reply, reply};
 use crate::ops::mobile_logs::MobileLogs;
+use impulse_http::{self as http_server, HttpLimits, HttpRequest, Reply, reply};
 
 /// Impulse's ceiling on an HTTP request body when `Max_Request_Size` is 0.
 const MAX_BODY: usize = 64 << 20;
@@ -118,7 +118,7 @@ impl http_server::Service for Mm7Server {
             return Some((answer, Duration::ZERO));
         }
         let (credentials, _) = r.effective(AUTH_CREDENTIALS)?;
-        http_server::check_basic(
+        crate::net::credentials::check_basic(
             peer,
             authorization,
             &list_items(&credentials),

@@ -59,6 +59,41 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// HTTP Basic credentials checked through the guard (`auth_guard`): `None` when they match,
+/// else the refusal and how long to hold it back. `challenge` builds the 401 answer; a request
+/// with no credentials at all gets it without counting as a failure (clients ask first).
+pub fn check_basic(
+    peer: std::net::SocketAddr,
+    authorization: Option<&str>,
+    allowed: &[impl AsRef<str>],
+    service: &'static str,
+    challenge: impl FnOnce() -> impulse_http::Reply,
+) -> Option<(impulse_http::Reply, std::time::Duration)> {
+    let guard = crate::net::auth_guard::global();
+    let now = std::time::Instant::now();
+    if let crate::net::auth_guard::Gate::Locked(left) = guard.check(peer.ip(), now) {
+        let mut r = impulse_http::reply(
+            hyper::StatusCode::TOO_MANY_REQUESTS,
+            "text/plain",
+            "too many failed credentials from your address; try again later\n",
+        );
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from(left.as_secs().max(1)),
+        );
+        return Some((r, std::time::Duration::ZERO));
+    }
+    if basic_matches(authorization, allowed) {
+        return None;
+    }
+    let delay = if authorization.is_some() {
+        guard.failed(peer.ip(), service, now)
+    } else {
+        std::time::Duration::ZERO
+    };
+    Some((challenge(), delay))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -7,5 +7,4 @@
 
 pub mod auth_guard;
 pub mod credentials;
-pub mod http;
 pub mod tls;

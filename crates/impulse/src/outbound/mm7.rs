@@ -20,10 +20,10 @@ use impulse_spool::{Destination, Lease, MobileStore, StoredMessage, Submission, 
 use impulse_telemetry::{LogFields, Record};
 
 use crate::live::LiveConfig;
-use crate::net::http::{self as http_server, HttpClient, PostError};
 use crate::ops::events::{self, Event};
 use crate::ops::mobile_logs::MobileLogs;
 use crate::route::{is_mm7_domain, sending};
+use impulse_http::{self as http_server, HttpClient, PostError};
 
 /// A target's TLS: `None` for plain HTTP, else whether the MMSC's certificate is verified
 /// and the extra CA file.

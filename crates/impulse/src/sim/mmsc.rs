@@ -23,7 +23,7 @@ use impulse_mm7::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::net::http::{self as http_server, HttpRequest, Reply, reply};
+use impulse_http::{self as http_server, HttpRequest, Reply, reply};
 
 #[derive(clap::Args)]
 pub struct MmscArgs {
@@ -203,6 +203,7 @@ impl Mmsc {
             listener,
             addr,
             http_server::HttpLimits::with_max_body(64 << 20),
+            Arc::new(tokio::sync::Semaphore::new(1000)),
             sim.clone(),
             stop_rx,
         ));

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use hyper::StatusCode;
 
-use crate::net::http::{HttpRequest, Reply, Service, reply};
 use crate::ops::status::{Snapshot, Sources};
 use crate::route::binding_name;
+use impulse_http::{HttpRequest, Reply, Service, reply};
 
 pub struct Admin {
     pub status: Arc<Sources>,
@@ -57,18 +57,24 @@ impl Service for Admin {
         if self.credentials.is_empty() {
             return None;
         }
-        crate::net::http::check_basic(peer, authorization, &self.credentials, "admin", || {
-            let mut r = reply(
-                StatusCode::UNAUTHORIZED,
-                "text/plain",
-                "credentials required\n",
-            );
-            r.headers_mut().insert(
-                "WWW-Authenticate",
-                hyper::header::HeaderValue::from_static("Basic realm=\"impulse\""),
-            );
-            r
-        })
+        crate::net::credentials::check_basic(
+            peer,
+            authorization,
+            &self.credentials,
+            "admin",
+            || {
+                let mut r = reply(
+                    StatusCode::UNAUTHORIZED,
+                    "text/plain",
+                    "credentials required\n",
+                );
+                r.headers_mut().insert(
+                    "WWW-Authenticate",
+                    hyper::header::HeaderValue::from_static("Basic realm=\"impulse\""),
+                );
+                r
+            },
+        )
     }
 
     async fn call(&self, req: HttpRequest) -> Reply {

@@ -155,10 +155,17 @@ pub async fn start(
                 })?;
                 tracing::info!(addr = %listener.local_addr()?, "admin HTTP listening (/metrics, /api/status, status page)");
                 let admin = Arc::new(admin::Admin::new(ctx.status.clone(), credentials.clone()));
-                tasks.push(tokio::spawn(crate::net::http::serve(
+                let limits = impulse_http::HttpLimits::with_max_body(ADMIN_MAX_BODY);
+                let slots = crate::ops::inbound_view::register(
+                    "HTTP",
+                    listener.local_addr()?,
+                    limits.max_connections,
+                );
+                tasks.push(tokio::spawn(impulse_http::serve(
                     listener,
                     *addr,
-                    crate::net::http::HttpLimits::with_max_body(ADMIN_MAX_BODY),
+                    limits,
+                    slots,
                     admin,
                     stop.clone(),
                 )));

@@ -1,7 +1,9 @@
-//! The HTTP layer, shared by the MM7 client (SubmitReq to the MMSC), the MM7 listener
-//! (`inbound::mm7`), the admin API (`ops::control::admin`) and the MMSC simulator: a pooled
-//! keep-alive client with a response timer, and an HTTP/1.1 server loop with a body-size
-//! limit. hyper does the HTTP.
+//! The HTTP layer of Impulse, shared by the MM7 client (SubmitReq to the MMSC), the MM7
+//! listener, the admin API and the MMSC simulator: a pooled keep-alive client with a response
+//! timer, and an HTTP/1.1 server loop with limits on body size, time and connections. hyper
+//! does the HTTP; this knows nothing of MM7 or of Impulse's configuration (the caller passes
+//! the limits, the connection slots and what answers the requests).
+#![forbid(unsafe_code)]
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,7 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -171,7 +173,7 @@ pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> 
 pub trait Service: Send + Sync + 'static {
     /// Decides on a request from `peer` to `local` before its body is read (peer rules,
     /// credentials): `Some` is the answer, sent after the delay it comes with (a guessing
-    /// client is slowed, see `auth_guard`), and the body is not read.
+    /// client is slowed), and the body is not read.
     fn admit(
         &self,
         local: SocketAddr,
@@ -222,18 +224,17 @@ impl HttpLimits {
 /// is first put to [`Service::admit`]; its body is then read in full up to `limits.max_body`
 /// bytes (beyond: 413) and handed to [`Service::call`]. The service is told `listen` as the
 /// request's local address: the configured one names its scope even for a wildcard or port 0.
+/// A connection takes one of `slots` (its permits are `limits.max_connections`; the caller
+/// may watch them) or gets 503.
 pub async fn serve<S: Service>(
     listener: TcpListener,
     listen: SocketAddr,
     limits: HttpLimits,
+    slots: Arc<Semaphore>,
     service: Arc<S>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Ok(bound) = listener.local_addr() else {
-        return;
-    };
     let local = listen;
-    let slots = crate::ops::inbound_view::register("HTTP", bound, limits.max_connections);
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -410,39 +411,4 @@ async fn handle<S: Service>(
             "internal error\n",
         )
     })
-}
-
-/// HTTP Basic credentials checked through the guard (`auth_guard`): `None` when they match,
-/// else the refusal and how long to hold it back. `challenge` builds the 401 answer; a request
-/// with no credentials at all gets it without counting as a failure (clients ask first).
-pub fn check_basic(
-    peer: SocketAddr,
-    authorization: Option<&str>,
-    allowed: &[impl AsRef<str>],
-    service: &'static str,
-    challenge: impl FnOnce() -> Reply,
-) -> Option<(Reply, Duration)> {
-    let guard = crate::net::auth_guard::global();
-    let now = std::time::Instant::now();
-    if let crate::net::auth_guard::Gate::Locked(left) = guard.check(peer.ip(), now) {
-        let mut r = reply(
-            StatusCode::TOO_MANY_REQUESTS,
-            "text/plain",
-            "too many failed credentials from your address; try again later\n",
-        );
-        r.headers_mut().insert(
-            hyper::header::RETRY_AFTER,
-            hyper::header::HeaderValue::from(left.as_secs().max(1)),
-        );
-        return Some((r, Duration::ZERO));
-    }
-    if crate::net::credentials::basic_matches(authorization, allowed) {
-        return None;
-    }
-    let delay = if authorization.is_some() {
-        guard.failed(peer.ip(), service, now)
-    } else {
-        Duration::ZERO
-    };
-    Some((challenge(), delay))
 }
