@@ -62,7 +62,7 @@ enum SimCommand {
     /// An SMSC (SMPP 3.4 server) for tests, benchmarks and trying Impulse out.
     Smsc(sim::SmscArgs),
     /// An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
-    Mmsc(sim::mmsc::MmscArgs),
+    Mmsc(sim::MmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
         } => sim::smsc(args),
         Command::Sim {
             command: SimCommand::Mmsc(args),
-        } => sim::mmsc::mmsc(args),
+        } => sim::mmsc(args),
         Command::Config {
             command: ConfigCommand::Compat,
         } => {

@@ -1,7 +1,7 @@
 //! The SMPP 3.4 engine of Impulse, as a library that knows nothing of email: the PDU codec,
 //! SMS text encodings (GSM 03.38, UCS-2, Latin-1) and segmentation, delivery receipt parsing,
-//! the ESME session state machine and (feature `runtime`, on by default) its tokio driver, a
-//! bind pool, TLS and an SMSC simulator.
+//! the ESME session state machine and (feature `runtime`, on by default) its tokio driver and
+//! a bind pool. The SMSC simulator it is tested against is in `impulse-sim`.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "runtime")]
@@ -11,8 +11,6 @@ pub mod pdu;
 pub mod pool;
 pub mod receipt;
 pub mod session;
-#[cfg(feature = "runtime")]
-pub mod sim;
 pub mod text;
 #[cfg(feature = "runtime")]
 pub use impulse_tls as tls;

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use impulse_sim::smsc::{SimConfig, Smsc};
 use impulse_smpp::esme::{Backoff, Esme, EsmeConfig, Event};
 use impulse_smpp::pdu::{Address, CommandStatus, Pdu, ShortMessage, Tlvs, tag};
 use impulse_smpp::receipt;
 use impulse_smpp::session::{BindType, SessionConfig, SubmitResult};
-use impulse_smpp::sim::{SimConfig, Smsc};
 use tokio::sync::mpsc;
 
 fn submit(dest: &str, text: &str, registered: u8) -> Pdu {

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use impulse_smpp::sim::{SimConfig, Smsc};
+use impulse_sim::smsc::{SimConfig, Smsc};
 use impulse_smtp::inbound::{Envelope, Inbound, Limits};
 use impulse_smtp::outbound::Connection;
 use tokio::net::TcpListener;
 
 use crate::serve;
-use crate::sim::mmsc::{Mmsc, MmscArgs};
+use impulse_sim::mmsc::{Mmsc, MmscConfig};
 
 /// A 1×1 GIF: the demo's picture.
 const PICTURE: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
@@ -121,9 +121,8 @@ async fn demo() -> anyhow::Result<()> {
     let smtp_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
     let http_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
     let dir = std::env::temp_dir().join(format!("impulse-demo-{}", std::process::id()));
-    let (mmsc, mmsc_addr) = Mmsc::start(&MmscArgs {
+    let (mmsc, mmsc_addr) = Mmsc::start(&MmscConfig {
         listen: "127.0.0.1:0".into(),
-        control: None,
         dump: Some(dir.join("mmsc")),
         credentials: None,
         vasp_credentials: None,

@@ -1,9 +1,9 @@
-//! Network plumbing shared by every listener and client, named for what it is: the HTTP/1.1
-//! server (MM7 listener, admin API, MMSC simulator), TLS configuration (server certificates,
-//! client trust), credential checks and the guard against password guessing.
+//! Network plumbing shared by the listeners, named for what it is: the listeners' TLS as
+//! configured (certificates per Listen, cached per generation; built by `impulse-tls`),
+//! credential checks (SMTP AUTH, HTTP Basic) and the guard against password guessing. The
+//! HTTP server and client are the `impulse-http` crate.
 //!
-//! May use: `ops::inbound_view` (connections register for `show inbound`), `live`.
-//! Nothing here knows SMTP, SMPP or MM7.
+//! May use: `live`, `ops::events`. Nothing here knows SMTP, SMPP or MM7.
 
 pub mod auth_guard;
 pub mod credentials;

@@ -1,4 +1,4 @@
-//! `impulse sim mmsc`: an MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
+//! An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out (`impulse sim mmsc`).
 //! It accepts SubmitReq (records it, writes its parts to `--dump DIR` when asked, answers
 //! with a SubmitRsp or the fault it was told to inject), and on its control port sends
 //! DeliverReq and DeliveryReportReq to a VASP URL.
@@ -14,7 +14,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,37 +24,22 @@ use tokio::net::TcpListener;
 
 use impulse_http::{self as http_server, HttpRequest, Reply, reply};
 
-#[derive(clap::Args)]
-pub struct MmscArgs {
-    /// Address to serve MM7 (HTTP) on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+/// What an MMSC simulator serves and how (the `impulse sim mmsc` options).
+#[derive(Clone, Debug)]
+pub struct MmscConfig {
+    /// Address to serve MM7 on (port 0: any).
     pub listen: String,
-    /// Address of the line-based control port (stats, list, fail, http500, delay, garbage, deliver, report).
-    #[arg(long)]
-    pub control: Option<String>,
-    /// Write each SubmitReq's envelope and decoded parts under DIR/<message id>/.
-    #[arg(long)]
+    /// Where to write each SubmitReq's parts, if anywhere.
     pub dump: Option<PathBuf>,
-    /// Require HTTP Basic credentials user:password.
-    #[arg(long)]
+    /// `user:password` the VASP must send (HTTP Basic), if any.
     pub credentials: Option<String>,
-    /// HTTP Basic credentials user:password sent with DeliverReq and DeliveryReportReq.
-    #[arg(long)]
+    /// `user:password` sent with DeliverReq and DeliveryReportReq, if any.
     pub vasp_credentials: Option<String>,
-    /// Schema of the DeliverReq and DeliveryReportReq it sends.
-    #[arg(long, default_value = "REL-6-MM7-1-4", value_parser = parse_schema)]
+    /// The MM7 schema of what the simulator sends.
     pub schema: Schema,
-    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
+    /// Certificate and key (PEM) to serve HTTPS with.
     pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-}
-
-fn parse_schema(s: &str) -> Result<Schema, String> {
-    Schema::from_namespace(s)
-        .ok_or_else(|| format!("unknown MM7 schema {s:?} (REL-5-MM7-1-0 .. REL-6-MM7-1-4)"))
 }
 
 #[derive(Debug, Clone)]
@@ -90,36 +74,6 @@ pub struct Mmsc {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Kept so that the HTTP server runs as long as the simulator.
     _stop: tokio::sync::watch::Sender<bool>,
-}
-
-pub fn mmsc(args: MmscArgs) -> ExitCode {
-    crate::block_on("impulse sim mmsc", async {
-        let (sim, addr) = match Mmsc::start(&args).await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("impulse sim mmsc: cannot listen on {}: {e}", args.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        println!("mmsc listening on {addr}");
-        if let Some(control) = &args.control {
-            match TcpListener::bind(control).await {
-                Ok(l) => {
-                    println!(
-                        "control listening on {}",
-                        l.local_addr().map(|a| a.to_string()).unwrap_or_default()
-                    );
-                    tokio::spawn(control_loop(l, sim.clone()));
-                }
-                Err(e) => {
-                    eprintln!("impulse sim mmsc: cannot listen on {control}: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        let _ = tokio::signal::ctrl_c().await;
-        ExitCode::SUCCESS
-    })
 }
 
 fn soap(status: Http, xml: String) -> Reply {
@@ -173,7 +127,7 @@ impl http_server::Service for Mmsc {
 
 impl Mmsc {
     /// Serves MM7 on `args.listen` (control port aside) until the process ends.
-    pub async fn start(args: &MmscArgs) -> std::io::Result<(Arc<Mmsc>, SocketAddr)> {
+    pub async fn start(args: &MmscConfig) -> std::io::Result<(Arc<Mmsc>, SocketAddr)> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let sim = Arc::new(Mmsc {
             state: Mutex::new(State::default()),
@@ -252,7 +206,7 @@ impl Mmsc {
             });
         }
         let env = Envelope {
-            transaction_id: format!("sim-{}", impulse_spool::now_millis()),
+            transaction_id: format!("sim-{}", now_millis()),
             schema: self.schema,
             version: self.schema.newest_version().into(),
             body: Body::DeliverReq(DeliverReq {
@@ -446,7 +400,7 @@ impl Mmsc {
 
     async fn send(&self, url: &str, env: Envelope, content: Option<OutContent>) -> String {
         let xml = write_envelope(&env, &WriteOptions::default());
-        let (ctype, body) = write_body(&xml, content.as_ref(), impulse_spool::now_millis() as u64);
+        let (ctype, body) = write_body(&xml, content.as_ref(), now_millis() as u64);
         let answer = http_server::post(
             &self.client,
             http_server::Post {
@@ -477,7 +431,8 @@ impl Mmsc {
     }
 }
 
-async fn control_loop(listener: TcpListener, sim: Arc<Mmsc>) {
+/// Serves the line-based control port on `listener` until the process ends.
+pub async fn serve_control(listener: TcpListener, sim: Arc<Mmsc>) {
     while let Ok((stream, _)) = listener.accept().await {
         let sim = sim.clone();
         tokio::spawn(async move {
@@ -508,7 +463,7 @@ fn push_faults(sim: &Mmsc, f: Fault, n: usize) -> String {
 
 async fn command(sim: &Mmsc, line: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let tid = format!("sim-{}", impulse_spool::now_millis());
+    let tid = format!("sim-{}", now_millis());
     match words.as_slice() {
         ["stats"] => {
             let s = sim.state.lock().expect("sim state");
@@ -574,4 +529,11 @@ async fn command(sim: &Mmsc, line: &str) -> String {
         }
         _ => "error unknown command\n".into(),
     }
+}
+
+/// Milliseconds since the Unix epoch: transaction ids and MIME boundaries.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

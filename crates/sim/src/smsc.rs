@@ -19,9 +19,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::pdu::*;
-use crate::receipt::ESM_DELIVERY_RECEIPT;
-use crate::text;
+use impulse_smpp::pdu::*;
+use impulse_smpp::receipt::ESM_DELIVERY_RECEIPT;
+use impulse_smpp::text;
 
 /// Settings of a simulator.
 #[derive(Clone, Debug, Default)]
