@@ -10,7 +10,6 @@ mod ops;
 mod outbound;
 mod route;
 mod serve;
-mod sim;
 mod store;
 
 use std::path::PathBuf;
@@ -60,9 +59,9 @@ enum Command {
 #[derive(Subcommand)]
 enum SimCommand {
     /// An SMSC (SMPP 3.4 server) for tests, benchmarks and trying Impulse out.
-    Smsc(sim::SmscArgs),
+    Smsc(cli::sim::SmscArgs),
     /// An MMSC (MM7 relay/server) for tests, benchmarks and trying Impulse out.
-    Mmsc(sim::MmscArgs),
+    Mmsc(cli::sim::MmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -122,10 +121,10 @@ fn main() -> ExitCode {
         } => cli::config::eval(&config, domain.as_deref(), binding.as_deref(), &option),
         Command::Sim {
             command: SimCommand::Smsc(args),
-        } => sim::smsc(args),
+        } => cli::sim::smsc(args),
         Command::Sim {
             command: SimCommand::Mmsc(args),
-        } => sim::mmsc(args),
+        } => cli::sim::mmsc(args),
         Command::Config {
             command: ConfigCommand::Compat,
         } => {
