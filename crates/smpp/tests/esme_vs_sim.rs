@@ -260,8 +260,12 @@ async fn shutdown_unbinds_cleanly() {
     tokio::time::timeout(Duration::from_secs(5), esme.shutdown())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(sim.bound_sessions(), 0);
+    // The SMSC sees the unbind: wait for it, at most 5 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.bound_sessions() != 0 {
+        assert!(Instant::now() < deadline, "the SMSC still counts a bind");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(
         esme.submit(submit("1", "after shutdown", 0)).await,
         SubmitResult::ConnectionLost
