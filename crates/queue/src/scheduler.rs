@@ -199,10 +199,8 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
                 // What was put back for it is leased at once: its due times (at most the last
                 // backoff ahead) are reached by looking that far ahead.
                 st.resume_until = st.released_until;
-                st.next_due = Some(
-                    st.next_due
-                        .map_or(self.shared.clock.now(), |d| d.min(self.shared.clock.now())),
-                );
+                let now = self.shared.clock.now();
+                st.next_due = Some(st.next_due.map_or(now, |d| d.min(now)));
             }
         }
     }

@@ -59,6 +59,15 @@ async fn start(cfg: SimConfig, window: usize) -> (Smsc, Esme, mpsc::UnboundedRec
     (sim, esme, events)
 }
 
+/// Waits (at most 5 s) until `done` holds, checking every 20 ms.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn accepted(r: &SubmitResult) -> Option<String> {
     match r {
         SubmitResult::Response {
@@ -260,12 +269,7 @@ async fn shutdown_unbinds_cleanly() {
     tokio::time::timeout(Duration::from_secs(5), esme.shutdown())
         .await
         .unwrap();
-    // The SMSC sees the unbind: wait for it, at most 5 s.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sim.bound_sessions() != 0 {
-        assert!(Instant::now() < deadline, "the SMSC still counts a bind");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("the SMSC still counts a bind", || sim.bound_sessions() == 0).await;
     assert_eq!(
         esme.submit(submit("1", "after shutdown", 0)).await,
         SubmitResult::ConnectionLost
@@ -288,14 +292,7 @@ fn tlv_helpers_read_receipts() {
 async fn garbage_is_answered_with_generic_nack() {
     let (sim, esme, _events) = start(SimConfig::default(), 10).await;
     sim.send_garbage();
-    let t = Instant::now();
-    while sim.nacks() < 1 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "no generic_nack came back"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("no generic_nack came back", || sim.nacks() >= 1).await;
     assert!(accepted(&esme.submit(submit("1", "after nack", 0)).await).is_some());
 }
 
@@ -303,14 +300,7 @@ async fn garbage_is_answered_with_generic_nack() {
 async fn enquire_link_and_unbind_from_the_smsc_are_answered() {
     let (sim, _esme, mut events) = start(SimConfig::default(), 10).await;
     sim.enquire_all();
-    let t = Instant::now();
-    while sim.enquire_responses() < 1 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "enquire_link not answered"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("enquire_link not answered", || sim.enquire_responses() >= 1).await;
     sim.unbind_all();
     match tokio::time::timeout(Duration::from_secs(5), events.recv())
         .await

@@ -45,18 +45,21 @@ macro_rules! conformance_tests {
     };
 }
 
-fn flat(l: Leased) -> Vec<Lease> {
+/// Every lease of a lease call, whatever its message.
+pub fn flat(l: Leased) -> Vec<Lease> {
     l.messages.into_iter().flat_map(|m| m.leases).collect()
 }
 
-fn dest(d: &str) -> Destination {
+/// The destination of domain `d` through the default binding.
+pub fn dest(d: &str) -> Destination {
     Destination {
         domain: d.into(),
         binding: String::new(),
     }
 }
 
-fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
+/// A small message from alice@example.org to each (address, domain), received at `at`.
+pub fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
     NewMessage {
         sender: "alice@example.org".into(),
         recipients: to
@@ -337,7 +340,8 @@ pub async fn message_ids_are_never_reused<B: Backend>(backend: &B) {
     assert!(second.0 > first.0, "{first} then {second}");
 }
 
-fn submission(recipient: &str) -> crate::Submission {
+/// The SMSC's acceptance of segment 1 of message 7 for `recipient`, under key `d:1234`.
+pub fn submission(recipient: &str) -> crate::Submission {
     crate::Submission {
         key: "d:1234".into(),
         smsc_id: "4d2".into(),

@@ -2,10 +2,9 @@
 //! record corrupted on disk, a failing request inside a commit group, schema versions and
 //! migration from spools written by earlier versions).
 
-use impulse_spool::conformance::Backend;
+use impulse_spool::conformance::{Backend, dest, flat, message, submission};
 use impulse_spool::{
-    Destination, Lease, Leased, MobileStore, NewMessage, NewRecipient, Outcome, QueueQueries,
-    QueueStore, RecipientState, SpoolError, SqliteSpool,
+    MobileStore, Outcome, QueueQueries, QueueStore, RecipientState, SpoolError, SqliteSpool,
 };
 
 /// A fresh spool directory per case; `open` reopens the same one.
@@ -25,34 +24,6 @@ impl Backend for Sqlite {
 }
 
 impulse_spool::conformance_tests!(Sqlite::new());
-
-fn flat(l: Leased) -> Vec<Lease> {
-    l.messages.into_iter().flat_map(|m| m.leases).collect()
-}
-
-fn dest(d: &str) -> Destination {
-    Destination {
-        domain: d.into(),
-        binding: String::new(),
-    }
-}
-
-fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
-    NewMessage {
-        sender: "alice@example.org".into(),
-        recipients: to
-            .iter()
-            .map(|(a, d)| NewRecipient {
-                address: a.to_string(),
-                destination: dest(d),
-            })
-            .collect(),
-        body: b"Subject: hi\r\n\r\nhello\r\n".to_vec(),
-        peer: "127.0.0.1".into(),
-        protocol: "esmtp".into(),
-        received_at: at,
-    }
-}
 
 #[tokio::test]
 async fn unreadable_record_is_reported_and_quarantined() {
@@ -178,20 +149,6 @@ async fn a_failing_request_spoils_nothing_else_in_its_group() {
             .unwrap(),
     );
     assert_eq!(leased.len(), 100);
-}
-
-fn submission(recipient: &str) -> impulse_spool::Submission {
-    impulse_spool::Submission {
-        key: "d:1234".into(),
-        smsc_id: "4d2".into(),
-        message: "7".into(),
-        domain: "sms.example.com".into(),
-        recipient: recipient.into(),
-        sender: "alice@example.org".into(),
-        segment: 1,
-        total: 1,
-        submitted_at: impulse_spool::now_millis(),
-    }
 }
 
 /// One submit_multi gives several recipients the same SMSC id: each keeps its submission. A
