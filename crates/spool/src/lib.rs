@@ -15,13 +15,18 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod postgres;
+mod request;
 mod sqlite;
+#[cfg(feature = "conformance")]
+pub mod test_postgres;
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use postgres::{NodeInfo, PgOptions, PgSpool};
 pub use sqlite::SqliteSpool;
 
 /// A spooled message. Displayed as 12 hex digits, which is what logs and the console show.
@@ -307,8 +312,10 @@ pub trait QueueStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Leased, SpoolError>> + Send;
 
-    /// Records outcomes; delivered and failed recipients leave the spool, and a message leaves
-    /// with its last recipient. All outcomes of one call commit together.
+    /// Records outcomes of recipients this handle leased; delivered and failed recipients leave
+    /// the spool, and a message leaves with its last recipient. All outcomes of one call commit
+    /// together. A spool shared by several nodes refuses (logs and counts, without an error) the
+    /// outcome of a lease this node no longer holds: another node took the recipient over.
     fn record(
         &self,
         outcomes: Vec<(RecipientId, Outcome)>,

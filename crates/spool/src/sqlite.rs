@@ -16,6 +16,7 @@ use std::thread;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
+use crate::request::{Produced, Request, answer};
 use crate::{
     Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart,
     MoPartStored, MobileStore, NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore,
@@ -126,41 +127,6 @@ CREATE TABLE IF NOT EXISTS mo_parts (
 CREATE INDEX IF NOT EXISTS mo_parts_waiting ON mo_parts (received_at) WHERE done = 0;
 CREATE INDEX IF NOT EXISTS mo_parts_mailed ON mo_parts (received_at) WHERE done = 1;
 ";
-
-enum Request {
-    Enqueue(NewMessage, oneshot::Sender<Result<MessageId, SpoolError>>),
-    Lease(
-        Destination,
-        Millis,
-        usize,
-        oneshot::Sender<Result<Leased, SpoolError>>,
-    ),
-    Record(
-        Vec<(RecipientId, Outcome)>,
-        oneshot::Sender<Result<(), SpoolError>>,
-    ),
-    Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),
-    Submissions(Vec<Submission>, oneshot::Sender<Result<(), SpoolError>>),
-    MoPart(MoPart, oneshot::Sender<Result<MoPartStored, SpoolError>>),
-    MoDone(
-        String,
-        Vec<u32>,
-        bool,
-        oneshot::Sender<Result<(), SpoolError>>,
-    ),
-    MoStale(
-        Millis,
-        Millis,
-        oneshot::Sender<Result<Vec<Vec<MoPart>>, SpoolError>>,
-    ),
-    /// Due time, and the destination to move the recipients to (reroute), if any.
-    Reschedule(
-        Selection,
-        Millis,
-        Option<Destination>,
-        oneshot::Sender<Result<Vec<Destination>, SpoolError>>,
-    ),
-}
 
 /// The SQLite spool. Cheap to clone; all clones share the writer thread and readers.
 #[derive(Clone)]
@@ -358,29 +324,6 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Request>) {
     }
 }
 
-/// What a request produced, held back until its transaction has committed.
-enum Produced {
-    Enqueue(Result<MessageId, SpoolError>),
-    Lease(Result<Leased, SpoolError>),
-    Unit(Result<(), SpoolError>),
-    Destinations(Result<Vec<Destination>, SpoolError>),
-    MoPart(Result<MoPartStored, SpoolError>),
-    MoParts(Result<Vec<Vec<MoPart>>, SpoolError>),
-}
-
-impl Produced {
-    fn is_ok(&self) -> bool {
-        match self {
-            Produced::Enqueue(r) => r.is_ok(),
-            Produced::Lease(r) => r.is_ok(),
-            Produced::Unit(r) => r.is_ok(),
-            Produced::Destinations(r) => r.is_ok(),
-            Produced::MoPart(r) => r.is_ok(),
-            Produced::MoParts(r) => r.is_ok(),
-        }
-    }
-}
-
 fn execute(conn: &Connection, req: &Request) -> Produced {
     match req {
         Request::Enqueue(m, _) => Produced::Enqueue(enqueue(conn, m)),
@@ -439,14 +382,7 @@ fn apply_group(conn: &mut Connection, group: Vec<Request>) {
         }
         Err(e) => {
             for req in group {
-                let p = match &req {
-                    Request::Enqueue(..) => Produced::Enqueue(Err(storage(&e))),
-                    Request::Lease(..) => Produced::Lease(Err(storage(&e))),
-                    Request::Reschedule(..) => Produced::Destinations(Err(storage(&e))),
-                    Request::MoPart(..) => Produced::MoPart(Err(storage(&e))),
-                    Request::MoStale(..) => Produced::MoParts(Err(storage(&e))),
-                    _ => Produced::Unit(Err(storage(&e))),
-                };
+                let p = Produced::failed(&req, &e);
                 answer(req, p);
             }
         }
@@ -471,31 +407,6 @@ fn apply_with_savepoints(
     }
     commit_tx(tx)?;
     Ok(produced)
-}
-
-/// Sends a request's result to whoever asked.
-fn answer(req: Request, produced: Produced) {
-    match (req, produced) {
-        (Request::Enqueue(_, tx), Produced::Enqueue(r)) => drop(tx.send(r)),
-        (Request::Lease(.., tx), Produced::Lease(r)) => drop(tx.send(r)),
-        (Request::Reschedule(.., tx), Produced::Destinations(r)) => drop(tx.send(r)),
-        (Request::MoPart(_, tx), Produced::MoPart(r)) => drop(tx.send(r)),
-        (Request::MoStale(.., tx), Produced::MoParts(r)) => drop(tx.send(r)),
-        (
-            Request::Record(_, tx)
-            | Request::Mapping(_, tx)
-            | Request::Submissions(_, tx)
-            | Request::MoDone(.., tx),
-            Produced::Unit(r),
-        ) => {
-            if let Err(Err(e)) = tx.send(r) {
-                // A write whose caller did not wait for the answer (see `write`).
-                tracing::error!(error = %e, "spool write failed");
-            }
-        }
-        // `execute` answers each kind of request with its own kind of result.
-        _ => tracing::error!("spool request answered with another request's result"),
-    }
 }
 
 fn commit_tx(tx: Transaction<'_>) -> Result<(), SpoolError> {

@@ -1,0 +1,532 @@
+//! The shared spool: one PostgreSQL database that several `impulse serve` nodes use at once
+//! (docs/scale-out.md).
+//!
+//! Writes go through one writer task per node, which commits *groups* of requests in one
+//! transaction, as the SQLite spool's writer thread does: many SMTP sessions share one commit
+//! (and PostgreSQL's own group commit shares the WAL flush among the nodes). A caller is
+//! answered only after its group has committed, so an acknowledgement never precedes its
+//! commit. Reads use a small connection pool.
+//!
+//! Several nodes lease from the same queue: a lease is `FOR UPDATE SKIP LOCKED` and carries
+//! the node's epoch, the fencing token of `node`.
+
+mod node;
+mod ops;
+mod schema;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use node::NodeInfo;
+use node::NodeState;
+
+use crate::request::{Produced, Request, answer};
+use crate::{
+    Destination, DestinationDue, Leased, MessageId, Millis, MoPart, MoPartStored, MobileStore,
+    NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore, RecipientId, RecipientInfo,
+    RecipientState, ReverseMapping, Selection, SpoolError, StoredMessage, Submission,
+};
+
+/// Most requests committed in one transaction (as in the SQLite spool).
+const MAX_GROUP: usize = 512;
+/// Connections for reads and the heartbeat, besides the writer's own.
+const POOL_SIZE: usize = 8;
+
+pub(super) fn storage(e: impl std::fmt::Display) -> SpoolError {
+    SpoolError::Storage(e.to_string())
+}
+
+/// How to reach the database and who this node is.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// `postgresql://user[:password]@host[:port]/database[?options]`.
+    pub url: String,
+    /// This node's name (logs, console, leases). Unique in the cluster: a process that starts
+    /// with the name of another fences it.
+    pub node_name: String,
+    /// A node that has not been heard from for this long is declared dead and its leases go
+    /// to the others.
+    pub lease_timeout: Duration,
+    /// A hash of this node's configuration, compared with the other nodes' at start.
+    pub config_hash: String,
+}
+
+/// The PostgreSQL spool. Cheap to clone; all clones share the writer task and the pool. The
+/// heartbeat stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct PgSpool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: mpsc::UnboundedSender<Request>,
+    pool: Pool,
+    node: Arc<NodeState>,
+    /// Dropped with the last handle: stops the heartbeat.
+    _stop: watch::Sender<bool>,
+}
+
+impl PgSpool {
+    /// Connects, creates or checks the schema, and joins the cluster as `options.node_name`.
+    /// Returns the recipients queued again: those a previous process of this name had leased.
+    pub async fn open(options: PgOptions) -> Result<(Self, u64), SpoolError> {
+        let config = tokio_postgres::Config::from_str(&options.url)
+            .map_err(|e| SpoolError::Storage(format!("Spoolbase is not a PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE + 1)
+            .build()
+            .map_err(storage)?;
+        let mut first = pool.get().await.map_err(storage)?;
+        schema::migrate(&mut first).await?;
+        let (stop, stopped) = watch::channel(false);
+        let (node, resumed) = node::join(
+            &pool,
+            options.node_name,
+            options.lease_timeout,
+            options.config_hash,
+            stopped,
+        )
+        .await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer_loop(pool.clone(), first, node.clone(), rx));
+        Ok((
+            PgSpool {
+                inner: Arc::new(Inner {
+                    writer: tx,
+                    pool,
+                    node,
+                    _stop: stop,
+                }),
+            },
+            resumed,
+        ))
+    }
+
+    /// This node's name.
+    pub fn node_name(&self) -> &str {
+        &self.inner.node.name
+    }
+
+    /// This node's current epoch (it changes when the node had been fenced and registered
+    /// again).
+    pub fn epoch(&self) -> i64 {
+        self.inner.node.epoch()
+    }
+
+    /// Every node the database knows, live ones first.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, SpoolError> {
+        node::nodes(&self.inner.pool).await
+    }
+
+    /// Publishes what this node says about itself (its binds, say), for other nodes' consoles.
+    pub async fn publish_status(&self, status: &str) -> Result<(), SpoolError> {
+        node::publish_status(&self.inner.pool, &self.inner.node, status).await
+    }
+
+    /// Queues a write at once (see the SQLite spool's `write`: writes commit in call order).
+    fn write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
+    ) -> impl Future<Output = Result<T, SpoolError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.inner.writer.send(make(tx));
+        async move {
+            sent.map_err(|_| SpoolError::Closed)?;
+            rx.await.map_err(|_| SpoolError::Closed)?
+        }
+    }
+
+    async fn reader(&self) -> Result<Object, SpoolError> {
+        self.inner.pool.get().await.map_err(storage)
+    }
+}
+
+async fn writer_loop(
+    pool: Pool,
+    first: Object,
+    node: Arc<NodeState>,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
+    let mut conn = Some(first);
+    while let Some(req) = rx.recv().await {
+        let mut group = vec![req];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        // A connection the database closed (a restart, a failover) is replaced.
+        let client = match conn.take().filter(|c| !c.is_closed()) {
+            Some(c) => Ok(c),
+            None => pool.get().await.map_err(storage),
+        };
+        let mut client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "spool database unreachable; the group was refused");
+                for req in group {
+                    let p = Produced::failed(&req, &e);
+                    answer(req, p);
+                }
+                continue;
+            }
+        };
+        let started = std::time::Instant::now();
+        let committed = apply_group(&mut client, &node, &group).await;
+        metrics::histogram!("impulse_spool_commit_seconds").record(started.elapsed().as_secs_f64());
+        match committed {
+            Ok(produced) => {
+                for (req, p) in group.into_iter().zip(produced) {
+                    answer(req, p);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spool commit failed; every request of the group was refused");
+                for req in group {
+                    let p = Produced::failed(&req, &e);
+                    answer(req, p);
+                }
+            }
+        }
+        conn = Some(client);
+    }
+}
+
+/// Applies a group in one transaction; when a request fails, the group runs again with each
+/// request in its own savepoint, so that it is refused alone (as in the SQLite spool).
+async fn apply_group(
+    client: &mut Object,
+    node: &NodeState,
+    group: &[Request],
+) -> Result<Vec<Produced>, SpoolError> {
+    {
+        let tx = client.transaction().await.map_err(storage)?;
+        let mut produced = Vec::with_capacity(group.len());
+        for req in group {
+            let p = ops::execute(&tx, node, req).await;
+            if !p.is_ok() {
+                break;
+            }
+            produced.push(p);
+        }
+        if produced.len() == group.len() {
+            tx.commit().await.map_err(storage)?;
+            return Ok(produced);
+        }
+        tx.rollback().await.map_err(storage)?;
+    }
+    let mut tx = client.transaction().await.map_err(storage)?;
+    let mut produced = Vec::with_capacity(group.len());
+    for req in group {
+        let sp = tx.savepoint("request").await.map_err(storage)?;
+        let p = ops::execute(&sp, node, req).await;
+        if p.is_ok() {
+            sp.commit().await.map_err(storage)?;
+        } else {
+            sp.rollback().await.map_err(storage)?;
+        }
+        produced.push(p);
+    }
+    tx.commit().await.map_err(storage)?;
+    Ok(produced)
+}
+
+const INFO_COLUMNS: &str = "r.id, r.message_id, coalesce(m.sender, ''), r.address, r.domain, r.binding, r.state, \
+                            r.due, r.attempts, r.last_response, coalesce(m.received_at, 0)";
+
+fn info_row(row: &tokio_postgres::Row) -> RecipientInfo {
+    let code: i16 = row.get(6);
+    RecipientInfo {
+        recipient: RecipientId(row.get(0)),
+        message: MessageId(row.get(1)),
+        sender: row.get(2),
+        address: row.get(3),
+        destination: Destination {
+            domain: row.get(4),
+            binding: row.get(5),
+        },
+        state: match code {
+            0 => RecipientState::Queued,
+            1 => RecipientState::Leased,
+            _ => RecipientState::Quarantined,
+        },
+        due: row.get(7),
+        attempts: row.get::<_, i64>(8) as u32,
+        last_response: row.get(9),
+        received_at: row.get(10),
+    }
+}
+
+impl QueueStore for PgSpool {
+    async fn enqueue(&self, msg: NewMessage) -> Result<MessageId, SpoolError> {
+        self.write(|tx| Request::Enqueue(msg, tx)).await
+    }
+
+    async fn lease_due(
+        &self,
+        dest: &Destination,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Leased, SpoolError> {
+        let dest = dest.clone();
+        self.write(|tx| Request::Lease(dest, now, limit, tx)).await
+    }
+
+    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+        self.write(|tx| Request::Record(outcomes, tx)).await
+    }
+
+    async fn load(&self, id: MessageId) -> Result<StoredMessage, SpoolError> {
+        let c = self.reader().await?;
+        let mut loaded = ops::load_messages(&c, &[id.0]).await?;
+        match loaded.remove(&id) {
+            Some(m) => m.map(|m| (*m).clone()),
+            None => Err(SpoolError::Unreadable(
+                id,
+                "message record is missing".into(),
+            )),
+        }
+    }
+
+    async fn destinations(&self) -> Result<Vec<DestinationDue>, SpoolError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT domain, binding, min(due), count(*) FROM recipients WHERE state = 0 \
+                 GROUP BY domain, binding",
+                &[],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows
+            .iter()
+            .map(|r| DestinationDue {
+                destination: Destination {
+                    domain: r.get(0),
+                    binding: r.get(1),
+                },
+                next_due: r.get(2),
+                queued: r.get::<_, i64>(3) as u64,
+            })
+            .collect())
+    }
+
+    async fn next_due(&self, dest: &Destination) -> Result<Option<Millis>, SpoolError> {
+        let c = self.reader().await?;
+        ops::next_due(&c, dest).await
+    }
+
+    /// Any recipient may have been in flight on another node that died: what was recorded
+    /// about it (accepted segments) is always consulted.
+    fn opened_at(&self) -> Millis {
+        Millis::MAX
+    }
+}
+
+impl MobileStore for PgSpool {
+    fn save_mapping(
+        &self,
+        mapping: ReverseMapping,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.write(|tx| Request::Mapping(mapping, tx))
+    }
+
+    async fn lookup_mapping(
+        &self,
+        domain: &str,
+        sms_addr: &str,
+        shortcode: &str,
+        now: Millis,
+    ) -> Result<Option<String>, SpoolError> {
+        let c = self.reader().await?;
+        let row = c
+            .query_opt(
+                "SELECT email_addr FROM reverse_mappings WHERE domain = $1 AND sms_addr = $2 \
+                 AND shortcode = $3 AND expires > $4",
+                &[&domain, &sms_addr, &shortcode, &now],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn record_submissions(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send + 'static {
+        self.write(|tx| Request::Submissions(submissions, tx))
+    }
+
+    async fn accepted_segments(
+        &self,
+        message: String,
+        recipient: String,
+    ) -> Result<Vec<(u32, String)>, SpoolError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT DISTINCT segment, smsc_id FROM submissions WHERE message = $1 \
+                 AND recipient = $2 ORDER BY segment",
+                &[&message, &recipient],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u32, r.get(1)))
+            .collect())
+    }
+
+    async fn find_submissions(&self, keys: Vec<String>) -> Result<Vec<Submission>, SpoolError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT key, smsc_id, message, domain, recipient, sender, segment, total, \
+                 submitted_at FROM submissions WHERE key = ANY($1) \
+                 ORDER BY array_position($1, key), message, recipient, segment",
+                &[&keys],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows
+            .iter()
+            .map(|r| Submission {
+                key: r.get(0),
+                smsc_id: r.get(1),
+                message: r.get(2),
+                domain: r.get(3),
+                recipient: r.get(4),
+                sender: r.get(5),
+                segment: r.get::<_, i64>(6) as u32,
+                total: r.get::<_, i64>(7) as u32,
+                submitted_at: r.get(8),
+            })
+            .collect())
+    }
+
+    fn store_mo_part(
+        &self,
+        part: MoPart,
+    ) -> impl Future<Output = Result<MoPartStored, SpoolError>> + Send {
+        self.write(|tx| Request::MoPart(part, tx))
+    }
+
+    fn mo_done(
+        &self,
+        key: String,
+        seqs: Vec<u32>,
+        mailed: bool,
+    ) -> impl Future<Output = Result<(), SpoolError>> + Send {
+        self.write(move |tx| Request::MoDone(key, seqs, mailed, tx))
+    }
+
+    fn stale_mo_parts(
+        &self,
+        before: Millis,
+        forget_before: Millis,
+    ) -> impl Future<Output = Result<Vec<Vec<MoPart>>, SpoolError>> + Send {
+        self.write(move |tx| Request::MoStale(before, forget_before, tx))
+    }
+}
+
+impl QueueQueries for PgSpool {
+    async fn list(
+        &self,
+        dest: Option<&Destination>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RecipientInfo>, SpoolError> {
+        let c = self.reader().await?;
+        let (d, b) = dest
+            .map(|d| (Some(d.domain.clone()), d.binding.clone()))
+            .unwrap_or((None, String::new()));
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                     WHERE ($1::text IS NULL OR (r.domain = $1 AND r.binding = $2)) \
+                     ORDER BY r.due, r.id LIMIT $3 OFFSET $4"
+                ),
+                &[&d, &b, &(limit as i64), &(offset as i64)],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows.iter().map(info_row).collect())
+    }
+
+    async fn inspect(&self, id: MessageId) -> Result<Vec<RecipientInfo>, SpoolError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {INFO_COLUMNS} FROM recipients r LEFT JOIN messages m ON m.id = r.message_id \
+                     WHERE r.message_id = $1 ORDER BY r.id"
+                ),
+                &[&id.0],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows.iter().map(info_row).collect())
+    }
+
+    async fn queue_counts(&self, now: Millis) -> Result<Vec<QueueCounts>, SpoolError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT domain, binding, \
+                    count(*) FILTER (WHERE state = 1 OR (state = 0 AND due <= $1)), \
+                    count(*) FILTER (WHERE state = 0 AND due > $1), \
+                    count(*) FILTER (WHERE state = 4), \
+                    min(m.received_at) \
+                 FROM recipients r JOIN messages m ON m.id = r.message_id \
+                 GROUP BY domain, binding ORDER BY domain, binding",
+                &[&now],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(rows
+            .iter()
+            .map(|r| QueueCounts {
+                destination: Destination {
+                    domain: r.get(0),
+                    binding: r.get(1),
+                },
+                active: r.get::<_, i64>(2) as u64,
+                delayed: r.get::<_, i64>(3) as u64,
+                quarantined: r.get::<_, i64>(4) as u64,
+                oldest: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn reschedule(
+        &self,
+        selection: Selection,
+        due: Millis,
+    ) -> Result<Vec<Destination>, SpoolError> {
+        self.write(|tx| Request::Reschedule(selection, due, None, tx))
+            .await
+    }
+
+    async fn reroute(
+        &self,
+        selection: Selection,
+        to: Destination,
+        due: Millis,
+    ) -> Result<Vec<Destination>, SpoolError> {
+        self.write(|tx| Request::Reschedule(selection, due, Some(to), tx))
+            .await
+    }
+}

@@ -1,0 +1,283 @@
+//! This node in the cluster: its registration (a name and an epoch), its heartbeat, and the
+//! reaping of what dead nodes held.
+//!
+//! The epoch is the fencing token. Every lease a node takes carries its epoch, and an outcome
+//! is recorded only where the recipient is still leased under that epoch. A node whose
+//! heartbeat is older than the lease timeout is *fenced* by whichever node notices first, in
+//! one transaction with queueing its leases again; from then on nothing it records is
+//! accepted, and when it wakes up it learns so from its own heartbeat and registers again
+//! under a new epoch. Row locks make the two orders exact: either the outcome was recorded
+//! before the reaping (the recipient is gone or rescheduled), or it is refused.
+//!
+//! Liveness is judged by the database's clock alone, so the nodes' clocks need not agree.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokio::sync::watch;
+
+use super::schema::NOW_MS;
+use super::storage;
+use crate::{Millis, SpoolError};
+
+/// Fenced nodes are forgotten this long after their last heartbeat, once nothing of theirs
+/// is left to requeue.
+const FORGET_AFTER: Millis = 24 * 3600 * 1000;
+
+/// Who this process is in the cluster.
+#[derive(Debug)]
+pub(super) struct NodeState {
+    pub(super) name: String,
+    epoch: AtomicI64,
+    pub(super) lease_timeout: Duration,
+    pub(super) config_hash: String,
+}
+
+impl NodeState {
+    pub(super) fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+}
+
+/// A node as the cluster's console shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub epoch: i64,
+    pub started_at: Millis,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub heartbeat_age: Millis,
+    /// Fenced: declared dead; its leases went back to the queue.
+    pub fenced: bool,
+    pub config_hash: String,
+    /// What it published about itself (`PgSpool::publish_status`).
+    pub status: String,
+}
+
+/// Queues again what fenced nodes held: leased recipients and claimed MO parts. Returns the
+/// recipients queued again.
+async fn requeue_fenced(c: &impl GenericClient) -> Result<u64, SpoolError> {
+    let recipients = c
+        .execute(
+            "UPDATE recipients SET state = 0, lease_epoch = NULL, lease_node = NULL \
+             WHERE state = 1 AND lease_epoch IN (SELECT epoch FROM nodes WHERE fenced)",
+            &[],
+        )
+        .await
+        .map_err(storage)?;
+    c.execute(
+        "UPDATE mo_parts SET done = 0, claimed_epoch = NULL \
+         WHERE done = 2 AND claimed_epoch IN (SELECT epoch FROM nodes WHERE fenced)",
+        &[],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(recipients)
+}
+
+/// Registers this process under `name` with a new epoch. Earlier processes of the same name
+/// are fenced at once (a node restarted after a crash takes its own work back without waiting
+/// for the lease timeout). Returns the epoch and the recipients queued again.
+async fn register(pool: &Pool, name: &str, config_hash: &str) -> Result<(i64, u64), SpoolError> {
+    let mut client = pool.get().await.map_err(storage)?;
+    let tx = client.transaction().await.map_err(storage)?;
+    let epoch: i64 = tx
+        .query_one(
+            &format!(
+                "INSERT INTO nodes (name, started_at, heartbeat_at, config_hash) \
+                 VALUES ($1, {NOW_MS}, {NOW_MS}, $2) RETURNING epoch"
+            ),
+            &[&name, &config_hash],
+        )
+        .await
+        .map_err(storage)?
+        .get(0);
+    tx.execute(
+        "UPDATE nodes SET fenced = true WHERE name = $1 AND epoch <> $2 AND NOT fenced",
+        &[&name, &epoch],
+    )
+    .await
+    .map_err(storage)?;
+    let resumed = requeue_fenced(&tx).await?;
+    tx.commit().await.map_err(storage)?;
+    Ok((epoch, resumed))
+}
+
+/// Registers this node, then keeps its heartbeat and reaps dead nodes until `stop` is dropped
+/// or set. Returns the node and the recipients queued again at registration.
+pub(super) async fn join(
+    pool: &Pool,
+    name: String,
+    lease_timeout: Duration,
+    config_hash: String,
+    stop: watch::Receiver<bool>,
+) -> Result<(Arc<NodeState>, u64), SpoolError> {
+    let (epoch, resumed) = register(pool, &name, &config_hash).await?;
+    let node = Arc::new(NodeState {
+        name,
+        epoch: AtomicI64::new(epoch),
+        lease_timeout,
+        config_hash,
+    });
+    warn_if_configured_differently(pool, &node).await;
+    tokio::spawn(heartbeat_loop(pool.clone(), node.clone(), stop));
+    Ok((node, resumed))
+}
+
+/// Each node's configuration is a file of its own: a node whose configuration differs from a
+/// live node's says so at start (the hash of each node's files is in `nodes`).
+async fn warn_if_configured_differently(pool: &Pool, node: &NodeState) {
+    if node.config_hash.is_empty() {
+        return;
+    }
+    let Ok(client) = pool.get().await else { return };
+    let Ok(rows) = client
+        .query(
+            "SELECT DISTINCT name FROM nodes WHERE NOT fenced AND name <> $1 \
+             AND config_hash <> $2 AND config_hash <> ''",
+            &[&node.name, &node.config_hash],
+        )
+        .await
+    else {
+        return;
+    };
+    let others: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if !others.is_empty() {
+        tracing::warn!(
+            node = %node.name,
+            others = %others.join(", "),
+            "this node's configuration differs from other live nodes' (configuration hash)"
+        );
+    }
+}
+
+async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
+    let every = (node.lease_timeout / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+        }
+        match beat(&pool, &node).await {
+            Ok(Beat { fenced: true, .. }) => {
+                tracing::error!(
+                    node = %node.name,
+                    epoch = node.epoch(),
+                    "this node was declared dead by the cluster (its heartbeat was late, or \
+                     another process started with its name); its leases went to other nodes \
+                     and what it records under them is refused: registering again"
+                );
+                match register(&pool, &node.name, &node.config_hash).await {
+                    Ok((epoch, _)) => node.epoch.store(epoch, Ordering::Release),
+                    Err(e) => tracing::error!(error = %e, "registering again failed"),
+                }
+            }
+            Ok(Beat { taken_over, .. }) => {
+                if taken_over > 0 {
+                    tracing::warn!(
+                        node = %node.name,
+                        recipients = taken_over,
+                        "recipients leased by a node whose lease expired are queued again"
+                    );
+                    metrics::counter!("impulse_spool_leases_taken_over_total")
+                        .increment(taken_over);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "spool heartbeat failed"),
+        }
+    }
+}
+
+struct Beat {
+    /// This node had been fenced.
+    fenced: bool,
+    /// Recipients of dead nodes queued again.
+    taken_over: u64,
+}
+
+/// One heartbeat: this node's, then fencing nodes whose heartbeat is too old and queueing
+/// their work again, in one transaction.
+async fn beat(pool: &Pool, node: &NodeState) -> Result<Beat, SpoolError> {
+    let timeout = node.lease_timeout.as_millis() as i64;
+    let mut client = pool.get().await.map_err(storage)?;
+    let tx = client.transaction().await.map_err(storage)?;
+    let alive = tx
+        .execute(
+            &format!("UPDATE nodes SET heartbeat_at = {NOW_MS} WHERE epoch = $1 AND NOT fenced"),
+            &[&node.epoch()],
+        )
+        .await
+        .map_err(storage)?;
+    let fenced = tx
+        .execute(
+            &format!(
+                "UPDATE nodes SET fenced = true WHERE NOT fenced AND heartbeat_at < {NOW_MS} - $1"
+            ),
+            &[&timeout],
+        )
+        .await
+        .map_err(storage)?;
+    let taken_over = requeue_fenced(&tx).await?;
+    if fenced > 0 {
+        tx.execute(
+            &format!(
+                "DELETE FROM nodes n WHERE fenced AND heartbeat_at < {NOW_MS} - $1 \
+                 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.state = 1 AND r.lease_epoch = n.epoch)"
+            ),
+            &[&FORGET_AFTER],
+        )
+        .await
+        .map_err(storage)?;
+    }
+    tx.commit().await.map_err(storage)?;
+    Ok(Beat {
+        fenced: alive == 0,
+        taken_over,
+    })
+}
+
+/// Every node the database knows, live ones first.
+pub(super) async fn nodes(pool: &Pool) -> Result<Vec<NodeInfo>, SpoolError> {
+    let client = pool.get().await.map_err(storage)?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT name, epoch, started_at, {NOW_MS} - heartbeat_at, fenced, config_hash, status \
+                 FROM nodes ORDER BY fenced, name, epoch"
+            ),
+            &[],
+        )
+        .await
+        .map_err(storage)?;
+    Ok(rows
+        .iter()
+        .map(|r| NodeInfo {
+            name: r.get(0),
+            epoch: r.get(1),
+            started_at: r.get(2),
+            heartbeat_age: r.get(3),
+            fenced: r.get(4),
+            config_hash: r.get(5),
+            status: r.get(6),
+        })
+        .collect())
+}
+
+/// Publishes what this node says about itself (the console of any node shows it).
+pub(super) async fn publish_status(
+    pool: &Pool,
+    node: &NodeState,
+    status: &str,
+) -> Result<(), SpoolError> {
+    let client = pool.get().await.map_err(storage)?;
+    client
+        .execute(
+            "UPDATE nodes SET status = $2 WHERE epoch = $1",
+            &[&node.epoch(), &status],
+        )
+        .await
+        .map_err(storage)?;
+    Ok(())
+}

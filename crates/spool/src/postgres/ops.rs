@@ -1,0 +1,635 @@
+//! The shared spool's writes, as the writer task runs them inside a group's transaction: one
+//! function per request, each a few statements that send their rows as arrays (one round trip
+//! for many rows). Leases and outcomes carry this node's epoch (see `node`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::node::NodeState;
+use super::storage;
+use crate::request::{Produced, Request};
+use crate::{
+    Destination, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart, MoPartStored, NewMessage,
+    Outcome, RecipientId, ReverseMapping, Selection, SpoolError, StoredMessage, Submission,
+};
+
+/// How long submissions are kept for matching receipts (as in the SQLite spool).
+const SUBMISSION_RETENTION: Millis = 7 * 24 * 3600 * 1000;
+
+pub(super) async fn execute(c: &impl GenericClient, node: &NodeState, req: &Request) -> Produced {
+    match req {
+        Request::Enqueue(m, _) => Produced::Enqueue(enqueue(c, m).await),
+        Request::Lease(d, now, limit, _) => Produced::Lease(lease(c, node, d, *now, *limit).await),
+        Request::Record(o, _) => Produced::Unit(record(c, node, o).await),
+        Request::Mapping(m, _) => Produced::Unit(save_mapping(c, m).await),
+        Request::Submissions(s, _) => Produced::Unit(save_submissions(c, s).await),
+        Request::MoPart(p, _) => Produced::MoPart(store_mo_part(c, node, p).await),
+        Request::MoDone(key, seqs, mailed, _) => {
+            Produced::Unit(mo_done(c, node, key, seqs, *mailed).await)
+        }
+        Request::MoStale(before, forget, _) => {
+            Produced::MoParts(stale_mo_parts(c, node, *before, *forget).await)
+        }
+        Request::Reschedule(sel, due, to, _) => {
+            Produced::Destinations(reschedule(c, sel, *due, to.as_ref()).await)
+        }
+    }
+}
+
+async fn enqueue(c: &impl GenericClient, m: &NewMessage) -> Result<MessageId, SpoolError> {
+    let st = c
+        .prepare_cached(
+            "WITH m AS (INSERT INTO messages (received_at, sender, peer, protocol, body) \
+                        VALUES ($1, $2, $3, $4, $5) RETURNING id), \
+                  r AS (INSERT INTO recipients (message_id, address, domain, binding, state, due) \
+                        SELECT m.id, x.address, x.domain, x.binding, 0, $1 \
+                        FROM m, unnest($6::text[], $7::text[], $8::text[]) \
+                             WITH ORDINALITY AS x(address, domain, binding, n) ORDER BY x.n) \
+             SELECT id FROM m",
+        )
+        .await
+        .map_err(storage)?;
+    let addresses: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
+    let domains: Vec<&str> = m
+        .recipients
+        .iter()
+        .map(|r| r.destination.domain.as_str())
+        .collect();
+    let bindings: Vec<&str> = m
+        .recipients
+        .iter()
+        .map(|r| r.destination.binding.as_str())
+        .collect();
+    let row = c
+        .query_one(
+            &st,
+            &[
+                &m.received_at,
+                &m.sender,
+                &m.peer,
+                &m.protocol,
+                &m.body,
+                &addresses,
+                &domains,
+                &bindings,
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    Ok(MessageId(row.get(0)))
+}
+
+async fn lease(
+    c: &impl GenericClient,
+    node: &NodeState,
+    d: &Destination,
+    now: Millis,
+    limit: usize,
+) -> Result<Leased, SpoolError> {
+    // SKIP LOCKED: recipients another node is leasing at this moment are passed over, not
+    // waited for; the EXISTS makes a fenced node lease nothing.
+    let st = c
+        .prepare_cached(
+            "WITH picked AS (SELECT id FROM recipients \
+                 WHERE state = 0 AND domain = $1 AND binding = $2 AND due <= $3 \
+                 ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6 \
+             FROM picked WHERE r.id = picked.id \
+               AND EXISTS (SELECT 1 FROM nodes WHERE epoch = $6 AND NOT fenced) \
+             RETURNING r.id, r.message_id, r.address, r.attempts, r.due",
+        )
+        .await
+        .map_err(storage)?;
+    let rows = c
+        .query(
+            &st,
+            &[
+                &d.domain,
+                &d.binding,
+                &now,
+                &(limit as i64),
+                &node.name,
+                &node.epoch(),
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    let mut leases: Vec<Lease> = rows
+        .iter()
+        .map(|r| Lease {
+            recipient: RecipientId(r.get(0)),
+            message: MessageId(r.get(1)),
+            address: r.get(2),
+            destination: d.clone(),
+            attempts: r.get::<_, i64>(3) as u32,
+            received_at: 0,
+            due: r.get(4),
+        })
+        .collect();
+    leases.sort_by_key(|l| (l.due, l.recipient));
+    let ids: Vec<i64> = leases.iter().map(|l| l.message.0).collect();
+    let mut loaded = load_messages(c, &ids).await?;
+    let count = leases.len();
+    let mut messages: Vec<LeasedMessage> = Vec::new();
+    for mut l in leases {
+        if let Some(Ok(m)) = loaded.get(&l.message) {
+            l.received_at = m.received_at;
+        }
+        match messages
+            .iter_mut()
+            .find(|m| m.leases[0].message == l.message)
+        {
+            Some(m) => m.leases.push(l),
+            None => messages.push(LeasedMessage {
+                message: loaded.remove(&l.message).unwrap_or_else(|| {
+                    Err(SpoolError::Unreadable(
+                        l.message,
+                        "message record is missing".into(),
+                    ))
+                }),
+                leases: vec![l],
+            }),
+        }
+    }
+    let next_due = if count == limit {
+        Some(now)
+    } else {
+        next_due(c, d).await?
+    };
+    Ok(Leased { messages, next_due })
+}
+
+pub(super) async fn next_due(
+    c: &impl GenericClient,
+    d: &Destination,
+) -> Result<Option<Millis>, SpoolError> {
+    let st = c
+        .prepare_cached(
+            "SELECT min(due) FROM recipients WHERE state = 0 AND domain = $1 AND binding = $2",
+        )
+        .await
+        .map_err(storage)?;
+    let row = c
+        .query_one(&st, &[&d.domain, &d.binding])
+        .await
+        .map_err(storage)?;
+    Ok(row.get(0))
+}
+
+type Loaded = HashMap<MessageId, Result<Arc<StoredMessage>, SpoolError>>;
+
+/// Reads messages by id; a missing one is absent from the map.
+pub(super) async fn load_messages(
+    c: &impl GenericClient,
+    ids: &[i64],
+) -> Result<Loaded, SpoolError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let st = c
+        .prepare_cached(
+            "SELECT id, sender, body, peer, protocol, received_at FROM messages WHERE id = ANY($1)",
+        )
+        .await
+        .map_err(storage)?;
+    let rows = c.query(&st, &[&ids]).await.map_err(storage)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id = MessageId(r.get(0));
+            (id, stored_message(id, r).map(Arc::new))
+        })
+        .collect())
+}
+
+pub(super) fn stored_message(id: MessageId, r: &Row) -> Result<StoredMessage, SpoolError> {
+    let bad =
+        |what: &str, e: tokio_postgres::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
+    Ok(StoredMessage {
+        id,
+        sender: r.try_get(1).map_err(|e| bad("sender", e))?,
+        body: r
+            .try_get::<_, Vec<u8>>(2)
+            .map_err(|e| bad("body", e))?
+            .into(),
+        peer: r.try_get(3).unwrap_or_default(),
+        protocol: r.try_get(4).unwrap_or_default(),
+        received_at: r.try_get(5).unwrap_or(0),
+    })
+}
+
+/// Records outcomes where this node still holds the lease (state leased, its epoch); others
+/// are refused, counted and logged: another node has the recipient now.
+async fn record(
+    c: &impl GenericClient,
+    node: &NodeState,
+    outcomes: &[(RecipientId, Outcome)],
+) -> Result<(), SpoolError> {
+    let epoch = node.epoch();
+    let mut done: Vec<i64> = Vec::new();
+    // (id, due, attempts added, response) for the ones put back in the queue.
+    let mut requeue: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Option<String>>) = Default::default();
+    let mut quarantine: (Vec<i64>, Vec<String>) = Default::default();
+    for (id, outcome) in outcomes {
+        match outcome {
+            Outcome::Delivered { .. } | Outcome::Failed { .. } => done.push(id.0),
+            Outcome::Retry { due, response } => {
+                requeue.0.push(id.0);
+                requeue.1.push(*due);
+                requeue.2.push(1);
+                requeue.3.push(Some(response.clone()));
+            }
+            Outcome::Released { due } => {
+                requeue.0.push(id.0);
+                requeue.1.push(*due);
+                requeue.2.push(0);
+                requeue.3.push(None);
+            }
+            Outcome::Quarantined { reason } => {
+                quarantine.0.push(id.0);
+                quarantine.1.push(reason.clone());
+            }
+        }
+    }
+    let mut recorded = 0u64;
+    if !done.is_empty() {
+        // Every CTE sees the same snapshot: the message leaves when no recipient is left but
+        // the ones deleted here.
+        let st = c
+            .prepare_cached(
+                "WITH d AS (DELETE FROM recipients WHERE id = ANY($1) AND state = 1 AND lease_epoch = $2 \
+                            RETURNING id, message_id), \
+                      m AS (DELETE FROM messages WHERE id IN (SELECT message_id FROM d) \
+                            AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = messages.id \
+                                            AND r.id NOT IN (SELECT id FROM d))) \
+                 SELECT count(*) FROM d",
+            )
+            .await
+            .map_err(storage)?;
+        let row = c.query_one(&st, &[&done, &epoch]).await.map_err(storage)?;
+        recorded += row.get::<_, i64>(0) as u64;
+    }
+    if !requeue.0.is_empty() {
+        let st = c
+            .prepare_cached(
+                "UPDATE recipients r SET state = 0, due = u.due, attempts = r.attempts + u.tries, \
+                     last_response = coalesce(u.response, r.last_response), \
+                     lease_epoch = NULL, lease_node = NULL \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) AS u(id, due, tries, response) \
+                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = $5",
+            )
+            .await
+            .map_err(storage)?;
+        recorded += c
+            .execute(
+                &st,
+                &[&requeue.0, &requeue.1, &requeue.2, &requeue.3, &epoch],
+            )
+            .await
+            .map_err(storage)?;
+    }
+    if !quarantine.0.is_empty() {
+        let st = c
+            .prepare_cached(
+                "UPDATE recipients r SET state = 4, last_response = u.reason, \
+                     lease_epoch = NULL, lease_node = NULL \
+                 FROM unnest($1::bigint[], $2::text[]) AS u(id, reason) \
+                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = $3",
+            )
+            .await
+            .map_err(storage)?;
+        recorded += c
+            .execute(&st, &[&quarantine.0, &quarantine.1, &epoch])
+            .await
+            .map_err(storage)?;
+    }
+    let refused = outcomes.len() as u64 - recorded.min(outcomes.len() as u64);
+    if refused > 0 {
+        tracing::warn!(
+            node = %node.name,
+            refused,
+            "outcomes refused: this node no longer holds those leases (another node took them \
+             over after this node's heartbeat was late)"
+        );
+        metrics::counter!("impulse_spool_outcomes_refused_total").increment(refused);
+    }
+    Ok(())
+}
+
+async fn save_submissions(c: &impl GenericClient, subs: &[Submission]) -> Result<(), SpoolError> {
+    let Some(first) = subs.first() else {
+        return Ok(());
+    };
+    let st = c
+        .prepare_cached("DELETE FROM submissions WHERE submitted_at < $1")
+        .await
+        .map_err(storage)?;
+    c.execute(&st, &[&(first.submitted_at - SUBMISSION_RETENTION)])
+        .await
+        .map_err(storage)?;
+    // One row per primary key (the last wins, as with one insert after another): an upsert may
+    // not touch a row twice.
+    let mut rows: HashMap<(&str, &str, &str, u32), &Submission> = HashMap::new();
+    for s in subs {
+        rows.insert((&s.key, &s.message, &s.recipient, s.segment), s);
+    }
+    let rows: Vec<&Submission> = rows.into_values().collect();
+    let col = |f: fn(&Submission) -> &str| rows.iter().map(|s| f(s)).collect::<Vec<&str>>();
+    let num = |f: fn(&Submission) -> i64| rows.iter().map(|s| f(s)).collect::<Vec<i64>>();
+    let st = c
+        .prepare_cached(
+            "INSERT INTO submissions (key, smsc_id, message, domain, recipient, sender, segment, total, submitted_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                                  $7::bigint[], $8::bigint[], $9::bigint[]) \
+             ON CONFLICT (key, message, recipient, segment) DO UPDATE SET smsc_id = excluded.smsc_id, \
+                 domain = excluded.domain, sender = excluded.sender, total = excluded.total, \
+                 submitted_at = excluded.submitted_at",
+        )
+        .await
+        .map_err(storage)?;
+    c.execute(
+        &st,
+        &[
+            &col(|s| &s.key),
+            &col(|s| &s.smsc_id),
+            &col(|s| &s.message),
+            &col(|s| &s.domain),
+            &col(|s| &s.recipient),
+            &col(|s| &s.sender),
+            &num(|s| s.segment.into()),
+            &num(|s| s.total.into()),
+            &num(|s| s.submitted_at),
+        ],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+async fn save_mapping(c: &impl GenericClient, m: &ReverseMapping) -> Result<(), SpoolError> {
+    let st = c
+        .prepare_cached("DELETE FROM reverse_mappings WHERE expires <= $1")
+        .await
+        .map_err(storage)?;
+    c.execute(&st, &[&crate::now_millis()])
+        .await
+        .map_err(storage)?;
+    let st = c
+        .prepare_cached(
+            "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain, sms_addr, shortcode) \
+             DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires",
+        )
+        .await
+        .map_err(storage)?;
+    c.execute(
+        &st,
+        &[
+            &m.domain,
+            &m.sms_addr,
+            &m.shortcode,
+            &m.email_addr,
+            &m.expires,
+        ],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+const MO_COLUMNS: &str =
+    "key, seq, total, data, data_coding, domain, binding, source, dest, meta, received_at";
+
+fn mo_part(r: &Row) -> MoPart {
+    MoPart {
+        key: r.get(0),
+        seq: r.get::<_, i64>(1) as u32,
+        total: r.get::<_, i64>(2) as u32,
+        data: r.get(3),
+        data_coding: r.get::<_, i16>(4) as u8,
+        domain: r.get(5),
+        binding: r.get(6),
+        source: r.get(7),
+        dest: r.get(8),
+        meta: r.get(9),
+        received_at: r.get(10),
+    }
+}
+
+/// The waiting parts of `key`, claimed for this node in the same statement, so that one node
+/// alone mails them.
+async fn claim_mo_parts(
+    c: &impl GenericClient,
+    node: &NodeState,
+    key: &str,
+) -> Result<Vec<MoPart>, SpoolError> {
+    let st = c
+        .prepare_cached(&format!(
+            "UPDATE mo_parts SET done = 2, claimed_epoch = $2 WHERE key = $1 AND done = 0 \
+             RETURNING {MO_COLUMNS}"
+        ))
+        .await
+        .map_err(storage)?;
+    let rows = c
+        .query(&st, &[&key, &node.epoch()])
+        .await
+        .map_err(storage)?;
+    let mut parts: Vec<MoPart> = rows.iter().map(mo_part).collect();
+    parts.sort_by_key(|p| p.seq);
+    Ok(parts)
+}
+
+async fn store_mo_part(
+    c: &impl GenericClient,
+    node: &NodeState,
+    p: &MoPart,
+) -> Result<MoPartStored, SpoolError> {
+    // Parts of one message may arrive on several nodes at once: the message's key is locked
+    // for the rest of this transaction, so that exactly one of them sees it complete.
+    c.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&p.key],
+    )
+    .await
+    .map_err(storage)?;
+    let st = c
+        .prepare_cached("SELECT data, done FROM mo_parts WHERE key = $1 AND seq = $2")
+        .await
+        .map_err(storage)?;
+    let existing = c
+        .query_opt(&st, &[&p.key, &i64::from(p.seq)])
+        .await
+        .map_err(storage)?
+        .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, i16>(1)));
+    // As in the SQLite spool: the same part again is a duplicate; another text under the
+    // key of a message mailed earlier is a new message reusing the reference; another text
+    // under a message still being put together leaves the first one.
+    match existing {
+        Some((data, _)) if data == p.data => return Ok(MoPartStored::Duplicate),
+        Some((_, 1)) => {
+            c.execute(
+                "DELETE FROM mo_parts WHERE key = $1 AND done = 1",
+                &[&p.key],
+            )
+            .await
+            .map_err(storage)?;
+        }
+        Some(_) => return Ok(MoPartStored::Duplicate),
+        None => {}
+    }
+    let st = c
+        .prepare_cached(&format!(
+            "INSERT INTO mo_parts ({MO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (key, seq) DO NOTHING"
+        ))
+        .await
+        .map_err(storage)?;
+    let inserted = c
+        .execute(
+            &st,
+            &[
+                &p.key,
+                &i64::from(p.seq),
+                &i64::from(p.total),
+                &p.data,
+                &i16::from(p.data_coding),
+                &p.domain,
+                &p.binding,
+                &p.source,
+                &p.dest,
+                &p.meta,
+                &p.received_at,
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    if inserted == 0 {
+        return Ok(MoPartStored::Duplicate);
+    }
+    let waiting: i64 = c
+        .query_one(
+            "SELECT count(*) FROM mo_parts WHERE key = $1 AND done = 0",
+            &[&p.key],
+        )
+        .await
+        .map_err(storage)?
+        .get(0);
+    let complete = if waiting == i64::from(p.total) {
+        Some(claim_mo_parts(c, node, &p.key).await?)
+    } else {
+        None
+    };
+    Ok(MoPartStored::Stored { complete })
+}
+
+async fn mo_done(
+    c: &impl GenericClient,
+    node: &NodeState,
+    key: &str,
+    seqs: &[u32],
+    mailed: bool,
+) -> Result<(), SpoolError> {
+    let seqs: Vec<i64> = seqs.iter().map(|s| i64::from(*s)).collect();
+    let done: i16 = if mailed { 1 } else { 0 };
+    c.execute(
+        "UPDATE mo_parts SET done = $3, claimed_epoch = NULL \
+         WHERE key = $1 AND seq = ANY($2) AND done = 2 AND claimed_epoch = $4",
+        &[&key, &seqs, &done, &node.epoch()],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+async fn stale_mo_parts(
+    c: &impl GenericClient,
+    node: &NodeState,
+    before: Millis,
+    forget_before: Millis,
+) -> Result<Vec<Vec<MoPart>>, SpoolError> {
+    c.execute(
+        "DELETE FROM mo_parts WHERE done = 1 AND received_at < $1",
+        &[&forget_before],
+    )
+    .await
+    .map_err(storage)?;
+    // Another node's sweep may run at the same moment: keys it is claiming are passed over.
+    let rows = c
+        .query(
+            "SELECT DISTINCT key FROM (SELECT key FROM mo_parts WHERE done = 0 AND received_at < $1 \
+             LIMIT 1000 FOR UPDATE SKIP LOCKED) k LIMIT 100",
+            &[&before],
+        )
+        .await
+        .map_err(storage)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key: String = r.get(0);
+        let parts = claim_mo_parts(c, node, &key).await?;
+        if !parts.is_empty() {
+            out.push(parts);
+        }
+    }
+    Ok(out)
+}
+
+async fn reschedule(
+    c: &impl GenericClient,
+    sel: &Selection,
+    due: Millis,
+    to: Option<&Destination>,
+) -> Result<Vec<Destination>, SpoolError> {
+    let (to_domain, to_binding) = (to.map(|d| &d.domain), to.map(|d| &d.binding));
+    let set = "UPDATE recipients SET due = $2, domain = coalesce($3, domain), \
+               binding = coalesce($4, binding) WHERE state = 0 AND ";
+    let rows = match sel {
+        Selection::Domain(d) => {
+            c.query(
+                &format!("{set} domain = $1 RETURNING domain, binding"),
+                &[&d.to_ascii_lowercase(), &due, &to_domain, &to_binding],
+            )
+            .await
+        }
+        Selection::Message(m) => {
+            c.query(
+                &format!("{set} message_id = $1 RETURNING domain, binding"),
+                &[&m.0, &due, &to_domain, &to_binding],
+            )
+            .await
+        }
+        Selection::Binding(b) => {
+            c.query(
+                &format!("{set} binding = $1 RETURNING domain, binding"),
+                &[b, &due, &to_domain, &to_binding],
+            )
+            .await
+        }
+        Selection::Destination(d) => {
+            c.query(
+                &format!("{set} domain = $1 AND binding = $5 RETURNING domain, binding"),
+                &[
+                    &d.domain.to_ascii_lowercase(),
+                    &due,
+                    &to_domain,
+                    &to_binding,
+                    &d.binding,
+                ],
+            )
+            .await
+        }
+    }
+    .map_err(storage)?;
+    let mut dests: Vec<Destination> = rows
+        .iter()
+        .map(|r| Destination {
+            domain: r.get(0),
+            binding: r.get(1),
+        })
+        .collect();
+    dests.sort_by(|a, b| (&a.domain, &a.binding).cmp(&(&b.domain, &b.binding)));
+    dests.dedup();
+    Ok(dests)
+}

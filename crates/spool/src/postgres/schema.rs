@@ -1,0 +1,141 @@
+//! The shared spool's tables, and how a database is brought to the version this code writes.
+//!
+//! Nodes may start at the same moment: creation and migration run under a transaction-level
+//! advisory lock, so exactly one node creates or migrates and the others find it done. The
+//! version is a row of `impulse_schema`; a database written by a newer Impulse is refused.
+
+use deadpool_postgres::Object;
+
+use super::storage;
+use crate::SpoolError;
+
+/// The schema this code writes. 1: the first shared spool.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// Any 64-bit number that other users of the database do not lock: "IMPULSE" in ASCII.
+const MIGRATION_LOCK: i64 = 0x0049_4d50_554c_5345;
+
+/// The database's clock in milliseconds since the Unix epoch: lease expiry and heartbeats are
+/// judged by one clock, whatever the nodes' clocks say.
+pub(super) const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS impulse_schema (version BIGINT NOT NULL);
+-- One row per node process: its name, its epoch (the fencing token its leases carry), its
+-- heartbeat. A node whose heartbeat is older than the lease timeout is fenced: its leases are
+-- queued again and nothing it records afterwards is accepted.
+CREATE TABLE IF NOT EXISTS nodes (
+    epoch        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name         TEXT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    fenced       BOOLEAN NOT NULL DEFAULT false,
+    config_hash  TEXT NOT NULL DEFAULT '',
+    -- What the node reports about itself for the cluster's console (binds, queues), as JSON.
+    status       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS nodes_live ON nodes (heartbeat_at) WHERE NOT fenced;
+CREATE TABLE IF NOT EXISTS messages (
+    -- An identity is never reused: logs, receipts and retry bookkeeping refer to messages by it.
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at BIGINT NOT NULL,
+    sender      TEXT NOT NULL,
+    peer        TEXT NOT NULL,
+    protocol    TEXT NOT NULL,
+    body        BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id    BIGINT NOT NULL,
+    address       TEXT NOT NULL,
+    domain        TEXT NOT NULL,
+    binding       TEXT NOT NULL,
+    -- 0 queued, 1 leased, 4 quarantined (as in the SQLite spool).
+    state         SMALLINT NOT NULL,
+    due           BIGINT NOT NULL,
+    attempts      BIGINT NOT NULL DEFAULT 0,
+    last_response TEXT,
+    -- The lease: the holder's name (for people) and epoch (the fencing token).
+    lease_node    TEXT,
+    lease_epoch   BIGINT
+);
+CREATE INDEX IF NOT EXISTS recipients_due ON recipients (domain, binding, due) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS recipients_leased ON recipients (lease_epoch) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id);
+CREATE TABLE IF NOT EXISTS submissions (
+    key          TEXT NOT NULL,
+    smsc_id      TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    domain       TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    segment      BIGINT NOT NULL,
+    total        BIGINT NOT NULL,
+    submitted_at BIGINT NOT NULL,
+    PRIMARY KEY (key, message, recipient, segment)
+);
+CREATE INDEX IF NOT EXISTS submissions_message ON submissions (message, recipient);
+CREATE INDEX IF NOT EXISTS submissions_age ON submissions (submitted_at);
+CREATE TABLE IF NOT EXISTS reverse_mappings (
+    domain     TEXT NOT NULL,
+    sms_addr   TEXT NOT NULL,
+    shortcode  TEXT NOT NULL,
+    email_addr TEXT NOT NULL,
+    expires    BIGINT NOT NULL,
+    PRIMARY KEY (domain, sms_addr, shortcode)
+);
+CREATE INDEX IF NOT EXISTS reverse_mappings_expiry ON reverse_mappings (expires);
+CREATE TABLE IF NOT EXISTS mo_parts (
+    key         TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    total       BIGINT NOT NULL,
+    data        BYTEA NOT NULL,
+    data_coding SMALLINT NOT NULL,
+    domain      TEXT NOT NULL,
+    binding     TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    dest        TEXT NOT NULL,
+    meta        TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    -- 0 waiting for the rest; 2 claimed (being mailed) by the node of claimed_epoch; 1 mailed,
+    -- kept a while to answer late duplicates at once.
+    done        SMALLINT NOT NULL DEFAULT 0,
+    claimed_epoch BIGINT,
+    PRIMARY KEY (key, seq)
+);
+CREATE INDEX IF NOT EXISTS mo_parts_waiting ON mo_parts (received_at) WHERE done = 0;
+CREATE INDEX IF NOT EXISTS mo_parts_mailed ON mo_parts (received_at) WHERE done = 1;
+CREATE INDEX IF NOT EXISTS mo_parts_claimed ON mo_parts (claimed_epoch) WHERE done = 2;
+";
+
+/// Creates the tables, or checks that the database holds the version this code writes.
+pub(super) async fn migrate(client: &mut Object) -> Result<(), SpoolError> {
+    let tx = client.transaction().await.map_err(storage)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(storage)?;
+    tx.batch_execute(SCHEMA).await.map_err(storage)?;
+    let found: Option<i64> = tx
+        .query_opt("SELECT max(version) FROM impulse_schema", &[])
+        .await
+        .map_err(storage)?
+        .and_then(|r| r.get(0));
+    match found {
+        Some(found) if found > SCHEMA_VERSION => {
+            return Err(SpoolError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Some(_) => {}
+        None => {
+            tx.execute(
+                "INSERT INTO impulse_schema (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )
+            .await
+            .map_err(storage)?;
+        }
+    }
+    tx.commit().await.map_err(storage)
+}

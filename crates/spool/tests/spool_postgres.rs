@@ -1,0 +1,211 @@
+//! The PostgreSQL spool: the conformance suite every backend passes, then what is its own —
+//! several nodes on one database: leases that never overlap, a dead node's leases taken over
+//! after the lease timeout with its late outcomes refused, MO parts and receipts that meet
+//! whichever node they arrive on.
+
+use std::time::Duration;
+
+use impulse_spool::conformance::{Backend, dest, flat, message, submission};
+use impulse_spool::test_postgres::{fresh_database, raw};
+use impulse_spool::{
+    MoPart, MoPartStored, MobileStore, Outcome, PgOptions, PgSpool, QueueQueries, QueueStore,
+    RecipientState,
+};
+use tokio::sync::OnceCell;
+
+/// A fresh database per case; `open` reopens it as the same node.
+struct Postgres(OnceCell<String>);
+
+impl Postgres {
+    fn new() -> Self {
+        Postgres(OnceCell::new())
+    }
+}
+
+fn options(url: &str, node: &str, lease_timeout: Duration) -> PgOptions {
+    PgOptions {
+        url: url.to_string(),
+        node_name: node.to_string(),
+        lease_timeout,
+        config_hash: String::new(),
+    }
+}
+
+impl Backend for Postgres {
+    type Spool = PgSpool;
+    async fn open(&self) -> (PgSpool, u64) {
+        let url = self.0.get_or_init(fresh_database).await;
+        PgSpool::open(options(url, "conformance", Duration::from_secs(30)))
+            .await
+            .unwrap()
+    }
+}
+
+impulse_spool::conformance_tests!(Postgres::new());
+
+async fn node(url: &str, name: &str, lease_timeout: Duration) -> PgSpool {
+    PgSpool::open(options(url, name, lease_timeout))
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_never_lease_the_same_recipient() {
+    let url = fresh_database().await;
+    let a = node(&url, "a", Duration::from_secs(30)).await;
+    let b = node(&url, "b", Duration::from_secs(30)).await;
+    for i in 0..400 {
+        let spool = if i % 2 == 0 { &a } else { &b };
+        spool
+            .enqueue(message(&[("x@one.example", "one.example")], i))
+            .await
+            .unwrap();
+    }
+    // Both lease at once, in small batches, until nothing is left.
+    let take = |s: PgSpool| async move {
+        let mut got = Vec::new();
+        loop {
+            let leased = flat(s.lease_due(&dest("one.example"), 1_000, 7).await.unwrap());
+            if leased.is_empty() {
+                return got;
+            }
+            got.extend(leased.into_iter().map(|l| l.recipient));
+        }
+    };
+    let (ga, gb) = tokio::join!(tokio::spawn(take(a.clone())), tokio::spawn(take(b.clone())));
+    let (ga, gb) = (ga.unwrap(), gb.unwrap());
+    assert!(
+        !ga.is_empty() && !gb.is_empty(),
+        "{} {}",
+        ga.len(),
+        gb.len()
+    );
+    let mut all: Vec<_> = ga.iter().chain(gb.iter()).copied().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 400, "every recipient leased exactly once");
+    assert_eq!(ga.len() + gb.len(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
+    let url = fresh_database().await;
+    // `a` beats every 20 s; `b` judges leases after 1 s.
+    let a = node(&url, "a", Duration::from_secs(60)).await;
+    let b = node(&url, "b", Duration::from_secs(1)).await;
+    let id = a
+        .enqueue(message(&[("x@one.example", "one.example")], 1))
+        .await
+        .unwrap();
+    let leased = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+    assert_eq!(leased.len(), 1);
+    assert!(flat(b.lease_due(&dest("one.example"), 1_000, 10).await.unwrap()).is_empty());
+
+    // `a` stalls: its last heartbeat is a minute old.
+    raw(&url)
+        .await
+        .execute(
+            "UPDATE nodes SET heartbeat_at = heartbeat_at - 60000 WHERE name = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    // `b`'s heartbeat fences `a` and queues its lease again; `b` takes it.
+    let mut taken = Vec::new();
+    for _ in 0..100 {
+        taken = flat(b.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+        if !taken.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(taken.len(), 1, "b took over a's lease");
+    assert_eq!(taken[0].recipient, leased[0].recipient);
+
+    // `a` wakes up and reports a failure: refused, the recipient stays b's.
+    a.record(vec![(
+        leased[0].recipient,
+        Outcome::Failed {
+            response: "late".into(),
+        },
+    )])
+    .await
+    .unwrap();
+    let rows = b.inspect(id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, RecipientState::Leased);
+    // `b`'s outcome counts.
+    b.record(vec![(
+        taken[0].recipient,
+        Outcome::Delivered {
+            response: "250".into(),
+        },
+    )])
+    .await
+    .unwrap();
+    assert!(b.inspect(id).await.unwrap().is_empty());
+    // The cluster shows `a`'s old epoch fenced.
+    let nodes = b.nodes().await.unwrap();
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n.name == "a" && n.fenced && n.epoch == a.epoch()),
+        "{nodes:?}"
+    );
+}
+
+fn part(key: &str, seq: u32, total: u32, text: &str, binding: &str) -> MoPart {
+    MoPart {
+        key: key.into(),
+        seq,
+        total,
+        data: text.as_bytes().to_vec(),
+        data_coding: 0,
+        domain: "sms.example".into(),
+        binding: binding.into(),
+        source: "4445551234".into(),
+        dest: "1234".into(),
+        meta: String::new(),
+        received_at: 1_000,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_and_receipts_meet_whichever_node_they_arrive_on() {
+    let url = fresh_database().await;
+    let a = node(&url, "a", Duration::from_secs(30)).await;
+    let b = node(&url, "b", Duration::from_secs(30)).await;
+    // Part 1 arrives on a's bind, part 2 on b's: b sees the message complete.
+    let first = a
+        .store_mo_part(part("k", 1, 2, "Hello ", "a"))
+        .await
+        .unwrap();
+    assert_eq!(first, MoPartStored::Stored { complete: None });
+    let second = b
+        .store_mo_part(part("k", 2, 2, "world", "b"))
+        .await
+        .unwrap();
+    let MoPartStored::Stored {
+        complete: Some(parts),
+    } = second
+    else {
+        panic!("{second:?}")
+    };
+    assert_eq!(parts.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2]);
+    // The SMSC resends part 1 to a: a duplicate, whichever node has it.
+    assert_eq!(
+        a.store_mo_part(part("k", 1, 2, "Hello ", "a"))
+            .await
+            .unwrap(),
+        MoPartStored::Duplicate
+    );
+
+    // a submitted; the receipt arrives on b.
+    a.record_submissions(vec![submission("4445551234@sms.example.com")])
+        .await
+        .unwrap();
+    let found = b.find_submissions(vec!["d:1234".into()]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].recipient, "4445551234@sms.example.com");
+}
