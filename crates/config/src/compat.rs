@@ -290,7 +290,7 @@ pub static DIFFERENCES: &[(&str, &str)] = &[
     ("Gateway", "the more specific scope decides between a Gateway and Routes"),
     ("SMPP_Persistent_Connections", "binds are kept open per domain and binding as set; MO is attributed by SMPP_ESME_Address when two domains share an SMSC account"),
     ("debug_level", "checked; Impulse's logging follows the IMPULSE_LOG filter (e.g. IMPULSE_LOG=impulse_smpp=debug)"),
-    ("Spoolbase", "a directory holding Impulse's SQLite spool (`spool.db`), not Momentum's spool tree"),
+    ("Spoolbase", "a directory holding Impulse's SQLite spool (`spool.db`), not Momentum's spool tree; or a PostgreSQL URL for a spool several nodes share"),
     ("mainlog", "SMTP receptions and deliveries; SMS and MMS records are in the smpp and mms logs"),
     ("SMPP_SMSC_Address", "read as SMPP_SMSC_Server (the overview page's name)"),
     ("SMPP_SMS_Data_Coding", "`Latin-5` is read as Momentum reads it, ISO-8859-5 (Cyrillic, data_coding 6), not as ISO's Latin-5 (ISO-8859-9)"),

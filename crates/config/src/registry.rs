@@ -238,7 +238,9 @@ macro_rules! options {
 #[rustfmt::skip]
 options! {
     // ---- Core: process and spool -------------------------------------------------------------
-    opt!(SPOOLBASE, "Spoolbase", G, Path, Some("/var/spool/impulse"), Yes, "Directory of the durable spool (SQLite database `spool.db`)."),
+    opt!(SPOOLBASE, "Spoolbase", G, Path, Some("/var/spool/impulse"), Yes, "Where the durable spool is: a directory (an embedded SQLite database `spool.db`), or a `postgresql://user@host:port/database` URL for a spool that several nodes share (docs/scale-out.md)."),
+    opt!(NODE_NAME, "Node_Name", G, Str, None, Yes, "This node's name in a cluster sharing a PostgreSQL spool (Impulse option): on its leases, in logs, the console and metrics; defaults to the host name. Each node needs its own: a node started with a running node's name takes over that node's work."),
+    opt!(SPOOL_LEASE_TIMEOUT, "Spool_Lease_Timeout", G, Seconds, Some("30"), Yes, "With a PostgreSQL spool (Impulse option): seconds after which a node that has not been heard from is declared dead, its leased messages go to the other nodes, and what it records afterwards is refused."),
     opt!(MAINLOG_MOBILE_RECORDS, "Mainlog_Mobile_Records", G, Bool, Some("false"), Yes, "Also write SMS and MMS receptions and deliveries to the mainlog (Impulse option). As Momentum, Impulse writes them to the smpp and mms logs only: the mainlog has SMTP receptions and deliveries. Set true for one file with everything."),
     opt!(WORKER_THREADS, "Worker_Threads", G, Int, Some("0"), Yes, "Threads running network sessions (Impulse option); 0: one less than the CPUs, at least 1, leaving a core to the spool writer."),
     opt!(HOSTNAME, "Hostname", G, Str, None, Yes, "Name this host uses in banners, Received: headers, EHLO and bounces; defaults to the system host name."),

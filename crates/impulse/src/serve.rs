@@ -5,6 +5,7 @@
 //! SIGUSR1 reopens the log files.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
@@ -189,8 +190,7 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         .global()
         .scalar(names::HOSTNAME)
         .unwrap_or_else(system_hostname);
-    let spool_dir = PathBuf::from(cfg.global().scalar(names::SPOOLBASE).unwrap_or_default());
-    let spool = crate::store::open(&spool_dir)?;
+    let spool = crate::store::open(&cfg, &hostname, path.as_deref()).await?;
     let mainlog = match logger_path(&cfg, names::MAINLOG) {
         Some(p) => Some(
             Mainlog::open(&p, heartbeat(&cfg))
@@ -239,6 +239,13 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         ConfigPolicy { cfg: live.clone() },
         observer,
     );
+    // Other nodes of a shared spool enqueue, and free a dead node's leases, without telling
+    // this one: look for such work every second.
+    let scheduler = if spool.is_shared() {
+        scheduler.rescan_every(Duration::from_secs(1))
+    } else {
+        scheduler
+    };
     let reception = Arc::new(Reception {
         cfg: live.clone(),
         spool: spool.clone(),

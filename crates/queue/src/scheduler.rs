@@ -18,7 +18,8 @@ const BATCH: usize = 256;
 /// A destination's active queue is refilled when it holds fewer leased recipients than this.
 const LOW_WATER: usize = 64;
 /// How often the scheduler asks the spool for every destination's next due time, to pick up
-/// work it was not told about (a safety net; normal work arrives through [`Handle`]).
+/// work it was not told about (a safety net; normal work arrives through [`Handle`]). A spool
+/// shared with other nodes is asked more often ([`Scheduler::rescan_every`]).
 const RESCAN: Duration = Duration::from_secs(30);
 /// First wait after a destination could not be reached; doubled at each failed try, up to
 /// [`UNREACHABLE_MAX`]. While it lasts the destination's queue is not leased at all: its
@@ -126,6 +127,7 @@ pub struct Scheduler<S, C, P, O> {
     shared: Arc<Shared<S, C, P, O>>,
     events: mpsc::UnboundedReceiver<Event>,
     dests: HashMap<Destination, Arc<DestQueue>>,
+    rescan: Duration,
 }
 
 impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> {
@@ -157,9 +159,18 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
                 shared,
                 events: rx,
                 dests: HashMap::new(),
+                rescan: RESCAN,
             },
             Handle { events: tx },
         )
+    }
+
+    /// Asks the spool for work it was not told about this often: with a spool shared by
+    /// several nodes, other nodes enqueue, and free the leases of a dead node, without telling
+    /// this one.
+    pub fn rescan_every(mut self, every: Duration) -> Self {
+        self.rescan = every.max(Duration::from_millis(100));
+        self
     }
 
     fn note(&mut self, dest: Destination, due: Millis) {
@@ -226,8 +237,8 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
             }
             let earliest = self.pass().await;
             let now = self.shared.clock.now();
-            let sleep = earliest.map_or(RESCAN, |d| {
-                Duration::from_millis((d - now).clamp(0, RESCAN.as_millis() as i64) as u64)
+            let sleep = earliest.map_or(self.rescan, |d| {
+                Duration::from_millis((d - now).clamp(0, self.rescan.as_millis() as i64) as u64)
             });
             tokio::select! {
                 _ = self.shared.wake.notified() => {}
@@ -235,7 +246,7 @@ impl<S: QueueStore, C: Connector, P: Policy, O: Observer> Scheduler<S, C, P, O> 
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => return,
             }
-            if last_rescan.elapsed() >= RESCAN {
+            if last_rescan.elapsed() >= self.rescan {
                 self.rescan().await;
                 last_rescan = tokio::time::Instant::now();
             }

@@ -1,0 +1,184 @@
+//! Several nodes on one PostgreSQL spool (issue #13), end to end: real `impulse serve`
+//! processes sharing a database of the throwaway server of `scripts/test-postgres.sh`, the
+//! SMSC simulator, the aiosmtpd sink and SMTP clients.
+//!
+//! - A node killed with SIGKILL while its submits are in flight: another node delivers its
+//!   messages after `Spool_Lease_Timeout`; nothing acknowledged is lost, and the duplicates are
+//!   the submits that were in flight.
+//! - A node that stalls (SIGSTOP) past the lease timeout: the other node takes its work; when
+//!   it wakes (SIGCONT), what it records is refused.
+//! - The parts of one concatenated MO arriving on the binds of two nodes become one mail.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Impulse, SimSmsc, Sink, console, try_send_mail, wait_for};
+
+fn database() -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(impulse_spool::test_postgres::fresh_database())
+}
+
+/// A node of the cluster: its own directory, listeners and logs; the shared spool.
+fn node(dir: &std::path::Path, url: &str, name: &str, smsc: u16, sink: u16) -> Impulse {
+    std::fs::create_dir_all(dir).unwrap();
+    let conf = format!(
+        "Spoolbase = \"{url}\"\nNode_Name = \"{name}\"\nSpool_Lease_Timeout = 2\n\
+         Hostname = \"{name}.impulse.test\"\n\
+         ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+         Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n\
+         Gateway = \"127.0.0.1:{sink}\"\nRetry_Interval = 1\nMax_Retry_Interval = 2\n\
+         domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {smsc}\n\
+           SMPP_ESME_Address = \"12345\"\n  SMPP_Submit_Response_Timer = 60\n\
+           SMPP_Persistent_Connections = [ default = 1 ]\n\
+           SMPP_Default_Email_Address = \"inbox@example.com\"\n}}\n\
+         ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n"
+    );
+    Impulse::start(dir, &conf)
+}
+
+fn submits(sim: &SimSmsc) -> usize {
+    sim.control("stats")
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("submits="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn signal(imp: &Impulse, sig: &str) {
+    let pid = imp.proc.as_ref().unwrap().0.id();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Tokens of the messages the SMSC received, each as often as it came.
+fn received_tokens(sim: &SimSmsc) -> Vec<String> {
+    sim.list()
+        .into_iter()
+        .filter_map(|r| {
+            r.get(5)?
+                .split_whitespace()
+                .find(|w| w.starts_with("tok"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_nodes_messages_are_delivered_by_another_node() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let mut a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
+    wait_for("a's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    // Node a's submits stay unanswered: they are in flight when it dies.
+    assert_eq!(sim.control("delay 60000").trim(), "ok");
+    let tokens: Vec<String> = (0..3).map(|i| format!("tok{i:03}")).collect();
+    for t in &tokens {
+        assert!(try_send_mail(a.smtp_port, "4445551234@sms.example.com", t));
+    }
+    // The simulator reads a bind's next PDU only after answering the last, so how many of the
+    // messages reach it before the kill varies; at least one is in flight.
+    wait_for("a's submits", Duration::from_secs(30), || submits(&sim) >= 1);
+    let b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
+    a.kill9();
+    let in_flight = submits(&sim);
+    assert_eq!(sim.control("delay 0").trim(), "ok");
+    // b takes a's leases over once a's heartbeat is 2 s old, and submits them again.
+    wait_for("every message at the SMSC", Duration::from_secs(30), || {
+        let got = received_tokens(&sim);
+        tokens.iter().all(|t| got.contains(t))
+    });
+    b.wait_queues(0, 0);
+    let got = received_tokens(&sim);
+    // Nothing acknowledged was lost; the duplicates are at most what was in flight at the kill.
+    let duplicates = got.len() - tokens.len();
+    assert!(duplicates <= in_flight, "{duplicates} duplicates, {in_flight} in flight: {got:?}");
+    assert!(
+        b.stderr().contains("recipients leased by a node whose lease expired are queued again"),
+        "{}",
+        b.stderr()
+    );
+    let (ok, nodes) = console(&b.dir.join("control.sock"), "show cluster");
+    assert!(ok, "{nodes}");
+    assert!(nodes.contains("a") && nodes.contains("fenced"), "{nodes}");
+}
+
+#[test]
+fn a_stalled_node_records_nothing_over_the_node_that_took_its_work() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
+    wait_for("a's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    // a's submit is answered 4 s later: while a is stopped.
+    assert_eq!(sim.control("delay 4000").trim(), "ok");
+    assert!(try_send_mail(
+        a.smtp_port,
+        "4445551234@sms.example.com",
+        "tok-stall"
+    ));
+    wait_for("a's submit", Duration::from_secs(30), || submits(&sim) == 1);
+    let b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
+    signal(&a, "-STOP");
+    assert_eq!(sim.control("delay 0").trim(), "ok");
+    wait_for("b's submit", Duration::from_secs(30), || submits(&sim) == 2);
+    b.wait_queues(0, 0);
+    signal(&a, "-CONT");
+    // a wakes, gets its submit_sm_resp and learns it was fenced: its outcome is refused.
+    wait_for("a's refused outcome", Duration::from_secs(30), || {
+        a.stderr().contains("outcomes refused")
+    });
+    assert!(
+        a.stderr().contains("declared dead by the cluster"),
+        "{}",
+        a.stderr()
+    );
+    // Nothing came back into the queue from a: the cluster's queues stay empty.
+    b.wait_queues(0, 0);
+    a.wait_queues(0, 0);
+    assert_eq!(received_tokens(&sim), ["tok-stall", "tok-stall"]);
+}
+
+#[test]
+fn parts_of_one_mo_on_two_nodes_binds_become_one_mail() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    let _a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
+    wait_for("a's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    let _b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
+    wait_for("b's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=2")
+    });
+    // 20 two-part messages: every first part on a's bind, every second part on b's.
+    let text: String = (0..30).map(|i| format!("part{i:02} ")).collect();
+    assert_eq!(
+        sim.control(&format!("mo-many 20 1 4445559999 12345 {text}"))
+            .trim(),
+        "ok"
+    );
+    let mails = sink.wait_count(20, Duration::from_secs(30));
+    for m in &mails {
+        assert!(m.contains("part00") && m.contains("part29"), "{m}");
+    }
+    assert_eq!(mails.len(), 20);
+}
