@@ -5,9 +5,9 @@
 //! SIGUSR1 reopens the log files.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use impulse_config::{Config, Resolved, names};
 use impulse_queue::Scheduler;
@@ -330,6 +330,11 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
         mm7.clone(),
     ));
     tasks.push(tokio::spawn(status.clone().sample(stop_rx.clone())));
+    tasks.push(tokio::spawn(crate::ops::cluster::publish(
+        status.clone(),
+        spool.clone(),
+        stop_rx.clone(),
+    )));
     let reloader = Arc::new(crate::ops::reload::Reloader::new(
         path.unwrap_or_default(),
         live.clone(),

@@ -15,8 +15,8 @@ use impulse_config::{Config, Resolved, names};
 use impulse_spool::{
     Destination, DestinationDue, Leased, MessageId, Millis, MoPart, MoPartStored, MobileStore,
     NewMessage, NodeInfo, Outcome, PgOptions, PgSpool, QueueCounts, QueueQueries, QueueStore,
-    RecipientId, RecipientInfo, ReverseMapping, Selection, SpoolError, SqliteSpool,
-    StoredMessage, Submission,
+    RecipientId, RecipientInfo, ReverseMapping, Selection, SpoolError, SqliteSpool, StoredMessage,
+    Submission,
 };
 use sha2::Digest;
 
@@ -77,7 +77,11 @@ fn config_hash(path: Option<&Path>) -> String {
     };
     let mut hash = sha2::Sha256::new();
     for line in text.lines() {
-        if !line.trim_start().to_ascii_lowercase().starts_with("node_name") {
+        if !line
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("node_name")
+        {
             hash.update(line.trim_end().as_bytes());
             hash.update(b"\n");
         }
@@ -91,7 +95,11 @@ fn config_hash(path: Option<&Path>) -> String {
 
 /// Opens the spool `Spoolbase` names, and logs how many recipients a stopped run (of this
 /// node) had leased and are queued again.
-pub async fn open(cfg: &Config, hostname: &str, config_path: Option<&Path>) -> anyhow::Result<Store> {
+pub async fn open(
+    cfg: &Config,
+    hostname: &str,
+    config_path: Option<&Path>,
+) -> anyhow::Result<Store> {
     match Spoolbase::of(cfg) {
         Spoolbase::Directory(dir) => {
             let (spool, resumed) = SqliteSpool::open(&dir)
@@ -141,6 +149,14 @@ impl Store {
         match self {
             Store::Sqlite(_) => None,
             Store::Postgres(p) => Some(p.node_name()),
+        }
+    }
+
+    /// The hash of this node's configuration that nodes compare (a shared spool only).
+    pub fn config_hash(&self) -> Option<&str> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(p) => Some(p.config_hash()),
         }
     }
 

@@ -91,7 +91,9 @@ fn a_killed_nodes_messages_are_delivered_by_another_node() {
     }
     // The simulator reads a bind's next PDU only after answering the last, so how many of the
     // messages reach it before the kill varies; at least one is in flight.
-    wait_for("a's submits", Duration::from_secs(30), || submits(&sim) >= 1);
+    wait_for("a's submits", Duration::from_secs(30), || {
+        submits(&sim) >= 1
+    });
     let b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
     a.kill9();
     let in_flight = submits(&sim);
@@ -105,9 +107,13 @@ fn a_killed_nodes_messages_are_delivered_by_another_node() {
     let got = received_tokens(&sim);
     // Nothing acknowledged was lost; the duplicates are at most what was in flight at the kill.
     let duplicates = got.len() - tokens.len();
-    assert!(duplicates <= in_flight, "{duplicates} duplicates, {in_flight} in flight: {got:?}");
     assert!(
-        b.stderr().contains("recipients leased by a node whose lease expired are queued again"),
+        duplicates <= in_flight,
+        "{duplicates} duplicates, {in_flight} in flight: {got:?}"
+    );
+    assert!(
+        b.stderr()
+            .contains("recipients leased by a node whose lease expired are queued again"),
         "{}",
         b.stderr()
     );
@@ -161,16 +167,18 @@ fn parts_of_one_mo_on_two_nodes_binds_become_one_mail() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
-    let _a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
+    // Each node holds one persistent bind (a transceiver): b's comes after a's.
+    let a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
     wait_for("a's bind", Duration::from_secs(20), || {
         sim.control("stats").contains("bound=1")
     });
-    let _b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
+    let b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
     wait_for("b's bind", Duration::from_secs(20), || {
         sim.control("stats").contains("bound=2")
     });
-    // 20 two-part messages: every first part on a's bind, every second part on b's.
-    let text: String = (0..30).map(|i| format!("part{i:02} ")).collect();
+    // 20 four-part messages, part k on the k-th receiving bind (wrapping around): parts 1 and 3
+    // of each reach a, parts 2 and 4 reach b.
+    let text: String = (0..80).map(|i| format!("part{i:02} ")).collect();
     assert_eq!(
         sim.control(&format!("mo-many 20 1 4445559999 12345 {text}"))
             .trim(),
@@ -178,7 +186,12 @@ fn parts_of_one_mo_on_two_nodes_binds_become_one_mail() {
     );
     let mails = sink.wait_count(20, Duration::from_secs(30));
     for m in &mails {
-        assert!(m.contains("part00") && m.contains("part29"), "{m}");
+        assert!(m.contains("part00") && m.contains("part79"), "{m}");
     }
     assert_eq!(mails.len(), 20);
+    // Each node's bind took 40 of the 80 parts.
+    for imp in [&a, &b] {
+        let (ok, out) = console(&imp.dir.join("control.sock"), "show outbound");
+        assert!(ok && out.contains("received 40 "), "{out}");
+    }
 }

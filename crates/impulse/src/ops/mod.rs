@@ -9,6 +9,7 @@
 //! to `mobile_logs` and `inbound_view`; nothing here starts or stops traffic except through the
 //! spool and the connectors' own operator methods.
 
+pub mod cluster;
 pub mod control;
 pub mod counters;
 pub mod events;

@@ -124,6 +124,11 @@ impl PgSpool {
         self.inner.node.epoch()
     }
 
+    /// The configuration hash this node registered with.
+    pub fn config_hash(&self) -> &str {
+        &self.inner.node.config_hash
+    }
+
     /// Every node the database knows, live ones first.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, SpoolError> {
         node::nodes(&self.inner.pool).await

@@ -93,6 +93,7 @@ impl Service for Admin {
             "/api/queues",
             "/api/binds",
             "/api/mm7",
+            "/api/cluster",
         ];
         if !known.contains(&req.path.as_str()) {
             return reply(
@@ -100,6 +101,17 @@ impl Service for Admin {
                 "text/plain",
                 format!("no such page; try {}\n", known.join(" ")),
             );
+        }
+        if req.path == "/api/cluster" {
+            return match crate::ops::cluster::nodes(&self.status.spool).await {
+                None => json(&Vec::<crate::ops::cluster::NodeView>::new()),
+                Some(Ok(nodes)) => json(&nodes),
+                Some(Err(e)) => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("{e}\n"),
+                ),
+            };
         }
         let snap = match self.status.snapshot().await {
             Ok(s) => s,

@@ -33,6 +33,7 @@ binding summary [BINDING]      queued recipients per binding and domain
 refresh domain DOMAIN          forget cached DNS answers and try the domain's queue now
 show inbound                   listeners with their open connections and limits
 show outbound                  SMPP binds (state, window, rates), MM7 domains, throttles
+show cluster                   the nodes sharing a PostgreSQL spool: heartbeat, state, binds
 config reload                  read the configuration file again and put it in force
 config eval|get [domain D] [binding B] OPTION
                                an option's value in force and where it comes from
@@ -126,6 +127,14 @@ pub async fn execute(ctx: &Context, line: &str) -> Answer {
             .await
         }
         ["show", "inbound"] => ok(crate::ops::inbound_view::render()),
+        ["show", "cluster"] => match crate::ops::cluster::nodes(&ctx.spool).await {
+            None => ok("this node's spool is its own (SQLite): no cluster".into()),
+            Some(Ok(nodes)) => ok(crate::ops::cluster::render(
+                &nodes,
+                ctx.spool.node_name().unwrap_or_default(),
+            )),
+            Some(Err(e)) => error(format!("spool: {e}")),
+        },
         ["show", "outbound"] => match ctx.status.snapshot().await {
             Ok(snap) => ok(super::outbound::render(&snap)
                 + &super::outbound::render_throttles(&ctx.throttles.views())),
