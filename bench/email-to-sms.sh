@@ -12,7 +12,13 @@
 # KANNEL_SECONDS to smsbox; bearerbox (store-type spool, i.e. durable) submits over SMPP
 # (max-pending-submits 64) to another `impulse sim smsc`. Rate = SMS submitted / time until the
 # simulator stops receiving.
-# Usage: bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
+# Spools (SPOOLS="sqlite pg pg2", default "sqlite"): each round runs Impulse once per spool named,
+# beside one Kannel round. sqlite: the embedded spool. pg: one node on a PostgreSQL spool (a
+# durable server of scripts/test-postgres.sh, a fresh database each round). pg2: two nodes on one
+# database, each taking half of the sessions and messages, both submitting to one simulator.
+# LONG_TX=1 holds a transaction open on the database (with an xid, so vacuum cannot reclaim rows
+# behind it) through all rounds: the known way SKIP LOCKED queues degrade.
+# Usage: [SPOOLS=...] [LONG_TX=1] bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}; S=${2:-20}; ROUNDS=${3:-3}; KS=${4:-5}
@@ -26,15 +32,37 @@ work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EX
 . bench/lib.sh
 bound() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | grep -q "bound=1"; }
 
+SPOOLS=${SPOOLS:-sqlite}
+pg_url=""
+if [[ " $SPOOLS " == *" pg"* ]]; then
+  pg_url=$(bash scripts/test-postgres.sh start durable)
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; bash scripts/test-postgres.sh stop durable' EXIT
+  if [ -n "${LONG_TX:-}" ]; then
+    # BEGIN; take an xid; then sit idle in the transaction until the run ends.
+    { echo "BEGIN; CREATE TEMP TABLE hold (x int); INSERT INTO hold VALUES (1);"; sleep 100000; } | psql -q "$pg_url" >/dev/null & 
+  fi
+fi
+
+# impulse_round ROUND SPOOL: one Impulse run (one or two nodes); prints msg/s.
 impulse_round() {
-  local smpp ctl smtp t0 t1
-  smpp=$(port); ctl=$(port); smtp=$(port)
+  local smpp ctl smtp smtp2 t0 t1 spoolbase nodes=1 imp2=""
+  smpp=$(port); ctl=$(port); smtp=$(port); smtp2=$(port)
   target/release/impulse sim smsc --listen "127.0.0.1:$smpp" --control "127.0.0.1:$ctl" --keep $((N + 100000)) >/dev/null & local sim=$!
   wait_port "$ctl"
   rm -rf "$work/spool"
-  cat > "$work/e2e.conf" <<CONF
-Spoolbase = "$work/spool"
-ESMTP_Listener { Listen "127.0.0.1:$smtp" { } }
+  case "$2" in
+    sqlite) spoolbase="$work/spool" ;;
+    pg|pg2)
+      psql -q "$pg_url" -c "CREATE DATABASE bench_$1_$2" >/dev/null
+      spoolbase="${pg_url%/*}/bench_$1_$2"
+      [ "$2" = pg2 ] && nodes=2 ;;
+  esac
+  for n in $(seq "$nodes"); do
+    local listen=$smtp; [ "$n" = 2 ] && listen=$smtp2
+    cat > "$work/e2e$n.conf" <<CONF
+Spoolbase = "$spoolbase"
+Node_Name = "bench$n"
+ESMTP_Listener { Listen "127.0.0.1:$listen" { } }
 domain "sms.example.com" {
   SMPP_SMSC_Server = "127.0.0.1"
   SMPP_SMSC_Port = $smpp
@@ -42,17 +70,29 @@ domain "sms.example.com" {
   SMPP_Command_Window_Size = 64
 }
 CONF
-  target/release/impulse serve -c "$work/e2e.conf" 2>"$work/impulse.log" & local imp=$!
+  done
+  target/release/impulse serve -c "$work/e2e1.conf" 2>"$work/impulse.log" & local imp=$!
   wait_port "$smtp"
-  python3 bench/accept_latency.py probe "$smtp" 4445551234@sms.example.com "$1" "$work/probes.$1" & local probe=$!
+  if [ "$nodes" = 2 ]; then
+    target/release/impulse serve -c "$work/e2e2.conf" 2>"$work/impulse2.log" & imp2=$!
+    wait_port "$smtp2"
+  fi
+  python3 bench/accept_latency.py probe "$smtp" 4445551234@sms.example.com "$1$2" "$work/probes.$1$2" & local probe=$!
   t0=$(now)
-  smtp-source -d -s "$S" -l 100 -m "$N" -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp"
+  if [ "$nodes" = 2 ]; then
+    smtp-source -d -s $((S / 2)) -l 100 -m $((N / 2)) -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp" &
+    local half=$!
+    smtp-source -d -s $((S / 2)) -l 100 -m $((N - N / 2)) -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp2"
+    wait "$half"
+  else
+    smtp-source -d -s "$S" -l 100 -m "$N" -f bench@example.org -t 4445551234@sms.example.com "127.0.0.1:$smtp"
+  fi
   kill -TERM "$probe"; wait "$probe" || true
-  local want=$((N + $(wc -l < "$work/probes.$1")))
+  local want=$((N + $(wc -l < "$work/probes.$1$2")))
   while [ "$(submits "$ctl")" -lt "$want" ]; do sleep 0.05; done
   t1=$(now)
-  python3 bench/accept_latency.py report "$ctl" "$1" "$work/probes.$1" >> "$work/latency"
-  kill "$imp" "$sim"; wait "$imp" "$sim" 2>/dev/null || true
+  python3 bench/accept_latency.py report "$ctl" "$1$2" "$work/probes.$1$2" >> "$work/latency.$2"
+  kill "$imp" $imp2 "$sim"; wait "$imp" $imp2 "$sim" 2>/dev/null || true
   python3 -c "print(round($N/($t1-$t0)))"
 }
 
@@ -110,13 +150,20 @@ CONF
   python3 -c "print(round($last/($t1-$t0)))"
 }
 
-ours=(); theirs=()
+declare -A ours; theirs=()
 for r in $(seq "$ROUNDS"); do
-  ours+=("$(impulse_round "$r")"); theirs+=("$(kannel_round)")
-  echo "round $r: impulse ${ours[-1]} msg/s, kannel ${theirs[-1]} msg/s" >&2
+  line="round $r:"
+  for sp in $SPOOLS; do
+    v=$(impulse_round "$r" "$sp"); ours[$sp]="${ours[$sp]:-} $v"; line="$line impulse/$sp $v msg/s,"
+  done
+  theirs+=("$(kannel_round)")
+  echo "$line kannel ${theirs[-1]} msg/s" >&2
 done
-mi=$(median "${ours[@]}"); mk=$(median "${theirs[@]}")
-echo "impulse (SMTP -> spool -> SMPP) median: $mi msg/s (runs: ${ours[*]})"
+mk=$(median "${theirs[@]}")
+for sp in $SPOOLS; do
+  # shellcheck disable=SC2086
+  mi=$(median ${ours[$sp]})
+  echo "impulse/$sp (SMTP -> spool -> SMPP) median: $mi msg/s (runs:${ours[$sp]}); ratio to kannel $(python3 -c "print('%.2f' % ($mi/$mk))")"
+  python3 bench/accept_latency.py summary "$work/latency.$sp"
+done
 echo "kannel  (HTTP -> store -> SMPP) median: $mk msg/s (runs: ${theirs[*]})"
-python3 -c "print('ratio impulse/kannel: %.2f' % ($mi/$mk))"
-python3 bench/accept_latency.py summary "$work/latency"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the integration tests talk to, on a fresh Debian machine:
 # swaks (SMTP client, with its TLS modules), curl (HTTPS client), Postfix's smtp-source/smtp-sink (load and sink), Python aiosmtpd (SMTP sink)
-# and smpplib (SMPP ESME), lxml (validates MM7 output against the 3GPP XSDs), the npm `smpp` package (SMSC peer) and
+# and smpplib (SMPP ESME), PostgreSQL (the shared spool's tests), lxml (validates MM7 output against the 3GPP XSDs), the npm `smpp` package (SMSC peer) and
 # Chromium (renders the status page headless). Idempotent: skips what is there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,10 +16,17 @@ command -v curl >/dev/null || need_apt+=(curl)
 # Headless Chromium renders the admin status page in the operations test.
 command -v chromium >/dev/null || need_apt+=(chromium)
 { command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; } || need_apt+=(postfix)
+# PostgreSQL for the shared spool's tests (scripts/test-postgres.sh runs a throwaway server).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # Postfix's maintainer scripts ask questions and try to start a daemon; we only want its tools.
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections || true
+  # Debian's postgresql would create and start a cluster of its own: the tests run their own.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi

@@ -6,13 +6,15 @@
 #   scripts/test-postgres.sh start   prints the server's URL; starts it unless it runs already
 #                                    (tests call this themselves, so `cargo nextest` alone works)
 #   scripts/test-postgres.sh stop    stops it and removes its files
+#   ... start durable / stop durable  the same, for benchmarks: a second server with
+#                                    PostgreSQL's durable defaults (fsync, full page writes)
 #
-# Settings are for tests, not for production: fsync is off (the tests kill Impulse nodes, never
-# the database), and the connection limit is raised for many test processes at once.
-# Benchmarks start their own durable server (bench/lib/postgres.sh).
+# The tests' settings are for tests, not for production: fsync is off (the tests kill Impulse
+# nodes, never the database), and the connection limit is raised for many test processes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-state="$root/target/test-postgres"
+durable=""; [ "${2:-}" = durable ] && durable=1
+state="$root/target/test-postgres${durable:+-durable}"
 mkdir -p "$state"
 
 bindir() {
@@ -69,10 +71,11 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 400
-fsync = off
-full_page_writes = off
 shared_buffers = 128MB
 EOF
+  if [ -z "$durable" ]; then
+    printf 'fsync = off\nfull_page_writes = off\n' >>"$dir/data/postgresql.conf"
+  fi
   # The server must not inherit the lock (fd 9) nor this script's output.
   as_server_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1 9>&- \
     || { cat "$dir/server.log" >&2; exit 1; }
@@ -99,5 +102,5 @@ flock 9
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [durable]" >&2; exit 2 ;;
 esac

@@ -79,6 +79,12 @@ if [ ${#skip[@]} -gt 0 ]; then
   filter=(-E "not ($expr)")
 fi
 
+# The shared spool's tests use a throwaway PostgreSQL server of their own, stopped at the end.
+IMPULSE_TEST_POSTGRES=$(bash scripts/test-postgres.sh start)
+export IMPULSE_TEST_POSTGRES
+trap 'bash scripts/test-postgres.sh stop; rm -rf "$scratch"' EXIT
+echo "PostgreSQL for the tests: $IMPULSE_TEST_POSTGRES"
+
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "${filter[@]}" || status=$?

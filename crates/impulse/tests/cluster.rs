@@ -8,6 +8,7 @@
 //! - A node that stalls (SIGSTOP) past the lease timeout: the other node takes its work; when
 //!   it wakes (SIGCONT), what it records is refused.
 //! - The parts of one concatenated MO arriving on the binds of two nodes become one mail.
+//! - A delivery receipt for one node's submit, arriving on another node's bind, is matched.
 
 mod common;
 
@@ -26,6 +27,17 @@ fn database() -> String {
 
 /// A node of the cluster: its own directory, listeners and logs; the shared spool.
 fn node(dir: &std::path::Path, url: &str, name: &str, smsc: u16, sink: u16) -> Impulse {
+    node_with(dir, url, name, smsc, sink, "")
+}
+
+fn node_with(
+    dir: &std::path::Path,
+    url: &str,
+    name: &str,
+    smsc: u16,
+    sink: u16,
+    extra: &str,
+) -> Impulse {
     std::fs::create_dir_all(dir).unwrap();
     let conf = format!(
         "Spoolbase = \"{url}\"\nNode_Name = \"{name}\"\nSpool_Lease_Timeout = 2\n\
@@ -36,7 +48,7 @@ fn node(dir: &std::path::Path, url: &str, name: &str, smsc: u16, sink: u16) -> I
          domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {smsc}\n\
            SMPP_ESME_Address = \"12345\"\n  SMPP_Submit_Response_Timer = 60\n\
            SMPP_Persistent_Connections = [ default = 1 ]\n\
-           SMPP_Default_Email_Address = \"inbox@example.com\"\n}}\n\
+           SMPP_Default_Email_Address = \"inbox@example.com\"\n{extra}}}\n\
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n"
     );
     Impulse::start(dir, &conf)
@@ -194,4 +206,61 @@ fn parts_of_one_mo_on_two_nodes_binds_become_one_mail() {
         let (ok, out) = console(&imp.dir.join("control.sock"), "show outbound");
         assert!(ok && out.contains("received 40 "), "{out}");
     }
+}
+
+#[test]
+fn a_receipt_for_one_nodes_submit_arriving_on_another_node_is_matched() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&["--delivered-percent", "100"]);
+    let receipts = "  SMPP_Registered_Delivery = ( \"SMSC_Delivery\" )\n  \
+                    SMPP_Notify_Deliver_Receipt = ( \"ALL\" )\n";
+    let a = node_with(
+        &tmp.path().join("a"),
+        &url,
+        "a",
+        sim.smpp,
+        sink.port,
+        receipts,
+    );
+    wait_for("a's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=1")
+    });
+    let b = node_with(
+        &tmp.path().join("b"),
+        &url,
+        "b",
+        sim.smpp,
+        sink.port,
+        receipts,
+    );
+    wait_for("b's bind", Duration::from_secs(20), || {
+        sim.control("stats").contains("bound=2")
+    });
+    // b submits; the simulator sends the receipt on the first bind of the account: a's.
+    assert!(try_send_mail(
+        b.smtp_port,
+        "4445551234@sms.example.com",
+        "tok-receipt"
+    ));
+    let notice = &sink.wait_count(1, Duration::from_secs(30))[0];
+    let id = &sim.list()[0][0];
+    assert!(
+        notice.contains("X-Envelope-To: load@example.com\r\n"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Subject: SMS to 4445551234: DELIVRD"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains(&format!("SMSC message id {id}")),
+        "matched to b's submitted segment: {notice}"
+    );
+    let (ok, out) = console(&a.dir.join("control.sock"), "show outbound");
+    assert!(
+        ok && out.contains("received 1 "),
+        "the receipt came on a's bind: {out}"
+    );
 }

@@ -162,7 +162,10 @@ pub async fn serve(mut rx: mpsc::UnboundedReceiver<Event>, dest: Destination, ct
                 for h in held.take_expired(now) {
                     unmatched(&dest, &h);
                 }
-                for h in held.take_numeric_due(now) {
+                // Submissions another node records are not announced on this one: with a
+                // spool shared by several nodes, held receipts are tried again every second.
+                let due = if ctx.spool.is_shared() { held.take_all() } else { held.take_numeric_due(now) };
+                for h in due {
                     retry_held(&ctx, &dest, &mut held, h).await;
                 }
                 if sweep_at <= now {
