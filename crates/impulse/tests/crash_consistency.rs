@@ -17,32 +17,12 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::crash::{Downstream, Ledger, arrived, mo_acked, next};
 use common::{Impulse, SimMmsc, SimSmsc, Sink, console, try_send_mail};
-
-fn mo_acked(sim: &SimSmsc) -> Option<u64> {
-    let stats = sim.control("stats");
-    stats
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("mo_acked="))
-        .and_then(|v| v.parse().ok())
-}
-
-#[derive(Default)]
-struct Ledger {
-    /// Tokens whose message was acknowledged upstream, with where they must arrive.
-    acked: Mutex<Vec<(String, Downstream)>>,
-    attempts: AtomicU64,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Downstream {
-    Sink,
-    Smsc,
-}
 
 fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
     format!(
@@ -60,14 +40,6 @@ fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
          ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" paniclog = \"{{LOG}}/paniclog.ec\" }}\n",
         sock.display()
     )
-}
-
-/// A small deterministic generator for the kill moments (xorshift; the seed is printed).
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
 }
 
 #[test]
@@ -189,21 +161,7 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
         let s = console(&sock, "summary").1;
         s.contains("Active queue:             0") && s.contains("Delayed queue:            0")
     });
-    let mut seen: std::collections::HashMap<String, u32> = Default::default();
-    let mut count = |text: &str| {
-        let mut rest = text;
-        while let Some(i) = rest.find("[tok-") {
-            let end = rest[i..].find(']').map_or(rest.len(), |e| i + e + 1);
-            *seen.entry(rest[i..end].to_string()).or_default() += 1;
-            rest = &rest[end..];
-        }
-    };
-    for m in sink.messages() {
-        count(&m);
-    }
-    for sms in sim.control("list 1000000").lines() {
-        count(sms);
-    }
+    let seen = arrived(&sink, &sim);
     let lost: Vec<&String> = acked
         .iter()
         .map(|(t, _)| t)

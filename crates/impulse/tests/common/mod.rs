@@ -2,6 +2,8 @@
 //! aiosmtpd sink (tests/peers/smtp_sink.py), swaks and Postfix's smtp-source as clients.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod crash;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
