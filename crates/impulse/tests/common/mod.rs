@@ -282,7 +282,15 @@ impl Impulse {
     /// `wanted` accepts; waits for it.
     fn ready_port(&self, from: usize, phrase: &str, wanted: impl Fn(u16) -> bool) -> u16 {
         let mut port = None;
-        wait_for(phrase, Duration::from_secs(20), || {
+        // On a timeout, what this run logged says why.
+        let what = format!("{phrase} (in {})", self.dir.display());
+        let (started, mut told) = (Instant::now(), false);
+        wait_for(&what, Duration::from_secs(20), || {
+            if !told && started.elapsed() > Duration::from_secs(19) {
+                told = true;
+                let log = self.stderr();
+                eprintln!("{}", log.get(from..).unwrap_or_default());
+            }
             let log = self.stderr();
             port = log.get(from..).unwrap_or_default().lines().find_map(|l| {
                 let l = strip_ansi(l);

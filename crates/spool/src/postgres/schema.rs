@@ -108,8 +108,38 @@ CREATE INDEX IF NOT EXISTS mo_parts_mailed ON mo_parts (received_at) WHERE done 
 CREATE INDEX IF NOT EXISTS mo_parts_claimed ON mo_parts (claimed_epoch) WHERE done = 2;
 ";
 
+/// The version a database holds, if it has Impulse's schema.
+async fn version(client: &Object) -> Result<Option<i64>, SpoolError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('impulse_schema') IS NOT NULL", &[])
+        .await
+        .map_err(storage)?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_one("SELECT max(version) FROM impulse_schema", &[])
+        .await
+        .map_err(storage)?
+        .get(0))
+}
+
 /// Creates the tables, or checks that the database holds the version this code writes.
+///
+/// A database already at this version is only read: the DDL (`CREATE INDEX IF NOT EXISTS` takes
+/// a share lock on its table) would wait behind the other nodes' writes, and they behind it.
 pub(super) async fn migrate(client: &mut Object) -> Result<(), SpoolError> {
+    match version(client).await? {
+        Some(found) if found > SCHEMA_VERSION => {
+            return Err(SpoolError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Some(SCHEMA_VERSION) => return Ok(()),
+        _ => {}
+    }
     let tx = client.transaction().await.map_err(storage)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
