@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use impulse_config::{Config, Resolved, names};
 use impulse_spool::{
-    Destination, DestinationDue, Leased, MessageId, Millis, MoPart, MoPartStored, MobileStore,
-    NewMessage, NodeInfo, Outcome, PgOptions, PgSpool, QueueCounts, QueueQueries, QueueStore,
-    RecipientId, RecipientInfo, ReverseMapping, Selection, SpoolError, SqliteSpool, StoredMessage,
+    Destination, DestinationDue, LeaseRef, Leased, MessageId, Millis, MoPart, MoPartStored,
+    MobileStore, NewMessage, NodeInfo, Outcome, PgOptions, PgSpool, QueueCounts, QueueQueries,
+    QueueStore, RecipientInfo, ReverseMapping, Selection, SpoolError, SqliteSpool, StoredMessage,
     Submission,
 };
 use sha2::Digest;
@@ -48,8 +48,23 @@ impl Spoolbase {
     }
 }
 
-/// The URL without its password, for logs and errors.
+/// The URL without its password (in the user part or a `password=` parameter), for logs and
+/// errors.
 fn redacted(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -70,18 +85,15 @@ pub fn node_name(cfg: &Config, hostname: &str) -> String {
 }
 
 /// A hash of the configuration file as nodes compare it: its text without the lines that are
-/// meant to differ between nodes (`Node_Name`). Included files are not followed.
+/// meant to differ between nodes (`Node_Name`, `Hostname`). Included files are not followed.
 fn config_hash(path: Option<&Path>) -> String {
     let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
         return String::new();
     };
     let mut hash = sha2::Sha256::new();
     for line in text.lines() {
-        if !line
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("node_name")
-        {
+        let lower = line.trim_start().to_ascii_lowercase();
+        if !lower.starts_with("node_name") && !lower.starts_with("hostname") {
             hash.update(line.trim_end().as_bytes());
             hash.update(b"\n");
         }
@@ -202,7 +214,7 @@ impl QueueStore for Store {
         each!(self, s => s.lease_due(dest, now, limit).await)
     }
 
-    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+    async fn record(&self, outcomes: Vec<(LeaseRef, Outcome)>) -> Result<(), SpoolError> {
         each!(self, s => s.record(outcomes).await)
     }
 
@@ -346,6 +358,10 @@ mod tests {
         assert_eq!(
             redacted("postgresql://impulse@db/spool"),
             "postgresql://impulse@db/spool"
+        );
+        assert_eq!(
+            redacted("postgresql://db/spool?user=impulse&password=s3cret"),
+            "postgresql://db/spool?user=impulse&password=***"
         );
     }
 }

@@ -138,6 +138,7 @@ mod tests {
             attempts,
             received_at,
             due: received_at,
+            fence: 0,
         }
     }
 

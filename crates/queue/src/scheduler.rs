@@ -714,7 +714,7 @@ async fn settle<S: QueueStore, C: Connector, P: Policy, O: Observer>(
         .collect();
     let records = outcomes
         .into_iter()
-        .map(|(l, _, o)| (l.recipient, o))
+        .map(|(l, _, o)| (l.reference(), o))
         .collect();
     if let Err(e) = shared.spool.record(records).await {
         // The recipients stay leased and are retried after the next restart.

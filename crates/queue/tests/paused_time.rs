@@ -13,8 +13,8 @@ use impulse_queue::{
     Verdict,
 };
 use impulse_spool::{
-    Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, NewMessage,
-    NewRecipient, Outcome, QueueStore, RecipientId, SpoolError, StoredMessage,
+    Destination, DestinationDue, Lease, LeaseRef, Leased, LeasedMessage, MessageId, Millis,
+    NewMessage, NewRecipient, Outcome, QueueStore, RecipientId, SpoolError, StoredMessage,
 };
 use tokio::sync::mpsc;
 
@@ -60,6 +60,7 @@ impl QueueStore for MemStore {
                         attempts: 0,
                         received_at: msg.received_at,
                         due: msg.received_at,
+                        fence: 0,
                     },
                     leased: false,
                     due: msg.received_at,
@@ -95,9 +96,10 @@ impl QueueStore for MemStore {
         Ok(out)
     }
 
-    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+    async fn record(&self, outcomes: Vec<(LeaseRef, Outcome)>) -> Result<(), SpoolError> {
         let mut rows = self.rows.lock().unwrap();
-        for (id, outcome) in outcomes {
+        for (lease, outcome) in outcomes {
+            let id = lease.recipient;
             match outcome {
                 Outcome::Retry { due, .. } => {
                     let row = rows.get_mut(&id.0).unwrap();

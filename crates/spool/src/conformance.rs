@@ -148,13 +148,13 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
     spool
         .record(vec![
             (
-                leases[0].recipient,
+                leases[0].reference(),
                 Outcome::Delivered {
                     response: "250 ok".into(),
                 },
             ),
             (
-                leases[1].recipient,
+                leases[1].reference(),
                 Outcome::Retry {
                     due: 7000,
                     response: "451 later".into(),
@@ -187,7 +187,7 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
             let failed = Outcome::Failed {
                 response: "550 no".into(),
             };
-            rest.push((l.recipient, failed));
+            rest.push((l.reference(), failed));
         }
     }
     assert_eq!(rest.len(), left.len());
@@ -325,7 +325,7 @@ pub async fn message_ids_are_never_reused<B: Backend>(backend: &B) {
     let lease = flat(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap());
     spool
         .record(vec![(
-            lease[0].recipient,
+            lease[0].reference(),
             Outcome::Delivered {
                 response: "250".into(),
             },
@@ -397,7 +397,7 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
     );
     spool
         .record(vec![(
-            leased[0].recipient,
+            leased[0].reference(),
             Outcome::Retry {
                 due: 50_000,
                 response: "451 busy".into(),

@@ -98,6 +98,26 @@ pub struct Lease {
     pub received_at: Millis,
     /// When it was due: the time this try was scheduled for.
     pub due: Millis,
+    /// The fencing token of this lease: a shared spool's epoch of the node that took it (0 for
+    /// a spool of one node). Its outcome is recorded only while the lease still carries it.
+    pub fence: i64,
+}
+
+impl Lease {
+    /// What an outcome names: this recipient under this lease.
+    pub fn reference(&self) -> LeaseRef {
+        LeaseRef {
+            recipient: self.recipient,
+            fence: self.fence,
+        }
+    }
+}
+
+/// The lease an outcome is for: the recipient, and the fencing token the lease carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LeaseRef {
+    pub recipient: RecipientId,
+    pub fence: i64,
 }
 
 /// The leased recipients of one message, with the message itself.
@@ -312,13 +332,14 @@ pub trait QueueStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Leased, SpoolError>> + Send;
 
-    /// Records outcomes of recipients this handle leased; delivered and failed recipients leave
-    /// the spool, and a message leaves with its last recipient. All outcomes of one call commit
+    /// Records outcomes of leases this handle took; delivered and failed recipients leave the
+    /// spool, and a message leaves with its last recipient. All outcomes of one call commit
     /// together. A spool shared by several nodes refuses (logs and counts, without an error) the
-    /// outcome of a lease this node no longer holds: another node took the recipient over.
+    /// outcome of a lease that no longer holds (its fence is not the recipient's lease's any
+    /// more): another node, or a later lease, has the recipient now.
     fn record(
         &self,
-        outcomes: Vec<(RecipientId, Outcome)>,
+        outcomes: Vec<(LeaseRef, Outcome)>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
     /// Reads a message's body and sender.

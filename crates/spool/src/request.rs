@@ -5,7 +5,7 @@
 use tokio::sync::oneshot;
 
 use crate::{
-    Destination, Leased, MessageId, Millis, MoPart, MoPartStored, NewMessage, Outcome, RecipientId,
+    Destination, LeaseRef, Leased, MessageId, Millis, MoPart, MoPartStored, NewMessage, Outcome,
     ReverseMapping, Selection, SpoolError, Submission,
 };
 
@@ -18,7 +18,7 @@ pub(crate) enum Request {
         oneshot::Sender<Result<Leased, SpoolError>>,
     ),
     Record(
-        Vec<(RecipientId, Outcome)>,
+        Vec<(LeaseRef, Outcome)>,
         oneshot::Sender<Result<(), SpoolError>>,
     ),
     Mapping(ReverseMapping, oneshot::Sender<Result<(), SpoolError>>),

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::request::{Produced, Request, answer};
 use crate::{
-    Destination, DestinationDue, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart,
+    Destination, DestinationDue, Lease, LeaseRef, Leased, LeasedMessage, MessageId, Millis, MoPart,
     MoPartStored, MobileStore, NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore,
     RecipientId, RecipientInfo, RecipientState, ReverseMapping, Selection, SpoolError,
     StoredMessage, Submission,
@@ -459,6 +459,7 @@ fn lease(
                 attempts: row.get::<_, i64>(3).unwrap_or(0) as u32,
                 received_at: row.get::<_, Option<i64>>(4).ok().flatten().unwrap_or(0),
                 due: row.get(5)?,
+                fence: 0,
             })
         })
         .map_err(storage)?;
@@ -530,8 +531,10 @@ fn load_message(c: &Connection, id: MessageId) -> Result<StoredMessage, SpoolErr
     })
 }
 
-fn record(conn: &Connection, outcomes: &[(RecipientId, Outcome)]) -> Result<(), SpoolError> {
-    for (id, outcome) in outcomes {
+fn record(conn: &Connection, outcomes: &[(LeaseRef, Outcome)]) -> Result<(), SpoolError> {
+    // One node holds this spool: a lease's fence is always 0.
+    for (lease, outcome) in outcomes {
+        let id = &lease.recipient;
         let message: Option<i64> = conn
             .prepare_cached("SELECT message_id FROM recipients WHERE id = ?1")
             .and_then(|mut st| st.query_row(params![id.0], |r| r.get(0)).optional())
@@ -835,7 +838,7 @@ impl QueueStore for SqliteSpool {
         self.write(|tx| Request::Lease(dest, now, limit, tx)).await
     }
 
-    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+    async fn record(&self, outcomes: Vec<(LeaseRef, Outcome)>) -> Result<(), SpoolError> {
         self.write(|tx| Request::Record(outcomes, tx)).await
     }
 

@@ -68,7 +68,7 @@ async fn unreadable_record_is_reported_and_quarantined() {
     let bad_lease = &bad_entry.leases[0];
     spool
         .record(vec![(
-            bad_lease.recipient,
+            bad_lease.reference(),
             Outcome::Quarantined {
                 reason: err.to_string(),
             },

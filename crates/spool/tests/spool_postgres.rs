@@ -91,7 +91,7 @@ async fn two_nodes_never_lease_the_same_recipient() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
     let url = fresh_database().await;
-    // `a` beats every 20 s; `b` judges leases after 1 s.
+    // `a` beats every 20 s and is judged by its own 60 s; `b` by 1 s.
     let a = node(&url, "a", Duration::from_secs(60)).await;
     let b = node(&url, "b", Duration::from_secs(1)).await;
     let id = a
@@ -102,11 +102,11 @@ async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
     assert_eq!(leased.len(), 1);
     assert!(flat(b.lease_due(&dest("one.example"), 1_000, 10).await.unwrap()).is_empty());
 
-    // `a` stalls: its last heartbeat is a minute old.
+    // `a` stalls: its last heartbeat is two minutes old.
     raw(&url)
         .await
         .execute(
-            "UPDATE nodes SET heartbeat_at = heartbeat_at - 60000 WHERE name = 'a'",
+            "UPDATE nodes SET heartbeat_at = heartbeat_at - 120000 WHERE name = 'a'",
             &[],
         )
         .await
@@ -125,7 +125,7 @@ async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
 
     // `a` wakes up and reports a failure: refused, the recipient stays b's.
     a.record(vec![(
-        leased[0].recipient,
+        leased[0].reference(),
         Outcome::Failed {
             response: "late".into(),
         },
@@ -137,7 +137,7 @@ async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
     assert_eq!(rows[0].state, RecipientState::Leased);
     // `b`'s outcome counts.
     b.record(vec![(
-        taken[0].recipient,
+        taken[0].reference(),
         Outcome::Delivered {
             response: "250".into(),
         },
@@ -208,4 +208,61 @@ async fn parts_and_receipts_meet_whichever_node_they_arrive_on() {
     let found = b.find_submissions(vec!["d:1234".into()]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].recipient, "4445551234@sms.example.com");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_after_it() {
+    let url = fresh_database().await;
+    let a = node(&url, "a", Duration::from_secs(3)).await;
+    let _b = node(&url, "b", Duration::from_secs(3)).await;
+    let id = a
+        .enqueue(message(&[("x@one.example", "one.example")], 1))
+        .await
+        .unwrap();
+    let old = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+    let first_epoch = a.epoch();
+    // The cluster declares a dead (as b's heartbeat does when a's is late): b's next beat
+    // queues its lease again, and a learns it at its own next beat and registers again.
+    raw(&url)
+        .await
+        .execute("UPDATE nodes SET fenced = true WHERE name = 'a'", &[])
+        .await
+        .unwrap();
+    let mut again = Vec::new();
+    for _ in 0..100 {
+        if a.epoch() != first_epoch {
+            again = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+            if !again.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        again.len(),
+        1,
+        "a leased the recipient again under its new epoch"
+    );
+    assert_ne!(again[0].fence, old[0].fence);
+    // The attempt of the old lease ends: refused, the new lease is untouched.
+    a.record(vec![(
+        old[0].reference(),
+        Outcome::Retry {
+            due: 99_000,
+            response: "451 old".into(),
+        },
+    )])
+    .await
+    .unwrap();
+    let rows = a.inspect(id).await.unwrap();
+    assert_eq!(rows[0].state, RecipientState::Leased, "{rows:?}");
+    a.record(vec![(
+        again[0].reference(),
+        Outcome::Delivered {
+            response: "250".into(),
+        },
+    )])
+    .await
+    .unwrap();
+    assert!(a.inspect(id).await.unwrap().is_empty());
 }

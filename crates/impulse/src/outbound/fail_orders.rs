@@ -129,6 +129,7 @@ mod tests {
             attempts: 1,
             received_at,
             due: received_at,
+            fence: 0,
         }
     }
 

@@ -26,14 +26,15 @@ use node::NodeState;
 
 use crate::request::{Produced, Request, answer};
 use crate::{
-    Destination, DestinationDue, Leased, MessageId, Millis, MoPart, MoPartStored, MobileStore,
-    NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore, RecipientId, RecipientInfo,
-    RecipientState, ReverseMapping, Selection, SpoolError, StoredMessage, Submission,
+    Destination, DestinationDue, LeaseRef, Leased, MessageId, Millis, MoPart, MoPartStored,
+    MobileStore, NewMessage, Outcome, QueueCounts, QueueQueries, QueueStore, RecipientId,
+    RecipientInfo, RecipientState, ReverseMapping, Selection, SpoolError, StoredMessage,
+    Submission,
 };
 
 /// Most requests committed in one transaction (as in the SQLite spool).
 const MAX_GROUP: usize = 512;
-/// Connections for reads and the heartbeat, besides the writer's own.
+/// Connections for reads, besides the writer's own (the heartbeat has two of its own).
 const POOL_SIZE: usize = 8;
 
 pub(super) fn storage(e: impl std::fmt::Display) -> SpoolError {
@@ -74,24 +75,44 @@ impl PgSpool {
     /// Connects, creates or checks the schema, and joins the cluster as `options.node_name`.
     /// Returns the recipients queued again: those a previous process of this name had leased.
     pub async fn open(options: PgOptions) -> Result<(Self, u64), SpoolError> {
-        let config = tokio_postgres::Config::from_str(&options.url)
+        let mut config = tokio_postgres::Config::from_str(&options.url)
             .map_err(|e| SpoolError::Storage(format!("Spoolbase is not a PostgreSQL URL: {e}")))?;
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE + 1)
-            .build()
-            .map_err(storage)?;
+        // A dead connection (a failover, a cut network) is noticed within the lease timeout,
+        // and a session left idle inside a transaction (its node paused) is ended by the
+        // server before the lease timeout, so that the locks it held are released.
+        let half = (options.lease_timeout / 2).max(Duration::from_secs(1));
+        config
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives_idle(half)
+            .tcp_user_timeout(options.lease_timeout)
+            .options(format!(
+                "-c idle_in_transaction_session_timeout={}",
+                half.as_millis()
+            ));
+        let pools = |size: usize| {
+            let manager = Manager::from_config(
+                config.clone(),
+                tokio_postgres::NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .wait_timeout(Some(Duration::from_secs(10)))
+                .create_timeout(Some(Duration::from_secs(10)))
+                .build()
+                .map_err(storage)
+        };
+        let pool = pools(POOL_SIZE + 1)?;
+        // The heartbeat has connections of its own: reads never hold it up.
+        let beat_pool = pools(2)?;
         let mut first = pool.get().await.map_err(storage)?;
         schema::migrate(&mut first).await?;
         let (stop, stopped) = watch::channel(false);
         let (node, resumed) = node::join(
-            &pool,
+            &beat_pool,
             options.node_name,
             options.lease_timeout,
             options.config_hash,
@@ -199,6 +220,10 @@ async fn writer_loop(
             }
             Err(e) => {
                 tracing::error!(error = %e, "spool commit failed; every request of the group was refused");
+                // Its outcome may be unknown (the connection died around the commit): leases
+                // this node took or kept may be left behind under its epoch; registering again
+                // fences that epoch and queues them again.
+                node.rejoin();
                 for req in group {
                     let p = Produced::failed(&req, &e);
                     answer(req, p);
@@ -289,7 +314,7 @@ impl QueueStore for PgSpool {
         self.write(|tx| Request::Lease(dest, now, limit, tx)).await
     }
 
-    async fn record(&self, outcomes: Vec<(RecipientId, Outcome)>) -> Result<(), SpoolError> {
+    async fn record(&self, outcomes: Vec<(LeaseRef, Outcome)>) -> Result<(), SpoolError> {
         self.write(|tx| Request::Record(outcomes, tx)).await
     }
 

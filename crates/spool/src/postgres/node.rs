@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::schema::NOW_MS;
 use super::storage;
@@ -33,11 +33,19 @@ pub(super) struct NodeState {
     epoch: AtomicI64,
     pub(super) lease_timeout: Duration,
     pub(super) config_hash: String,
+    /// Set by the writer when a commit failed or its outcome is unknown: leases it recorded
+    /// may be left behind under this epoch, so the node registers again and fences it.
+    rejoin: Notify,
 }
 
 impl NodeState {
     pub(super) fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// After a commit that failed or whose outcome is unknown: register again soon.
+    pub(super) fn rejoin(&self) {
+        self.rejoin.notify_one();
     }
 }
 
@@ -56,20 +64,26 @@ pub struct NodeInfo {
     pub status: String,
 }
 
-/// Queues again what fenced nodes held: leased recipients and claimed MO parts. Returns the
-/// recipients queued again.
+/// Queues again what no live epoch holds: leased recipients and claimed MO parts of fenced
+/// (or forgotten) epochs. Rows locked by a transaction still open are passed over (SKIP
+/// LOCKED) and taken at a later heartbeat: a paused node's open transaction never blocks the
+/// heartbeat of the others. Returns the recipients queued again.
 async fn requeue_fenced(c: &impl GenericClient) -> Result<u64, SpoolError> {
     let recipients = c
         .execute(
             "UPDATE recipients SET state = 0, lease_epoch = NULL, lease_node = NULL \
-             WHERE state = 1 AND lease_epoch IN (SELECT epoch FROM nodes WHERE fenced)",
+             WHERE id IN (SELECT id FROM recipients WHERE state = 1 \
+                 AND lease_epoch NOT IN (SELECT epoch FROM nodes WHERE NOT fenced) \
+                 FOR UPDATE SKIP LOCKED)",
             &[],
         )
         .await
         .map_err(storage)?;
     c.execute(
         "UPDATE mo_parts SET done = 0, claimed_epoch = NULL \
-         WHERE done = 2 AND claimed_epoch IN (SELECT epoch FROM nodes WHERE fenced)",
+         WHERE (key, seq) IN (SELECT key, seq FROM mo_parts WHERE done = 2 \
+             AND claimed_epoch NOT IN (SELECT epoch FROM nodes WHERE NOT fenced) \
+             FOR UPDATE SKIP LOCKED)",
         &[],
     )
     .await
@@ -77,29 +91,54 @@ async fn requeue_fenced(c: &impl GenericClient) -> Result<u64, SpoolError> {
     Ok(recipients)
 }
 
-/// Registers this process under `name` with a new epoch. Earlier processes of the same name
-/// are fenced at once (a node restarted after a crash takes its own work back without waiting
-/// for the lease timeout). Returns the epoch and the recipients queued again.
-async fn register(pool: &Pool, name: &str, config_hash: &str) -> Result<(i64, u64), SpoolError> {
+/// Whom a registration fences besides registering.
+enum Fence {
+    /// Every other registration of this name: a process starting (a node restarted after a
+    /// crash takes its own work back without waiting for the lease timeout).
+    SameName,
+    /// This process's earlier epoch only (after a commit whose outcome is unknown).
+    Epoch(i64),
+    /// Nobody (this process was fenced by the others).
+    Nobody,
+}
+
+/// Registers this process under `name` with a new epoch and fences as `fence` says. Returns
+/// the epoch and the recipients queued again.
+async fn register(
+    pool: &Pool,
+    node: (&str, &str, Duration),
+    fence: Fence,
+) -> Result<(i64, u64), SpoolError> {
+    let (name, config_hash, lease_timeout) = node;
     let mut client = pool.get().await.map_err(storage)?;
     let tx = client.transaction().await.map_err(storage)?;
     let epoch: i64 = tx
         .query_one(
             &format!(
-                "INSERT INTO nodes (name, started_at, heartbeat_at, config_hash) \
-                 VALUES ($1, {NOW_MS}, {NOW_MS}, $2) RETURNING epoch"
+                "INSERT INTO nodes (name, started_at, heartbeat_at, config_hash, lease_timeout) \
+                 VALUES ($1, {NOW_MS}, {NOW_MS}, $2, $3) RETURNING epoch"
             ),
-            &[&name, &config_hash],
+            &[&name, &config_hash, &(lease_timeout.as_millis() as i64)],
         )
         .await
         .map_err(storage)?
         .get(0);
-    tx.execute(
-        "UPDATE nodes SET fenced = true WHERE name = $1 AND epoch <> $2 AND NOT fenced",
-        &[&name, &epoch],
-    )
-    .await
-    .map_err(storage)?;
+    match fence {
+        Fence::SameName => {
+            tx.execute(
+                "UPDATE nodes SET fenced = true WHERE name = $1 AND epoch <> $2 AND NOT fenced",
+                &[&name, &epoch],
+            )
+            .await
+            .map_err(storage)?;
+        }
+        Fence::Epoch(old) => {
+            tx.execute("UPDATE nodes SET fenced = true WHERE epoch = $1", &[&old])
+                .await
+                .map_err(storage)?;
+        }
+        Fence::Nobody => {}
+    }
     let resumed = requeue_fenced(&tx).await?;
     tx.commit().await.map_err(storage)?;
     Ok((epoch, resumed))
@@ -114,12 +153,14 @@ pub(super) async fn join(
     config_hash: String,
     stop: watch::Receiver<bool>,
 ) -> Result<(Arc<NodeState>, u64), SpoolError> {
-    let (epoch, resumed) = register(pool, &name, &config_hash).await?;
+    let (epoch, resumed) =
+        register(pool, (&name, &config_hash, lease_timeout), Fence::SameName).await?;
     let node = Arc::new(NodeState {
         name,
         epoch: AtomicI64::new(epoch),
         lease_timeout,
         config_hash,
+        rejoin: Notify::new(),
     });
     warn_if_configured_differently(pool, &node).await;
     tokio::spawn(heartbeat_loop(pool.clone(), node.clone(), stop));
@@ -155,10 +196,37 @@ async fn warn_if_configured_differently(pool: &Pool, node: &NodeState) {
 
 async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
     let every = (node.lease_timeout / 3).max(Duration::from_millis(100));
+    let identity = (
+        node.name.as_str(),
+        node.config_hash.as_str(),
+        node.lease_timeout,
+    );
+    let mut rejoin = false;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            _ = node.rejoin.notified() => rejoin = true,
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+        }
+        // A handle dropped meanwhile: never register again for it.
+        if stop.has_changed().is_err() {
+            return;
+        }
+        if rejoin {
+            let old = node.epoch();
+            match register(&pool, identity, Fence::Epoch(old)).await {
+                Ok((epoch, resumed)) => {
+                    node.epoch.store(epoch, Ordering::Release);
+                    rejoin = false;
+                    tracing::warn!(
+                        node = %node.name, old, epoch, resumed,
+                        "a spool commit failed or its outcome is unknown: registered again, and \
+                         what the earlier epoch held is queued again"
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "registering again failed"),
+            }
+            continue;
         }
         match beat(&pool, &node).await {
             Ok(Beat { fenced: true, .. }) => {
@@ -167,10 +235,18 @@ async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Recei
                     epoch = node.epoch(),
                     "this node was declared dead by the cluster (its heartbeat was late, or \
                      another process started with its name); its leases went to other nodes \
-                     and what it records under them is refused: registering again"
+                     and what it records under them is refused"
                 );
-                match register(&pool, &node.name, &node.config_hash).await {
-                    Ok((epoch, _)) => node.epoch.store(epoch, Ordering::Release),
+                match another_live(&pool, &node.name).await {
+                    Ok(true) => tracing::error!(
+                        node = %node.name,
+                        "another process runs as this node: this one leases nothing more \
+                         (give each node its own Node_Name)"
+                    ),
+                    Ok(false) => match register(&pool, identity, Fence::Nobody).await {
+                        Ok((epoch, _)) => node.epoch.store(epoch, Ordering::Release),
+                        Err(e) => tracing::error!(error = %e, "registering again failed"),
+                    },
                     Err(e) => tracing::error!(error = %e, "registering again failed"),
                 }
             }
@@ -190,6 +266,19 @@ async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Recei
     }
 }
 
+/// Whether a live registration of `name` exists (another process runs under this name).
+async fn another_live(pool: &Pool, name: &str) -> Result<bool, SpoolError> {
+    let client = pool.get().await.map_err(storage)?;
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM nodes WHERE name = $1 AND NOT fenced)",
+            &[&name],
+        )
+        .await
+        .map_err(storage)?
+        .get(0))
+}
+
 struct Beat {
     /// This node had been fenced.
     fenced: bool,
@@ -197,25 +286,29 @@ struct Beat {
     taken_over: u64,
 }
 
-/// One heartbeat: this node's, then fencing nodes whose heartbeat is too old and queueing
-/// their work again, in one transaction.
+/// One heartbeat: this node's, committed on its own (nothing can hold it up), then fencing the
+/// nodes whose heartbeat is older than their own lease timeout and queueing their work again,
+/// in a transaction that waits for no lock longer than a second.
 async fn beat(pool: &Pool, node: &NodeState) -> Result<Beat, SpoolError> {
-    let timeout = node.lease_timeout.as_millis() as i64;
     let mut client = pool.get().await.map_err(storage)?;
-    let tx = client.transaction().await.map_err(storage)?;
-    let alive = tx
+    let alive = client
         .execute(
             &format!("UPDATE nodes SET heartbeat_at = {NOW_MS} WHERE epoch = $1 AND NOT fenced"),
             &[&node.epoch()],
         )
         .await
         .map_err(storage)?;
+    let tx = client.transaction().await.map_err(storage)?;
+    tx.batch_execute("SET LOCAL lock_timeout = '1s'")
+        .await
+        .map_err(storage)?;
     let fenced = tx
         .execute(
             &format!(
-                "UPDATE nodes SET fenced = true WHERE NOT fenced AND heartbeat_at < {NOW_MS} - $1"
+                "UPDATE nodes SET fenced = true WHERE NOT fenced \
+                 AND heartbeat_at < {NOW_MS} - lease_timeout"
             ),
-            &[&timeout],
+            &[],
         )
         .await
         .map_err(storage)?;

@@ -12,8 +12,9 @@ use super::node::NodeState;
 use super::storage;
 use crate::request::{Produced, Request};
 use crate::{
-    Destination, Lease, Leased, LeasedMessage, MessageId, Millis, MoPart, MoPartStored, NewMessage,
-    Outcome, RecipientId, ReverseMapping, Selection, SpoolError, StoredMessage, Submission,
+    Destination, Lease, LeaseRef, Leased, LeasedMessage, MessageId, Millis, MoPart, MoPartStored,
+    NewMessage, Outcome, RecipientId, ReverseMapping, Selection, SpoolError, StoredMessage,
+    Submission,
 };
 
 /// How long submissions are kept for matching receipts (as in the SQLite spool).
@@ -103,6 +104,7 @@ async fn lease(
         )
         .await
         .map_err(storage)?;
+    let epoch = node.epoch();
     let rows = c
         .query(
             &st,
@@ -112,7 +114,7 @@ async fn lease(
                 &now,
                 &(limit as i64),
                 &node.name,
-                &node.epoch(),
+                &epoch,
             ],
         )
         .await
@@ -127,6 +129,7 @@ async fn lease(
             attempts: r.get::<_, i64>(3) as u32,
             received_at: 0,
             due: r.get(4),
+            fence: epoch,
         })
         .collect();
     leases.sort_by_key(|l| (l.due, l.recipient));
@@ -157,7 +160,11 @@ async fn lease(
     let next_due = if count == limit {
         Some(now)
     } else {
-        next_due(c, d).await?
+        // Recipients due now but not leased are locked by another node's lease in progress
+        // (or this node is fenced): look again in a second, not at once.
+        next_due(c, d)
+            .await?
+            .map(|due| if due <= now { now + 1000 } else { due })
     };
     Ok(Leased { messages, next_due })
 }
@@ -221,72 +228,119 @@ pub(super) fn stored_message(id: MessageId, r: &Row) -> Result<StoredMessage, Sp
     })
 }
 
-/// Records outcomes where this node still holds the lease (state leased, its epoch); others
-/// are refused, counted and logged: another node has the recipient now.
+/// The outcomes that put recipients back in the queue, as columns.
+#[derive(Default)]
+struct Requeue {
+    ids: Vec<i64>,
+    epochs: Vec<i64>,
+    dues: Vec<i64>,
+    /// Attempts added: 1 for a retry, 0 for a release.
+    tries: Vec<i64>,
+    responses: Vec<Option<String>>,
+}
+
+/// Records outcomes where the lease still holds: the recipient is leased under the epoch the
+/// outcome's lease carried. Others are refused, counted and logged: another node (or a later
+/// lease of this node, after it was fenced) has the recipient now.
 async fn record(
     c: &impl GenericClient,
     node: &NodeState,
-    outcomes: &[(RecipientId, Outcome)],
+    outcomes: &[(LeaseRef, Outcome)],
 ) -> Result<(), SpoolError> {
-    let epoch = node.epoch();
-    let mut done: Vec<i64> = Vec::new();
-    // (id, due, attempts added, response) for the ones put back in the queue.
-    let mut requeue: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Option<String>>) = Default::default();
-    let mut quarantine: (Vec<i64>, Vec<String>) = Default::default();
-    for (id, outcome) in outcomes {
+    let mut done: (Vec<i64>, Vec<i64>) = Default::default();
+    let mut requeue = Requeue::default();
+    let mut quarantine: (Vec<i64>, Vec<i64>, Vec<String>) = Default::default();
+    for (lease, outcome) in outcomes {
+        let (id, epoch) = (lease.recipient.0, lease.fence);
         match outcome {
-            Outcome::Delivered { .. } | Outcome::Failed { .. } => done.push(id.0),
+            Outcome::Delivered { .. } | Outcome::Failed { .. } => {
+                done.0.push(id);
+                done.1.push(epoch);
+            }
             Outcome::Retry { due, response } => {
-                requeue.0.push(id.0);
-                requeue.1.push(*due);
-                requeue.2.push(1);
-                requeue.3.push(Some(response.clone()));
+                requeue.ids.push(id);
+                requeue.epochs.push(epoch);
+                requeue.dues.push(*due);
+                requeue.tries.push(1);
+                requeue.responses.push(Some(response.clone()));
             }
             Outcome::Released { due } => {
-                requeue.0.push(id.0);
-                requeue.1.push(*due);
-                requeue.2.push(0);
-                requeue.3.push(None);
+                requeue.ids.push(id);
+                requeue.epochs.push(epoch);
+                requeue.dues.push(*due);
+                requeue.tries.push(0);
+                requeue.responses.push(None);
             }
             Outcome::Quarantined { reason } => {
-                quarantine.0.push(id.0);
-                quarantine.1.push(reason.clone());
+                quarantine.0.push(id);
+                quarantine.1.push(epoch);
+                quarantine.2.push(reason.clone());
             }
         }
     }
     let mut recorded = 0u64;
-    if !done.is_empty() {
-        // Every CTE sees the same snapshot: the message leaves when no recipient is left but
-        // the ones deleted here.
-        let st = c
+    if !done.0.is_empty() {
+        // The messages are locked first, in id order: two nodes deleting the last recipients
+        // of one message take turns, so the second sees the first's deletion and removes the
+        // message (each statement reads what was committed before it began).
+        let lock = c
             .prepare_cached(
-                "WITH d AS (DELETE FROM recipients WHERE id = ANY($1) AND state = 1 AND lease_epoch = $2 \
-                            RETURNING id, message_id), \
-                      m AS (DELETE FROM messages WHERE id IN (SELECT message_id FROM d) \
-                            AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = messages.id \
-                                            AND r.id NOT IN (SELECT id FROM d))) \
-                 SELECT count(*) FROM d",
+                "SELECT m.id FROM messages m WHERE m.id IN \
+                     (SELECT message_id FROM recipients WHERE id = ANY($1)) \
+                 ORDER BY m.id FOR UPDATE",
             )
             .await
             .map_err(storage)?;
-        let row = c.query_one(&st, &[&done, &epoch]).await.map_err(storage)?;
-        recorded += row.get::<_, i64>(0) as u64;
+        c.query(&lock, &[&done.0]).await.map_err(storage)?;
+        let delete = c
+            .prepare_cached(
+                "DELETE FROM recipients r USING unnest($1::bigint[], $2::bigint[]) AS u(id, epoch) \
+                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch \
+                 RETURNING r.message_id",
+            )
+            .await
+            .map_err(storage)?;
+        let rows = c
+            .query(&delete, &[&done.0, &done.1])
+            .await
+            .map_err(storage)?;
+        recorded += rows.len() as u64;
+        let mut messages: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        messages.sort_unstable();
+        messages.dedup();
+        if !messages.is_empty() {
+            let gone = c
+                .prepare_cached(
+                    "DELETE FROM messages m WHERE m.id = ANY($1) \
+                     AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id)",
+                )
+                .await
+                .map_err(storage)?;
+            c.execute(&gone, &[&messages]).await.map_err(storage)?;
+        }
     }
-    if !requeue.0.is_empty() {
+    if !requeue.ids.is_empty() {
         let st = c
             .prepare_cached(
                 "UPDATE recipients r SET state = 0, due = u.due, attempts = r.attempts + u.tries, \
                      last_response = coalesce(u.response, r.last_response), \
                      lease_epoch = NULL, lease_node = NULL \
-                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) AS u(id, due, tries, response) \
-                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = $5",
+                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) \
+                      AS u(id, epoch, due, tries, response) \
+                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
             )
             .await
             .map_err(storage)?;
         recorded += c
             .execute(
                 &st,
-                &[&requeue.0, &requeue.1, &requeue.2, &requeue.3, &epoch],
+                &[
+                    &requeue.ids,
+                    &requeue.epochs,
+                    &requeue.dues,
+                    &requeue.tries,
+                    &requeue.responses,
+                ],
             )
             .await
             .map_err(storage)?;
@@ -296,13 +350,13 @@ async fn record(
             .prepare_cached(
                 "UPDATE recipients r SET state = 4, last_response = u.reason, \
                      lease_epoch = NULL, lease_node = NULL \
-                 FROM unnest($1::bigint[], $2::text[]) AS u(id, reason) \
-                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = $3",
+                 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, epoch, reason) \
+                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
             )
             .await
             .map_err(storage)?;
         recorded += c
-            .execute(&st, &[&quarantine.0, &quarantine.1, &epoch])
+            .execute(&st, &[&quarantine.0, &quarantine.1, &quarantine.2])
             .await
             .map_err(storage)?;
     }
@@ -311,8 +365,8 @@ async fn record(
         tracing::warn!(
             node = %node.name,
             refused,
-            "outcomes refused: this node no longer holds those leases (another node took them \
-             over after this node's heartbeat was late)"
+            "outcomes refused: the leases they were for no longer hold (the recipients were \
+             taken over after this node's heartbeat was late)"
         );
         metrics::counter!("impulse_spool_outcomes_refused_total").increment(refused);
     }
@@ -568,6 +622,19 @@ async fn stale_mo_parts(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let key: String = r.get(0);
+        // A part of this message being stored on another node holds the message's lock
+        // (`store_mo_part`): that node decides whether it is complete; this sweep passes.
+        let free: bool = c
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
+            .await
+            .map_err(storage)?
+            .get(0);
+        if !free {
+            continue;
+        }
         let parts = claim_mo_parts(c, node, &key).await?;
         if !parts.is_empty() {
             out.push(parts);

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     heartbeat_at BIGINT NOT NULL,
     fenced       BOOLEAN NOT NULL DEFAULT false,
     config_hash  TEXT NOT NULL DEFAULT '',
+    -- Its own Spool_Lease_Timeout, in ms: each node is judged by the timeout it beats for.
+    lease_timeout BIGINT NOT NULL DEFAULT 30000,
     -- What the node reports about itself for the cluster's console (binds, queues), as JSON.
     status       TEXT NOT NULL DEFAULT ''
 );
