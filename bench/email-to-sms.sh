@@ -16,9 +16,11 @@
 # beside one Kannel round. sqlite: the embedded spool. pg: one node on a PostgreSQL spool (a
 # durable server of scripts/test-postgres.sh, a fresh database each round). pg2: two nodes on one
 # database, each taking half of the sessions and messages, both submitting to one simulator.
-# LONG_TX=1 holds a transaction open on the database (with an xid, so vacuum cannot reclaim rows
-# behind it) through all rounds: the known way SKIP LOCKED queues degrade.
-# Usage: [SPOOLS=...] [LONG_TX=1] bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
+# LONG_TX_MINUTES=M: instead, one node on one PostgreSQL database, rounds back to back for M
+# minutes while a transaction stays open in that database (REPEATABLE READ, with an xid: vacuum
+# can reclaim no row deleted after it started), the known way SKIP LOCKED queues degrade; prints
+# each round's rate and the last round's against the first.
+# Usage: [SPOOLS=...] [LONG_TX_MINUTES=M] bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}; S=${2:-20}; ROUNDS=${3:-3}; KS=${4:-5}
@@ -33,14 +35,11 @@ work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EX
 bound() { exec 3<>/dev/tcp/127.0.0.1/$1; echo stats >&3; head -1 <&3 | grep -q "bound=1"; }
 
 SPOOLS=${SPOOLS:-sqlite}
+[ -n "${LONG_TX_MINUTES:-}" ] && SPOOLS=pg
 pg_url=""
 if [[ " $SPOOLS " == *" pg"* ]]; then
   pg_url=$(bash scripts/test-postgres.sh start durable)
   trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; bash scripts/test-postgres.sh stop durable' EXIT
-  if [ -n "${LONG_TX:-}" ]; then
-    # BEGIN; take an xid; then sit idle in the transaction until the run ends.
-    { echo "BEGIN; CREATE TEMP TABLE hold (x int); INSERT INTO hold VALUES (1);"; sleep 100000; } | psql -q "$pg_url" >/dev/null & 
-  fi
 fi
 
 # impulse_round ROUND SPOOL: one Impulse run (one or two nodes); prints msg/s.
@@ -53,8 +52,12 @@ impulse_round() {
   case "$2" in
     sqlite) spoolbase="$work/spool" ;;
     pg|pg2)
-      psql -q "$pg_url" -c "CREATE DATABASE bench_$1_$2" >/dev/null
-      spoolbase="${pg_url%/*}/bench_$1_$2"
+      if [ -n "${LONG_TX_MINUTES:-}" ]; then
+        spoolbase="${pg_url%/*}/bench_long"
+      else
+        psql -q "$pg_url" -c "CREATE DATABASE bench_$1_$2" >/dev/null
+        spoolbase="${pg_url%/*}/bench_$1_$2"
+      fi
       [ "$2" = pg2 ] && nodes=2 ;;
   esac
   for n in $(seq "$nodes"); do
@@ -150,6 +153,23 @@ CONF
   python3 -c "print(round($last/($t1-$t0)))"
 }
 
+if [ -n "${LONG_TX_MINUTES:-}" ]; then
+  psql -q "$pg_url" -c "CREATE DATABASE bench_long" >/dev/null
+  # Open a transaction in the spool's database, take an xid, and sit idle in it.
+  { echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current();"; sleep 100000; } \
+    | psql -q "${pg_url%/*}/bench_long" >/dev/null &
+  sleep 1
+  psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'held: ' || count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" >&2
+  t_start=$(now); rates=(); r=0
+  while python3 -c "import sys; sys.exit(0 if $(now) - $t_start < ${LONG_TX_MINUTES} * 60 else 1)"; do
+    r=$((r + 1)); rates+=("$(impulse_round "$r" pg)")
+    echo "round $r at $(python3 -c "print(round(($(now) - $t_start) / 60, 1))") min: ${rates[-1]} msg/s" >&2
+  done
+  psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'dead tuples in recipients: ' || n_dead_tup FROM pg_stat_user_tables WHERE relname = 'recipients'" >&2
+  echo "long transaction held ${LONG_TX_MINUTES} min: rounds ${rates[*]}"
+  python3 -c "r=[${rates[*]// /,}]; print('first %d, last %d, lowest %d msg/s; last/first %.2f, lowest/first %.2f' % (r[0], r[-1], min(r), r[-1]/r[0], min(r)/r[0]))"
+  exit 0
+fi
 declare -A ours; theirs=()
 for r in $(seq "$ROUNDS"); do
   line="round $r:"

@@ -266,3 +266,54 @@ async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_a
     .unwrap();
     assert!(a.inspect(id).await.unwrap().is_empty());
 }
+
+/// Many writes at once are merged into a few statements per group; none of them falls back to
+/// running one by one (which would hide a broken merged path behind correct answers).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writes_commit_merged() {
+    let url = fresh_database().await;
+    let spool = node(&url, "a", Duration::from_secs(30)).await;
+    let mut tasks = Vec::new();
+    for w in 0..20 {
+        let s = spool.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                let at = w * 1000 + i;
+                s.enqueue(message(&[("x@one.example", "one.example")], at))
+                    .await
+                    .unwrap();
+                s.record_submissions(vec![submission(&format!("{at}@sms.example.com"))])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let leased = flat(
+        spool
+            .lease_due(&dest("one.example"), i64::MAX, 1000)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(leased.len(), 400);
+    let outcomes = leased
+        .iter()
+        .map(|l| {
+            let done = Outcome::Delivered {
+                response: "250".into(),
+            };
+            (l.reference(), done)
+        })
+        .collect::<Vec<_>>();
+    let mut records = Vec::new();
+    for chunk in outcomes.chunks(10) {
+        records.push(spool.record(chunk.to_vec()));
+    }
+    for r in records {
+        r.await.unwrap();
+    }
+    assert!(spool.list(None, 10, 0).await.unwrap().is_empty());
+    assert_eq!(PgSpool::groups_run_one_by_one(), 0);
+}

@@ -134,6 +134,13 @@ impl PgSpool {
         ))
     }
 
+    /// Groups of writes (in this process) that ran one request at a time because the group as
+    /// a whole failed: a request that fails alone is rare, so a count that grows with the
+    /// traffic means the merged path is broken (the tests check it stays 0).
+    pub fn groups_run_one_by_one() -> u64 {
+        GROUPS_RUN_ONE_BY_ONE.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// This node's name.
     pub fn node_name(&self) -> &str {
         &self.inner.node.name
@@ -243,20 +250,44 @@ async fn apply_group(
 ) -> Result<Vec<Produced>, SpoolError> {
     {
         let tx = client.transaction().await.map_err(storage)?;
-        let mut produced = Vec::with_capacity(group.len());
-        for req in group {
-            let p = ops::execute(&tx, node, req).await;
-            if !p.is_ok() {
+        // Requests that touch rows no other request of a group can (enqueues, outcomes of
+        // distinct leases, submissions, mappings) are merged by kind: each kind is a few
+        // statements for the whole group, sent at once (pipelined on the connection). The
+        // others (leases, MO parts, operator moves) follow one by one.
+        let (at_once, in_turn): (Vec<usize>, Vec<usize>) =
+            (0..group.len()).partition(|&i| independent(&group[i]));
+        let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
+        if let Err(e) = ops::execute_merged(&tx, node, group, &at_once, &mut produced).await {
+            tracing::debug!(error = %e, "a merged group failed; its requests run one by one");
+            GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop(tx);
+            return apply_one_by_one(client, node, group).await;
+        }
+        for i in in_turn {
+            if produced.iter().flatten().any(|p| !p.is_ok()) {
                 break;
             }
-            produced.push(p);
+            produced[i] = Some(ops::execute(&tx, node, &group[i]).await);
         }
-        if produced.len() == group.len() {
+        if produced
+            .iter()
+            .all(|p| p.as_ref().is_some_and(Produced::is_ok))
+        {
             tx.commit().await.map_err(storage)?;
-            return Ok(produced);
+            return Ok(produced.into_iter().flatten().collect());
         }
         tx.rollback().await.map_err(storage)?;
     }
+    apply_one_by_one(client, node, group).await
+}
+
+/// A group with a failing request: each request in its own savepoint, so that it is refused
+/// alone.
+async fn apply_one_by_one(
+    client: &mut Object,
+    node: &NodeState,
+    group: &[Request],
+) -> Result<Vec<Produced>, SpoolError> {
     let mut tx = client.transaction().await.map_err(storage)?;
     let mut produced = Vec::with_capacity(group.len());
     for req in group {
@@ -271,6 +302,20 @@ async fn apply_group(
     }
     tx.commit().await.map_err(storage)?;
     Ok(produced)
+}
+
+/// Groups that ran one request at a time after a failure (see [`PgSpool::groups_run_one_by_one`]).
+static GROUPS_RUN_ONE_BY_ONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether a request's statements may run interleaved with other requests' of its group.
+fn independent(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Enqueue(..)
+            | Request::Record(..)
+            | Request::Submissions(..)
+            | Request::Mapping(..)
+    )
 }
 
 const INFO_COLUMNS: &str = "r.id, r.message_id, coalesce(m.sender, ''), r.address, r.domain, r.binding, r.state, \

@@ -26,6 +26,12 @@ use crate::{Millis, SpoolError};
 /// is left to requeue.
 const FORGET_AFTER: Millis = 24 * 3600 * 1000;
 
+/// How long submissions are kept for matching receipts (as in the SQLite spool).
+const SUBMISSION_RETENTION: Millis = 7 * 24 * 3600 * 1000;
+/// How often a node removes expired rows, and how many at most each time.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+const HOUSEKEEPING_BATCH: i64 = 10_000;
+
 /// Who this process is in the cluster.
 #[derive(Debug)]
 pub(super) struct NodeState {
@@ -202,6 +208,7 @@ async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Recei
         node.lease_timeout,
     );
     let mut rejoin = false;
+    let mut housekept = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -227,6 +234,12 @@ async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Recei
                 Err(e) => tracing::error!(error = %e, "registering again failed"),
             }
             continue;
+        }
+        if housekept.elapsed() >= HOUSEKEEPING_EVERY {
+            housekept = tokio::time::Instant::now();
+            if let Err(e) = housekeeping(&pool).await {
+                tracing::warn!(error = %e, "removing expired submissions and mappings failed");
+            }
         }
         match beat(&pool, &node).await {
             Ok(Beat { fenced: true, .. }) => {
@@ -264,6 +277,31 @@ async fn heartbeat_loop(pool: Pool, node: Arc<NodeState>, mut stop: watch::Recei
             Err(e) => tracing::error!(error = %e, "spool heartbeat failed"),
         }
     }
+}
+
+/// Removes submissions past their retention and expired reverse mappings, a batch at a time
+/// (a time-bounded statement; the rest goes at the next round): the writer's groups never
+/// carry these deletions.
+async fn housekeeping(pool: &Pool) -> Result<(), SpoolError> {
+    let client = pool.get().await.map_err(storage)?;
+    let now = crate::now_millis();
+    client
+        .execute(
+            "DELETE FROM submissions WHERE ctid = ANY(ARRAY(SELECT ctid FROM submissions \
+             WHERE submitted_at < $1 LIMIT $2))",
+            &[&(now - SUBMISSION_RETENTION), &HOUSEKEEPING_BATCH],
+        )
+        .await
+        .map_err(storage)?;
+    client
+        .execute(
+            "DELETE FROM reverse_mappings WHERE ctid = ANY(ARRAY(SELECT ctid FROM reverse_mappings \
+             WHERE expires <= $1 LIMIT $2))",
+            &[&now, &HOUSEKEEPING_BATCH],
+        )
+        .await
+        .map_err(storage)?;
+    Ok(())
 }
 
 /// Whether a live registration of `name` exists (another process runs under this name).

@@ -17,9 +17,6 @@ use crate::{
     Submission,
 };
 
-/// How long submissions are kept for matching receipts (as in the SQLite spool).
-const SUBMISSION_RETENTION: Millis = 7 * 24 * 3600 * 1000;
-
 pub(super) async fn execute(c: &impl GenericClient, node: &NodeState, req: &Request) -> Produced {
     match req {
         Request::Enqueue(m, _) => Produced::Enqueue(enqueue(c, m).await),
@@ -38,6 +35,116 @@ pub(super) async fn execute(c: &impl GenericClient, node: &NodeState, req: &Requ
             Produced::Destinations(reschedule(c, sel, *due, to.as_ref()).await)
         }
     }
+}
+
+/// Runs the requests `which` of `group` merged by kind (see `apply_group`) and puts each one's
+/// answer in `produced`. An error means the transaction must be rolled back.
+pub(super) async fn execute_merged(
+    c: &impl GenericClient,
+    node: &NodeState,
+    group: &[Request],
+    which: &[usize],
+    produced: &mut [Option<Produced>],
+) -> Result<(), SpoolError> {
+    let (mut messages, mut outcomes, mut subs, mut maps) = (vec![], vec![], vec![], vec![]);
+    for &i in which {
+        match &group[i] {
+            Request::Enqueue(m, _) => messages.push((i, m)),
+            Request::Record(o, _) => outcomes.extend(o.iter().cloned()),
+            Request::Submissions(s, _) => subs.extend(s.iter().cloned()),
+            Request::Mapping(m, _) => maps.push(m),
+            _ => {}
+        }
+    }
+    let only: Vec<&NewMessage> = messages.iter().map(|(_, m)| *m).collect();
+    let (ids, recorded, submitted, mapped) = tokio::join!(
+        enqueue_many(c, &only),
+        async {
+            match outcomes.is_empty() {
+                true => Ok(()),
+                false => record(c, node, &outcomes).await,
+            }
+        },
+        save_submissions(c, &subs),
+        save_mappings(c, &maps),
+    );
+    let ids = ids?;
+    recorded?;
+    submitted?;
+    mapped?;
+    for ((i, _), id) in messages.iter().zip(ids) {
+        produced[*i] = Some(Produced::Enqueue(Ok(id)));
+    }
+    for &i in which {
+        if produced[i].is_none() {
+            produced[i] = Some(Produced::Unit(Ok(())));
+        }
+    }
+    Ok(())
+}
+
+/// Stores messages in three statements whatever their number: their ids first (from the
+/// identity's sequence: never reused), then the messages and their recipients.
+async fn enqueue_many(
+    c: &impl GenericClient,
+    messages: &[&NewMessage],
+) -> Result<Vec<MessageId>, SpoolError> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let st = c
+        .prepare_cached(
+            "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1::bigint)",
+        )
+        .await
+        .map_err(storage)?;
+    let ids: Vec<i64> = c
+        .query(&st, &[&(messages.len() as i64)])
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let col = |f: fn(&NewMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<&str>>();
+    let received: Vec<i64> = messages.iter().map(|m| m.received_at).collect();
+    let bodies: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
+    let insert = c
+        .prepare_cached(
+            "INSERT INTO messages (id, received_at, sender, peer, protocol, body) OVERRIDING SYSTEM VALUE \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[])",
+        )
+        .await
+        .map_err(storage)?;
+    let (mut rid, mut addr, mut dom, mut bind, mut due) = (vec![], vec![], vec![], vec![], vec![]);
+    for (m, id) in messages.iter().zip(&ids) {
+        for r in &m.recipients {
+            rid.push(*id);
+            addr.push(r.address.as_str());
+            dom.push(r.destination.domain.as_str());
+            bind.push(r.destination.binding.as_str());
+            due.push(m.received_at);
+        }
+    }
+    let recipients = c
+        .prepare_cached(
+            "INSERT INTO recipients (message_id, address, domain, binding, state, due) \
+             SELECT m, a, d, b, 0, t FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+                 AS u(m, a, d, b, t)",
+        )
+        .await
+        .map_err(storage)?;
+    let (senders, peers, protocols) = (col(|m| &m.sender), col(|m| &m.peer), col(|m| &m.protocol));
+    let message_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&ids, &received, &senders, &peers, &protocols, &bodies];
+    let recipient_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&rid, &addr, &dom, &bind, &due];
+    let (a, b) = tokio::join!(
+        c.execute(&insert, &message_params),
+        c.execute(&recipients, &recipient_params),
+    );
+    a.map_err(storage)?;
+    b.map_err(storage)?;
+    Ok(ids.into_iter().map(MessageId).collect())
 }
 
 async fn enqueue(c: &impl GenericClient, m: &NewMessage) -> Result<MessageId, SpoolError> {
@@ -292,20 +399,30 @@ async fn record(
             .await
             .map_err(storage)?;
         c.query(&lock, &[&done.0]).await.map_err(storage)?;
+        // One statement per epoch (nearly always one): `id = ANY` keeps to the primary key.
         let delete = c
             .prepare_cached(
-                "DELETE FROM recipients r USING unnest($1::bigint[], $2::bigint[]) AS u(id, epoch) \
-                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch \
-                 RETURNING r.message_id",
+                "DELETE FROM recipients WHERE id = ANY($1) AND state = 1 AND lease_epoch = $2 \
+                 RETURNING message_id",
             )
             .await
             .map_err(storage)?;
-        let rows = c
-            .query(&delete, &[&done.0, &done.1])
-            .await
-            .map_err(storage)?;
-        recorded += rows.len() as u64;
-        let mut messages: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let mut epochs = done.1.clone();
+        epochs.sort_unstable();
+        epochs.dedup();
+        let mut messages: Vec<i64> = Vec::new();
+        for epoch in epochs {
+            let ids: Vec<i64> = done
+                .0
+                .iter()
+                .zip(&done.1)
+                .filter(|(_, e)| **e == epoch)
+                .map(|(id, _)| *id)
+                .collect();
+            let rows = c.query(&delete, &[&ids, &epoch]).await.map_err(storage)?;
+            recorded += rows.len() as u64;
+            messages.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+        }
         messages.sort_unstable();
         messages.dedup();
         if !messages.is_empty() {
@@ -327,7 +444,7 @@ async fn record(
                      lease_epoch = NULL, lease_node = NULL \
                  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) \
                       AS u(id, epoch, due, tries, response) \
-                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
+                 WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
             )
             .await
             .map_err(storage)?;
@@ -351,7 +468,7 @@ async fn record(
                 "UPDATE recipients r SET state = 4, last_response = u.reason, \
                      lease_epoch = NULL, lease_node = NULL \
                  FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, epoch, reason) \
-                 WHERE r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
+                 WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
             )
             .await
             .map_err(storage)?;
@@ -374,16 +491,10 @@ async fn record(
 }
 
 async fn save_submissions(c: &impl GenericClient, subs: &[Submission]) -> Result<(), SpoolError> {
-    let Some(first) = subs.first() else {
+    if subs.is_empty() {
         return Ok(());
-    };
-    let st = c
-        .prepare_cached("DELETE FROM submissions WHERE submitted_at < $1")
-        .await
-        .map_err(storage)?;
-    c.execute(&st, &[&(first.submitted_at - SUBMISSION_RETENTION)])
-        .await
-        .map_err(storage)?;
+    }
+    // Old submissions leave in the heartbeat's housekeeping (`node::housekeeping`), in batches.
     // One row per primary key (the last wins, as with one insert after another): an upsert may
     // not touch a row twice.
     let mut rows: HashMap<(&str, &str, &str, u32), &Submission> = HashMap::new();
@@ -423,14 +534,44 @@ async fn save_submissions(c: &impl GenericClient, subs: &[Submission]) -> Result
     Ok(())
 }
 
-async fn save_mapping(c: &impl GenericClient, m: &ReverseMapping) -> Result<(), SpoolError> {
+/// Upserts mappings in one statement (the last of a key wins, as one after another would).
+async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Result<(), SpoolError> {
+    if maps.is_empty() {
+        return Ok(());
+    }
+    let mut last: HashMap<(&str, &str, &str), &ReverseMapping> = HashMap::new();
+    for m in maps {
+        last.insert((&m.domain, &m.sms_addr, &m.shortcode), m);
+    }
+    let rows: Vec<&ReverseMapping> = last.into_values().collect();
+    let col = |f: fn(&ReverseMapping) -> &str| rows.iter().map(|m| f(m)).collect::<Vec<&str>>();
+    let expires: Vec<i64> = rows.iter().map(|m| m.expires).collect();
     let st = c
-        .prepare_cached("DELETE FROM reverse_mappings WHERE expires <= $1")
+        .prepare_cached(
+            "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+             ON CONFLICT (domain, sms_addr, shortcode) \
+             DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires",
+        )
         .await
         .map_err(storage)?;
-    c.execute(&st, &[&crate::now_millis()])
-        .await
-        .map_err(storage)?;
+    c.execute(
+        &st,
+        &[
+            &col(|m| &m.domain),
+            &col(|m| &m.sms_addr),
+            &col(|m| &m.shortcode),
+            &col(|m| &m.email_addr),
+            &expires,
+        ],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+async fn save_mapping(c: &impl GenericClient, m: &ReverseMapping) -> Result<(), SpoolError> {
+    // Expired mappings leave in the heartbeat's housekeeping; a lookup ignores them meanwhile.
     let st = c
         .prepare_cached(
             "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
