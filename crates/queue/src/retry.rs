@@ -139,6 +139,7 @@ mod tests {
             received_at,
             due: received_at,
             fence: 0,
+            leased_before: false,
         }
     }
 

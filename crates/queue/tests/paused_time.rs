@@ -61,6 +61,7 @@ impl QueueStore for MemStore {
                         received_at: msg.received_at,
                         due: msg.received_at,
                         fence: 0,
+                        leased_before: false,
                     },
                     leased: false,
                     due: msg.received_at,

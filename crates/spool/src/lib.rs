@@ -101,6 +101,11 @@ pub struct Lease {
     /// The fencing token of this lease: a shared spool's epoch of the node that took it (0 for
     /// a spool of one node). Its outcome is recorded only while the lease still carries it.
     pub fence: i64,
+    /// The recipient was leased before and put back without an attempt counted: a process (of
+    /// this node or another) may have been delivering it when it died, so what that attempt
+    /// recorded (accepted segments) must be consulted. A spool of one node says this through
+    /// [`QueueStore::opened_at`] instead, and leaves it false.
+    pub leased_before: bool,
 }
 
 impl Lease {

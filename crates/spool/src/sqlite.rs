@@ -460,6 +460,7 @@ fn lease(
                 received_at: row.get::<_, Option<i64>>(4).ok().flatten().unwrap_or(0),
                 due: row.get(5)?,
                 fence: 0,
+                leased_before: false,
             })
         })
         .map_err(storage)?;

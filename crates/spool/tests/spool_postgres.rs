@@ -244,6 +244,9 @@ async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_a
         "a leased the recipient again under its new epoch"
     );
     assert_ne!(again[0].fence, old[0].fence);
+    // The new lease says that an attempt may have been under way: accepted segments are
+    // consulted before anything is submitted again.
+    assert!(!old[0].leased_before && again[0].leased_before);
     // The attempt of the old lease ends: refused, the new lease is untouched.
     a.record(vec![(
         old[0].reference(),

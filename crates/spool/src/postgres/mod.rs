@@ -403,10 +403,10 @@ impl QueueStore for PgSpool {
         ops::next_due(&c, dest).await
     }
 
-    /// Any recipient may have been in flight on another node that died: what was recorded
-    /// about it (accepted segments) is always consulted.
+    /// A recipient that may have been in flight on a node that died says so itself
+    /// (`Lease::leased_before`), whenever it was received.
     fn opened_at(&self) -> Millis {
-        Millis::MAX
+        0
     }
 }
 

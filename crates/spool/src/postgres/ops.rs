@@ -201,13 +201,14 @@ async fn lease(
     // waited for; the EXISTS makes a fenced node lease nothing.
     let st = c
         .prepare_cached(
-            "WITH picked AS (SELECT id FROM recipients \
+            "WITH picked AS (SELECT id, leased_before FROM recipients \
                  WHERE state = 0 AND domain = $1 AND binding = $2 AND due <= $3 \
                  ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6 \
+             UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6, \
+                 leased_before = true \
              FROM picked WHERE r.id = picked.id \
                AND EXISTS (SELECT 1 FROM nodes WHERE epoch = $6 AND NOT fenced) \
-             RETURNING r.id, r.message_id, r.address, r.attempts, r.due",
+             RETURNING r.id, r.message_id, r.address, r.attempts, r.due, picked.leased_before",
         )
         .await
         .map_err(storage)?;
@@ -237,6 +238,7 @@ async fn lease(
             received_at: 0,
             due: r.get(4),
             fence: epoch,
+            leased_before: r.get(5),
         })
         .collect();
     leases.sort_by_key(|l| (l.due, l.recipient));

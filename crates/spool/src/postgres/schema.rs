@@ -59,7 +59,9 @@ CREATE TABLE IF NOT EXISTS recipients (
     last_response TEXT,
     -- The lease: the holder's name (for people) and epoch (the fencing token).
     lease_node    TEXT,
-    lease_epoch   BIGINT
+    lease_epoch   BIGINT,
+    -- Leased before: an attempt may have been under way when its process died.
+    leased_before BOOLEAN NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients (domain, binding, due) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS recipients_leased ON recipients (lease_epoch) WHERE state = 1;

@@ -668,10 +668,14 @@ impl SmppConnector {
             // Segments accepted on an earlier try are kept; the reference number is derived
             // from the message (and recipient, but for submit_multi) so the retry's segments
             // join them. A first try in this run has none (the outcome of a try commits after
-            // its submissions), so only retries and resumed leases look.
+            // its submissions), so only retries and resumed leases (leased before, or received
+            // before this run) look.
             // A spool error is not "none accepted": that would resubmit accepted segments
             // (duplicate SMS). The try fails temporarily instead, with the error logged.
-            let accepted = if lease.attempts > 0 || lease.received_at < self.spool.opened_at() {
+            let accepted = if lease.attempts > 0
+                || lease.leased_before
+                || lease.received_at < self.spool.opened_at()
+            {
                 match self
                     .spool
                     .accepted_segments(message.id.to_string(), lease.address.clone())
