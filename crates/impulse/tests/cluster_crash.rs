@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::crash::{Downstream, Ledger, arrived, mo_acked, next};
-use common::{Impulse, SimMmsc, SimSmsc, Sink, console, try_send_mail};
+use common::crash::{Downstream, Ledger, arrived, mail_sender, mms_sender, mo_sender, next};
+use common::{Impulse, SimMmsc, SimSmsc, Sink, console};
 
 const NODES: usize = 3;
 
@@ -69,81 +69,17 @@ fn sigkill_of_random_nodes_loses_nothing_acknowledged() {
             Impulse::start(&dir, &config(&url, &format!("n{i}"), sink.port, sim.smpp))
         })
         .collect();
-    let smtp: Arc<Vec<u16>> = Arc::new(nodes.iter().map(|n| n.smtp_port).collect());
-    let http: Arc<Vec<u16>> = Arc::new(nodes.iter().map(|n| n.http_port).collect());
+    let smtp: Vec<u16> = nodes.iter().map(|n| n.smtp_port).collect();
+    let http: Vec<u16> = nodes.iter().map(|n| n.http_port).collect();
     let ledger = Arc::new(Ledger::default());
     let stop = Arc::new(AtomicBool::new(false));
 
-    let mut workers = Vec::new();
-    // Two mail senders, to SMTP and SMS recipients in turn, each to the nodes in turn.
+    let mut workers = vec![
+        mo_sender(sim.clone(), ledger.clone(), stop.clone()),
+        mms_sender(mmsc.clone(), http.clone(), ledger.clone(), stop.clone()),
+    ];
     for w in 0..2 {
-        let (ledger, stop, smtp) = (ledger.clone(), stop.clone(), smtp.clone());
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let (to, down, kind) = if n.is_multiple_of(2) {
-                    ("4445551234@sms.example.com", Downstream::Smsc, 't')
-                } else {
-                    ("someone@example.com", Downstream::Sink, 'm')
-                };
-                let token = format!("[tok-{kind}{w}-{n:07}]");
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                let port = smtp[(n as usize / 2 + w) % smtp.len()];
-                if try_send_mail(port, to, &token) {
-                    ledger.acked.lock().unwrap().push((token, down));
-                } else {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }));
-    }
-    // MO SMS, one outstanding at a time, on whichever node's bind the simulator picks.
-    {
-        let (ledger, stop, sim) = (ledger.clone(), stop.clone(), sim.clone());
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let Some(before) = mo_acked(&sim) else {
-                    continue;
-                };
-                let token = format!("[tok-o-{:07}]", n + 1);
-                let cmd = format!("mo 4445551234 12345 user@example.com(mo) {token}");
-                if sim.control(&cmd).trim() != "ok" {
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                n += 1;
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while Instant::now() < deadline {
-                    if mo_acked(&sim).is_some_and(|a| a > before) {
-                        ledger.acked.lock().unwrap().push((token, Downstream::Sink));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }));
-    }
-    // MO MMS to the nodes' MM7 listeners in turn; acknowledged when the DeliverRsp says 1000.
-    {
-        let (ledger, stop, mmsc, http) = (ledger.clone(), stop.clone(), mmsc.clone(), http.clone());
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let token = format!("[tok-v-{n:07}]");
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                let url = format!("http://127.0.0.1:{}/mm7/", http[n as usize % http.len()]);
-                let answer = mmsc.control(&format!("deliver {url} 15550001111 28444 {token}"));
-                if answer.starts_with("ok 1000") {
-                    ledger.acked.lock().unwrap().push((token, Downstream::Sink));
-                } else {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }));
+        workers.push(mail_sender(w, smtp.clone(), ledger.clone(), stop.clone()));
     }
 
     let mut outages = Vec::new();

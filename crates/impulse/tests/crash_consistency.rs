@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::crash::{Downstream, Ledger, arrived, mo_acked, next};
-use common::{Impulse, SimMmsc, SimSmsc, Sink, console, try_send_mail};
+use common::crash::{Downstream, Ledger, arrived, mail_sender, mms_sender, mo_sender, next};
+use common::{Impulse, SimMmsc, SimSmsc, Sink, console};
 
 fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
     format!(
@@ -64,76 +64,13 @@ fn sigkill_cycles_lose_nothing_acknowledged() {
     let ledger = Arc::new(Ledger::default());
     let stop = Arc::new(AtomicBool::new(false));
 
-    // Two mail senders (SMTP and SMS recipients in turn) and one MO sender.
-    let mut workers = Vec::new();
+    // Two mail senders (SMTP and SMS recipients in turn), one MO SMS and one MO MMS sender.
+    let mut workers = vec![
+        mo_sender(sim.clone(), ledger.clone(), stop.clone()),
+        mms_sender(mmsc.clone(), vec![http], ledger.clone(), stop.clone()),
+    ];
     for w in 0..2 {
-        let (ledger, stop) = (ledger.clone(), stop.clone());
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let (to, down, kind) = if n.is_multiple_of(2) {
-                    ("4445551234@sms.example.com", Downstream::Smsc, 't')
-                } else {
-                    ("someone@example.com", Downstream::Sink, 'm')
-                };
-                let token = format!("[tok-{kind}{w}-{n:07}]");
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                if try_send_mail(port, to, &token) {
-                    ledger.acked.lock().unwrap().push((token, down));
-                } else {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }));
-    }
-    {
-        let (ledger, stop, sim) = (ledger.clone(), stop.clone(), sim.clone());
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let Some(before) = mo_acked(&sim) else {
-                    continue;
-                };
-                let token = format!("[tok-o-{:07}]", n + 1);
-                let cmd = format!("mo 4445551234 12345 user@example.com(mo) {token}");
-                if sim.control(&cmd).trim() != "ok" {
-                    // Not bound (Impulse is down or rebinding).
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                n += 1;
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while Instant::now() < deadline {
-                    if mo_acked(&sim).is_some_and(|a| a > before) {
-                        ledger.acked.lock().unwrap().push((token, Downstream::Sink));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }));
-    }
-
-    {
-        // MO MMS: one DeliverReq at a time; acknowledged when the DeliverRsp says 1000.
-        let (ledger, stop, mmsc) = (ledger.clone(), stop.clone(), mmsc.clone());
-        let url = format!("http://127.0.0.1:{http}/mm7/");
-        workers.push(std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let token = format!("[tok-v-{n:07}]");
-                ledger.attempts.fetch_add(1, Ordering::Relaxed);
-                let answer = mmsc.control(&format!("deliver {url} 15550001111 28444 {token}"));
-                if answer.starts_with("ok 1000") {
-                    ledger.acked.lock().unwrap().push((token, Downstream::Sink));
-                } else {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }));
+        workers.push(mail_sender(w, vec![port], ledger.clone(), stop.clone()));
     }
 
     for cycle in 0..cycles {

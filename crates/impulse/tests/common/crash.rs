@@ -57,3 +57,95 @@ pub fn arrived(sink: &Sink, sim: &SimSmsc) -> HashMap<String, u32> {
     }
     seen
 }
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{SimMmsc, try_send_mail};
+
+/// Sends mail without pause, to an SMTP and an SMS recipient in turn, each to the next of
+/// `ports` (a node that is down refuses the connection; the sender moves on). Tokens are
+/// `[tok-mW-…]` (to the sink) and `[tok-tW-…]` (to the SMSC).
+pub fn mail_sender(
+    w: usize,
+    ports: Vec<u16>,
+    ledger: Arc<Ledger>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let (to, down, kind) = if n.is_multiple_of(2) {
+                ("4445551234@sms.example.com", Downstream::Smsc, 't')
+            } else {
+                ("someone@example.com", Downstream::Sink, 'm')
+            };
+            let token = format!("[tok-{kind}{w}-{n:07}]");
+            ledger.attempts.fetch_add(1, Ordering::Relaxed);
+            let port = ports[(n as usize / 2 + w) % ports.len()];
+            if try_send_mail(port, to, &token) {
+                ledger.acked.lock().unwrap().push((token, down));
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    })
+}
+
+/// Sends MO SMS from the SMSC simulator, one outstanding at a time, so that the simulator's
+/// `mo_acked` count names the one acknowledged. Tokens are `[tok-o-…]`.
+pub fn mo_sender(sim: Arc<SimSmsc>, ledger: Arc<Ledger>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(before) = mo_acked(&sim) else {
+                continue;
+            };
+            let token = format!("[tok-o-{:07}]", n + 1);
+            let cmd = format!("mo 4445551234 12345 user@example.com(mo) {token}");
+            if sim.control(&cmd).trim() != "ok" {
+                // Not bound (the node is down or rebinding).
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            n += 1;
+            ledger.attempts.fetch_add(1, Ordering::Relaxed);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if mo_acked(&sim).is_some_and(|a| a > before) {
+                    ledger.acked.lock().unwrap().push((token, Downstream::Sink));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    })
+}
+
+/// Sends MO MMS (a DeliverReq) from the MMSC simulator, one at a time, to the next of `ports`'
+/// MM7 listeners; acknowledged when the DeliverRsp says 1000. Tokens are `[tok-v-…]`.
+pub fn mms_sender(
+    mmsc: Arc<SimMmsc>,
+    ports: Vec<u16>,
+    ledger: Arc<Ledger>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let token = format!("[tok-v-{n:07}]");
+            ledger.attempts.fetch_add(1, Ordering::Relaxed);
+            let url = format!("http://127.0.0.1:{}/mm7/", ports[n as usize % ports.len()]);
+            let answer = mmsc.control(&format!("deliver {url} 15550001111 28444 {token}"));
+            if answer.starts_with("ok 1000") {
+                ledger.acked.lock().unwrap().push((token, Downstream::Sink));
+            } else {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    })
+}
