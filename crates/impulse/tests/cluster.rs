@@ -54,6 +54,13 @@ fn node_with(
     Impulse::start(dir, &conf)
 }
 
+/// Waits until the simulator counts `n` binds (each node holds one persistent bind).
+fn wait_binds(sim: &SimSmsc, n: usize) {
+    wait_for(&format!("{n} binds"), Duration::from_secs(20), || {
+        sim.control("stats").contains(&format!("bound={n} "))
+    });
+}
+
 fn submits(sim: &SimSmsc) -> usize {
     sim.control("stats")
         .split_whitespace()
@@ -92,9 +99,7 @@ fn a_killed_nodes_messages_are_delivered_by_another_node() {
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
     let mut a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
-    wait_for("a's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=1")
-    });
+    wait_binds(&sim, 1);
     // Node a's submits stay unanswered: they are in flight when it dies.
     assert_eq!(sim.control("delay 60000").trim(), "ok");
     let tokens: Vec<String> = (0..3).map(|i| format!("tok{i:03}")).collect();
@@ -141,9 +146,7 @@ fn a_stalled_node_records_nothing_over_the_node_that_took_its_work() {
     let sink = Sink::start(&tmp.path().join("sink"));
     let sim = SimSmsc::start(&[]);
     let a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
-    wait_for("a's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=1")
-    });
+    wait_binds(&sim, 1);
     // a's submit is answered 4 s later: while a is stopped.
     assert_eq!(sim.control("delay 4000").trim(), "ok");
     assert!(try_send_mail(
@@ -181,13 +184,9 @@ fn parts_of_one_mo_on_two_nodes_binds_become_one_mail() {
     let sim = SimSmsc::start(&[]);
     // Each node holds one persistent bind (a transceiver): b's comes after a's.
     let a = node(&tmp.path().join("a"), &url, "a", sim.smpp, sink.port);
-    wait_for("a's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=1")
-    });
+    wait_binds(&sim, 1);
     let b = node(&tmp.path().join("b"), &url, "b", sim.smpp, sink.port);
-    wait_for("b's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=2")
-    });
+    wait_binds(&sim, 2);
     // 20 four-part messages, part k on the k-th receiving bind (wrapping around): parts 1 and 3
     // of each reach a, parts 2 and 4 reach b.
     let text: String = (0..80).map(|i| format!("part{i:02} ")).collect();
@@ -224,9 +223,7 @@ fn a_receipt_for_one_nodes_submit_arriving_on_another_node_is_matched() {
         sink.port,
         receipts,
     );
-    wait_for("a's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=1")
-    });
+    wait_binds(&sim, 1);
     let b = node_with(
         &tmp.path().join("b"),
         &url,
@@ -235,9 +232,7 @@ fn a_receipt_for_one_nodes_submit_arriving_on_another_node_is_matched() {
         sink.port,
         receipts,
     );
-    wait_for("b's bind", Duration::from_secs(20), || {
-        sim.control("stats").contains("bound=2")
-    });
+    wait_binds(&sim, 2);
     // b submits; the simulator sends the receipt on the first bind of the account: a's.
     assert!(try_send_mail(
         b.smtp_port,

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::crash::{Downstream, Ledger, arrived, mail_sender, mms_sender, mo_sender, next};
+use common::crash::{
+    Downstream, Ledger, arrived, cycles_and_seed, mail_sender, mms_sender, mo_sender, next,
+};
 use common::{Impulse, SimMmsc, SimSmsc, Sink, console};
 
 const NODES: usize = 3;
@@ -44,14 +46,7 @@ fn config(url: &str, name: &str, sink: u16, smsc: u16) -> String {
 
 #[test]
 fn sigkill_of_random_nodes_loses_nothing_acknowledged() {
-    let cycles: u32 = std::env::var("IMPULSE_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
-    let mut seed: u64 = std::env::var("IMPULSE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_c1a5_7e12);
+    let (cycles, mut seed) = cycles_and_seed(0x5eed_c1a5_7e12);
     let started = Instant::now();
     let url = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::crash::{Downstream, Ledger, arrived, mail_sender, mms_sender, mo_sender, next};
+use common::crash::{
+    Downstream, Ledger, arrived, cycles_and_seed, mail_sender, mms_sender, mo_sender, next,
+};
 use common::{Impulse, SimMmsc, SimSmsc, Sink, console};
 
 fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
@@ -44,14 +46,7 @@ fn config(sink: u16, smsc: u16, sock: &std::path::Path) -> String {
 
 #[test]
 fn sigkill_cycles_lose_nothing_acknowledged() {
-    let cycles: u32 = std::env::var("IMPULSE_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
-    let mut seed: u64 = std::env::var("IMPULSE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_1234_abcd);
+    let (cycles, mut seed) = cycles_and_seed(0x5eed_1234_abcd);
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let sink = Sink::start(&tmp.path().join("sink"));

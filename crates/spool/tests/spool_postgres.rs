@@ -8,8 +8,8 @@ use std::time::Duration;
 use impulse_spool::conformance::{Backend, dest, flat, message, submission};
 use impulse_spool::test_postgres::{fresh_database, raw};
 use impulse_spool::{
-    MoPart, MoPartStored, MobileStore, Outcome, PgOptions, PgSpool, QueueQueries, QueueStore,
-    RecipientState,
+    Lease, MoPart, MoPartStored, MobileStore, Outcome, PgOptions, PgSpool, QueueQueries,
+    QueueStore, RecipientState,
 };
 use tokio::sync::OnceCell;
 
@@ -48,6 +48,26 @@ async fn node(url: &str, name: &str, lease_timeout: Duration) -> PgSpool {
         .await
         .unwrap()
         .0
+}
+
+/// Leases one.example's due recipients once `ready` holds and a heartbeat has queued them again
+/// (polled every 100 ms, for at most 10 s); empty if that never happens.
+async fn lease_when_freed(spool: &PgSpool, ready: impl Fn() -> bool) -> Vec<Lease> {
+    for _ in 0..100 {
+        if ready() {
+            let leased = flat(
+                spool
+                    .lease_due(&dest("one.example"), 1_000, 10)
+                    .await
+                    .unwrap(),
+            );
+            if !leased.is_empty() {
+                return leased;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,14 +132,7 @@ async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
         .await
         .unwrap();
     // `b`'s heartbeat fences `a` and queues its lease again; `b` takes it.
-    let mut taken = Vec::new();
-    for _ in 0..100 {
-        taken = flat(b.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
-        if !taken.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let taken = lease_when_freed(&b, || true).await;
     assert_eq!(taken.len(), 1, "b took over a's lease");
     assert_eq!(taken[0].recipient, leased[0].recipient);
 
@@ -228,16 +241,7 @@ async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_a
         .execute("UPDATE nodes SET fenced = true WHERE name = 'a'", &[])
         .await
         .unwrap();
-    let mut again = Vec::new();
-    for _ in 0..100 {
-        if a.epoch() != first_epoch {
-            again = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
-            if !again.is_empty() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let again = lease_when_freed(&a, || a.epoch() != first_epoch).await;
     assert_eq!(
         again.len(),
         1,

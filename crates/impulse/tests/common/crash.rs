@@ -30,6 +30,20 @@ pub enum Downstream {
     Smsc,
 }
 
+/// The harness's kill cycles and seed: `IMPULSE_CRASH_CYCLES` (default 6) and
+/// `IMPULSE_CRASH_SEED` (default `seed`).
+pub fn cycles_and_seed(seed: u64) -> (u32, u64) {
+    let var = |name: &str| std::env::var(name).ok();
+    (
+        var("IMPULSE_CRASH_CYCLES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6),
+        var("IMPULSE_CRASH_SEED")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(seed),
+    )
+}
+
 /// A small deterministic generator for the kill moments (xorshift; the seed is printed).
 pub fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;

@@ -263,16 +263,16 @@ async fn apply_group(
             drop(tx);
             return apply_one_by_one(client, node, group).await;
         }
+        let mut failed = false;
         for i in in_turn {
-            if produced.iter().flatten().any(|p| !p.is_ok()) {
+            let p = ops::execute(&tx, node, &group[i]).await;
+            failed = !p.is_ok();
+            produced[i] = Some(p);
+            if failed {
                 break;
             }
-            produced[i] = Some(ops::execute(&tx, node, &group[i]).await);
         }
-        if produced
-            .iter()
-            .all(|p| p.as_ref().is_some_and(Produced::is_ok))
-        {
+        if !failed {
             tx.commit().await.map_err(storage)?;
             return Ok(produced.into_iter().flatten().collect());
         }

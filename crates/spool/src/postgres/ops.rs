@@ -19,10 +19,10 @@ use crate::{
 
 pub(super) async fn execute(c: &impl GenericClient, node: &NodeState, req: &Request) -> Produced {
     match req {
-        Request::Enqueue(m, _) => Produced::Enqueue(enqueue(c, m).await),
+        Request::Enqueue(m, _) => Produced::Enqueue(enqueue_many(c, &[m]).await.map(|ids| ids[0])),
         Request::Lease(d, now, limit, _) => Produced::Lease(lease(c, node, d, *now, *limit).await),
         Request::Record(o, _) => Produced::Unit(record(c, node, o).await),
-        Request::Mapping(m, _) => Produced::Unit(save_mapping(c, m).await),
+        Request::Mapping(m, _) => Produced::Unit(save_mappings(c, &[m]).await),
         Request::Submissions(s, _) => Produced::Unit(save_submissions(c, s).await),
         Request::MoPart(p, _) => Produced::MoPart(store_mo_part(c, node, p).await),
         Request::MoDone(key, seqs, mailed, _) => {
@@ -145,49 +145,6 @@ async fn enqueue_many(
     a.map_err(storage)?;
     b.map_err(storage)?;
     Ok(ids.into_iter().map(MessageId).collect())
-}
-
-async fn enqueue(c: &impl GenericClient, m: &NewMessage) -> Result<MessageId, SpoolError> {
-    let st = c
-        .prepare_cached(
-            "WITH m AS (INSERT INTO messages (received_at, sender, peer, protocol, body) \
-                        VALUES ($1, $2, $3, $4, $5) RETURNING id), \
-                  r AS (INSERT INTO recipients (message_id, address, domain, binding, state, due) \
-                        SELECT m.id, x.address, x.domain, x.binding, 0, $1 \
-                        FROM m, unnest($6::text[], $7::text[], $8::text[]) \
-                             WITH ORDINALITY AS x(address, domain, binding, n) ORDER BY x.n) \
-             SELECT id FROM m",
-        )
-        .await
-        .map_err(storage)?;
-    let addresses: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
-    let domains: Vec<&str> = m
-        .recipients
-        .iter()
-        .map(|r| r.destination.domain.as_str())
-        .collect();
-    let bindings: Vec<&str> = m
-        .recipients
-        .iter()
-        .map(|r| r.destination.binding.as_str())
-        .collect();
-    let row = c
-        .query_one(
-            &st,
-            &[
-                &m.received_at,
-                &m.sender,
-                &m.peer,
-                &m.protocol,
-                &m.body,
-                &addresses,
-                &domains,
-                &bindings,
-            ],
-        )
-        .await
-        .map_err(storage)?;
-    Ok(MessageId(row.get(0)))
 }
 
 async fn lease(
@@ -565,31 +522,6 @@ async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Resu
             &col(|m| &m.shortcode),
             &col(|m| &m.email_addr),
             &expires,
-        ],
-    )
-    .await
-    .map_err(storage)?;
-    Ok(())
-}
-
-async fn save_mapping(c: &impl GenericClient, m: &ReverseMapping) -> Result<(), SpoolError> {
-    // Expired mappings leave in the heartbeat's housekeeping; a lookup ignores them meanwhile.
-    let st = c
-        .prepare_cached(
-            "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain, sms_addr, shortcode) \
-             DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires",
-        )
-        .await
-        .map_err(storage)?;
-    c.execute(
-        &st,
-        &[
-            &m.domain,
-            &m.sms_addr,
-            &m.shortcode,
-            &m.email_addr,
-            &m.expires,
         ],
     )
     .await
