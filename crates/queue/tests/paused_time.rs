@@ -135,14 +135,10 @@ impl QueueStore for MemStore {
                 .iter_mut()
                 .find(|d| d.destination == row.lease.destination)
             {
-                Some(d) => {
-                    d.next_due = d.next_due.min(row.due);
-                    d.queued += 1;
-                }
+                Some(d) => d.next_due = d.next_due.min(row.due),
                 None => out.push(DestinationDue {
                     destination: row.lease.destination.clone(),
                     next_due: row.due,
-                    queued: 1,
                 }),
             }
         }

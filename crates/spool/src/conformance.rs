@@ -58,7 +58,17 @@ pub fn dest(d: &str) -> Destination {
     }
 }
 
-/// A small message from alice@example.org to each (address, domain), received at `at`.
+/// The suite's clock: `ms` after a moment an hour ahead of the real clock, fixed once per
+/// process. Due times are near the real clock in production (a node writes due times from its
+/// own clock), and a shared spool relies on it (scans start from a floor below the clock); an
+/// hour ahead, the suite's times are never below a floor.
+pub fn t(ms: i64) -> crate::Millis {
+    static BASE: std::sync::LazyLock<crate::Millis> =
+        std::sync::LazyLock::new(|| crate::now_millis() + 3_600_000);
+    *BASE + ms
+}
+
+/// A small message from alice@example.org to each (address, domain), received at `t(at)`.
 pub fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
     NewMessage {
         sender: "alice@example.org".into(),
@@ -72,7 +82,7 @@ pub fn message(to: &[(&str, &str)], at: i64) -> NewMessage {
         body: b"Subject: hi\r\n\r\nhello\r\n".to_vec(),
         peer: "127.0.0.1".into(),
         protocol: "esmtp".into(),
-        received_at: at,
+        received_at: t(at),
     }
 }
 
@@ -99,25 +109,25 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
         .await
         .unwrap()
         .into_iter()
-        .map(|d| (d.destination.domain, d.queued))
+        .map(|d| (d.destination.domain, d.next_due))
         .collect();
     dests.sort();
     assert_eq!(
         dests,
         [
-            ("one.example".to_string(), 2),
-            ("two.example".to_string(), 1)
+            ("one.example".to_string(), t(1000)),
+            ("two.example".to_string(), t(1000))
         ]
     );
 
     // Not yet due before the reception time; due after it.
     let early = spool
-        .lease_due(&dest("one.example"), 999, 10)
+        .lease_due(&dest("one.example"), t(999), 10)
         .await
         .unwrap();
-    assert_eq!((early.recipients(), early.next_due), (0, Some(1000)));
+    assert_eq!((early.recipients(), early.next_due), (0, Some(t(1000))));
     let leased = spool
-        .lease_due(&dest("one.example"), 1000, 10)
+        .lease_due(&dest("one.example"), t(1000), 10)
         .await
         .unwrap();
     assert_eq!(
@@ -138,7 +148,7 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
     // Leased recipients are not leased twice.
     assert_eq!(
         spool
-            .lease_due(&dest("one.example"), 5000, 10)
+            .lease_due(&dest("one.example"), t(5000), 10)
             .await
             .unwrap()
             .recipients(),
@@ -156,7 +166,7 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
             (
                 leases[1].reference(),
                 Outcome::Retry {
-                    due: 7000,
+                    due: t(7000),
                     response: "451 later".into(),
                 },
             ),
@@ -171,19 +181,19 @@ pub async fn enqueue_lease_and_outcomes<B: Backend>(backend: &B) {
         .unwrap();
     assert_eq!(
         (retried.state, retried.due, retried.attempts),
-        (RecipientState::Queued, 7000, 1)
+        (RecipientState::Queued, t(7000), 1)
     );
     assert_eq!(retried.last_response.as_deref(), Some("451 later"));
     assert_eq!(
         spool.next_due(&dest("one.example")).await.unwrap(),
-        Some(7000)
+        Some(t(7000))
     );
 
     // When the last recipient leaves, the message leaves with it. Outcomes are recorded for
     // leased recipients (a shared backend refuses others: see `record`).
     let mut rest = Vec::new();
     for d in ["one.example", "two.example"] {
-        for l in flat(spool.lease_due(&dest(d), 10_000, 10).await.unwrap()) {
+        for l in flat(spool.lease_due(&dest(d), t(10_000), 10).await.unwrap()) {
             let failed = Outcome::Failed {
                 response: "550 no".into(),
             };
@@ -209,7 +219,7 @@ pub async fn leased_work_resumes_after_a_crash<B: Backend>(backend: &B) {
             .unwrap();
         assert_eq!(
             spool
-                .lease_due(&dest("one.example"), 10, 10)
+                .lease_due(&dest("one.example"), t(10), 10)
                 .await
                 .unwrap()
                 .recipients(),
@@ -219,7 +229,12 @@ pub async fn leased_work_resumes_after_a_crash<B: Backend>(backend: &B) {
     }
     let (spool, resumed) = backend.open().await;
     assert_eq!(resumed, 1);
-    let again = flat(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap());
+    let again = flat(
+        spool
+            .lease_due(&dest("one.example"), t(10), 10)
+            .await
+            .unwrap(),
+    );
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].message, id);
 }
@@ -322,7 +337,12 @@ pub async fn message_ids_are_never_reused<B: Backend>(backend: &B) {
         .enqueue(message(&[("a@one.example", "one.example")], 1))
         .await
         .unwrap();
-    let lease = flat(spool.lease_due(&dest("one.example"), 10, 10).await.unwrap());
+    let lease = flat(
+        spool
+            .lease_due(&dest("one.example"), t(10), 10)
+            .await
+            .unwrap(),
+    );
     spool
         .record(vec![(
             lease[0].reference(),
@@ -382,16 +402,16 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
         }
     };
     assert_eq!(
-        counts(2000).await,
+        counts(t(2000)).await,
         [
-            ("one.example".into(), 2, 0, 1000),
-            ("two.example".into(), 1, 0, 1200)
+            ("one.example".into(), 2, 0, t(1000)),
+            ("two.example".into(), 1, 0, t(1200))
         ]
     );
     // One recipient fails temporarily: delayed until 50,000.
     let leased = flat(
         spool
-            .lease_due(&dest("one.example"), 2000, 1)
+            .lease_due(&dest("one.example"), t(2000), 1)
             .await
             .unwrap(),
     );
@@ -399,54 +419,66 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
         .record(vec![(
             leased[0].reference(),
             Outcome::Retry {
-                due: 50_000,
+                due: t(50_000),
                 response: "451 busy".into(),
             },
         )])
         .await
         .unwrap();
-    assert_eq!(counts(2000).await[0], ("one.example".into(), 1, 1, 1000));
+    assert_eq!(
+        counts(t(2000)).await[0],
+        ("one.example".into(), 1, 1, t(1000))
+    );
     // flush domain: due now again (the domain is matched whatever its case).
     let touched = spool
-        .reschedule(Selection::Domain("ONE.example".into()), 2000)
+        .reschedule(Selection::Domain("ONE.example".into()), t(2000))
         .await
         .unwrap();
     assert_eq!(touched, [dest("one.example")]);
-    assert_eq!(counts(2000).await[0], ("one.example".into(), 2, 0, 1000));
+    assert_eq!(
+        counts(t(2000)).await[0],
+        ("one.example".into(), 2, 0, t(1000))
+    );
     // A leased recipient is left alone and counts as active.
     let leased = flat(
         spool
-            .lease_due(&dest("one.example"), 2000, 1)
+            .lease_due(&dest("one.example"), t(2000), 1)
             .await
             .unwrap(),
     );
     assert_eq!(leased.len(), 1);
     spool
-        .reschedule(Selection::Domain("one.example".into()), 90_000)
+        .reschedule(Selection::Domain("one.example".into()), t(90_000))
         .await
         .unwrap();
-    assert_eq!(counts(2000).await[0], ("one.example".into(), 1, 1, 1000));
+    assert_eq!(
+        counts(t(2000)).await[0],
+        ("one.example".into(), 1, 1, t(1000))
+    );
     // message retry: only that message's recipients.
     spool
-        .reschedule(Selection::Message(other), 80_000)
+        .reschedule(Selection::Message(other), t(80_000))
         .await
         .unwrap();
     let touched = spool
-        .reschedule(Selection::Message(other), 2000)
+        .reschedule(Selection::Message(other), t(2000))
         .await
         .unwrap();
     assert_eq!(touched, [dest("two.example")]);
-    assert_eq!(counts(2000).await[1], ("two.example".into(), 1, 0, 1200));
+    assert_eq!(
+        counts(t(2000)).await[1],
+        ("two.example".into(), 1, 0, t(1200))
+    );
     assert!(
         spool
-            .reschedule(Selection::Message(MessageId(999)), 2000)
+            .reschedule(Selection::Message(MessageId(999)), t(2000))
             .await
             .unwrap()
             .is_empty()
     );
     // binding flush: a destination (domain and binding) alone, or a whole binding.
     let touched = spool
-        .reschedule(Selection::Destination(dest("TWO.example")), 2000)
+        .reschedule(Selection::Destination(dest("TWO.example")), t(2000))
         .await
         .unwrap();
     assert_eq!(touched, [dest("two.example")]);
@@ -456,7 +488,7 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
     };
     assert!(
         spool
-            .reschedule(Selection::Destination(other_binding), 2000)
+            .reschedule(Selection::Destination(other_binding), t(2000))
             .await
             .unwrap()
             .is_empty(),
@@ -464,13 +496,13 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
     );
     assert!(
         spool
-            .reschedule(Selection::Binding("b1".into()), 2000)
+            .reschedule(Selection::Binding("b1".into()), t(2000))
             .await
             .unwrap()
             .is_empty()
     );
     let touched = spool
-        .reschedule(Selection::Binding(String::new()), 2000)
+        .reschedule(Selection::Binding(String::new()), t(2000))
         .await
         .unwrap();
     assert!(touched.contains(&dest("two.example")), "{touched:?}");
@@ -480,23 +512,23 @@ pub async fn queue_counts_and_operator_reschedules<B: Backend>(backend: &B) {
         .reroute(
             Selection::Domain("one.example".into()),
             dest("three.example"),
-            2000,
+            t(2000),
         )
         .await
         .unwrap();
     assert_eq!(moved, [dest("three.example")]);
-    let after = counts(2000).await;
+    let after = counts(t(2000)).await;
     assert!(
-        after.contains(&("one.example".into(), 1, 0, 1000)),
+        after.contains(&("one.example".into(), 1, 0, t(1000))),
         "{after:?}"
     );
     assert!(
-        after.contains(&("three.example".into(), 1, 0, 1100)),
+        after.contains(&("three.example".into(), 1, 0, t(1100))),
         "{after:?}"
     );
     let leased = flat(
         spool
-            .lease_due(&dest("three.example"), 2000, 10)
+            .lease_due(&dest("three.example"), t(2000), 10)
             .await
             .unwrap(),
     );

@@ -236,7 +236,6 @@ pub struct QueueCounts {
 pub struct DestinationDue {
     pub destination: Destination,
     pub next_due: Millis,
-    pub queued: u64,
 }
 
 /// A reverse address mapping: replies from `sms_addr` to `shortcode` go to `email_addr`.

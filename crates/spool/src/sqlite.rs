@@ -851,7 +851,7 @@ impl QueueStore for SqliteSpool {
         self.read(|c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT domain, binding, min(due), count(*) FROM recipients WHERE state = 0 GROUP BY domain, binding",
+                    "SELECT domain, binding, min(due) FROM recipients WHERE state = 0 GROUP BY domain, binding",
                 )
                 .map_err(storage)?;
             let rows = st
@@ -859,7 +859,6 @@ impl QueueStore for SqliteSpool {
                     Ok(DestinationDue {
                         destination: Destination { domain: r.get(0)?, binding: r.get(1)? },
                         next_due: r.get(2)?,
-                        queued: r.get::<_, i64>(3)? as u64,
                     })
                 })
                 .map_err(storage)?;

@@ -61,3 +61,16 @@ pub async fn raw(url: &str) -> tokio_postgres::Client {
     tokio::spawn(conn);
     client
 }
+
+/// Gives the database at `url` the schema of version 1 (the first shared spool), as that
+/// version of Impulse left it: the migration to the current version is tested from it.
+pub async fn create_version_1(url: &str) {
+    raw(url)
+        .await
+        .batch_execute(&format!(
+            "{} INSERT INTO impulse_schema (version) VALUES (1);",
+            crate::postgres::SCHEMA_V1
+        ))
+        .await
+        .unwrap();
+}

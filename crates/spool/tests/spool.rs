@@ -2,7 +2,7 @@
 //! record corrupted on disk, a failing request inside a commit group, schema versions and
 //! migration from spools written by earlier versions).
 
-use impulse_spool::conformance::{Backend, dest, flat, message, submission};
+use impulse_spool::conformance::{Backend, dest, flat, message, submission, t};
 use impulse_spool::{
     MobileStore, Outcome, QueueQueries, QueueStore, RecipientState, SpoolError, SqliteSpool,
 };
@@ -52,7 +52,10 @@ async fn unreadable_record_is_reported_and_quarantined() {
         "{err}"
     );
     assert!(spool.load(good).await.is_ok());
-    let leased = spool.lease_due(&dest("one.example"), 10, 10).await.unwrap();
+    let leased = spool
+        .lease_due(&dest("one.example"), t(10), 10)
+        .await
+        .unwrap();
     let bad_entry = leased
         .messages
         .iter()
@@ -79,7 +82,7 @@ async fn unreadable_record_is_reported_and_quarantined() {
     assert_eq!(info[0].state, RecipientState::Quarantined);
     assert_eq!(
         spool
-            .lease_due(&dest("one.example"), 10_000, 10)
+            .lease_due(&dest("one.example"), t(10_000), 10)
             .await
             .unwrap()
             .recipients(),

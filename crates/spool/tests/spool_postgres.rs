@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use impulse_spool::conformance::{Backend, dest, flat, message, submission};
-use impulse_spool::test_postgres::{fresh_database, raw};
+use impulse_spool::conformance::{Backend, dest, flat, message, submission, t};
+use impulse_spool::test_postgres::{create_version_1, fresh_database, raw};
 use impulse_spool::{
     Lease, MoPart, MoPartStored, MobileStore, Outcome, PgOptions, PgSpool, QueueQueries,
     QueueStore, RecipientState,
@@ -57,7 +57,7 @@ async fn lease_when_freed(spool: &PgSpool, ready: impl Fn() -> bool) -> Vec<Leas
         if ready() {
             let leased = flat(
                 spool
-                    .lease_due(&dest("one.example"), 1_000, 10)
+                    .lease_due(&dest("one.example"), t(1_000), 10)
                     .await
                     .unwrap(),
             );
@@ -86,7 +86,11 @@ async fn two_nodes_never_lease_the_same_recipient() {
     let take = |s: PgSpool| async move {
         let mut got = Vec::new();
         loop {
-            let leased = flat(s.lease_due(&dest("one.example"), 1_000, 7).await.unwrap());
+            let leased = flat(
+                s.lease_due(&dest("one.example"), t(1_000), 7)
+                    .await
+                    .unwrap(),
+            );
             if leased.is_empty() {
                 return got;
             }
@@ -118,9 +122,20 @@ async fn a_dead_nodes_leases_go_to_another_and_its_late_outcomes_are_refused() {
         .enqueue(message(&[("x@one.example", "one.example")], 1))
         .await
         .unwrap();
-    let leased = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+    let leased = flat(
+        a.lease_due(&dest("one.example"), t(1_000), 10)
+            .await
+            .unwrap(),
+    );
     assert_eq!(leased.len(), 1);
-    assert!(flat(b.lease_due(&dest("one.example"), 1_000, 10).await.unwrap()).is_empty());
+    assert!(
+        flat(
+            b.lease_due(&dest("one.example"), t(1_000), 10)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
 
     // `a` stalls: its last heartbeat is two minutes old.
     raw(&url)
@@ -180,7 +195,7 @@ fn part(key: &str, seq: u32, total: u32, text: &str, binding: &str) -> MoPart {
         source: "4445551234".into(),
         dest: "1234".into(),
         meta: String::new(),
-        received_at: 1_000,
+        received_at: t(1_000),
     }
 }
 
@@ -232,7 +247,11 @@ async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_a
         .enqueue(message(&[("x@one.example", "one.example")], 1))
         .await
         .unwrap();
-    let old = flat(a.lease_due(&dest("one.example"), 1_000, 10).await.unwrap());
+    let old = flat(
+        a.lease_due(&dest("one.example"), t(1_000), 10)
+            .await
+            .unwrap(),
+    );
     let first_epoch = a.epoch();
     // The cluster declares a dead (as b's heartbeat does when a's is late): b's next beat
     // queues its lease again, and a learns it at its own next beat and registers again.
@@ -255,7 +274,7 @@ async fn an_outcome_for_a_lease_from_before_the_fence_does_not_touch_the_lease_a
     a.record(vec![(
         old[0].reference(),
         Outcome::Retry {
-            due: 99_000,
+            due: t(99_000),
             response: "451 old".into(),
         },
     )])
@@ -323,4 +342,44 @@ async fn concurrent_writes_commit_merged() {
     }
     assert!(spool.list(None, 10, 0).await.unwrap().is_empty());
     assert_eq!(PgSpool::groups_run_one_by_one(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_1_database_is_migrated_with_its_queue() {
+    let url = fresh_database().await;
+    create_version_1(&url).await;
+    // A message version 1 queued.
+    raw(&url)
+        .await
+        .execute(
+            "WITH m AS (INSERT INTO messages (received_at, sender, peer, protocol, body) \
+                 VALUES ($1, 'alice@example.org', '127.0.0.1', 'esmtp', 'Subject: hi\r\n\r\nhi\r\n') \
+                 RETURNING id) \
+             INSERT INTO recipients (message_id, address, domain, binding, state, due) \
+             SELECT id, 'x@one.example', 'one.example', '', 0, $1 FROM m",
+            &[&t(1)],
+        )
+        .await
+        .unwrap();
+    let a = node(&url, "a", Duration::from_secs(30)).await;
+    let version: i64 = raw(&url)
+        .await
+        .query_one("SELECT max(version) FROM impulse_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
+    let due: Vec<_> = a
+        .destinations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.destination, d.next_due))
+        .collect();
+    assert_eq!(due, [(dest("one.example"), t(1))]);
+    let leased = flat(a.lease_due(&dest("one.example"), t(1), 10).await.unwrap());
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].address, "x@one.example");
+    // A second node finds it migrated and opens as well.
+    node(&url, "b", Duration::from_secs(30)).await;
 }

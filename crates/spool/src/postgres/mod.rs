@@ -10,6 +10,7 @@
 //! Several nodes lease from the same queue: a lease is `FOR UPDATE SKIP LOCKED` and carries
 //! the node's epoch, the fencing token of `node`.
 
+mod floors;
 mod node;
 mod ops;
 mod schema;
@@ -23,6 +24,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use node::NodeInfo;
 use node::NodeState;
+#[cfg(feature = "conformance")]
+pub(crate) use schema::SCHEMA as SCHEMA_V1;
 
 use crate::request::{Produced, Request, answer};
 use crate::{
@@ -231,6 +234,7 @@ async fn writer_loop(
                 // this node took or kept may be left behind under its epoch; registering again
                 // fences that epoch and queues them again.
                 node.rejoin();
+                node.floors.forget();
                 for req in group {
                     let p = Produced::failed(&req, &e);
                     answer(req, p);
@@ -260,6 +264,8 @@ async fn apply_group(
         if let Err(e) = ops::execute_merged(&tx, node, group, &at_once, &mut produced).await {
             tracing::debug!(error = %e, "a merged group failed; its requests run one by one");
             GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Leases of the rolled-back attempt raised floors over what is queued again.
+            node.floors.forget();
             drop(tx);
             return apply_one_by_one(client, node, group).await;
         }
@@ -278,6 +284,7 @@ async fn apply_group(
         }
         tx.rollback().await.map_err(storage)?;
     }
+    node.floors.forget();
     apply_one_by_one(client, node, group).await
 }
 
@@ -375,32 +382,63 @@ impl QueueStore for PgSpool {
         }
     }
 
+    /// Each destination's earliest queued recipient, found from its floor (see `floors`): the
+    /// scheduler of every node asks this every second, and a scan of the whole queued index
+    /// would walk every version a long transaction keeps.
     async fn destinations(&self) -> Result<Vec<DestinationDue>, SpoolError> {
         let c = self.reader().await?;
-        let rows = c
-            .query(
-                "SELECT domain, binding, min(due), count(*) FROM recipients WHERE state = 0 \
-                 GROUP BY domain, binding",
-                &[],
+        let known: Vec<Destination> = c
+            .query("SELECT domain, binding FROM destinations", &[])
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|r| Destination {
+                domain: r.get(0),
+                binding: r.get(1),
+            })
+            .collect();
+        let floors = &self.inner.node.floors;
+        let scans: Vec<_> = known.iter().map(|d| floors.scan(d)).collect();
+        let (domains, bindings): (Vec<&str>, Vec<&str>) = known
+            .iter()
+            .map(|d| (d.domain.as_str(), d.binding.as_str()))
+            .unzip();
+        let from: Vec<Millis> = scans.iter().map(|s| s.from).collect();
+        let st = c
+            .prepare_cached(
+                "SELECT (SELECT min(due) FROM recipients r WHERE r.state = 0 AND r.domain = f.d \
+                     AND r.binding = f.b AND r.due >= f.from_due) \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY \
+                     AS f(d, b, from_due, n) ORDER BY n",
             )
             .await
             .map_err(storage)?;
-        Ok(rows
-            .iter()
-            .map(|r| DestinationDue {
-                destination: Destination {
-                    domain: r.get(0),
-                    binding: r.get(1),
-                },
-                next_due: r.get(2),
-                queued: r.get::<_, i64>(3) as u64,
-            })
-            .collect())
+        let rows = c
+            .query(&st, &[&domains, &bindings, &from])
+            .await
+            .map_err(storage)?;
+        let now = crate::now_millis();
+        let mut out = Vec::new();
+        for ((destination, scan), row) in known.into_iter().zip(scans).zip(rows) {
+            let first: Option<Millis> = row.get(0);
+            floors.saw(&destination, scan, first, now);
+            if let Some(next_due) = first {
+                out.push(DestinationDue {
+                    destination,
+                    next_due,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn next_due(&self, dest: &Destination) -> Result<Option<Millis>, SpoolError> {
         let c = self.reader().await?;
-        ops::next_due(&c, dest).await
+        let floors = &self.inner.node.floors;
+        let scan = floors.scan(dest);
+        let first = ops::next_due(&c, dest, scan.from).await?;
+        floors.saw(dest, scan, first, crate::now_millis());
+        Ok(first)
     }
 
     /// A recipient that may have been in flight on a node that died says so itself

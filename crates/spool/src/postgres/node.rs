@@ -18,6 +18,7 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Notify, watch};
 
+use super::floors::Floors;
 use super::schema::NOW_MS;
 use super::storage;
 use crate::{Millis, SpoolError};
@@ -42,6 +43,8 @@ pub(super) struct NodeState {
     /// Set by the writer when a commit failed or its outcome is unknown: leases it recorded
     /// may be left behind under this epoch, so the node registers again and fences it.
     rejoin: Notify,
+    /// Where each destination's scans start (see `floors`).
+    pub(super) floors: Floors,
 }
 
 impl NodeState {
@@ -70,27 +73,53 @@ pub struct NodeInfo {
     pub status: String,
 }
 
-/// Queues again what no live epoch holds: leased recipients and claimed MO parts of fenced
-/// (or forgotten) epochs. Rows locked by a transaction still open are passed over (SKIP
-/// LOCKED) and taken at a later heartbeat: a paused node's open transaction never blocks the
-/// heartbeat of the others. Returns the recipients queued again.
+/// Queues again what fenced epochs hold: leased recipients and claimed MO parts. Rows locked by
+/// a transaction still open are passed over (SKIP LOCKED) and taken at a later heartbeat: a
+/// paused node's open transaction never blocks the heartbeat of the others. An epoch with
+/// nothing left is marked drained and not looked at again: the leased index keeps entries for
+/// every lease ever taken until VACUUM can remove them (see `floors`), and only a fenced
+/// epoch's are walked. Returns the recipients queued again.
+///
+/// No lease is taken under an epoch once its fencing has committed (the lease statement holds a
+/// key-share lock on its node's row, which fencing's row lock waits for), so a drained epoch
+/// stays drained.
 async fn requeue_fenced(c: &impl GenericClient) -> Result<u64, SpoolError> {
+    let fenced: Vec<i64> = c
+        .query("SELECT epoch FROM nodes WHERE fenced AND NOT drained", &[])
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if fenced.is_empty() {
+        return Ok(0);
+    }
+    // Due now by the database's clock, or later: above every node's floor.
     let recipients = c
         .execute(
-            "UPDATE recipients SET state = 0, lease_epoch = NULL, lease_node = NULL \
-             WHERE id IN (SELECT id FROM recipients WHERE state = 1 \
-                 AND lease_epoch NOT IN (SELECT epoch FROM nodes WHERE NOT fenced) \
-                 FOR UPDATE SKIP LOCKED)",
-            &[],
+            &format!(
+                "UPDATE recipients SET state = 0, due = greatest(due, {NOW_MS}), \
+                     lease_epoch = NULL, lease_node = NULL \
+                 WHERE id IN (SELECT id FROM recipients WHERE state = 1 \
+                     AND lease_epoch = ANY($1) FOR UPDATE SKIP LOCKED)"
+            ),
+            &[&fenced],
         )
         .await
         .map_err(storage)?;
     c.execute(
         "UPDATE mo_parts SET done = 0, claimed_epoch = NULL \
          WHERE (key, seq) IN (SELECT key, seq FROM mo_parts WHERE done = 2 \
-             AND claimed_epoch NOT IN (SELECT epoch FROM nodes WHERE NOT fenced) \
-             FOR UPDATE SKIP LOCKED)",
-        &[],
+             AND claimed_epoch = ANY($1) FOR UPDATE SKIP LOCKED)",
+        &[&fenced],
+    )
+    .await
+    .map_err(storage)?;
+    c.execute(
+        "UPDATE nodes n SET drained = true WHERE epoch = ANY($1) \
+           AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.state = 1 AND r.lease_epoch = n.epoch) \
+           AND NOT EXISTS (SELECT 1 FROM mo_parts p WHERE p.done = 2 AND p.claimed_epoch = n.epoch)",
+        &[&fenced],
     )
     .await
     .map_err(storage)?;
@@ -132,16 +161,21 @@ async fn register(
     match fence {
         Fence::SameName => {
             tx.execute(
-                "UPDATE nodes SET fenced = true WHERE name = $1 AND epoch <> $2 AND NOT fenced",
+                "UPDATE nodes SET fenced = true WHERE epoch IN (SELECT epoch FROM nodes \
+                 WHERE name = $1 AND epoch <> $2 AND NOT fenced ORDER BY epoch FOR UPDATE)",
                 &[&name, &epoch],
             )
             .await
             .map_err(storage)?;
         }
         Fence::Epoch(old) => {
-            tx.execute("UPDATE nodes SET fenced = true WHERE epoch = $1", &[&old])
-                .await
-                .map_err(storage)?;
+            tx.execute(
+                "UPDATE nodes SET fenced = true WHERE epoch IN \
+                 (SELECT epoch FROM nodes WHERE epoch = $1 FOR UPDATE)",
+                &[&old],
+            )
+            .await
+            .map_err(storage)?;
         }
         Fence::Nobody => {}
     }
@@ -167,6 +201,7 @@ pub(super) async fn join(
         lease_timeout,
         config_hash,
         rejoin: Notify::new(),
+        floors: Floors::default(),
     });
     warn_if_configured_differently(pool, &node).await;
     tokio::spawn(heartbeat_loop(pool.clone(), node.clone(), stop));
@@ -340,28 +375,22 @@ async fn beat(pool: &Pool, node: &NodeState) -> Result<Beat, SpoolError> {
     tx.batch_execute("SET LOCAL lock_timeout = '1s'")
         .await
         .map_err(storage)?;
-    let fenced = tx
-        .execute(
-            &format!(
-                "UPDATE nodes SET fenced = true WHERE NOT fenced \
-                 AND heartbeat_at < {NOW_MS} - lease_timeout"
-            ),
-            &[],
-        )
-        .await
-        .map_err(storage)?;
+    tx.execute(
+        &format!(
+            "UPDATE nodes SET fenced = true WHERE epoch IN (SELECT epoch FROM nodes \
+             WHERE NOT fenced AND heartbeat_at < {NOW_MS} - lease_timeout ORDER BY epoch FOR UPDATE)"
+        ),
+        &[],
+    )
+    .await
+    .map_err(storage)?;
     let taken_over = requeue_fenced(&tx).await?;
-    if fenced > 0 {
-        tx.execute(
-            &format!(
-                "DELETE FROM nodes n WHERE fenced AND heartbeat_at < {NOW_MS} - $1 \
-                 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.state = 1 AND r.lease_epoch = n.epoch)"
-            ),
-            &[&FORGET_AFTER],
-        )
-        .await
-        .map_err(storage)?;
-    }
+    tx.execute(
+        &format!("DELETE FROM nodes WHERE fenced AND drained AND heartbeat_at < {NOW_MS} - $1"),
+        &[&FORGET_AFTER],
+    )
+    .await
+    .map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     Ok(Beat {
         fenced: alive == 0,

@@ -115,6 +115,8 @@ async fn enqueue_many(
         )
         .await
         .map_err(storage)?;
+    // Due at reception, which callers stamp when the message is complete, a moment before
+    // this write: above the floors of every node's scans (`floors`).
     let (mut rid, mut addr, mut dom, mut bind, mut due) = (vec![], vec![], vec![], vec![], vec![]);
     for (m, id) in messages.iter().zip(&ids) {
         for r in &m.recipients {
@@ -138,13 +140,44 @@ async fn enqueue_many(
         [&ids, &received, &senders, &peers, &protocols, &bodies];
     let recipient_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&rid, &addr, &dom, &bind, &due];
-    let (a, b) = tokio::join!(
+    let (a, b, d) = tokio::join!(
         c.execute(&insert, &message_params),
         c.execute(&recipients, &recipient_params),
+        note_destinations(c, &dom, &bind),
     );
     a.map_err(storage)?;
     b.map_err(storage)?;
+    d?;
     Ok(ids.into_iter().map(MessageId).collect())
+}
+
+/// Adds destinations to the list `destinations()` reads (a row is never written twice: an
+/// existing one costs an index probe). Rows are never removed: a removal could race with an
+/// enqueue that found the row and has not committed yet.
+async fn note_destinations(
+    c: &impl GenericClient,
+    domains: &[&str],
+    bindings: &[&str],
+) -> Result<(), SpoolError> {
+    let mut pairs: Vec<(&str, &str)> = domains
+        .iter()
+        .copied()
+        .zip(bindings.iter().copied())
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let (domains, bindings): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+    let st = c
+        .prepare_cached(
+            "INSERT INTO destinations (domain, binding) \
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(storage)?;
+    c.execute(&st, &[&domains, &bindings])
+        .await
+        .map_err(storage)?;
+    Ok(())
 }
 
 async fn lease(
@@ -155,20 +188,25 @@ async fn lease(
     limit: usize,
 ) -> Result<Leased, SpoolError> {
     // SKIP LOCKED: recipients another node is leasing at this moment are passed over, not
-    // waited for; the EXISTS makes a fenced node lease nothing.
+    // waited for. A fenced node leases nothing; the key-share lock on its node row makes its
+    // fencing wait for this statement, and this statement see a fencing committed first.
+    // The scan starts at the destination's floor (see `floors`).
     let st = c
-        .prepare_cached(
-            "WITH picked AS (SELECT id, leased_before FROM recipients \
-                 WHERE state = 0 AND domain = $1 AND binding = $2 AND due <= $3 \
+        .prepare_cached(&format!(
+            "WITH alive AS ({}), \
+             picked AS (SELECT id, leased_before FROM recipients \
+                 WHERE state = 0 AND domain = $1 AND binding = $2 AND due <= $3 AND due >= $7 \
+                   AND EXISTS (SELECT 1 FROM alive) \
                  ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
              UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6, \
                  leased_before = true \
              FROM picked WHERE r.id = picked.id \
-               AND EXISTS (SELECT 1 FROM nodes WHERE epoch = $6 AND NOT fenced) \
              RETURNING r.id, r.message_id, r.address, r.attempts, r.due, picked.leased_before",
-        )
+            alive("$6")
+        ))
         .await
         .map_err(storage)?;
+    let scan = node.floors.scan(d);
     let epoch = node.epoch();
     let rows = c
         .query(
@@ -180,6 +218,7 @@ async fn lease(
                 &(limit as i64),
                 &node.name,
                 &epoch,
+                &scan.from,
             ],
         )
         .await
@@ -224,32 +263,43 @@ async fn lease(
         }
     }
     let next_due = if count == limit {
+        let last = messages.iter().flat_map(|m| &m.leases).map(|l| l.due).max();
+        node.floors.saw(d, scan, last, crate::now_millis());
         Some(now)
     } else {
         // Recipients due now but not leased are locked by another node's lease in progress
         // (or this node is fenced): look again in a second, not at once.
-        next_due(c, d)
-            .await?
-            .map(|due| if due <= now { now + 1000 } else { due })
+        let first = next_due(c, d, scan.from).await?;
+        node.floors.saw(d, scan, first, crate::now_millis());
+        first.map(|due| if due <= now { now + 1000 } else { due })
     };
     Ok(Leased { messages, next_due })
 }
 
+/// The earliest due time of `d`'s queued recipients from `from` on.
 pub(super) async fn next_due(
     c: &impl GenericClient,
     d: &Destination,
+    from: Millis,
 ) -> Result<Option<Millis>, SpoolError> {
     let st = c
         .prepare_cached(
-            "SELECT min(due) FROM recipients WHERE state = 0 AND domain = $1 AND binding = $2",
+            "SELECT min(due) FROM recipients WHERE state = 0 AND domain = $1 AND binding = $2 \
+             AND due >= $3",
         )
         .await
         .map_err(storage)?;
     let row = c
-        .query_one(&st, &[&d.domain, &d.binding])
+        .query_one(&st, &[&d.domain, &d.binding, &from])
         .await
         .map_err(storage)?;
     Ok(row.get(0))
+}
+
+/// Whether the node of epoch `param` is live, with a key-share lock on its row for the rest of
+/// the transaction (see `lease`).
+fn alive(param: &str) -> String {
+    format!("SELECT 1 FROM nodes WHERE epoch = {param} AND NOT fenced FOR KEY SHARE")
 }
 
 type Loaded = HashMap<MessageId, Result<Arc<StoredMessage>, SpoolError>>;
@@ -557,8 +607,11 @@ async fn claim_mo_parts(
 ) -> Result<Vec<MoPart>, SpoolError> {
     let st = c
         .prepare_cached(&format!(
-            "UPDATE mo_parts SET done = 2, claimed_epoch = $2 WHERE key = $1 AND done = 0 \
-             RETURNING {MO_COLUMNS}"
+            "WITH alive AS ({}) \
+             UPDATE mo_parts SET done = 2, claimed_epoch = $2 WHERE key = $1 AND done = 0 \
+               AND EXISTS (SELECT 1 FROM alive) \
+             RETURNING {MO_COLUMNS}",
+            alive("$2")
         ))
         .await
         .map_err(storage)?;
@@ -724,6 +777,9 @@ async fn reschedule(
     due: Millis,
     to: Option<&Destination>,
 ) -> Result<Vec<Destination>, SpoolError> {
+    if let Some(to) = to {
+        note_destinations(c, &[to.domain.as_str()], &[to.binding.as_str()]).await?;
+    }
     let (to_domain, to_binding) = (to.map(|d| &d.domain), to.map(|d| &d.binding));
     let set = "UPDATE recipients SET due = $2, domain = coalesce($3, domain), \
                binding = coalesce($4, binding) WHERE state = 0 AND ";

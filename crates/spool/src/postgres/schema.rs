@@ -4,13 +4,14 @@
 //! advisory lock, so exactly one node creates or migrates and the others find it done. The
 //! version is a row of `impulse_schema`; a database written by a newer Impulse is refused.
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{GenericClient, Object};
 
 use super::storage;
 use crate::SpoolError;
 
-/// The schema this code writes. 1: the first shared spool.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+/// The schema this code writes. 1: the first shared spool. 2: drained epochs, the list of
+/// destinations, bind slots and fail orders (`MIGRATIONS`).
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Any 64-bit number that other users of the database do not lock: "IMPULSE" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0049_4d50_554c_5345;
@@ -19,7 +20,8 @@ const MIGRATION_LOCK: i64 = 0x0049_4d50_554c_5345;
 /// judged by one clock, whatever the nodes' clocks say.
 pub(super) const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-const SCHEMA: &str = "
+/// Version 1, which a new database is created at before the migrations run.
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS impulse_schema (version BIGINT NOT NULL);
 -- One row per node process: its name, its epoch (the fencing token its leases carry), its
 -- heartbeat. A node whose heartbeat is older than the lease timeout is fenced: its leases are
@@ -112,8 +114,44 @@ CREATE INDEX IF NOT EXISTS mo_parts_mailed ON mo_parts (received_at) WHERE done 
 CREATE INDEX IF NOT EXISTS mo_parts_claimed ON mo_parts (claimed_epoch) WHERE done = 2;
 ";
 
+/// Each version's changes to the one before, in order.
+const MIGRATIONS: &[(i64, &str)] = &[(2, V2)];
+
+const V2: &str = "
+-- A fenced epoch whose leases were all queued again: the heartbeat stops looking at it.
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS drained BOOLEAN NOT NULL DEFAULT false;
+-- Every destination ever queued for: the schedulers' rescans probe each one's queue from its
+-- floor instead of grouping the whole queued index.
+CREATE TABLE IF NOT EXISTS destinations (
+    domain  TEXT NOT NULL,
+    binding TEXT NOT NULL,
+    PRIMARY KEY (domain, binding)
+);
+INSERT INTO destinations SELECT DISTINCT domain, binding FROM recipients ON CONFLICT DO NOTHING;
+-- The binds an SMSC account allows, shared by the cluster: a bind opens only in a slot its
+-- node holds; a slot whose holder is fenced is free.
+CREATE TABLE IF NOT EXISTS bind_slots (
+    account TEXT NOT NULL,
+    slot    INT NOT NULL,
+    epoch   BIGINT NOT NULL,
+    node    TEXT NOT NULL,
+    PRIMARY KEY (account, slot)
+);
+-- Operators' fail orders, in force on every node until withdrawn or expired.
+CREATE TABLE IF NOT EXISTS fail_orders (
+    id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    domain   TEXT NOT NULL,
+    message  BIGINT,
+    binding  TEXT,
+    before   BIGINT NOT NULL,
+    quiet    BOOLEAN NOT NULL,
+    node     TEXT NOT NULL,
+    expires  BIGINT NOT NULL
+);
+";
+
 /// The version a database holds, if it has Impulse's schema.
-async fn version(client: &Object) -> Result<Option<i64>, SpoolError> {
+async fn version(client: &impl GenericClient) -> Result<Option<i64>, SpoolError> {
     let exists: bool = client
         .query_one("SELECT to_regclass('impulse_schema') IS NOT NULL", &[])
         .await
@@ -148,28 +186,33 @@ pub(super) async fn migrate(client: &mut Object) -> Result<(), SpoolError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(storage)?;
-    tx.batch_execute(SCHEMA).await.map_err(storage)?;
-    let found: Option<i64> = tx
-        .query_opt("SELECT max(version) FROM impulse_schema", &[])
-        .await
-        .map_err(storage)?
-        .and_then(|r| r.get(0));
-    match found {
+    // Another node may have created or migrated it while this one waited for the lock.
+    let found = version(&tx).await?;
+    let from = match found {
         Some(found) if found > SCHEMA_VERSION => {
             return Err(SpoolError::NewerSchema {
                 found,
                 supported: SCHEMA_VERSION,
             });
         }
-        Some(_) => {}
+        Some(found) => found,
         None => {
-            tx.execute(
-                "INSERT INTO impulse_schema (version) VALUES ($1)",
-                &[&SCHEMA_VERSION],
-            )
-            .await
-            .map_err(storage)?;
+            tx.batch_execute(SCHEMA).await.map_err(storage)?;
+            1
         }
+    };
+    for (version, changes) in MIGRATIONS.iter().filter(|(v, _)| *v > from) {
+        tx.batch_execute(changes).await.map_err(storage)?;
+        tracing::info!(version, "spool database migrated");
     }
+    tx.execute("DELETE FROM impulse_schema", &[])
+        .await
+        .map_err(storage)?;
+    tx.execute(
+        "INSERT INTO impulse_schema (version) VALUES ($1)",
+        &[&SCHEMA_VERSION],
+    )
+    .await
+    .map_err(storage)?;
     tx.commit().await.map_err(storage)
 }
