@@ -385,6 +385,7 @@ options! {
     opt!(SMPP_ENQUIRE_RESPONSE_TIMER, "SMPP_Enquire_Response_Timer", SEND, Seconds, Some("0"), Yes, "enquire_link response timeout."),
     opt!(SMPP_ENQUIRE_LINK_TIMER, "SMPP_Enquire_Link_Timer", SEND, Seconds, Some("60"), Yes, "Idle time before enquire_link."),
     opt!(SMPP_INACTIVITY_TIMER, "SMPP_Inactivity_Timer", SEND, Seconds, Some("300"), Yes, "Idle time before unbind."),
+    opt!(SMPP_ACCOUNT_BINDS, "SMPP_Account_Binds", SEND, Int, Some("0"), Yes, "With nodes sharing a PostgreSQL spool (Impulse option): binds all the nodes together may hold to this SMSC account (SMPP_SMSC_Server, SMPP_SMSC_Port and SMPP_SMSC_System_ID), on-demand and persistent alike. A bind opens only in a slot its node took in the database; a dead node's slots are free at its lease timeout. A node without a slot leaves the domain's queue to the nodes with one. 0: no cluster-wide limit, each node opens what its configuration asks for."),
     opt!(SMPP_PERSISTENT_CONNECTIONS, "SMPP_Persistent_Connections", &[Domain], Hash, None, Yes, "Connections kept open per binding."),
     opt!(SMPP_MESSAGE_MODE, "SMPP_Message_Mode", SEND, Enum(&["store_and_forward", "transaction", "datagram"]), Some("store_and_forward"), Yes, "Requested message mode."),
     opt!(SMPP_SMSC_DEFAULT_MESSAGE_MODE, "SMPP_SMSC_Default_Message_Mode", SEND, Enum(&["store_and_forward", "transaction", "datagram"]), Some("store_and_forward"), Yes, "The SMSC's default mode."),

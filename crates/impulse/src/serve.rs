@@ -236,7 +236,10 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
             fail_orders: fail_orders.clone(),
             throttles: throttles.clone(),
         },
-        ConfigPolicy { cfg: live.clone() },
+        ConfigPolicy {
+            cfg: live.clone(),
+            slots: smpp.slots(),
+        },
         observer,
     );
     // Other nodes of a shared spool enqueue, and free a dead node's leases, without telling
@@ -333,6 +336,13 @@ pub async fn start(cfg: Arc<Config>, path: Option<PathBuf>) -> anyhow::Result<Ru
     tasks.push(tokio::spawn(crate::ops::cluster::publish(
         status.clone(),
         spool.clone(),
+        throttles.clone(),
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(crate::ops::cluster::coordinate(
+        spool.clone(),
+        smpp.clone(),
+        fail_orders.clone(),
         stop_rx.clone(),
     )));
     let reloader = Arc::new(crate::ops::reload::Reloader::new(

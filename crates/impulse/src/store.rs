@@ -178,6 +178,14 @@ impl Store {
         matches!(self, Store::Postgres(_))
     }
 
+    /// The shared spool, for what only a cluster has (bind slots, shared fail orders).
+    pub fn shared(&self) -> Option<&impulse_spool::PgSpool> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(p) => Some(p),
+        }
+    }
+
     /// Publishes this node's status for the others' consoles (a shared spool only).
     pub async fn publish_status(&self, status: &str) {
         if let Store::Postgres(p) = self

@@ -9,6 +9,8 @@
 //!   it wakes (SIGCONT), what it records is refused.
 //! - The parts of one concatenated MO arriving on the binds of two nodes become one mail.
 //! - A delivery receipt for one node's submit, arriving on another node's bind, is matched.
+//! - An SMSC account's bind limit (`SMPP_Account_Binds`) holds across the nodes, and a dead
+//!   node's slot goes to another.
 
 mod common;
 
@@ -257,5 +259,121 @@ fn a_receipt_for_one_nodes_submit_arriving_on_another_node_is_matched() {
     assert!(
         ok && out.contains("received 1 "),
         "the receipt came on a's bind: {out}"
+    );
+}
+
+/// The node `show cluster` lists a bind slot under.
+fn slot_holder(cluster: &str) -> Option<String> {
+    let mut node = None;
+    for line in cluster.lines() {
+        if !line.starts_with(' ') {
+            node = line.split_whitespace().next().map(str::to_string);
+        } else if line.trim_start().starts_with("bind slot") {
+            return node;
+        }
+    }
+    None
+}
+
+/// The binds all nodes hold to the simulator's account, by its count.
+fn binds_now(sim: &SimSmsc) -> usize {
+    sim.control("stats")
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("bound="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_accounts_bind_limit_holds_across_nodes_and_a_dead_nodes_slot_goes_to_another() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let sim = SimSmsc::start(&[]);
+    // One bind for the whole cluster; no persistent binds: the bind mail opens.
+    let conf = |name: &str| {
+        format!(
+            "Spoolbase = \"{url}\"\nNode_Name = \"{name}\"\nSpool_Lease_Timeout = 2\n\
+             Hostname = \"{name}.impulse.test\"\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n\
+             Gateway = \"127.0.0.1:{}\"\nRetry_Interval = 1\nMax_Retry_Interval = 2\n\
+             domain \"sms.example.com\" {{\n  SMPP_SMSC_Server = \"127.0.0.1\"\n  SMPP_SMSC_Port = {}\n\
+               SMPP_ESME_Address = \"12345\"\n  SMPP_Account_Binds = 1\n}}\n",
+            sink.port, sim.smpp
+        )
+    };
+    let start = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Impulse::start(&dir, &conf(name))
+    };
+    let mut a = start("a");
+    let mut b = start("b");
+    let mut most = 0;
+    let mut sent = Vec::new();
+    for i in 0..10 {
+        let t = format!("tok{i:03}");
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert!(try_send_mail(
+            node.smtp_port,
+            "4445551234@sms.example.com",
+            &t
+        ));
+        sent.push(t);
+        most = most.max(binds_now(&sim));
+    }
+    wait_for("the first ten at the SMSC", Duration::from_secs(30), || {
+        most = most.max(binds_now(&sim));
+        let got = received_tokens(&sim);
+        sent.iter().all(|t| got.contains(t))
+    });
+    assert_eq!(most, 1, "never more than the account's one bind");
+    // The node holding the slot dies; the other takes it at the lease timeout and delivers
+    // what is sent to either from then on.
+    // Nodes publish what they hold every 5 s.
+    let mut holder = None;
+    wait_for(
+        "the slot's holder in show cluster",
+        Duration::from_secs(15),
+        || {
+            let (_, cluster) = console(&b.dir.join("control.sock"), "show cluster");
+            holder = slot_holder(&cluster);
+            holder.is_some()
+        },
+    );
+    let (dead, alive) = match holder.as_deref() {
+        Some("a") => (&mut a, &b),
+        _ => (&mut b, &a),
+    };
+    dead.kill9();
+    for i in 10..14 {
+        let t = format!("tok{i:03}");
+        assert!(try_send_mail(
+            alive.smtp_port,
+            "4445551234@sms.example.com",
+            &t
+        ));
+        sent.push(t);
+    }
+    wait_for("the rest at the SMSC", Duration::from_secs(30), || {
+        most = most.max(binds_now(&sim));
+        let got = received_tokens(&sim);
+        sent.iter().all(|t| got.contains(t))
+    });
+    assert!(most <= 1, "{most} binds at once");
+    alive.wait_queues(0, 0);
+    let me = if holder.as_deref() == Some("a") {
+        "b"
+    } else {
+        "a"
+    };
+    wait_for(
+        "the slot under the live node",
+        Duration::from_secs(15),
+        || {
+            let (_, cluster) = console(&alive.dir.join("control.sock"), "show cluster");
+            slot_holder(&cluster).as_deref() == Some(me)
+        },
     );
 }

@@ -26,7 +26,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use postgres::{NodeInfo, PgOptions, PgSpool};
+pub use postgres::{NodeInfo, PgOptions, PgSpool, SharedFailOrder};
 pub use sqlite::SqliteSpool;
 
 /// A spooled message. Displayed as 12 hex digits, which is what logs and the console show.

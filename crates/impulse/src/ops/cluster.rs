@@ -3,6 +3,9 @@
 //! console (`show cluster`) and admin API (`/api/cluster`) show every node with its heartbeat,
 //! whether it was fenced, its configuration hash and its binds. Queues need nothing of this:
 //! they are read from the shared spool, so every node's `summary` is the cluster's.
+//!
+//! It also runs what the nodes coordinate through the database: bind slots (`smpp::slots`),
+//! fail orders given on any node, and throttles divided among the nodes that use them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +13,13 @@ use std::time::Duration;
 use impulse_spool::NodeInfo;
 use serde::Serialize;
 
+use std::collections::HashMap;
+
+use crate::ops::counters::Counters;
 use crate::ops::status::Sources;
+use crate::outbound::fail_orders::{FailOrders, Order};
+use crate::outbound::smpp::SmppConnector;
+use crate::outbound::throttle::Throttles;
 use crate::store::Store;
 
 /// How often a node publishes its status.
@@ -28,13 +37,17 @@ pub struct NodeView {
     pub config_differs: bool,
     /// As the node published them (`/api/binds` of that node).
     pub binds: serde_json::Value,
+    /// The bind slots it holds (`SMPP_Account_Binds`).
+    pub bind_slots: serde_json::Value,
 }
 
-/// Publishes this node's binds and counters until `stop` (a shared spool only), and names the
-/// node in the metrics: `impulse_node_info{node="…"} 1`.
+/// Publishes this node's binds, counters and throttles in use until `stop` (a shared spool
+/// only), names the node in the metrics (`impulse_node_info{node="…"} 1`), and divides each
+/// throttle among the live nodes that use it (see `Throttles::set_sharers`).
 pub async fn publish(
     status: Arc<Sources>,
     spool: Store,
+    throttles: Arc<Throttles>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let Some(name) = spool.node_name() else {
@@ -47,15 +60,68 @@ pub async fn publish(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        let Ok(snap) = status.snapshot().await else {
-            continue;
-        };
+        // No queue counts here: they read the whole spool, and every node can read them itself.
+        let c = &status.counters;
         let published = serde_json::json!({
-            "binds": snap.binds,
-            "received": snap.totals.received,
-            "delivered": snap.totals.delivered,
+            "binds": status.binds(impulse_spool::now_millis()),
+            "received": Counters::get(&c.received),
+            "delivered": Counters::get(&c.delivered),
+            "throttles": throttles.in_use(),
+            "bind_slots": status
+                .smpp
+                .slots()
+                .held()
+                .into_iter()
+                .map(|(u, account, slot)| format!("{account} slot {slot} ({})", u.destination().domain))
+                .collect::<Vec<_>>(),
         });
         spool.publish_status(&published.to_string()).await;
+        if let Some(Ok(nodes)) = spool.nodes().await {
+            let others = nodes.iter().filter(|n| !n.fenced && n.name != name);
+            let mut sharers: HashMap<String, usize> = HashMap::new();
+            for n in others {
+                let published: serde_json::Value =
+                    serde_json::from_str(&n.status).unwrap_or_default();
+                for key in published
+                    .get("throttles")
+                    .and_then(|t| t.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k.as_str())
+                {
+                    *sharers.entry(key.to_string()).or_default() += 1;
+                }
+            }
+            throttles.set_sharers(sharers);
+        }
+    }
+}
+
+/// How often a node takes and checks its bind slots and reads the cluster's fail orders.
+const COORDINATE_EVERY: Duration = Duration::from_secs(1);
+
+/// On a shared spool, every second until `stop`: this node's bind slots (`smpp::slots`), and
+/// the fail orders given on any node.
+pub async fn coordinate(
+    spool: Store,
+    smpp: Arc<SmppConnector>,
+    fail_orders: Arc<FailOrders>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(pg) = spool.shared() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(COORDINATE_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        smpp.keep_slots().await;
+        match pg.fail_orders().await {
+            Ok(orders) => fail_orders.replace_shared(orders.into_iter().map(Order::from).collect()),
+            Err(e) => tracing::warn!(error = %e, "the cluster's fail orders could not be read"),
+        }
     }
 }
 
@@ -83,6 +149,10 @@ fn view(n: NodeInfo, own_hash: &str) -> NodeView {
         config_hash: n.config_hash,
         binds: published
             .get("binds")
+            .cloned()
+            .unwrap_or(serde_json::Value::Array(Vec::new())),
+        bind_slots: published
+            .get("bind_slots")
             .cloned()
             .unwrap_or(serde_json::Value::Array(Vec::new())),
     }
@@ -126,6 +196,9 @@ pub fn render(nodes: &[NodeView], me: &str) -> String {
                 field("smsc"),
                 if bound { "bound" } else { "not bound" },
             ));
+        }
+        for slot in n.bind_slots.as_array().into_iter().flatten() {
+            out.push_str(&format!("    bind slot {}\n", slot.as_str().unwrap_or("")));
         }
     }
     out.trim_end().to_string()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::store::Store;
-use impulse_spool::{QueueQueries, now_millis};
+use impulse_spool::{Millis, QueueQueries, now_millis};
 use serde::Serialize;
 
 use crate::live::LiveConfig;
@@ -159,6 +159,30 @@ impl Sources {
         }
     }
 
+    /// This node's binds as the status shows them (no spool read).
+    pub fn binds(&self, now: Millis) -> Vec<Bind> {
+        self.smpp
+            .binds()
+            .into_iter()
+            .map(|b| Bind {
+                domain: b.dest.domain,
+                binding: b.dest.binding,
+                persistent: b.persistent,
+                smsc: b.status.addr,
+                system_id: b.status.system_id,
+                bind_type: b.status.bind_type,
+                bound: b.status.bound,
+                window: b.status.window,
+                in_window: b.status.in_window,
+                outstanding: b.status.outstanding,
+                submitted: b.status.submitted,
+                incoming: b.status.incoming,
+                reconnects: b.status.binds.saturating_sub(1),
+                bound_seconds: b.status.bound_since.map(|t| (now - t).max(0) as u64 / 1000),
+            })
+            .collect()
+    }
+
     pub async fn snapshot(&self) -> Result<Snapshot, String> {
         let now = now_millis();
         let counts = self
@@ -179,27 +203,7 @@ impl Sources {
                 oldest_seconds: (now - q.oldest).max(0) as u64 / 1000,
             })
             .collect();
-        let binds = self
-            .smpp
-            .binds()
-            .into_iter()
-            .map(|b| Bind {
-                domain: b.dest.domain,
-                binding: b.dest.binding,
-                persistent: b.persistent,
-                smsc: b.status.addr,
-                system_id: b.status.system_id,
-                bind_type: b.status.bind_type,
-                bound: b.status.bound,
-                window: b.status.window,
-                in_window: b.status.in_window,
-                outstanding: b.status.outstanding,
-                submitted: b.status.submitted,
-                incoming: b.status.incoming,
-                reconnects: b.status.binds.saturating_sub(1),
-                bound_seconds: b.status.bound_since.map(|t| (now - t).max(0) as u64 / 1000),
-            })
-            .collect();
+        let binds = self.binds(now);
         let c = &self.counters;
         Ok(Snapshot {
             version: env!("CARGO_PKG_VERSION"),

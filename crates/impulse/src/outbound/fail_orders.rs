@@ -7,6 +7,11 @@
 //! An order covers what was received before it was given; mail arriving afterwards is
 //! delivered normally. The command removes its order once the recipients it named are gone
 //! (or after a bounded wait: a recipient in the middle of an attempt finishes that attempt).
+//!
+//! With a shared spool the command also writes its order into the database, and every node
+//! applies the orders found there (read every second, `ops::cluster::coordinate`): whichever
+//! node leases a named recipient fails it. An order in the database expires by itself, in case
+//! the node that gave it dies before withdrawing it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -32,9 +37,24 @@ pub struct Order {
     pub quiet: bool,
 }
 
+impl From<impulse_spool::SharedFailOrder> for Order {
+    fn from(o: impulse_spool::SharedFailOrder) -> Self {
+        Order {
+            id: o.id as u64,
+            domain: o.domain,
+            message: o.message.map(MessageId),
+            binding: o.binding,
+            before: o.before,
+            quiet: o.quiet,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct FailOrders {
     orders: Mutex<Vec<Order>>,
+    /// Orders in the shared spool's database, given on any node.
+    shared: Mutex<Vec<Order>>,
     next: Mutex<u64>,
     /// How many orders are in force: every delivery asks, and almost always there are none,
     /// so the answer must not take a lock.
@@ -54,14 +74,28 @@ impl FailOrders {
         order.domain = order.domain.to_ascii_lowercase();
         let mut orders = self.orders();
         orders.push(order);
-        self.in_force.store(orders.len(), Ordering::Release);
+        self.in_force
+            .store(orders.len() + self.shared().len(), Ordering::Release);
         *next
     }
 
     pub fn withdraw(&self, id: u64) {
         let mut orders = self.orders();
         orders.retain(|o| o.id != id);
-        self.in_force.store(orders.len(), Ordering::Release);
+        self.in_force
+            .store(orders.len() + self.shared().len(), Ordering::Release);
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Vec<Order>> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The orders of the shared spool's database, as last read.
+    pub fn replace_shared(&self, orders: Vec<Order>) {
+        let mut shared = self.shared();
+        *shared = orders;
+        self.in_force
+            .store(self.orders().len() + shared.len(), Ordering::Release);
     }
 
     fn none_in_force(&self) -> bool {
@@ -74,26 +108,24 @@ impl FailOrders {
         if self.none_in_force() {
             return false;
         }
-        self.orders()
-            .iter()
-            .any(|o| o.domain.eq_ignore_ascii_case(domain))
+        let any = |orders: &[Order]| orders.iter().any(|o| o.domain.eq_ignore_ascii_case(domain));
+        any(&self.orders()) || any(&self.shared())
     }
 
     fn order_for(&self, lease: &Lease) -> Option<Order> {
         if self.none_in_force() {
             return None;
         }
-        self.orders()
-            .iter()
-            .find(|o| {
-                o.domain.eq_ignore_ascii_case(&lease.destination.domain)
-                    && o.message.is_none_or(|m| m == lease.message)
-                    && o.binding
-                        .as_ref()
-                        .is_none_or(|b| *b == lease.destination.binding)
-                    && lease.received_at <= o.before
-            })
-            .cloned()
+        let names = |o: &&Order| {
+            o.domain.eq_ignore_ascii_case(&lease.destination.domain)
+                && o.message.is_none_or(|m| m == lease.message)
+                && o.binding
+                    .as_ref()
+                    .is_none_or(|b| *b == lease.destination.binding)
+                && lease.received_at <= o.before
+        };
+        let local = self.orders().iter().find(names).cloned();
+        local.or_else(|| self.shared().iter().find(names).cloned())
     }
 
     /// The permanent failure of a recipient an order names, if one does.

@@ -1,6 +1,8 @@
 //! The per-destination delivery policy (retries, expiry, connection budget, suspension), read
-//! from the live configuration for the scheduler.
+//! from the live configuration for the scheduler; a destination is suspended on this node too
+//! while another node holds its bind slots (`smpp::slots`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use impulse_config::{Resolved, names};
@@ -8,10 +10,13 @@ use impulse_queue::{DestinationPolicy, Policy};
 use impulse_spool::Destination;
 
 use crate::live::LiveConfig;
+use crate::outbound::smpp::slots::BindSlots;
 use crate::route::sending;
 
 pub struct ConfigPolicy {
     pub cfg: LiveConfig,
+    /// A destination whose bind slot another node holds is not delivered to from here.
+    pub slots: Arc<BindSlots>,
 }
 
 impl Policy for ConfigPolicy {
@@ -34,7 +39,7 @@ impl Policy for ConfigPolicy {
             max_retries: s.retries(names::MAX_RETRIES),
             expiration: s.seconds(names::MESSAGE_EXPIRATION),
             never_retry: s.bool(names::NEVER_RETRY),
-            suspended: s.bool(names::SUSPEND_DELIVERY),
+            suspended: s.bool(names::SUSPEND_DELIVERY) || !self.slots.may_deliver(&cfg, dest),
             idle_timeout: s.seconds(names::IDLE_TIMEOUT),
         }
     }

@@ -8,6 +8,12 @@
 //! that domain alone. A reload that changes the value starts a new bucket. `0` is no limit.
 //! The bucket allows at most one second's worth of messages at once (at least one), so a
 //! throttle of "60/60" sends one a second, never sixty at once.
+//!
+//! With nodes sharing a PostgreSQL spool a throttle holds for the cluster: each node publishes
+//! the throttles it used in the last [`IN_USE_FOR`], and a node's share of a throttle is its
+//! rate divided by the live nodes using it (`ops::cluster::publish` tells it, every 5 s). A node
+//! that starts using a throttle takes its share at once; the others learn of it within two
+//! publications, so for up to ten seconds the cluster may exceed the rate by one node's share.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -32,6 +38,19 @@ struct Key {
 struct Bucket {
     bucket: TokenBucket,
     waits: u64,
+    /// Its rate on this node: the throttle's, divided among the nodes using it.
+    rate: f64,
+    last_used: std::time::Instant,
+}
+
+/// A throttle counts as in use by a node for this long after its last message.
+pub const IN_USE_FOR: Duration = Duration::from_secs(15);
+
+impl Key {
+    /// How nodes name a throttle to each other: option, scope and value.
+    fn label(&self) -> String {
+        format!("{} {} {}", self.option.name(), self.scope, self.value)
+    }
 }
 
 /// Every throttle in use, by the scope that defines it.
@@ -41,6 +60,8 @@ pub struct Throttles {
     /// Whether the configuration in force (by its generation) sets each option anywhere: most
     /// set none, and then a delivery looks nothing up.
     in_force: Mutex<Vec<(u64, Opt, bool)>>,
+    /// How many other live nodes use each throttle (by label), as last published.
+    sharers: Mutex<HashMap<String, usize>>,
 }
 
 /// One throttle as `show outbound` prints it.
@@ -74,10 +95,25 @@ impl Throttles {
                 });
                 // tokio's clock, so that tests on paused time see the bucket refill.
                 let now = tokio::time::Instant::now().into_std();
+                let others = self
+                    .sharers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&key.label())
+                    .copied()
+                    .unwrap_or(0);
+                let rate = per_second / (1 + others) as f64;
                 let b = map.entry(key).or_insert_with(|| Bucket {
-                    bucket: TokenBucket::new(per_second, per_second.max(1.0), now),
+                    bucket: TokenBucket::new(rate, rate.max(1.0), now),
                     waits: 0,
+                    rate,
+                    last_used: now,
                 });
+                if b.rate != rate {
+                    b.bucket.set_rate(rate, rate.max(1.0), now);
+                    b.rate = rate;
+                }
+                b.last_used = now;
                 if b.bucket.take(now) {
                     None
                 } else {
@@ -134,6 +170,24 @@ impl Throttles {
             value: text.to_string(),
         };
         Some((key, count as f64 / per.as_secs_f64()))
+    }
+
+    /// The throttles this node used lately, by label (published to the other nodes).
+    pub fn in_use(&self) -> Vec<String> {
+        let map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = tokio::time::Instant::now().into_std();
+        let mut v: Vec<String> = map
+            .iter()
+            .filter(|(_, b)| now.saturating_duration_since(b.last_used) < IN_USE_FOR)
+            .map(|(k, _)| k.label())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// How many other live nodes use each throttle, by label.
+    pub fn set_sharers(&self, sharers: HashMap<String, usize>) {
+        *self.sharers.lock().unwrap_or_else(PoisonError::into_inner) = sharers;
     }
 
     /// The throttles used since start, sorted by scope.

@@ -42,6 +42,14 @@ impl TokenBucket {
         }
     }
 
+    /// Changes the rate from `now` on (tokens saved so far are kept, up to the new burst).
+    pub fn set_rate(&mut self, per_second: f64, burst: f64, now: Instant) {
+        self.refill(now);
+        self.per_second = per_second.max(1e-6);
+        self.burst = burst.max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
+
     /// When the next token will be there.
     pub fn next_token(&self) -> Instant {
         if self.tokens >= 1.0 {

@@ -10,6 +10,7 @@
 //! Several nodes lease from the same queue: a lease is `FOR UPDATE SKIP LOCKED` and carries
 //! the node's epoch, the fencing token of `node`.
 
+mod cluster;
 mod floors;
 mod node;
 mod ops;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use cluster::SharedFailOrder;
 pub use node::NodeInfo;
 use node::NodeState;
 #[cfg(feature = "conformance")]
@@ -171,6 +173,44 @@ impl PgSpool {
     }
 
     /// Queues a write at once (see the SQLite spool's `write`: writes commit in call order).
+    /// Takes one of the `limit` bind slots of an SMSC `account` for this node, if one is free
+    /// (see `bind_slots` in the schema).
+    pub async fn take_bind_slot(
+        &self,
+        account: &str,
+        limit: u32,
+    ) -> Result<Option<i32>, SpoolError> {
+        cluster::take_bind_slot(&self.inner.pool, &self.inner.node, account, limit).await
+    }
+
+    /// Gives back a bind slot this node holds.
+    pub async fn release_bind_slot(&self, account: &str, slot: i32) -> Result<(), SpoolError> {
+        cluster::release_bind_slot(&self.inner.pool, &self.inner.node, account, slot).await
+    }
+
+    /// The bind slots this node holds, by the database: none once it was fenced.
+    pub async fn held_bind_slots(&self) -> Result<Vec<(String, i32)>, SpoolError> {
+        cluster::held_bind_slots(&self.inner.pool, &self.inner.node).await
+    }
+
+    /// Puts a fail order in force on every node, for at most `expires_in` ms.
+    pub async fn give_fail_order(
+        &self,
+        order: &SharedFailOrder,
+        expires_in: Millis,
+    ) -> Result<i64, SpoolError> {
+        cluster::give_fail_order(&self.inner.pool, &self.inner.node, order, expires_in).await
+    }
+
+    pub async fn withdraw_fail_order(&self, id: i64) -> Result<(), SpoolError> {
+        cluster::withdraw_fail_order(&self.inner.pool, id).await
+    }
+
+    /// The fail orders in force, given on any node.
+    pub async fn fail_orders(&self) -> Result<Vec<SharedFailOrder>, SpoolError> {
+        cluster::fail_orders(&self.inner.pool).await
+    }
+
     fn write<T: Send + 'static>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,

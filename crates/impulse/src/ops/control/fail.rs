@@ -1,6 +1,7 @@
 //! `fail domain D [quiet]`, `binding fail B [D] [quiet]` and `message fail ID`: gives a fail order (see `fail_orders`), makes
 //! the recipients it names due at once, waits for them to leave the spool through the
-//! ordinary delivery path (logged, and bounced unless `quiet`), then withdraws the order.
+//! ordinary delivery path (logged, and bounced unless `quiet`), then withdraws the order. On a
+//! shared spool the order is in force on every node (`fail_orders`).
 
 use std::time::Duration;
 
@@ -55,6 +56,49 @@ impl<'a> Target<'a> {
     }
 }
 
+/// With a shared spool: writes the orders into the database for every node, and waits until
+/// the other nodes have read them (they read every second) before the recipients are made due.
+/// An order expires by itself a while after the command's wait.
+async fn give_to_cluster(
+    ctx: &Context,
+    domains: &[String],
+    target: Target<'_>,
+    before: i64,
+    quiet: bool,
+) -> Result<Vec<i64>, String> {
+    let Some(pg) = ctx.spool.shared() else {
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::new();
+    for d in domains {
+        let order = impulse_spool::SharedFailOrder {
+            id: 0,
+            domain: d.to_ascii_lowercase(),
+            message: target.message.map(|m| m.0),
+            binding: target.binding.map(str::to_string),
+            before,
+            quiet,
+        };
+        let expires_in = 2 * WAIT.as_millis() as i64;
+        match pg.give_fail_order(&order, expires_in).await {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                for id in ids {
+                    let _ = pg.withdraw_fail_order(id).await;
+                }
+                return Err(format!(
+                    "the fail order could not be given to the cluster: {e}"
+                ));
+            }
+        }
+    }
+    tokio::time::sleep(CLUSTER_READS_ORDERS).await;
+    Ok(ids)
+}
+
+/// Longer than the other nodes take to read the cluster's fail orders (every second).
+const CLUSTER_READS_ORDERS: Duration = Duration::from_millis(2500);
+
 pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
     let before = now_millis();
     let (domain, binding, message) = (target.domain, target.binding, target.message);
@@ -93,6 +137,15 @@ pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
             })
         })
         .collect();
+    let shared = match give_to_cluster(ctx, &domains, target, before, quiet).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            for id in ids {
+                ctx.fail_orders.withdraw(id);
+            }
+            return error(e);
+        }
+    };
     let selection = match (message, binding, domain) {
         (Some(m), _, _) => Selection::Message(m),
         (None, Some(b), Some(d)) => Selection::Destination(impulse_spool::Destination {
@@ -122,6 +175,13 @@ pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
     }
     for id in ids {
         ctx.fail_orders.withdraw(id);
+    }
+    if let Some(pg) = ctx.spool.shared() {
+        for id in shared {
+            if let Err(e) = pg.withdraw_fail_order(id).await {
+                tracing::warn!(error = %e, id, "withdrawing a fail order failed; it expires by itself");
+            }
+        }
     }
     let failed = first.len().saturating_sub(left);
     let mut text = format!(

@@ -34,8 +34,10 @@ use crate::live::LiveConfig;
 use crate::ops::mobile_logs::MobileLogs;
 use impulse_telemetry::{LogFields, Record};
 
+pub mod slots;
 mod submit;
 pub mod vendor;
+use slots::{BindSlots, Use};
 use submit::{MultiTarget, Submitted};
 
 fn ton(s: &str) -> u8 {
@@ -329,6 +331,8 @@ pub struct BindView {
 struct PersistentBind {
     dest: Destination,
     esme: Esme,
+    /// Its bind slot, when its account is limited cluster-wide (see `slots`).
+    slot: Option<Use>,
 }
 
 pub struct SmppConnector {
@@ -341,6 +345,7 @@ pub struct SmppConnector {
     settings: Mutex<HashMap<Destination, Arc<DomainSettings>>>,
     reception: Arc<OnceLock<Arc<Reception>>>,
     logs: Arc<MobileLogs>,
+    slots: Arc<BindSlots>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -353,6 +358,20 @@ fn persistent_settings(cfg: &Config, dest: &Destination) -> DomainSettings {
     settings.esme.reconnect = true;
     settings.esme.session.inactivity = None;
     settings
+}
+
+/// The persistent binds whose account is limited cluster-wide, each with its slot's use.
+fn limited_persistent(cfg: &Config) -> Vec<Use> {
+    let mut seen: HashMap<Destination, usize> = HashMap::new();
+    wanted_persistent(cfg)
+        .into_iter()
+        .filter(|d| slots::account(cfg, d).is_some())
+        .map(|d| {
+            let n = seen.entry(d.clone()).or_default();
+            *n += 1;
+            Use::Persistent(d, *n)
+        })
+        .collect()
 }
 
 /// The persistent binds `SMPP_Persistent_Connections = [ binding = count ]` asks for in each
@@ -407,12 +426,58 @@ impl SmppConnector {
     ) -> Self {
         SmppConnector {
             cfg,
-            spool,
+            spool: spool.clone(),
             binds: Mutex::new(HashMap::new()),
             persistent: Mutex::new(Vec::new()),
             settings: Mutex::new(HashMap::new()),
             reception,
             logs,
+            slots: Arc::new(BindSlots::new(spool)),
+        }
+    }
+
+    /// The bind slots of this node, which the delivery policy asks.
+    pub fn slots(&self) -> Arc<BindSlots> {
+        self.slots.clone()
+    }
+
+    /// One round of the bind slots (every second on a shared spool, see `slots`): binds whose
+    /// slot was lost or given back close; persistent binds whose slot was taken open.
+    pub async fn keep_slots(&self) {
+        let cfg = self.cfg.get();
+        let kept = self.slots.keep(&cfg, &limited_persistent(&cfg)).await;
+        for u in &kept.closed {
+            if let Use::OnDemand(d) = u
+                && let Some(esme) = lock(&self.binds).remove(d)
+            {
+                retire(esme);
+            }
+        }
+        let mut persistent = lock(&self.persistent);
+        persistent.retain(|p| {
+            let keep = p
+                .slot
+                .as_ref()
+                .is_none_or(|u| self.slots.holds(&cfg, u) && !kept.closed.contains(u));
+            if !keep {
+                retire(p.esme.clone());
+            }
+            keep
+        });
+        // Every persistent slot held has its bind (one retired by a reload opens again here).
+        for u in limited_persistent(&cfg) {
+            if self.slots.holds(&cfg, &u) && !persistent.iter().any(|p| p.slot.as_ref() == Some(&u))
+            {
+                let dest = u.destination().clone();
+                let settings = persistent_settings(&cfg, &dest);
+                let esme = self.spawn_bind(&dest, &settings);
+                tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started in its bind slot");
+                persistent.push(PersistentBind {
+                    dest,
+                    esme,
+                    slot: Some(u),
+                });
+            }
         }
     }
 
@@ -422,11 +487,19 @@ impl SmppConnector {
     pub fn start_persistent(&self) {
         let cfg = self.cfg.get();
         let mut started = lock(&self.persistent);
+        // Those limited cluster-wide open once their slot is taken (`keep_slots`).
         for dest in wanted_persistent(&cfg) {
+            if self.spool.is_shared() && slots::account(&cfg, &dest).is_some() {
+                continue;
+            }
             let settings = persistent_settings(&cfg, &dest);
             let esme = self.spawn_bind(&dest, &settings);
             tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started");
-            started.push(PersistentBind { dest, esme });
+            started.push(PersistentBind {
+                dest,
+                esme,
+                slot: None,
+            });
         }
     }
 
@@ -447,9 +520,23 @@ impl SmppConnector {
             }
             keep
         });
-        let mut wanted = wanted_persistent(&cfg);
+        let shared = self.spool.is_shared();
+        let mut wanted: Vec<Destination> = wanted_persistent(&cfg)
+            .into_iter()
+            .filter(|d| !(shared && slots::account(&cfg, d).is_some()))
+            .collect();
         let mut persistent = lock(&self.persistent);
         persistent.retain(|p| {
+            if p.slot.is_some() {
+                // Slot-held binds: a changed one closes here and opens again in its slot.
+                let same = is_smpp_domain(&cfg, &p.dest.domain)
+                    && persistent_settings(&cfg, &p.dest).esme == *p.esme.config();
+                if !same {
+                    retire(p.esme.clone());
+                    retired += 1;
+                }
+                return same;
+            }
             let still = wanted.iter().position(|d| *d == p.dest).filter(|_| {
                 is_smpp_domain(&cfg, &p.dest.domain)
                     && persistent_settings(&cfg, &p.dest).esme == *p.esme.config()
@@ -471,7 +558,11 @@ impl SmppConnector {
             let settings = persistent_settings(&cfg, &dest);
             let esme = self.spawn_bind(&dest, &settings);
             tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started after a reload");
-            persistent.push(PersistentBind { dest, esme });
+            persistent.push(PersistentBind {
+                dest,
+                esme,
+                slot: None,
+            });
         }
         (retired, started)
     }
@@ -542,6 +633,20 @@ impl SmppConnector {
     /// The domain's bind, started if it is not running; waits for it to be bound.
     pub async fn bound(&self, dest: &Destination) -> Result<Esme, Attempt> {
         let settings = self.settings(dest);
+        if !self
+            .slots
+            .holds(&self.cfg.get(), &Use::OnDemand(dest.clone()))
+        {
+            return Err(Attempt {
+                verdict: Verdict::Temporary,
+                response: format!(
+                    "451 4.4.1 no bind slot of {} free on this node (SMPP_Account_Binds): another node delivers",
+                    settings.esme.addr
+                ),
+                remote: None,
+                stage: 0,
+            });
+        }
         let esme = {
             let mut binds = lock(&self.binds);
             match binds.get(dest) {
