@@ -72,10 +72,13 @@ impl FailOrders {
         *next += 1;
         order.id = *next;
         order.domain = order.domain.to_ascii_lowercase();
-        let mut orders = self.orders();
-        orders.push(order);
-        self.in_force
-            .store(orders.len() + self.shared().len(), Ordering::Release);
+        let local = {
+            let mut orders = self.orders();
+            orders.push(order);
+            orders.len()
+        };
+        let shared = self.shared().len();
+        self.in_force.store(local + shared, Ordering::Release);
         *next
     }
 
@@ -92,10 +95,12 @@ impl FailOrders {
 
     /// The orders of the shared spool's database, as last read.
     pub fn replace_shared(&self, orders: Vec<Order>) {
-        let mut shared = self.shared();
-        *shared = orders;
-        self.in_force
-            .store(self.orders().len() + shared.len(), Ordering::Release);
+        // Locks are taken one at a time here, and `orders` before `shared` elsewhere: never
+        // the reverse order while holding one.
+        let count = orders.len();
+        *self.shared() = orders;
+        let local = self.orders().len();
+        self.in_force.store(local + count, Ordering::Release);
     }
 
     fn none_in_force(&self) -> bool {
@@ -109,7 +114,8 @@ impl FailOrders {
             return false;
         }
         let any = |orders: &[Order]| orders.iter().any(|o| o.domain.eq_ignore_ascii_case(domain));
-        any(&self.orders()) || any(&self.shared())
+        let local = any(&self.orders());
+        local || any(&self.shared())
     }
 
     fn order_for(&self, lease: &Lease) -> Option<Order> {

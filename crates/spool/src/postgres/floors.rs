@@ -71,7 +71,13 @@ impl Floors {
         let floor = first.map_or(now, |f| f.min(now)).saturating_sub(LAG);
         let mut map = self.map();
         match map.get_mut(d) {
-            Some(f) if !scan.full => f.at = f.at.max(floor),
+            // A scan that began below the floor now in force (a full scan lowered it meanwhile)
+            // must not raise it over what that full scan found.
+            Some(f) if !scan.full => {
+                if scan.from <= f.at {
+                    f.at = f.at.max(floor);
+                }
+            }
             // Forgotten since the scan began: the next scan is a full one anyway.
             None if !scan.full => {}
             _ => {
@@ -138,5 +144,13 @@ mod tests {
         };
         floors.saw(&dest(), stale, Some(90_000), 100_000);
         assert_eq!(floors.scan(&dest()).from, BOTTOM);
+        // A scan that began above a floor a full scan lowered meanwhile does not raise it.
+        floors.saw(&dest(), full, Some(1_000), 100_000);
+        let stale = Scan {
+            from: 50_000,
+            full: false,
+        };
+        floors.saw(&dest(), stale, None, 100_000);
+        assert_eq!(floors.scan(&dest()).from, 1_000 - LAG);
     }
 }

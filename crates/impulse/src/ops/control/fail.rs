@@ -155,10 +155,13 @@ pub async fn fail(ctx: &Context, target: Target<'_>, quiet: bool) -> Answer {
         (None, Some(b), None) => Selection::Binding(b.to_string()),
         (None, None, _) => Selection::Domain(domains[0].clone()),
     };
-    match ctx.spool.reschedule(selection, before).await {
+    // Due now (not at `before`, the cut-off for what the order names): above every node's
+    // floor on a shared spool.
+    let now = now_millis();
+    match ctx.spool.reschedule(selection, now).await {
         Ok(dests) => {
             for d in dests {
-                ctx.scheduler.queued(d, before);
+                ctx.scheduler.queued(d, now);
             }
         }
         Err(e) => {
