@@ -19,8 +19,9 @@
 # LONG_TX_MINUTES=M: instead, one node on one PostgreSQL database, rounds back to back for M
 # minutes while a transaction stays open in that database (REPEATABLE READ, with an xid: vacuum
 # can reclaim no row deleted after it started), the known way SKIP LOCKED queues degrade; prints
-# each round's rate and the last round's against the first.
-# Usage: [SPOOLS=...] [LONG_TX_MINUTES=M] bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
+# each round's rate and the last round's against the first. LONG_TX_HOLD=0 runs the same rounds
+# without the open transaction: the control.
+# Usage: [SPOOLS=...] [LONG_TX_MINUTES=M [LONG_TX_HOLD=0]] bench/email-to-sms.sh [MESSAGES=20000] [SESSIONS=20] [ROUNDS=3] [KANNEL_SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}; S=${2:-20}; ROUNDS=${3:-3}; KS=${4:-5}
@@ -155,10 +156,13 @@ CONF
 
 if [ -n "${LONG_TX_MINUTES:-}" ]; then
   psql -q "$pg_url" -c "CREATE DATABASE bench_long" >/dev/null
-  # Open a transaction in the spool's database, take an xid, and sit idle in it.
-  { echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current();"; sleep 100000; } \
-    | psql -q "${pg_url%/*}/bench_long" >/dev/null &
-  sleep 1
+  # Open a transaction in the spool's database, take an xid, and sit idle in it
+  # (LONG_TX_HOLD=0: the same rounds without it, the control).
+  if [ "${LONG_TX_HOLD:-1}" != 0 ]; then
+    { echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current();"; sleep 100000; } \
+      | psql -q "${pg_url%/*}/bench_long" >/dev/null &
+    sleep 1
+  fi
   psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'held: ' || count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" >&2
   t_start=$(now); rates=(); r=0
   while python3 -c "import sys; sys.exit(0 if $(now) - $t_start < ${LONG_TX_MINUTES} * 60 else 1)"; do
@@ -167,7 +171,7 @@ if [ -n "${LONG_TX_MINUTES:-}" ]; then
   done
   psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'dead tuples in recipients: ' || n_dead_tup FROM pg_stat_user_tables WHERE relname = 'recipients'" >&2
   echo "long transaction held ${LONG_TX_MINUTES} min: rounds ${rates[*]}"
-  python3 -c "r=[${rates[*]// /,}]; print('first %d, last %d, lowest %d msg/s; last/first %.2f, lowest/first %.2f' % (r[0], r[-1], min(r), r[-1]/r[0], min(r)/r[0]))"
+  python3 -c "r=[$(IFS=,; echo "${rates[*]}")]; print('first %d, last %d, lowest %d msg/s; last/first %.2f, lowest/first %.2f' % (r[0], r[-1], min(r), r[-1]/r[0], min(r)/r[0]))"
   exit 0
 fi
 declare -A ours; theirs=()

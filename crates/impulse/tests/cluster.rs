@@ -377,3 +377,46 @@ fn an_accounts_bind_limit_holds_across_nodes_and_a_dead_nodes_slot_goes_to_anoth
         },
     );
 }
+
+#[test]
+fn a_fail_order_given_on_one_node_is_applied_by_another() {
+    let url = database();
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let dead = common::free_port();
+    // dead.example's server never answers. Only node a delivers to it: b suspends it.
+    let conf = |name: &str, extra: &str| {
+        format!(
+            "Spoolbase = \"{url}\"\nNode_Name = \"{name}\"\nSpool_Lease_Timeout = 2\n\
+             Hostname = \"{name}.impulse.test\"\n\
+             ESMTP_Listener {{ Listen \"127.0.0.1:{{SMTP_PORT}}\" {{ }} }}\n\
+             Control_Listener {{ Listen \"{{CONTROL_SOCK}}\" {{ }} }}\n\
+             Gateway = \"127.0.0.1:{}\"\nRetry_Interval = 1\nMax_Retry_Interval = 2\n\
+             domain \"dead.example\" {{ Gateway = \"127.0.0.1:{dead}\"{extra} }}\n\
+             ec_logger \"l\" {{ mainlog = \"{{LOG}}/mainlog.ec\" }}\n",
+            sink.port
+        )
+    };
+    let start = |name: &str, extra: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Impulse::start(&dir, &conf(name, extra))
+    };
+    let a = start("a", "");
+    let b = start("b", " Suspend_Delivery = true");
+    for to in ["x@dead.example", "y@dead.example"] {
+        assert!(try_send_mail(b.smtp_port, to, "doomed"));
+    }
+    wait_for("a's first attempts", Duration::from_secs(30), || {
+        a.mainlog().matches("@T@").count() >= 2
+    });
+    let (ok, out) = console(&b.dir.join("control.sock"), "fail domain dead.example");
+    assert!(ok, "{out}");
+    assert!(out.contains("2 recipient(s) failed"), "{out}");
+    // a, which alone leases dead.example's queue, failed them under b's order.
+    wait_for("a's failures", Duration::from_secs(10), || {
+        a.mainlog().matches("failed by the operator").count() == 2
+    });
+    assert_eq!(b.mainlog().matches("failed by the operator").count(), 0);
+    b.wait_queues(0, 0);
+}

@@ -402,18 +402,24 @@ fn wanted_persistent(cfg: &Config) -> Vec<Destination> {
     wanted
 }
 
+/// A bind slot: its account and number.
+type Slot = (String, i32);
+
 /// Takes a bind out of service without losing what it carries: new submissions already go to
 /// its successor; what it still holds is answered (or times out) before it unbinds.
 fn retire(esme: Esme) {
-    tokio::spawn(async move {
-        let session = &esme.config().session;
-        let deadline = Instant::now() + session.submit_timeout + session.response_timeout;
-        while esme.status().outstanding > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tracing::info!(addr = %esme.config().addr, "SMPP bind retired after a reload");
-        esme.shutdown().await;
-    });
+    tokio::spawn(close(esme));
+}
+
+/// Closes a bind once what it carries is answered (or has timed out).
+async fn close(esme: Esme) {
+    let session = &esme.config().session;
+    let deadline = Instant::now() + session.submit_timeout + session.response_timeout;
+    while esme.status().outstanding > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tracing::info!(addr = %esme.config().addr, "SMPP bind retired");
+    esme.shutdown().await;
 }
 
 impl SmppConnector {
@@ -445,39 +451,71 @@ impl SmppConnector {
     /// slot was lost or given back close; persistent binds whose slot was taken open.
     pub async fn keep_slots(&self) {
         let cfg = self.cfg.get();
-        let kept = self.slots.keep(&cfg, &limited_persistent(&cfg)).await;
-        for u in &kept.closed {
-            if let Use::OnDemand(d) = u
-                && let Some(esme) = lock(&self.binds).remove(d)
-            {
-                retire(esme);
+        let lease_timeout = cfg.global().seconds(names::SPOOL_LEASE_TIMEOUT);
+        let kept = self
+            .slots
+            .keep(&cfg, &limited_persistent(&cfg), lease_timeout)
+            .await;
+        // A bind closes, then the slot it was in is given back (if it was not lost).
+        let mut closing: Vec<(Option<Esme>, Option<Slot>)> = Vec::new();
+        {
+            let mut binds = lock(&self.binds);
+            for (u, account, slot) in &kept.unwanted {
+                if let Use::OnDemand(d) = u {
+                    closing.push((binds.remove(d), Some((account.clone(), *slot))));
+                }
+            }
+            // Lost slots, and binds opened before a reload set SMPP_Account_Binds: they hold
+            // no slot and close.
+            binds.retain(|d, esme| {
+                let keep = self.slots.holds(&cfg, &Use::OnDemand(d.clone()));
+                if !keep {
+                    closing.push((Some(esme.clone()), None));
+                }
+                keep
+            });
+        }
+        {
+            let mut persistent = lock(&self.persistent);
+            persistent.retain(|p| {
+                let Some(u) = &p.slot else { return true };
+                if let Some((_, account, slot)) = kept.unwanted.iter().find(|(w, _, _)| w == u) {
+                    closing.push((Some(p.esme.clone()), Some((account.clone(), *slot))));
+                    return false;
+                }
+                if !self.slots.holds(&cfg, u) {
+                    closing.push((Some(p.esme.clone()), None));
+                    return false;
+                }
+                true
+            });
+            // Every persistent slot held has its bind (one retired by a reload opens again here).
+            for u in limited_persistent(&cfg) {
+                if self.slots.holds(&cfg, &u)
+                    && !persistent.iter().any(|p| p.slot.as_ref() == Some(&u))
+                {
+                    let dest = u.destination().clone();
+                    let settings = persistent_settings(&cfg, &dest);
+                    let esme = self.spawn_bind(&dest, &settings);
+                    tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started in its bind slot");
+                    persistent.push(PersistentBind {
+                        dest,
+                        esme,
+                        slot: Some(u),
+                    });
+                }
             }
         }
-        let mut persistent = lock(&self.persistent);
-        persistent.retain(|p| {
-            let keep = p
-                .slot
-                .as_ref()
-                .is_none_or(|u| self.slots.holds(&cfg, u) && !kept.closed.contains(u));
-            if !keep {
-                retire(p.esme.clone());
-            }
-            keep
-        });
-        // Every persistent slot held has its bind (one retired by a reload opens again here).
-        for u in limited_persistent(&cfg) {
-            if self.slots.holds(&cfg, &u) && !persistent.iter().any(|p| p.slot.as_ref() == Some(&u))
-            {
-                let dest = u.destination().clone();
-                let settings = persistent_settings(&cfg, &dest);
-                let esme = self.spawn_bind(&dest, &settings);
-                tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started in its bind slot");
-                persistent.push(PersistentBind {
-                    dest,
-                    esme,
-                    slot: Some(u),
-                });
-            }
+        for (esme, slot) in closing {
+            let slots = self.slots.clone();
+            tokio::spawn(async move {
+                if let Some(esme) = esme {
+                    close(esme).await;
+                }
+                if let Some((account, slot)) = slot {
+                    slots.release(&account, slot).await;
+                }
+            });
         }
     }
 
@@ -633,22 +671,24 @@ impl SmppConnector {
     /// The domain's bind, started if it is not running; waits for it to be bound.
     pub async fn bound(&self, dest: &Destination) -> Result<Esme, Attempt> {
         let settings = self.settings(dest);
-        if !self
-            .slots
-            .holds(&self.cfg.get(), &Use::OnDemand(dest.clone()))
-        {
-            return Err(Attempt {
-                verdict: Verdict::Temporary,
-                response: format!(
-                    "451 4.4.1 no bind slot of {} free on this node (SMPP_Account_Binds): another node delivers",
-                    settings.esme.addr
-                ),
-                remote: None,
-                stage: 0,
-            });
-        }
         let esme = {
             let mut binds = lock(&self.binds);
+            // Checked under the binds' lock: a slot lost meanwhile has its bind removed under
+            // it too (`keep_slots`), so no bind opens, or stays open, without its slot.
+            if !self
+                .slots
+                .holds(&self.cfg.get(), &Use::OnDemand(dest.clone()))
+            {
+                return Err(Attempt {
+                    verdict: Verdict::Temporary,
+                    response: format!(
+                        "451 4.4.1 no bind slot of {} free on this node (SMPP_Account_Binds): another node delivers",
+                        settings.esme.addr
+                    ),
+                    remote: None,
+                    stage: 0,
+                });
+            }
             match binds.get(dest) {
                 Some(e) if e.is_running() => e.clone(),
                 _ => {
@@ -691,6 +731,7 @@ impl SmppConnector {
             return Ok(vec![]);
         };
         let esme = &self.bound(&first.destination).await?;
+        self.slots.submitted(&first.destination);
         let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
         let base = |lease: &Lease, number: &str| LogFields {

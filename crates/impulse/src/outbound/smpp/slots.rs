@@ -3,12 +3,13 @@
 //! a slot its node took in the database (`bind_slots`); a slot whose holder was fenced is free,
 //! so a dead node's binds go back to the others at its lease timeout.
 //!
-//! A node wants a slot for each SMPP destination it has work for (the scheduler asks the
-//! delivery policy, which asks [`BindSlots::may_deliver`]) and for each persistent bind of its
-//! configuration. Until it holds one, the destination's queue is left to the nodes that do (it
-//! is not leased here) and the persistent bind is not opened. Every second [`BindSlots::keep`]
-//! takes the slots wanted, gives back those no longer wanted, and checks the others against the
-//! database: a slot lost (this node was fenced while it stalled) closes its bind.
+//! A node wants a slot for each SMPP destination with work due now in the spool or submitted to
+//! through it lately, and for each persistent bind of its configuration. Until it holds one, the
+//! destination's queue is left to the nodes that do (the delivery policy asks
+//! [`BindSlots::may_deliver`]: it is not leased here) and the persistent bind is not opened.
+//! Every second [`BindSlots::keep`] takes the slots wanted, gives back those no longer wanted
+//! (after their binds closed), and checks the others against the database: a slot lost (this
+//! node was fenced while it stalled, or cannot reach the database) closes its bind.
 //!
 //! Slots go first come, first served: a node never holds more than its own configuration would
 //! open, and nodes without binds still receive mail and MO and spool them for the others.
@@ -68,17 +69,19 @@ pub fn account(cfg: &Config, dest: &Destination) -> Option<(String, u32)> {
 #[derive(Default)]
 struct State {
     held: HashMap<Use, (String, i32)>,
-    /// Destinations whose queue asked for a bind, and when last.
-    wanted: HashMap<Destination, Instant>,
+    /// Destinations this node submitted to, and when last.
+    busy: HashMap<Destination, Instant>,
+    /// When the slots were last read from the database.
+    checked: Option<Instant>,
 }
 
-/// What a round of [`BindSlots::keep`] changed.
+/// What a round of [`BindSlots::keep`] changed (slots lost are no longer held: their binds
+/// close, see [`BindSlots::holds`]).
 #[derive(Debug, Default)]
 pub struct Kept {
-    /// Slots lost or given back: their binds close.
-    pub closed: Vec<Use>,
-    /// Slots taken: their binds may open.
-    pub opened: Vec<Use>,
+    /// Slots no longer wanted: their binds close, and then the slot is given back
+    /// ([`BindSlots::release`]), so that no other node binds in it while this bind is open.
+    pub unwanted: Vec<(Use, String, i32)>,
 }
 
 pub struct BindSlots {
@@ -106,14 +109,16 @@ impl BindSlots {
             || self.state().held.contains_key(u)
     }
 
-    /// Whether this node may deliver to `dest` now; asking counts as wanting its slot.
+    /// Whether this node may deliver to `dest` now.
     pub fn may_deliver(&self, cfg: &Config, dest: &Destination) -> bool {
-        if self.spool.shared().is_none() || account(cfg, dest).is_none() {
-            return true;
+        self.holds(cfg, &Use::OnDemand(dest.clone()))
+    }
+
+    /// A submission went through `dest`'s bind: its slot stays wanted a while.
+    pub fn submitted(&self, dest: &Destination) {
+        if self.spool.shared().is_some() {
+            self.state().busy.insert(dest.clone(), Instant::now());
         }
-        let mut st = self.state();
-        st.wanted.insert(dest.clone(), Instant::now());
-        st.held.contains_key(&Use::OnDemand(dest.clone()))
     }
 
     /// The slots held, for the console.
@@ -128,10 +133,21 @@ impl BindSlots {
         v
     }
 
+    /// Gives a slot back, once its bind has closed.
+    pub async fn release(&self, account: &str, slot: i32) {
+        if let Some(pg) = self.spool.shared()
+            && let Err(e) = pg.release_bind_slot(account, slot).await
+        {
+            tracing::warn!(error = %e, %account, slot, "giving a bind slot back failed; the next round retries");
+        }
+    }
+
     /// One round: checks the slots held against the database, gives back those not wanted any
     /// more (or whose account changed), and takes those wanted: the on-demand binds of
-    /// destinations asked for lately and the `persistent` binds of the configuration.
-    pub async fn keep(&self, cfg: &Config, persistent: &[Use]) -> Kept {
+    /// destinations with work due now or submitted to lately, and the `persistent` binds of
+    /// the configuration. A destination whose only work is due later wants no slot, so that
+    /// destinations sharing an account take turns.
+    pub async fn keep(&self, cfg: &Config, persistent: &[Use], lease_timeout: Duration) -> Kept {
         let mut kept = Kept::default();
         let Some(pg) = self.spool.shared() else {
             return kept;
@@ -140,48 +156,76 @@ impl BindSlots {
             Ok(v) => v.into_iter().collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "bind slots could not be read");
+                // Cut off from the database for most of a lease timeout: the cluster is about
+                // to declare this node dead and give its slots to others. Its binds close first.
+                let mut st = self.state();
+                let stale = st
+                    .checked
+                    .is_some_and(|t| t.elapsed() > lease_timeout.mul_f64(0.8));
+                if stale && !st.held.is_empty() {
+                    tracing::warn!(
+                        "the database has not answered for most of the lease timeout: every bind in a slot closes"
+                    );
+                    st.held.clear();
+                }
                 return kept;
+            }
+        };
+        let now_ms = impulse_spool::now_millis();
+        let due: Vec<Destination> = match impulse_spool::QueueStore::destinations(&self.spool).await
+        {
+            Ok(all) => all
+                .into_iter()
+                .filter(|d| d.next_due <= now_ms)
+                .map(|d| d.destination)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the queue could not be read for bind slots");
+                Vec::new()
             }
         };
         let mut wanted: Vec<(Use, String, u32)> = persistent
             .iter()
             .filter_map(|u| account(cfg, u.destination()).map(|(a, l)| (u.clone(), a, l)))
             .collect();
-        let mut release = Vec::new();
+        let mut strays = Vec::new();
         {
             let mut st = self.state();
-            st.wanted.retain(|_, at| at.elapsed() < WANTED_FOR);
-            for d in st.wanted.keys() {
-                if let Some((a, l)) = account(cfg, d) {
-                    wanted.push((Use::OnDemand(d.clone()), a, l));
+            st.checked = Some(Instant::now());
+            st.busy.retain(|_, at| at.elapsed() < WANTED_FOR);
+            let mut on_demand: HashSet<Destination> = st.busy.keys().cloned().collect();
+            on_demand.extend(due);
+            for d in on_demand {
+                if let Some((a, l)) = account(cfg, &d) {
+                    wanted.push((Use::OnDemand(d), a, l));
                 }
             }
+            let known: HashSet<(String, i32)> = st.held.values().cloned().collect();
+            // Rows of this epoch it does not know it holds (a take that committed but answered
+            // with an error, a release that failed): given back.
+            strays.extend(in_db.iter().filter(|r| !known.contains(*r)).cloned());
+            let mut unwanted = Vec::new();
             st.held.retain(|u, (a, slot)| {
                 let lost = !in_db.contains(&(a.clone(), *slot));
                 let still = wanted.iter().any(|(w, wa, _)| w == u && wa == a);
                 if lost {
                     tracing::warn!(account = %a, slot, "bind slot lost (this node was declared dead): its bind closes");
                 } else if !still {
-                    release.push((a.clone(), *slot));
-                }
-                if lost || !still {
-                    kept.closed.push(u.clone());
+                    unwanted.push((u.clone(), a.clone(), *slot));
                 }
                 !lost && still
             });
+            kept.unwanted = unwanted;
             wanted.retain(|(u, _, _)| !st.held.contains_key(u));
         }
-        for (account, slot) in release {
-            if let Err(e) = pg.release_bind_slot(&account, slot).await {
-                tracing::warn!(error = %e, %account, slot, "giving a bind slot back failed");
-            }
+        for (account, slot) in strays {
+            self.release(&account, slot).await;
         }
         for (u, account, limit) in wanted {
             match pg.take_bind_slot(&account, limit).await {
                 Ok(Some(slot)) => {
                     tracing::info!(%account, slot, limit, domain = %u.destination().domain, "bind slot taken");
-                    self.state().held.insert(u.clone(), (account, slot));
-                    kept.opened.push(u);
+                    self.state().held.insert(u, (account, slot));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, %account, "taking a bind slot failed"),
