@@ -560,7 +560,9 @@ async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Resu
             "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
              ON CONFLICT (domain, sms_addr, shortcode) \
-             DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires",
+             DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires \
+             WHERE reverse_mappings.email_addr <> excluded.email_addr \
+                OR reverse_mappings.expires < excluded.expires - $6",
         )
         .await
         .map_err(storage)?;
@@ -572,12 +574,19 @@ async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Resu
             &col(|m| &m.shortcode),
             &col(|m| &m.email_addr),
             &expires,
+            &MAPPING_REFRESH,
         ],
     )
     .await
     .map_err(storage)?;
     Ok(())
 }
+
+/// A mapping that still names the same address is written again only when its expiry moves by
+/// more than this (it may then expire up to this much early). Every SMS to one handset from one
+/// sender would otherwise write a new version of one row, and with a transaction held open
+/// somewhere none of those versions can be removed: each upsert walks them all.
+const MAPPING_REFRESH: Millis = 30_000;
 
 const MO_COLUMNS: &str =
     "key, seq, total, data, data_coding, domain, binding, source, dest, meta, received_at";

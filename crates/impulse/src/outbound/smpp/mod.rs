@@ -509,8 +509,12 @@ impl SmppConnector {
         for (esme, slot) in closing {
             let slots = self.slots.clone();
             tokio::spawn(async move {
-                if let Some(esme) = esme {
-                    close(esme).await;
+                match (esme, &slot) {
+                    // Given back: what it carries is answered first.
+                    (Some(esme), Some(_)) => close(esme).await,
+                    // Lost: another node may bind in the slot now; unbind at once.
+                    (Some(esme), None) => esme.shutdown().await,
+                    (None, _) => {}
                 }
                 if let Some((account, slot)) = slot {
                     slots.release(&account, slot).await;
@@ -689,6 +693,8 @@ impl SmppConnector {
                     stage: 0,
                 });
             }
+            // Wanted from now on, even while it is still binding (`slots`).
+            self.slots.submitted(dest);
             match binds.get(dest) {
                 Some(e) if e.is_running() => e.clone(),
                 _ => {
@@ -731,7 +737,6 @@ impl SmppConnector {
             return Ok(vec![]);
         };
         let esme = &self.bound(&first.destination).await?;
-        self.slots.submitted(&first.destination);
         let s = self.settings(&first.destination);
         // What every SMPP log record of this message shares.
         let base = |lease: &Lease, number: &str| LogFields {

@@ -23,8 +23,12 @@ use impulse_spool::Destination;
 
 use crate::store::Store;
 
-/// An on-demand bind's slot is given back when its destination has not asked for this long.
+/// An on-demand bind's slot is given back when its destination has had nothing due and
+/// nothing submitted for this long.
 const WANTED_FOR: Duration = Duration::from_secs(60);
+/// A slot whose bind is closing (draining what it carries) stays this node's for at most this
+/// long before a round treats its row as a stray: longer than a bind takes to drain.
+const CLOSING_FOR: Duration = Duration::from_secs(120);
 
 /// What a slot is for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -73,6 +77,10 @@ struct State {
     busy: HashMap<Destination, Instant>,
     /// When the slots were last read from the database.
     checked: Option<Instant>,
+    /// Slots whose bind is closing, and since when: their rows stay until it has closed.
+    closing: HashMap<(String, i32), Instant>,
+    /// Past this since `checked`, the slots count as lost (set from the lease timeout).
+    trust_for: Duration,
 }
 
 /// What a round of [`BindSlots::keep`] changed (slots lost are no longer held: their binds
@@ -102,11 +110,17 @@ impl BindSlots {
     }
 
     /// Whether a bind for `u` may open: no cluster-wide limit applies, or this node holds its
-    /// slot.
+    /// slot (of the account the configuration now names, checked lately).
     pub fn holds(&self, cfg: &Config, u: &Use) -> bool {
-        self.spool.shared().is_none()
-            || account(cfg, u.destination()).is_none()
-            || self.state().held.contains_key(u)
+        if self.spool.shared().is_none() {
+            return true;
+        }
+        let Some((account, _)) = account(cfg, u.destination()) else {
+            return true;
+        };
+        let st = self.state();
+        let fresh = st.checked.is_some_and(|t| t.elapsed() < st.trust_for);
+        fresh && st.held.get(u).is_some_and(|(a, _)| *a == account)
     }
 
     /// Whether this node may deliver to `dest` now.
@@ -138,8 +152,9 @@ impl BindSlots {
         if let Some(pg) = self.spool.shared()
             && let Err(e) = pg.release_bind_slot(account, slot).await
         {
-            tracing::warn!(error = %e, %account, slot, "giving a bind slot back failed; the next round retries");
+            tracing::warn!(error = %e, %account, slot, "giving a bind slot back failed; a later round retries");
         }
+        self.state().closing.remove(&(account.to_string(), slot));
     }
 
     /// One round: checks the slots held against the database, gives back those not wanted any
@@ -152,7 +167,16 @@ impl BindSlots {
         let Some(pg) = self.spool.shared() else {
             return kept;
         };
-        let in_db: HashSet<(String, i32)> = match pg.held_bind_slots().await {
+        // Trusted for most of a lease timeout: the cluster declares a silent node dead after it
+        // and gives its slots to others, so its binds must be down by then.
+        let trust_for = lease_timeout.mul_f64(0.8);
+        self.state().trust_for = trust_for;
+        let read = tokio::time::timeout(trust_for / 2, pg.held_bind_slots()).await;
+        let in_db: HashSet<(String, i32)> = match read.unwrap_or_else(|_| {
+            Err(impulse_spool::SpoolError::Storage(
+                "no answer in time".into(),
+            ))
+        }) {
             Ok(v) => v.into_iter().collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "bind slots could not be read");
@@ -172,18 +196,22 @@ impl BindSlots {
             }
         };
         let now_ms = impulse_spool::now_millis();
-        let due: Vec<Destination> = match impulse_spool::QueueStore::destinations(&self.spool).await
-        {
-            Ok(all) => all
-                .into_iter()
-                .filter(|d| d.next_due <= now_ms)
-                .map(|d| d.destination)
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "the queue could not be read for bind slots");
-                Vec::new()
-            }
-        };
+        // Destinations with work due that this node would deliver (not those it suspends);
+        // `None` when the queue could not be read: then no held slot is given back this round.
+        let due: Option<Vec<Destination>> =
+            match impulse_spool::QueueStore::destinations(&self.spool).await {
+                Ok(all) => Some(
+                    all.into_iter()
+                        .filter(|d| d.next_due <= now_ms)
+                        .map(|d| d.destination)
+                        .filter(|d| !crate::route::sending(cfg, d).bool(names::SUSPEND_DELIVERY))
+                        .collect(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the queue could not be read for bind slots");
+                    None
+                }
+            };
         let mut wanted: Vec<(Use, String, u32)> = persistent
             .iter()
             .filter_map(|u| account(cfg, u.destination()).map(|(a, l)| (u.clone(), a, l)))
@@ -194,15 +222,23 @@ impl BindSlots {
             st.checked = Some(Instant::now());
             st.busy.retain(|_, at| at.elapsed() < WANTED_FOR);
             let mut on_demand: HashSet<Destination> = st.busy.keys().cloned().collect();
-            on_demand.extend(due);
+            match due {
+                Some(due) => on_demand.extend(due),
+                None => on_demand.extend(st.held.keys().filter_map(|u| match u {
+                    Use::OnDemand(d) => Some(d.clone()),
+                    Use::Persistent(..) => None,
+                })),
+            }
             for d in on_demand {
                 if let Some((a, l)) = account(cfg, &d) {
                     wanted.push((Use::OnDemand(d), a, l));
                 }
             }
-            let known: HashSet<(String, i32)> = st.held.values().cloned().collect();
+            st.closing.retain(|_, since| since.elapsed() < CLOSING_FOR);
+            let known: HashSet<(String, i32)> =
+                st.held.values().chain(st.closing.keys()).cloned().collect();
             // Rows of this epoch it does not know it holds (a take that committed but answered
-            // with an error, a release that failed): given back.
+            // with an error, a release that failed): given back. Not those whose bind is closing.
             strays.extend(in_db.iter().filter(|r| !known.contains(*r)).cloned());
             let mut unwanted = Vec::new();
             st.held.retain(|u, (a, slot)| {
@@ -215,6 +251,9 @@ impl BindSlots {
                 }
                 !lost && still
             });
+            for (_, a, slot) in &unwanted {
+                st.closing.insert((a.clone(), *slot), Instant::now());
+            }
             kept.unwanted = unwanted;
             wanted.retain(|(u, _, _)| !st.held.contains_key(u));
         }
