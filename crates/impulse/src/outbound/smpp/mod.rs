@@ -408,17 +408,17 @@ type Slot = (String, i32);
 /// Takes a bind out of service without losing what it carries: new submissions already go to
 /// its successor; what it still holds is answered (or times out) before it unbinds.
 fn retire(esme: Esme) {
-    tokio::spawn(close(esme));
+    tokio::spawn(close(esme, "SMPP bind retired after a reload"));
 }
 
-/// Closes a bind once what it carries is answered (or has timed out).
-async fn close(esme: Esme) {
+/// Closes a bind once what it carries is answered (or has timed out), then logs `why`.
+async fn close(esme: Esme, why: &'static str) {
     let session = &esme.config().session;
     let deadline = Instant::now() + session.submit_timeout + session.response_timeout;
     while esme.status().outstanding > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tracing::info!(addr = %esme.config().addr, "SMPP bind retired");
+    tracing::info!(addr = %esme.config().addr, "{why}");
     esme.shutdown().await;
 }
 
@@ -511,7 +511,9 @@ impl SmppConnector {
             tokio::spawn(async move {
                 match (esme, &slot) {
                     // Given back: what it carries is answered first.
-                    (Some(esme), Some(_)) => close(esme).await,
+                    (Some(esme), Some(_)) => {
+                        close(esme, "SMPP bind closed: its bind slot is given back").await
+                    }
                     // Lost: another node may bind in the slot now; unbind at once.
                     (Some(esme), None) => esme.shutdown().await,
                     (None, _) => {}
