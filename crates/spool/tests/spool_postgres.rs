@@ -361,6 +361,23 @@ async fn a_version_1_database_is_migrated_with_its_queue() {
         )
         .await
         .unwrap();
+    // A node of version 1 still beats: the migration waits for it to stop.
+    let old = raw(&url).await;
+    old.execute(
+        "INSERT INTO nodes (name, started_at, heartbeat_at, lease_timeout) \
+         VALUES ('old', 0, (extract(epoch from clock_timestamp()) * 1000)::bigint, 30000)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let refused = PgSpool::open(options(&url, "a", Duration::from_secs(30)))
+        .await
+        .err()
+        .expect("a migration while a version 1 node runs");
+    assert!(refused.to_string().contains("stop every node"), "{refused}");
+    old.execute("UPDATE nodes SET heartbeat_at = 0 WHERE name = 'old'", &[])
+        .await
+        .unwrap();
     let a = node(&url, "a", Duration::from_secs(30)).await;
     let version: i64 = raw(&url)
         .await

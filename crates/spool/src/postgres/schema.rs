@@ -150,6 +150,40 @@ CREATE TABLE IF NOT EXISTS fail_orders (
 );
 ";
 
+/// Nodes still running an older version would keep writing the older schema (version 1 nodes
+/// do not fill `destinations`, whose recipients the newer nodes would then never find): a
+/// database is migrated only when no node beats any more. Stop every node, then start the new
+/// version.
+async fn refuse_while_older_nodes_run(
+    c: &impl GenericClient,
+    found: i64,
+) -> Result<(), SpoolError> {
+    if found >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let live: Vec<String> = c
+        .query(
+            &format!(
+                "SELECT DISTINCT name FROM nodes WHERE NOT fenced \
+                 AND heartbeat_at >= {NOW_MS} - lease_timeout ORDER BY name"
+            ),
+            &[],
+        )
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if live.is_empty() {
+        return Ok(());
+    }
+    Err(SpoolError::Storage(format!(
+        "the spool database is at schema version {found} and nodes of that version are running \
+         ({}): stop every node before starting this version, which migrates it to {SCHEMA_VERSION}",
+        live.join(", ")
+    )))
+}
+
 /// The version a database holds, if it has Impulse's schema.
 async fn version(client: &impl GenericClient) -> Result<Option<i64>, SpoolError> {
     let exists: bool = client
@@ -195,7 +229,10 @@ pub(super) async fn migrate(client: &mut Object) -> Result<(), SpoolError> {
                 supported: SCHEMA_VERSION,
             });
         }
-        Some(found) => found,
+        Some(found) => {
+            refuse_while_older_nodes_run(&tx, found).await?;
+            found
+        }
         None => {
             tx.batch_execute(SCHEMA).await.map_err(storage)?;
             1

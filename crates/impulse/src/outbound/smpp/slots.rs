@@ -160,8 +160,8 @@ impl BindSlots {
     /// One round: checks the slots held against the database, gives back those not wanted any
     /// more (or whose account changed), and takes those wanted: the on-demand binds of
     /// destinations with work due now or submitted to lately, and the `persistent` binds of
-    /// the configuration. A destination whose only work is due later wants no slot, so that
-    /// destinations sharing an account take turns.
+    /// the configuration. A destination whose only work is due later wants no slot after a
+    /// minute, so that its slot can go to another destination of the account.
     pub async fn keep(&self, cfg: &Config, persistent: &[Use], lease_timeout: Duration) -> Kept {
         let mut kept = Kept::default();
         let Some(pg) = self.spool.shared() else {
