@@ -63,12 +63,18 @@ fn wait_binds(sim: &SimSmsc, n: usize) {
     });
 }
 
-fn submits(sim: &SimSmsc) -> usize {
+/// One number of the simulator's `stats` (`submits`, `bound`…).
+fn stat(sim: &SimSmsc, name: &str) -> usize {
+    let prefix = format!("{name}=");
     sim.control("stats")
         .split_whitespace()
-        .find_map(|w| w.strip_prefix("submits="))
+        .find_map(|w| w.strip_prefix(prefix.as_str()))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+fn submits(sim: &SimSmsc) -> usize {
+    stat(sim, "submits")
 }
 
 fn signal(imp: &Impulse, sig: &str) {
@@ -277,11 +283,7 @@ fn slot_holder(cluster: &str) -> Option<String> {
 
 /// The binds all nodes hold to the simulator's account, by its count.
 fn binds_now(sim: &SimSmsc) -> usize {
-    sim.control("stats")
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("bound="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    stat(sim, "bound")
 }
 
 #[test]

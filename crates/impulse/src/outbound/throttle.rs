@@ -95,13 +95,14 @@ impl Throttles {
                 });
                 // tokio's clock, so that tests on paused time see the bucket refill.
                 let now = tokio::time::Instant::now().into_std();
-                let others = self
-                    .sharers
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&key.label())
-                    .copied()
-                    .unwrap_or(0);
+                // Other nodes using it (a shared spool only: otherwise none, and no label is made).
+                let others = {
+                    let sharers = self.sharers.lock().unwrap_or_else(PoisonError::into_inner);
+                    match sharers.is_empty() {
+                        true => 0,
+                        false => sharers.get(&key.label()).copied().unwrap_or(0),
+                    }
+                };
                 let rate = per_second / (1 + others) as f64;
                 let b = map.entry(key).or_insert_with(|| Bucket {
                     bucket: TokenBucket::new(rate, rate.max(1.0), now),

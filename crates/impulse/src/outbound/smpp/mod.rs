@@ -495,14 +495,12 @@ impl SmppConnector {
                     && !persistent.iter().any(|p| p.slot.as_ref() == Some(&u))
                 {
                     let dest = u.destination().clone();
-                    let settings = persistent_settings(&cfg, &dest);
-                    let esme = self.spawn_bind(&dest, &settings);
-                    tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started in its bind slot");
-                    persistent.push(PersistentBind {
+                    persistent.push(self.start_persistent_bind(
+                        &cfg,
                         dest,
-                        esme,
-                        slot: Some(u),
-                    });
+                        Some(u),
+                        " in its bind slot",
+                    ));
                 }
             }
         }
@@ -525,6 +523,20 @@ impl SmppConnector {
         }
     }
 
+    /// Starts one persistent bind (in `slot`, when its account is limited cluster-wide).
+    fn start_persistent_bind(
+        &self,
+        cfg: &Config,
+        dest: Destination,
+        slot: Option<Use>,
+        when: &str,
+    ) -> PersistentBind {
+        let settings = persistent_settings(cfg, &dest);
+        let esme = self.spawn_bind(&dest, &settings);
+        tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started{when}");
+        PersistentBind { dest, esme, slot }
+    }
+
     /// Opens the persistent binds (§3.1.2): kept open and reconnected, never closed for
     /// inactivity. They carry what the SMSC sends (MO, receipts); a receiver binding is the
     /// usual case (§4.4).
@@ -536,14 +548,7 @@ impl SmppConnector {
             if self.spool.is_shared() && slots::account(&cfg, &dest).is_some() {
                 continue;
             }
-            let settings = persistent_settings(&cfg, &dest);
-            let esme = self.spawn_bind(&dest, &settings);
-            tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started");
-            started.push(PersistentBind {
-                dest,
-                esme,
-                slot: None,
-            });
+            started.push(self.start_persistent_bind(&cfg, dest, None, ""));
         }
     }
 
@@ -599,14 +604,7 @@ impl SmppConnector {
         });
         let started = wanted.len();
         for dest in wanted {
-            let settings = persistent_settings(&cfg, &dest);
-            let esme = self.spawn_bind(&dest, &settings);
-            tracing::info!(domain = %dest.domain, binding = %dest.binding, addr = %settings.esme.addr, "persistent SMPP connection started after a reload");
-            persistent.push(PersistentBind {
-                dest,
-                esme,
-                slot: None,
-            });
+            persistent.push(self.start_persistent_bind(&cfg, dest, None, " after a reload"));
         }
         (retired, started)
     }
