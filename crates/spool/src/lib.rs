@@ -113,6 +113,7 @@ impl Lease {
     pub fn reference(&self) -> LeaseRef {
         LeaseRef {
             recipient: self.recipient,
+            message: self.message,
             fence: self.fence,
         }
     }
@@ -122,6 +123,8 @@ impl Lease {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LeaseRef {
     pub recipient: RecipientId,
+    /// The recipient's message: a shared spool locks it before removing its last recipient.
+    pub message: MessageId,
     pub fence: i64,
 }
 

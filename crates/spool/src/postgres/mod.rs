@@ -296,12 +296,26 @@ async fn apply_group(
         let tx = client.transaction().await.map_err(storage)?;
         // Requests that touch rows no other request of a group can (enqueues, outcomes of
         // distinct leases, submissions, mappings) are merged by kind: each kind is a few
-        // statements for the whole group, sent at once (pipelined on the connection). The
-        // others (leases, MO parts, operator moves) follow one by one.
+        // statements for the whole group, sent at once (pipelined on the connection).
         let (at_once, in_turn): (Vec<usize>, Vec<usize>) =
             (0..group.len()).partition(|&i| independent(&group[i]));
+        // Leases touch only the rows they pick, so they are sent with the merged statements;
+        // the others (MO parts, operator moves) read what they wrote and run one at a time.
+        let (leases, in_turn): (Vec<usize>, Vec<usize>) = in_turn
+            .into_iter()
+            .partition(|&i| matches!(group[i], Request::Lease(..)));
         let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
-        if let Err(e) = ops::execute_merged(&tx, node, group, &at_once, &mut produced).await {
+        let (merged, leased) = tokio::join!(
+            ops::execute_merged(&tx, node, group, &at_once, &mut produced),
+            futures_util::future::join_all(
+                leases.iter().map(|&i| ops::execute(&tx, node, &group[i]))
+            ),
+        );
+        let mut failed = leased.iter().any(|p| !p.is_ok());
+        for (&i, p) in leases.iter().zip(leased) {
+            produced[i] = Some(p);
+        }
+        if let Err(e) = merged {
             tracing::debug!(error = %e, "a merged group failed; its requests run one by one");
             GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // Leases of the rolled-back attempt raised floors over what is queued again.
@@ -309,14 +323,13 @@ async fn apply_group(
             drop(tx);
             return apply_one_by_one(client, node, group).await;
         }
-        let mut failed = false;
         for i in in_turn {
-            let p = ops::execute(&tx, node, &group[i]).await;
-            failed = !p.is_ok();
-            produced[i] = Some(p);
             if failed {
                 break;
             }
+            let p = ops::execute(&tx, node, &group[i]).await;
+            failed = !p.is_ok();
+            produced[i] = Some(p);
         }
         if !failed {
             tx.commit().await.map_err(storage)?;

@@ -45,6 +45,8 @@ pub(super) struct NodeState {
     rejoin: Notify,
     /// Where each destination's scans start (see `floors`).
     pub(super) floors: Floors,
+    /// Message ids drawn from the sequence ahead of need (see `ops::message_ids`).
+    pub(super) spare_ids: std::sync::Mutex<Vec<i64>>,
 }
 
 impl NodeState {
@@ -201,6 +203,7 @@ pub(super) async fn join(
         lease_timeout,
         config_hash,
         rejoin: Notify::new(),
+        spare_ids: Default::default(),
         floors: Floors::default(),
     });
     warn_if_configured_differently(pool, &node).await;

@@ -19,7 +19,9 @@ use crate::{
 
 pub(super) async fn execute(c: &impl GenericClient, node: &NodeState, req: &Request) -> Produced {
     match req {
-        Request::Enqueue(m, _) => Produced::Enqueue(enqueue_many(c, &[m]).await.map(|ids| ids[0])),
+        Request::Enqueue(m, _) => {
+            Produced::Enqueue(enqueue_many(c, node, &[m]).await.map(|ids| ids[0]))
+        }
         Request::Lease(d, now, limit, _) => Produced::Lease(lease(c, node, d, *now, *limit).await),
         Request::Record(o, _) => Produced::Unit(record(c, node, o).await),
         Request::Mapping(m, _) => Produced::Unit(save_mappings(c, &[m]).await),
@@ -58,7 +60,7 @@ pub(super) async fn execute_merged(
     }
     let only: Vec<&NewMessage> = messages.iter().map(|(_, m)| *m).collect();
     let (ids, recorded, submitted, mapped) = tokio::join!(
-        enqueue_many(c, &only),
+        enqueue_many(c, node, &only),
         async {
             match outcomes.is_empty() {
                 true => Ok(()),
@@ -83,28 +85,53 @@ pub(super) async fn execute_merged(
     Ok(())
 }
 
-/// Stores messages in three statements whatever their number: their ids first (from the
-/// identity's sequence: never reused), then the messages and their recipients.
+/// How many message ids a node draws from the sequence at a time.
+const ID_BLOCK: usize = 1024;
+
+/// `n` new message ids. They come from the identity's sequence, which never gives one twice
+/// (a rolled-back transaction does not return its values), drawn a block at a time so that
+/// an enqueue need not wait for them.
+async fn message_ids(
+    c: &impl GenericClient,
+    node: &NodeState,
+    n: usize,
+) -> Result<Vec<i64>, SpoolError> {
+    let have = node.spare_ids.lock().map(|s| s.len()).unwrap_or(0);
+    if have < n {
+        let st = c
+            .prepare_cached(
+                "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1::bigint)",
+            )
+            .await
+            .map_err(storage)?;
+        let drawn = c
+            .query(&st, &[&(n.max(ID_BLOCK) as i64)])
+            .await
+            .map_err(storage)?;
+        // A stack: ids are taken from its end, the lowest first.
+        let mut spare = node.spare_ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut refill: Vec<i64> = drawn.iter().rev().map(|r| r.get(0)).collect();
+        refill.append(&mut spare);
+        *spare = refill;
+    }
+    let mut spare = node.spare_ids.lock().unwrap_or_else(|e| e.into_inner());
+    // The writer is the only caller, one request at a time: the ids just drawn are there.
+    let at = (spare.len().checked_sub(n))
+        .ok_or_else(|| SpoolError::Storage("message ids drawn by another caller".into()))?;
+    Ok(spare.drain(at..).rev().collect())
+}
+
+/// Stores messages in two statements whatever their number, with ids drawn ahead
+/// (`message_ids`): the messages and their recipients.
 async fn enqueue_many(
     c: &impl GenericClient,
+    node: &NodeState,
     messages: &[&NewMessage],
 ) -> Result<Vec<MessageId>, SpoolError> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
-    let st = c
-        .prepare_cached(
-            "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1::bigint)",
-        )
-        .await
-        .map_err(storage)?;
-    let ids: Vec<i64> = c
-        .query(&st, &[&(messages.len() as i64)])
-        .await
-        .map_err(storage)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids = message_ids(c, node, messages.len()).await?;
     let col = |f: fn(&NewMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<&str>>();
     let received: Vec<i64> = messages.iter().map(|m| m.received_at).collect();
     let bodies: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
@@ -190,69 +217,85 @@ async fn lease(
     // SKIP LOCKED: recipients another node is leasing at this moment are passed over, not
     // waited for. A fenced node leases nothing; the key-share lock on its node row makes its
     // fencing wait for this statement, and this statement see a fencing committed first.
-    // The scan starts at the destination's floor (see `floors`).
+    // The scan starts at the destination's floor (see `floors`). The messages come in the
+    // same statement, each body once (with its first recipient).
     let st = c
         .prepare_cached(&format!(
             "WITH alive AS ({}), \
              picked AS (SELECT id, leased_before FROM recipients \
                  WHERE state = 0 AND domain = $1 AND binding = $2 AND due <= $3 AND due >= $7 \
                    AND EXISTS (SELECT 1 FROM alive) \
-                 ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6, \
+                 ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+             leased AS (UPDATE recipients r SET state = 1, lease_node = $5, lease_epoch = $6, \
                  leased_before = true \
              FROM picked WHERE r.id = picked.id \
-             RETURNING r.id, r.message_id, r.address, r.attempts, r.due, picked.leased_before",
+             RETURNING r.id, r.message_id, r.address, r.attempts, r.due, picked.leased_before) \
+             SELECT l.id, l.message_id, l.address, l.attempts, l.due, l.leased_before, \
+                 l.id = min(l.id) OVER (PARTITION BY l.message_id), \
+                 m.id, m.sender, \
+                 CASE WHEN l.id = min(l.id) OVER (PARTITION BY l.message_id) THEN m.body END, \
+                 m.peer, m.protocol, m.received_at \
+             FROM leased l LEFT JOIN messages m ON m.id = l.message_id",
             alive("$6")
         ))
         .await
         .map_err(storage)?;
+    let next = c.prepare_cached(NEXT_DUE).await.map_err(storage)?;
     let scan = node.floors.scan(d);
     let epoch = node.epoch();
-    let rows = c
-        .query(
-            &st,
-            &[
-                &d.domain,
-                &d.binding,
-                &now,
-                &(limit as i64),
-                &node.name,
-                &epoch,
-                &scan.from,
-            ],
-        )
-        .await
-        .map_err(storage)?;
-    let mut leases: Vec<Lease> = rows
-        .iter()
-        .map(|r| Lease {
+    let lease_params: [&Param; 7] = [
+        &d.domain,
+        &d.binding,
+        &now,
+        &(limit as i64),
+        &node.name,
+        &epoch,
+        &scan.from,
+    ];
+    let next_params: [&Param; 3] = [&d.domain, &d.binding, &scan.from];
+    // Sent together: the second statement sees what the first leased, and finds the earliest
+    // due time of what is left.
+    let (rows, first) = tokio::join!(
+        c.query(&st, &lease_params),
+        c.query_one(&next, &next_params)
+    );
+    let rows = rows.map_err(storage)?;
+    let first: Option<Millis> = first.map_err(storage)?.get(0);
+    let mut messages: Vec<LeasedMessage> = Vec::new();
+    let mut bodies: Loaded = HashMap::new();
+    let mut leases: Vec<Lease> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let message = MessageId(r.get(1));
+        let stored = r.get::<_, Option<i64>>(7).is_some();
+        if r.get::<_, bool>(6) && stored {
+            bodies.insert(message, stored_message(message, r, 8).map(Arc::new));
+        }
+        leases.push(Lease {
             recipient: RecipientId(r.get(0)),
-            message: MessageId(r.get(1)),
+            message,
             address: r.get(2),
             destination: d.clone(),
             attempts: r.get::<_, i64>(3) as u32,
-            received_at: 0,
+            received_at: if stored {
+                r.try_get(12).unwrap_or(0)
+            } else {
+                0
+            },
             due: r.get(4),
             fence: epoch,
             leased_before: r.get(5),
-        })
-        .collect();
+        });
+    }
     leases.sort_by_key(|l| (l.due, l.recipient));
-    let ids: Vec<i64> = leases.iter().map(|l| l.message.0).collect();
-    let mut loaded = load_messages(c, &ids).await?;
     let count = leases.len();
-    let mut messages: Vec<LeasedMessage> = Vec::new();
-    for mut l in leases {
-        if let Some(Ok(m)) = loaded.get(&l.message) {
-            l.received_at = m.received_at;
-        }
+    for l in leases {
         match messages
             .iter_mut()
             .find(|m| m.leases[0].message == l.message)
         {
             Some(m) => m.leases.push(l),
             None => messages.push(LeasedMessage {
-                message: loaded.remove(&l.message).unwrap_or_else(|| {
+                message: bodies.remove(&l.message).unwrap_or_else(|| {
                     Err(SpoolError::Unreadable(
                         l.message,
                         "message record is missing".into(),
@@ -269,12 +312,14 @@ async fn lease(
     } else {
         // Recipients due now but not leased are locked by another node's lease in progress
         // (or this node is fenced): look again in a second, not at once.
-        let first = next_due(c, d, scan.from).await?;
         node.floors.saw(d, scan, first, crate::now_millis());
         first.map(|due| if due <= now { now + 1000 } else { due })
     };
     Ok(Leased { messages, next_due })
 }
+
+const NEXT_DUE: &str = "SELECT min(due) FROM recipients WHERE state = 0 AND domain = $1 \
+                        AND binding = $2 AND due >= $3";
 
 /// The earliest due time of `d`'s queued recipients from `from` on.
 pub(super) async fn next_due(
@@ -282,13 +327,7 @@ pub(super) async fn next_due(
     d: &Destination,
     from: Millis,
 ) -> Result<Option<Millis>, SpoolError> {
-    let st = c
-        .prepare_cached(
-            "SELECT min(due) FROM recipients WHERE state = 0 AND domain = $1 AND binding = $2 \
-             AND due >= $3",
-        )
-        .await
-        .map_err(storage)?;
+    let st = c.prepare_cached(NEXT_DUE).await.map_err(storage)?;
     let row = c
         .query_one(&st, &[&d.domain, &d.binding, &from])
         .await
@@ -301,6 +340,9 @@ pub(super) async fn next_due(
 fn alive(param: &str) -> String {
     format!("SELECT 1 FROM nodes WHERE epoch = {param} AND NOT fenced FOR KEY SHARE")
 }
+
+/// A statement's parameter.
+type Param = dyn tokio_postgres::types::ToSql + Sync;
 
 type Loaded = HashMap<MessageId, Result<Arc<StoredMessage>, SpoolError>>;
 
@@ -323,24 +365,30 @@ pub(super) async fn load_messages(
         .iter()
         .map(|r| {
             let id = MessageId(r.get(0));
-            (id, stored_message(id, r).map(Arc::new))
+            (id, stored_message(id, r, 1).map(Arc::new))
         })
         .collect())
 }
 
-pub(super) fn stored_message(id: MessageId, r: &Row) -> Result<StoredMessage, SpoolError> {
+/// A message from a row whose columns sender, body, peer, protocol and received_at begin at
+/// `at`.
+pub(super) fn stored_message(
+    id: MessageId,
+    r: &Row,
+    at: usize,
+) -> Result<StoredMessage, SpoolError> {
     let bad =
         |what: &str, e: tokio_postgres::Error| SpoolError::Unreadable(id, format!("{what}: {e}"));
     Ok(StoredMessage {
         id,
-        sender: r.try_get(1).map_err(|e| bad("sender", e))?,
+        sender: r.try_get(at).map_err(|e| bad("sender", e))?,
         body: r
-            .try_get::<_, Vec<u8>>(2)
+            .try_get::<_, Vec<u8>>(at + 1)
             .map_err(|e| bad("body", e))?
             .into(),
-        peer: r.try_get(3).unwrap_or_default(),
-        protocol: r.try_get(4).unwrap_or_default(),
-        received_at: r.try_get(5).unwrap_or(0),
+        peer: r.try_get(at + 2).unwrap_or_default(),
+        protocol: r.try_get(at + 3).unwrap_or_default(),
+        received_at: r.try_get(at + 4).unwrap_or(0),
     })
 }
 
@@ -364,6 +412,7 @@ async fn record(
     outcomes: &[(LeaseRef, Outcome)],
 ) -> Result<(), SpoolError> {
     let mut done: (Vec<i64>, Vec<i64>) = Default::default();
+    let mut done_messages: Vec<i64> = Vec::new();
     let mut requeue = Requeue::default();
     let mut quarantine: (Vec<i64>, Vec<i64>, Vec<String>) = Default::default();
     for (lease, outcome) in outcomes {
@@ -372,6 +421,7 @@ async fn record(
             Outcome::Delivered { .. } | Outcome::Failed { .. } => {
                 done.0.push(id);
                 done.1.push(epoch);
+                done_messages.push(lease.message.0);
             }
             Outcome::Retry { due, response } => {
                 requeue.ids.push(id);
@@ -394,98 +444,110 @@ async fn record(
             }
         }
     }
-    let mut recorded = 0u64;
-    if !done.0.is_empty() {
-        // The messages are locked first, in id order: two nodes deleting the last recipients
-        // of one message take turns, so the second sees the first's deletion and removes the
-        // message (each statement reads what was committed before it began).
-        let lock = c
-            .prepare_cached(
-                "SELECT m.id FROM messages m WHERE m.id IN \
-                     (SELECT message_id FROM recipients WHERE id = ANY($1)) \
-                 ORDER BY m.id FOR UPDATE",
-            )
-            .await
-            .map_err(storage)?;
-        c.query(&lock, &[&done.0]).await.map_err(storage)?;
-        // One statement per epoch (nearly always one): `id = ANY` keeps to the primary key.
-        let delete = c
-            .prepare_cached(
-                "DELETE FROM recipients WHERE id = ANY($1) AND state = 1 AND lease_epoch = $2 \
-                 RETURNING message_id",
-            )
-            .await
-            .map_err(storage)?;
-        let mut epochs = done.1.clone();
-        epochs.sort_unstable();
-        epochs.dedup();
-        let mut messages: Vec<i64> = Vec::new();
-        for epoch in epochs {
-            let ids: Vec<i64> = done
-                .0
-                .iter()
-                .zip(&done.1)
+    done_messages.sort_unstable();
+    done_messages.dedup();
+    let mut epochs = done.1.clone();
+    epochs.sort_unstable();
+    epochs.dedup();
+    let by_epoch: Vec<(i64, Vec<i64>)> = epochs
+        .into_iter()
+        .map(|epoch| {
+            let ids = (done.0.iter().zip(&done.1))
                 .filter(|(_, e)| **e == epoch)
                 .map(|(id, _)| *id)
                 .collect();
-            let rows = c.query(&delete, &[&ids, &epoch]).await.map_err(storage)?;
-            recorded += rows.len() as u64;
-            messages.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+            (epoch, ids)
+        })
+        .collect();
+    // The statements are prepared first, then sent at once: the connection runs them in the
+    // order they are sent, and one round trip carries them all.
+    let lock = c
+        .prepare_cached("SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .await
+        .map_err(storage)?;
+    // One statement per epoch (nearly always one): `id = ANY` keeps to the primary key.
+    let delete = c
+        .prepare_cached(
+            "DELETE FROM recipients WHERE id = ANY($1) AND state = 1 AND lease_epoch = $2",
+        )
+        .await
+        .map_err(storage)?;
+    let gone = c
+        .prepare_cached(
+            "DELETE FROM messages m WHERE m.id = ANY($1) \
+             AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id)",
+        )
+        .await
+        .map_err(storage)?;
+    let requeued = c
+        .prepare_cached(
+            "UPDATE recipients r SET state = 0, due = u.due, attempts = r.attempts + u.tries, \
+                 last_response = coalesce(u.response, r.last_response), \
+                 lease_epoch = NULL, lease_node = NULL \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) \
+                  AS u(id, epoch, due, tries, response) \
+             WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
+        )
+        .await
+        .map_err(storage)?;
+    let quarantined = c
+        .prepare_cached(
+            "UPDATE recipients r SET state = 4, last_response = u.reason, \
+                 lease_epoch = NULL, lease_node = NULL \
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, epoch, reason) \
+             WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
+        )
+        .await
+        .map_err(storage)?;
+    let removed = async {
+        if done_messages.is_empty() {
+            return Ok(0);
         }
-        messages.sort_unstable();
-        messages.dedup();
-        if !messages.is_empty() {
-            let gone = c
-                .prepare_cached(
-                    "DELETE FROM messages m WHERE m.id = ANY($1) \
-                     AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id)",
+        // The messages are locked first, in id order: two nodes removing the last recipients
+        // of one message take turns, and the second one's last statement, which begins after
+        // the first committed, sees both removals and removes the message.
+        let messages: [&Param; 1] = [&done_messages];
+        let per_epoch: Vec<[&Param; 2]> =
+            by_epoch.iter().map(|(e, ids)| [ids as &Param, e]).collect();
+        let (locked, deleted, gone) = tokio::join!(
+            c.query(&lock, &messages),
+            futures_util::future::join_all(per_epoch.iter().map(|p| c.execute(&delete, p))),
+            c.execute(&gone, &messages),
+        );
+        locked?;
+        gone?;
+        deleted.into_iter().sum::<Result<u64, _>>()
+    };
+    let requeued = async {
+        match requeue.ids.is_empty() {
+            true => Ok(0),
+            false => {
+                c.execute(
+                    &requeued,
+                    &[
+                        &requeue.ids,
+                        &requeue.epochs,
+                        &requeue.dues,
+                        &requeue.tries,
+                        &requeue.responses,
+                    ],
                 )
                 .await
-                .map_err(storage)?;
-            c.execute(&gone, &[&messages]).await.map_err(storage)?;
+            }
         }
-    }
-    if !requeue.ids.is_empty() {
-        let st = c
-            .prepare_cached(
-                "UPDATE recipients r SET state = 0, due = u.due, attempts = r.attempts + u.tries, \
-                     last_response = coalesce(u.response, r.last_response), \
-                     lease_epoch = NULL, lease_node = NULL \
-                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) \
-                      AS u(id, epoch, due, tries, response) \
-                 WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
-            )
-            .await
-            .map_err(storage)?;
-        recorded += c
-            .execute(
-                &st,
-                &[
-                    &requeue.ids,
-                    &requeue.epochs,
-                    &requeue.dues,
-                    &requeue.tries,
-                    &requeue.responses,
-                ],
-            )
-            .await
-            .map_err(storage)?;
-    }
-    if !quarantine.0.is_empty() {
-        let st = c
-            .prepare_cached(
-                "UPDATE recipients r SET state = 4, last_response = u.reason, \
-                     lease_epoch = NULL, lease_node = NULL \
-                 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, epoch, reason) \
-                 WHERE r.id = ANY($1) AND r.id = u.id AND r.state = 1 AND r.lease_epoch = u.epoch",
-            )
-            .await
-            .map_err(storage)?;
-        recorded += c
-            .execute(&st, &[&quarantine.0, &quarantine.1, &quarantine.2])
-            .await
-            .map_err(storage)?;
-    }
+    };
+    let quarantined = async {
+        match quarantine.0.is_empty() {
+            true => Ok(0),
+            false => {
+                c.execute(&quarantined, &[&quarantine.0, &quarantine.1, &quarantine.2])
+                    .await
+            }
+        }
+    };
+    let (removed, requeued, quarantined) = tokio::join!(removed, requeued, quarantined);
+    let recorded =
+        removed.map_err(storage)? + requeued.map_err(storage)? + quarantined.map_err(storage)?;
     let refused = outcomes.len() as u64 - recorded.min(outcomes.len() as u64);
     if refused > 0 {
         tracing::warn!(
