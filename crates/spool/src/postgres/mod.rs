@@ -1,11 +1,13 @@
 //! The shared spool: one PostgreSQL database that several `impulse serve` nodes use at once
 //! (docs/scale-out.md).
 //!
-//! Writes go through one writer task per node, which commits *groups* of requests in one
-//! transaction, as the SQLite spool's writer thread does: many SMTP sessions share one commit
-//! (and PostgreSQL's own group commit shares the WAL flush among the nodes). A caller is
-//! answered only after its group has committed, so an acknowledgement never precedes its
-//! commit. Reads use a small connection pool.
+//! Writes go through two writer tasks per node, each of which commits *groups* of requests in
+//! one transaction, as the SQLite spool's writer thread does: many SMTP sessions share one
+//! commit (and PostgreSQL's own group commit shares the WAL flush among writers and nodes).
+//! One writer takes new messages, the other everything else, so that an SMTP session waits
+//! for a commit of new messages only. A caller is answered only after its group has
+//! committed, so an acknowledgement never precedes its commit. Reads use a small connection
+//! pool.
 //!
 //! Several nodes lease from the same queue: a lease is `FOR UPDATE SKIP LOCKED` and carries
 //! the node's epoch, the fencing token of `node`.
@@ -39,7 +41,7 @@ use crate::{
 
 /// Most requests committed in one transaction (as in the SQLite spool).
 const MAX_GROUP: usize = 512;
-/// Connections for reads, besides the writer's own (the heartbeat has two of its own).
+/// Connections for reads (the writers and the heartbeat have two each of their own).
 const POOL_SIZE: usize = 8;
 
 pub(super) fn storage(e: impl std::fmt::Display) -> SpoolError {
@@ -61,7 +63,7 @@ pub struct PgOptions {
     pub config_hash: String,
 }
 
-/// The PostgreSQL spool. Cheap to clone; all clones share the writer task and the pool. The
+/// The PostgreSQL spool. Cheap to clone; all clones share the writer tasks and the pool. The
 /// heartbeat stops when the last clone is dropped.
 #[derive(Clone)]
 pub struct PgSpool {
@@ -69,6 +71,10 @@ pub struct PgSpool {
 }
 
 struct Inner {
+    /// The writer of new messages: an SMTP session's acknowledgement waits for its commit
+    /// alone, not for the delivery work's.
+    intake: mpsc::UnboundedSender<Request>,
+    /// The writer of everything else: leases, outcomes, submissions, MO parts, moves.
     writer: mpsc::UnboundedSender<Request>,
     pool: Pool,
     node: Arc<NodeState>,
@@ -110,7 +116,7 @@ impl PgSpool {
                 .build()
                 .map_err(storage)
         };
-        let pool = pools(POOL_SIZE + 1)?;
+        let pool = pools(POOL_SIZE)?;
         // The heartbeat has connections of its own: reads never hold it up.
         let beat_pool = pools(2)?;
         let mut first = pool.get().await.map_err(storage)?;
@@ -124,12 +130,45 @@ impl PgSpool {
             stopped,
         )
         .await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(pool.clone(), first, node.clone(), rx));
+        drop(first);
+        // The writers run on a thread of their own, with their connections, as the SQLite
+        // spool's writer does: their round trips to the database do not wait for the
+        // sessions' tasks of the node's runtime. Two writers, each a transaction at a time
+        // on its own connection; they never touch the same rows (new messages are rows nobody
+        // else sees until they commit).
+        let writer_pool = pools(2)?;
+        let (intake, intake_rx) = mpsc::unbounded_channel();
+        let (writer, writer_rx) = mpsc::unbounded_channel();
+        let writer_node = node.clone();
+        std::thread::Builder::new()
+            .name("spool-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let runtime = match runtime {
+                    Ok(r) => r,
+                    // Every write is then refused as "spool closed".
+                    Err(e) => return tracing::error!(error = %e, "spool writer did not start"),
+                };
+                runtime.block_on(async move {
+                    tokio::join!(
+                        writer_loop(
+                            writer_pool.clone(),
+                            writer_node.clone(),
+                            intake_rx,
+                            "intake"
+                        ),
+                        writer_loop(writer_pool, writer_node, writer_rx, "delivery"),
+                    )
+                });
+            })
+            .map_err(storage)?;
         Ok((
             PgSpool {
                 inner: Arc::new(Inner {
-                    writer: tx,
+                    intake,
+                    writer,
                     pool,
                     node,
                     _stop: stop,
@@ -216,7 +255,11 @@ impl PgSpool {
         make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
     ) -> impl Future<Output = Result<T, SpoolError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        let sent = self.inner.writer.send(make(tx));
+        let req = make(tx);
+        let sent = match req {
+            Request::Enqueue(..) => self.inner.intake.send(req),
+            _ => self.inner.writer.send(req),
+        };
         async move {
             sent.map_err(|_| SpoolError::Closed)?;
             rx.await.map_err(|_| SpoolError::Closed)?
@@ -230,11 +273,11 @@ impl PgSpool {
 
 async fn writer_loop(
     pool: Pool,
-    first: Object,
     node: Arc<NodeState>,
     mut rx: mpsc::UnboundedReceiver<Request>,
+    name: &'static str,
 ) {
-    let mut conn = Some(first);
+    let mut conn: Option<Object> = None;
     while let Some(req) = rx.recv().await {
         let mut group = vec![req];
         while group.len() < MAX_GROUP {
@@ -261,7 +304,8 @@ async fn writer_loop(
         };
         let started = std::time::Instant::now();
         let committed = apply_group(&mut client, &node, &group).await;
-        metrics::histogram!("impulse_spool_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("impulse_spool_commit_seconds", "writer" => name)
+            .record(started.elapsed().as_secs_f64());
         match committed {
             Ok(produced) => {
                 for (req, p) in group.into_iter().zip(produced) {
@@ -292,51 +336,48 @@ async fn apply_group(
     node: &NodeState,
     group: &[Request],
 ) -> Result<Vec<Produced>, SpoolError> {
-    {
-        let tx = client.transaction().await.map_err(storage)?;
-        // Requests that touch rows no other request of a group can (enqueues, outcomes of
-        // distinct leases, submissions, mappings) are merged by kind: each kind is a few
-        // statements for the whole group, sent at once (pipelined on the connection).
-        let (at_once, in_turn): (Vec<usize>, Vec<usize>) =
-            (0..group.len()).partition(|&i| independent(&group[i]));
-        // Leases touch only the rows they pick, so they are sent with the merged statements;
-        // the others (MO parts, operator moves) read what they wrote and run one at a time.
-        let (leases, in_turn): (Vec<usize>, Vec<usize>) = in_turn
-            .into_iter()
-            .partition(|&i| matches!(group[i], Request::Lease(..)));
-        let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
-        let (merged, leased) = tokio::join!(
-            ops::execute_merged(&tx, node, group, &at_once, &mut produced),
-            futures_util::future::join_all(
-                leases.iter().map(|&i| ops::execute(&tx, node, &group[i]))
-            ),
-        );
-        let mut failed = leased.iter().any(|p| !p.is_ok());
-        for (&i, p) in leases.iter().zip(leased) {
-            produced[i] = Some(p);
-        }
-        if let Err(e) = merged {
-            tracing::debug!(error = %e, "a merged group failed; its requests run one by one");
-            GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // Leases of the rolled-back attempt raised floors over what is queued again.
-            node.floors.forget();
-            drop(tx);
-            return apply_one_by_one(client, node, group).await;
-        }
-        for i in in_turn {
-            if failed {
-                break;
-            }
-            let p = ops::execute(&tx, node, &group[i]).await;
-            failed = !p.is_ok();
-            produced[i] = Some(p);
-        }
-        if !failed {
-            tx.commit().await.map_err(storage)?;
-            return Ok(produced.into_iter().flatten().collect());
-        }
-        tx.rollback().await.map_err(storage)?;
+    let c: &Object = client;
+    // Requests that touch rows no other request of a group can (enqueues, outcomes of
+    // distinct leases, submissions, mappings) are merged by kind: each kind is a few
+    // statements for the whole group. Leases touch only the rows they pick. All of these are
+    // sent at once behind the BEGIN (pipelined on the connection: one round trip). The others
+    // (MO parts, operator moves) read what they wrote and run one at a time after them.
+    let (at_once, in_turn): (Vec<usize>, Vec<usize>) =
+        (0..group.len()).partition(|&i| independent(&group[i]));
+    let (leases, in_turn): (Vec<usize>, Vec<usize>) = in_turn
+        .into_iter()
+        .partition(|&i| matches!(group[i], Request::Lease(..)));
+    let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
+    let (begun, merged, leased) = tokio::join!(
+        c.batch_execute("BEGIN"),
+        ops::execute_merged(c, node, group, &at_once, &mut produced),
+        futures_util::future::join_all(leases.iter().map(|&i| ops::execute(c, node, &group[i]))),
+    );
+    // A BEGIN fails only with its connection, and then so did every statement after it.
+    begun.map_err(storage)?;
+    let mut failed = leased.iter().any(|p| !p.is_ok());
+    for (&i, p) in leases.iter().zip(leased) {
+        produced[i] = Some(p);
     }
+    if let Err(e) = &merged {
+        tracing::debug!(error = %e, "a merged group failed; its requests run one by one");
+        GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        failed = true;
+    }
+    for i in in_turn {
+        if failed {
+            break;
+        }
+        let p = ops::execute(c, node, &group[i]).await;
+        failed = !p.is_ok();
+        produced[i] = Some(p);
+    }
+    if !failed {
+        c.batch_execute("COMMIT").await.map_err(storage)?;
+        return Ok(produced.into_iter().flatten().collect());
+    }
+    c.batch_execute("ROLLBACK").await.map_err(storage)?;
+    // Leases of the rolled-back attempt raised floors over what is queued again.
     node.floors.forget();
     apply_one_by_one(client, node, group).await
 }

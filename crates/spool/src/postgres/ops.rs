@@ -115,7 +115,8 @@ async fn message_ids(
         *spare = refill;
     }
     let mut spare = node.spare_ids.lock().unwrap_or_else(|e| e.into_inner());
-    // The writer is the only caller, one request at a time: the ids just drawn are there.
+    // The intake writer is the only caller, one request at a time: the ids just drawn are
+    // there.
     let at = (spare.len().checked_sub(n))
         .ok_or_else(|| SpoolError::Storage("message ids drawn by another caller".into()))?;
     Ok(spare.drain(at..).rev().collect())
