@@ -44,8 +44,17 @@ const MAX_GROUP: usize = 512;
 /// Connections for reads (the writers and the heartbeat have two each of their own).
 const POOL_SIZE: usize = 8;
 
-pub(super) fn storage(e: impl std::fmt::Display) -> SpoolError {
-    SpoolError::Storage(e.to_string())
+/// A database error as the spool reports it, with its causes: the server's message (a
+/// deadlock, a constraint) is the source of tokio-postgres's "db error".
+pub(super) fn storage(e: impl std::error::Error) -> SpoolError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SpoolError::Storage(text)
 }
 
 /// How to reach the database and who this node is.
@@ -364,6 +373,13 @@ async fn apply_group(
         GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         failed = true;
     }
+    if !failed
+        && !in_turn.is_empty()
+        && let Err(e) = ops::lock_mo_keys(c, group).await
+    {
+        tracing::debug!(error = %e, "the group's MO locks were not taken; its requests run one by one");
+        failed = true;
+    }
     for i in in_turn {
         if failed {
             break;
@@ -390,6 +406,7 @@ async fn apply_one_by_one(
     group: &[Request],
 ) -> Result<Vec<Produced>, SpoolError> {
     let mut tx = client.transaction().await.map_err(storage)?;
+    ops::lock_mo_keys(&tx, group).await?;
     let mut produced = Vec::with_capacity(group.len());
     for req in group {
         let sp = tx.savepoint("request").await.map_err(storage)?;

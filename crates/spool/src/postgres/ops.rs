@@ -696,6 +696,35 @@ async fn claim_mo_parts(
     Ok(parts)
 }
 
+/// Takes the locks of the MO messages that `group`'s parts belong to, all at once and in one
+/// order (by lock number), before any part is stored: two nodes storing parts of the same
+/// messages then wait for each other instead of deadlocking. `store_mo_part` takes its own
+/// lock again (a lock a transaction holds is granted at once).
+pub(super) async fn lock_mo_keys(
+    c: &impl GenericClient,
+    group: &[Request],
+) -> Result<(), SpoolError> {
+    let keys: Vec<&str> = group
+        .iter()
+        .filter_map(|r| match r {
+            Request::MoPart(p, _) => Some(p.key.as_str()),
+            _ => None,
+        })
+        .collect();
+    if keys.len() < 2 {
+        return Ok(());
+    }
+    let st = c
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock(h) FROM \
+                 (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS l",
+        )
+        .await
+        .map_err(storage)?;
+    c.query(&st, &[&keys]).await.map_err(storage)?;
+    Ok(())
+}
+
 async fn store_mo_part(
     c: &impl GenericClient,
     node: &NodeState,
