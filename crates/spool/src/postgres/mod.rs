@@ -332,6 +332,9 @@ async fn writer_loop(
                     let p = Produced::failed(&req, &e);
                     answer(req, p);
                 }
+                // The connection may be left inside a transaction: it is closed, not reused.
+                drop(Object::take(client));
+                continue;
             }
         }
         conn = Some(client);
@@ -346,6 +349,20 @@ async fn apply_group(
     group: &[Request],
 ) -> Result<Vec<Produced>, SpoolError> {
     let c: &Object = client;
+    if group.iter().all(|r| matches!(r, Request::Enqueue(..))) {
+        // New messages alone are one statement (`ops::enqueue_many`), atomic without a
+        // transaction around it: one round trip, and its answer comes after the commit.
+        let all: Vec<usize> = (0..group.len()).collect();
+        let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
+        match ops::execute_merged(c, node, group, &all, &mut produced).await {
+            Ok(()) => return Ok(produced.into_iter().flatten().collect()),
+            Err(e) => {
+                tracing::debug!(error = %e, "a group of new messages failed; they are stored one by one");
+                GROUPS_RUN_ONE_BY_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return apply_one_by_one(client, node, group).await;
+            }
+        }
+    }
     // Requests that touch rows no other request of a group can (enqueues, outcomes of
     // distinct leases, submissions, mappings) are merged by kind: each kind is a few
     // statements for the whole group. Leases touch only the rows they pick. All of these are

@@ -122,8 +122,8 @@ async fn message_ids(
     Ok(spare.drain(at..).rev().collect())
 }
 
-/// Stores messages in two statements whatever their number, with ids drawn ahead
-/// (`message_ids`): the messages and their recipients.
+/// Stores messages in one statement whatever their number, with ids drawn ahead
+/// (`message_ids`): the messages, their recipients and their destinations.
 async fn enqueue_many(
     c: &impl GenericClient,
     node: &NodeState,
@@ -136,13 +136,6 @@ async fn enqueue_many(
     let col = |f: fn(&NewMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<&str>>();
     let received: Vec<i64> = messages.iter().map(|m| m.received_at).collect();
     let bodies: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
-    let insert = c
-        .prepare_cached(
-            "INSERT INTO messages (id, received_at, sender, peer, protocol, body) OVERRIDING SYSTEM VALUE \
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[])",
-        )
-        .await
-        .map_err(storage)?;
     // Due at reception, which callers stamp when the message is complete, a moment before
     // this write: above the floors of every node's scans (`floors`).
     let (mut rid, mut addr, mut dom, mut bind, mut due) = (vec![], vec![], vec![], vec![], vec![]);
@@ -155,28 +148,45 @@ async fn enqueue_many(
             due.push(m.received_at);
         }
     }
-    let recipients = c
+    let (dests, bindings) = distinct_destinations(&dom, &bind);
+    // One statement: atomic by itself, so that a group of new messages alone needs no
+    // transaction around it (see `apply_group`). The destinations are added to the list
+    // `destinations()` reads (an existing one costs an index probe).
+    let insert = c
         .prepare_cached(
-            "INSERT INTO recipients (message_id, address, domain, binding, state, due) \
-             SELECT m, a, d, b, 0, t FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
-                 AS u(m, a, d, b, t)",
+            "WITH m AS (INSERT INTO messages (id, received_at, sender, peer, protocol, body) \
+                 OVERRIDING SYSTEM VALUE \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[])), \
+             r AS (INSERT INTO recipients (message_id, address, domain, binding, state, due) \
+                 SELECT m, a, d, b, 0, t FROM unnest($7::bigint[], $8::text[], $9::text[], $10::text[], $11::bigint[]) \
+                     AS u(m, a, d, b, t)) \
+             INSERT INTO destinations (domain, binding) \
+             SELECT * FROM unnest($12::text[], $13::text[]) ON CONFLICT DO NOTHING",
         )
         .await
         .map_err(storage)?;
     let (senders, peers, protocols) = (col(|m| &m.sender), col(|m| &m.peer), col(|m| &m.protocol));
-    let message_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-        [&ids, &received, &senders, &peers, &protocols, &bodies];
-    let recipient_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&rid, &addr, &dom, &bind, &due];
-    let (a, b, d) = tokio::join!(
-        c.execute(&insert, &message_params),
-        c.execute(&recipients, &recipient_params),
-        note_destinations(c, &dom, &bind),
-    );
-    a.map_err(storage)?;
-    b.map_err(storage)?;
-    d?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &ids, &received, &senders, &peers, &protocols, &bodies, &rid, &addr, &dom, &bind, &due,
+        &dests, &bindings,
+    ];
+    c.execute(&insert, &params).await.map_err(storage)?;
     Ok(ids.into_iter().map(MessageId).collect())
+}
+
+/// The distinct (domain, binding) pairs of two columns, as two columns.
+fn distinct_destinations<'a>(
+    domains: &[&'a str],
+    bindings: &[&'a str],
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    let mut pairs: Vec<(&str, &str)> = domains
+        .iter()
+        .copied()
+        .zip(bindings.iter().copied())
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs.into_iter().unzip()
 }
 
 /// Adds destinations to the list `destinations()` reads (a row is never written twice: an
@@ -187,14 +197,7 @@ async fn note_destinations(
     domains: &[&str],
     bindings: &[&str],
 ) -> Result<(), SpoolError> {
-    let mut pairs: Vec<(&str, &str)> = domains
-        .iter()
-        .copied()
-        .zip(bindings.iter().copied())
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let (domains, bindings): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+    let (domains, bindings) = distinct_destinations(domains, bindings);
     let st = c
         .prepare_cached(
             "INSERT INTO destinations (domain, binding) \
@@ -622,6 +625,10 @@ async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Resu
         .prepare_cached(
             "INSERT INTO reverse_mappings (domain, sms_addr, shortcode, email_addr, expires) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+                 AS u(d, s, c, e, x) \
+             WHERE NOT EXISTS (SELECT 1 FROM reverse_mappings r WHERE r.domain = u.d \
+                 AND r.sms_addr = u.s AND r.shortcode = u.c AND r.email_addr = u.e \
+                 AND r.expires >= u.x - $6) \
              ON CONFLICT (domain, sms_addr, shortcode) \
              DO UPDATE SET email_addr = excluded.email_addr, expires = excluded.expires \
              WHERE reverse_mappings.email_addr <> excluded.email_addr \
@@ -648,7 +655,9 @@ async fn save_mappings(c: &impl GenericClient, maps: &[&ReverseMapping]) -> Resu
 /// A mapping that still names the same address is written again only when its expiry moves by
 /// more than this (it may then expire up to this much early). Every SMS to one handset from one
 /// sender would otherwise write a new version of one row, and with a transaction held open
-/// somewhere none of those versions can be removed: each upsert walks them all.
+/// somewhere none of those versions can be removed: each upsert walks them all. Such a mapping
+/// is not even locked (an upsert locks the row it conflicts with, changed or not, and the
+/// nodes sending to one handset would take turns on it, a commit at a time).
 const MAPPING_REFRESH: Millis = 30_000;
 
 const MO_COLUMNS: &str =
@@ -698,8 +707,9 @@ async fn claim_mo_parts(
 
 /// Takes the locks of the MO messages that `group`'s parts belong to, all at once and in one
 /// order (by lock number), before any part is stored: two nodes storing parts of the same
-/// messages then wait for each other instead of deadlocking. `store_mo_part` takes its own
-/// lock again (a lock a transaction holds is granted at once).
+/// messages then wait for each other instead of deadlocking. Later in the transaction only
+/// try-locks (`stale_mo_parts`) and locks already held (`store_mo_part` takes its own again)
+/// are asked for, and neither waits.
 pub(super) async fn lock_mo_keys(
     c: &impl GenericClient,
     group: &[Request],
@@ -711,7 +721,7 @@ pub(super) async fn lock_mo_keys(
             _ => None,
         })
         .collect();
-    if keys.len() < 2 {
+    if keys.is_empty() {
         return Ok(());
     }
     let st = c
