@@ -159,19 +159,29 @@ if [ -n "${LONG_TX_MINUTES:-}" ]; then
   # Open a transaction in the spool's database, take an xid, and sit idle in it
   # (LONG_TX_HOLD=0: the same rounds without it, the control).
   if [ "${LONG_TX_HOLD:-1}" != 0 ]; then
-    { echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current();"; sleep 100000; } \
-      | psql -q "${pg_url%/*}/bench_long" >/dev/null &
+    # psql reads a FIFO this script holds open: when the script ends, psql sees the end of
+    # its input and leaves (no idle client or sleep is left behind).
+    mkfifo "$work/hold"
+    psql -q "${pg_url%/*}/bench_long" <"$work/hold" >/dev/null &
+    exec 7>"$work/hold"
+    echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current();" >&7
     sleep 1
   fi
   psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'held: ' || count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" >&2
-  t_start=$(now); rates=(); r=0
+  t_start=$(now); rates=(); minutes=(); r=0
   while python3 -c "import sys; sys.exit(0 if $(now) - $t_start < ${LONG_TX_MINUTES} * 60 else 1)"; do
     r=$((r + 1)); rates+=("$(impulse_round "$r" pg)")
-    echo "round $r at $(python3 -c "print(round(($(now) - $t_start) / 60, 1))") min: ${rates[-1]} msg/s" >&2
+    minutes+=("$(python3 -c "print(round(($(now) - $t_start) / 60, 2))")")
+    echo "round $r at ${minutes[-1]} min: ${rates[-1]} msg/s" >&2
   done
   psql -Atq "${pg_url%/*}/bench_long" -c "SELECT 'dead tuples in recipients: ' || n_dead_tup FROM pg_stat_user_tables WHERE relname = 'recipients'" >&2
   echo "long transaction held ${LONG_TX_MINUTES} min: rounds ${rates[*]}"
-  python3 -c "r=[$(IFS=,; echo "${rates[*]}")]; print('first %d, last %d, lowest %d msg/s; last/first %.2f, lowest/first %.2f' % (r[0], r[-1], min(r), r[-1]/r[0], min(r)/r[0]))"
+  python3 -c "
+import statistics as st
+r = [$(IFS=,; echo "${rates[*]}")]; t = [$(IFS=,; echo "${minutes[*]}")]; end = t[-1]
+print('first %d, last %d, lowest %d msg/s; last/first %.2f, lowest/first %.2f' % (r[0], r[-1], min(r), r[-1]/r[0], min(r)/r[0]))
+first = [v for v, m in zip(r, t) if m <= 1]; last = [v for v, m in zip(r, t) if m > end - 1]
+print('median of the first minute %d, of the last minute %d (%.0f %%), of all %d' % (st.median(first), st.median(last), 100 * st.median(last) / st.median(first), st.median(r)))"
   exit 0
 fi
 declare -A ours; theirs=()
