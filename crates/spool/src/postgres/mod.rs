@@ -50,8 +50,12 @@ pub(super) fn storage(e: impl std::error::Error) -> SpoolError {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Some errors print their source themselves (deadpool's); it is not repeated.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     SpoolError::Storage(text)
@@ -143,8 +147,9 @@ impl PgSpool {
         // The writers run on a thread of their own, with their connections, as the SQLite
         // spool's writer does: their round trips to the database do not wait for the
         // sessions' tasks of the node's runtime. Two writers, each a transaction at a time
-        // on its own connection; they never touch the same rows (new messages are rows nobody
-        // else sees until they commit).
+        // on its own connection; they hardly touch the same rows (new messages are rows nobody
+        // else sees until they commit; only a destination new to both may be inserted by
+        // each, and a deadlock there is detected and retried one request at a time).
         let writer_pool = pools(2)?;
         let (intake, intake_rx) = mpsc::unbounded_channel();
         let (writer, writer_rx) = mpsc::unbounded_channel();
@@ -166,9 +171,9 @@ impl PgSpool {
                             writer_pool.clone(),
                             writer_node.clone(),
                             intake_rx,
-                            "intake"
+                            Writer::Intake
                         ),
-                        writer_loop(writer_pool, writer_node, writer_rx, "delivery"),
+                        writer_loop(writer_pool, writer_node, writer_rx, Writer::Delivery),
                     )
                 });
             })
@@ -220,7 +225,6 @@ impl PgSpool {
         node::publish_status(&self.inner.pool, &self.inner.node, status).await
     }
 
-    /// Queues a write at once (see the SQLite spool's `write`: writes commit in call order).
     /// Takes one of the `limit` bind slots of an SMSC `account` for this node, if one is free
     /// (see `bind_slots` in the schema).
     pub async fn take_bind_slot(
@@ -259,6 +263,9 @@ impl PgSpool {
         cluster::fail_orders(&self.inner.pool).await
     }
 
+    /// Queues a write at once. Writes other than new messages go to one writer and commit in
+    /// call order (as in the SQLite spool); new messages go to the intake writer and may
+    /// commit before writes queued earlier (their callers wait for them).
     fn write<T: Send + 'static>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, SpoolError>>) -> Request,
@@ -284,8 +291,12 @@ async fn writer_loop(
     pool: Pool,
     node: Arc<NodeState>,
     mut rx: mpsc::UnboundedReceiver<Request>,
-    name: &'static str,
+    writer: Writer,
 ) {
+    let name = match writer {
+        Writer::Intake => "intake",
+        Writer::Delivery => "delivery",
+    };
     let mut conn: Option<Object> = None;
     while let Some(req) = rx.recv().await {
         let mut group = vec![req];
@@ -326,8 +337,10 @@ async fn writer_loop(
                 // Its outcome may be unknown (the connection died around the commit): leases
                 // this node took or kept may be left behind under its epoch; registering again
                 // fences that epoch and queues them again.
-                node.rejoin();
-                node.floors.forget();
+                if writer == Writer::Delivery {
+                    node.rejoin();
+                    node.floors.forget();
+                }
                 for req in group {
                     let p = Produced::failed(&req, &e);
                     answer(req, p);
@@ -339,6 +352,15 @@ async fn writer_loop(
         }
         conn = Some(client);
     }
+}
+
+/// The two writers of a node (see the module's documentation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    /// New messages: no leases, so a failure of its own leaves nothing of this node's epoch
+    /// behind and needs no new registration.
+    Intake,
+    Delivery,
 }
 
 /// Applies a group in one transaction; when a request fails, the group runs again with each
@@ -375,6 +397,7 @@ async fn apply_group(
         .partition(|&i| matches!(group[i], Request::Lease(..)));
     let mut produced: Vec<Option<Produced>> = (0..group.len()).map(|_| None).collect();
     let (begun, merged, leased) = tokio::join!(
+        biased;
         c.batch_execute("BEGIN"),
         ops::execute_merged(c, node, group, &at_once, &mut produced),
         futures_util::future::join_all(leases.iter().map(|&i| ops::execute(c, node, &group[i]))),

@@ -60,6 +60,7 @@ pub(super) async fn execute_merged(
     }
     let only: Vec<&NewMessage> = messages.iter().map(|(_, m)| *m).collect();
     let (ids, recorded, submitted, mapped) = tokio::join!(
+        biased;
         enqueue_many(c, node, &only),
         async {
             match outcomes.is_empty() {
@@ -260,6 +261,7 @@ async fn lease(
     // Sent together: the second statement sees what the first leased, and finds the earliest
     // due time of what is left.
     let (rows, first) = tokio::join!(
+        biased;
         c.query(&st, &lease_params),
         c.query_one(&next, &next_params)
     );
@@ -514,6 +516,7 @@ async fn record(
         let per_epoch: Vec<[&Param; 2]> =
             by_epoch.iter().map(|(e, ids)| [ids as &Param, e]).collect();
         let (locked, deleted, gone) = tokio::join!(
+            biased;
             c.query(&lock, &messages),
             futures_util::future::join_all(per_epoch.iter().map(|p| c.execute(&delete, p))),
             c.execute(&gone, &messages),
@@ -549,7 +552,7 @@ async fn record(
             }
         }
     };
-    let (removed, requeued, quarantined) = tokio::join!(removed, requeued, quarantined);
+    let (removed, requeued, quarantined) = tokio::join!(biased; removed, requeued, quarantined);
     let recorded =
         removed.map_err(storage)? + requeued.map_err(storage)? + quarantined.map_err(storage)?;
     let refused = outcomes.len() as u64 - recorded.min(outcomes.len() as u64);
