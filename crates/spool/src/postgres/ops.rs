@@ -235,9 +235,7 @@ async fn lease(
                  leased_before = true \
              FROM picked WHERE r.id = picked.id \
              RETURNING r.id, r.message_id, r.address, r.attempts, r.due, picked.leased_before) \
-             SELECT l.id, l.message_id, l.address, l.attempts, l.due, l.leased_before, \
-                 l.id = min(l.id) OVER (PARTITION BY l.message_id), \
-                 m.id, m.sender, \
+             SELECT l.id, l.message_id, l.address, l.attempts, l.due, l.leased_before, m.sender, \
                  CASE WHEN l.id = min(l.id) OVER (PARTITION BY l.message_id) THEN m.body END, \
                  m.peer, m.protocol, m.received_at \
              FROM leased l LEFT JOIN messages m ON m.id = l.message_id",
@@ -272,9 +270,9 @@ async fn lease(
     let mut leases: Vec<Lease> = Vec::with_capacity(rows.len());
     for r in &rows {
         let message = MessageId(r.get(1));
-        let stored = r.get::<_, Option<i64>>(7).is_some();
-        if r.get::<_, bool>(6) && stored {
-            bodies.insert(message, stored_message(message, r, 8).map(Arc::new));
+        // The body is there on the message's first row, if the message is.
+        if r.try_get::<_, Option<&[u8]>>(7).ok().flatten().is_some() {
+            bodies.insert(message, stored_message(message, r, 6).map(Arc::new));
         }
         leases.push(Lease {
             recipient: RecipientId(r.get(0)),
@@ -282,11 +280,7 @@ async fn lease(
             address: r.get(2),
             destination: d.clone(),
             attempts: r.get::<_, i64>(3) as u32,
-            received_at: if stored {
-                r.try_get(12).unwrap_or(0)
-            } else {
-                0
-            },
+            received_at: r.try_get::<_, Option<i64>>(10).ok().flatten().unwrap_or(0),
             due: r.get(4),
             fence: epoch,
             leased_before: r.get(5),
